@@ -1,0 +1,237 @@
+//! `udp-client`: the Go tutorial's `UDP/client/main.go`, read side by side.
+//!
+//! ```text
+//! Go                                          Rust
+//! socket, err := net.DialUDP("udp", nil, …)   UdpSocket::bind(any port), no connect (see below)
+//! defer socket.Close()                        the socket is closed when it drops
+//! socket.Write([]byte("Hello server"))        socket.send_to(message, server)
+//! data := make([]byte, 4096)                  a 65 535-byte buffer: no reply is truncated
+//! socket.ReadFromUDP(data)                    recv_from with a read timeout, skipping strangers
+//! fmt.Printf("recv:%v addr:%v count:%v\n")    the same line, text escaped
+//! ```
+//!
+//! The Go client waits for ever when its datagram or the reply is lost (UDP
+//! gives no error for either); this one gives up after `--timeout` seconds
+//! with one line on stderr and exit status 1.
+//!
+//! # Why an unconnected socket
+//!
+//! `DialUDP` *connects* the socket: the kernel then drops datagrams from any
+//! other address without telling anyone, and on Linux a closed server port
+//! comes back at once as ECONNREFUSED. Here the socket is left unconnected
+//! and every datagram's source is checked by hand, so a datagram from a
+//! stranger is not printed as the answer but *logged*: the learner sees that
+//! UDP lets anyone send to an open port, and that checking the source is the
+//! receiver's job. The price is that a closed port is detected only by the
+//! timeout, which the message on stderr says.
+
+use std::fmt::{self, Write as _};
+use std::io::{self, Write as _};
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use log::warn;
+
+/// Big enough for any UDP payload (65 507 bytes over IPv4); the Go client's
+/// 4096-byte buffer silently truncates longer replies.
+const RECV_BUFFER_LEN: usize = 65_535;
+
+/// Sends a message to a UDP echo server and prints each reply, like the Go
+/// client, but gives up (exit 1) when no reply comes within --timeout.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// Server address (a host name is resolved; the first address is used).
+    #[arg(long, default_value = "127.0.0.1:30000", value_name = "HOST:PORT", value_parser = parse_server_addr)]
+    addr: SocketAddr,
+
+    /// Text to send in each datagram.
+    #[arg(long, default_value = "Hello server")]
+    message: String,
+
+    /// How many round trips to make, one after the other.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    count: u64,
+
+    /// Seconds to wait for each reply (fractions allowed, e.g. 0.5).
+    #[arg(long, default_value = "2", value_name = "SECONDS", value_parser = parse_timeout)]
+    timeout: Duration,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("udp-client: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let server = args.addr;
+    // socket, err := net.DialUDP("udp", nil, &net.UDPAddr{…})
+    // Any local port, on the unspecified address of the server's family.
+    let local: SocketAddr = if server.is_ipv4() {
+        "0.0.0.0:0".parse().unwrap()
+    } else {
+        "[::]:0".parse().unwrap()
+    };
+    let socket = UdpSocket::bind(local).map_err(|err| format!("cannot open a UDP socket: {err}"))?;
+
+    let mut buf = vec![0; RECV_BUFFER_LEN];
+    let mut stdout = io::stdout();
+    for _ in 0..args.count {
+        // _, err = socket.Write(sendData)
+        socket
+            .send_to(args.message.as_bytes(), server)
+            .map_err(|err| format!("cannot send {} bytes to {server}: {err}", args.message.len()))?;
+
+        // n, remoteAddr, err := socket.ReadFromUDP(data)
+        let len = receive_reply(&socket, server, args.timeout, &mut buf)?;
+
+        // fmt.Printf("recv:%v addr:%v count:%v\n", string(data[:n]), remoteAddr, n)
+        writeln!(stdout, "recv:{} addr:{server} count:{len}", Escaped(&buf[..len]))
+            .and_then(|()| stdout.flush())
+            .map_err(|err| format!("cannot print the reply: {err}"))?;
+    }
+    Ok(())
+}
+
+/// Waits up to `timeout` for a datagram from `server` and returns its
+/// length; datagrams from anyone else are logged and skipped, without
+/// extending the deadline (so a stranger cannot keep us waiting for ever).
+fn receive_reply(
+    socket: &UdpSocket,
+    server: SocketAddr,
+    timeout: Duration,
+    buf: &mut [u8],
+) -> Result<usize, String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let no_reply = || {
+            format!(
+                "no reply from {server} within {}s (UDP reports nothing when the datagram, \
+                 the reply or the server is missing; is udp-server running there?)",
+                timeout.as_secs_f64()
+            )
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(no_reply());
+        }
+        socket
+            .set_read_timeout(Some(remaining))
+            .map_err(|err| format!("cannot set the read timeout: {err}"))?;
+        match socket.recv_from(buf) {
+            Ok((len, from)) if from == server => return Ok(len),
+            Ok((len, from)) => warn!(
+                "ignored a {len}-byte datagram from {from}: it is not the server {server}"
+            ),
+            // The timeout: std reports it as WouldBlock on Unix and
+            // TimedOut on Windows.
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(no_reply());
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            // E.g. ECONNRESET on Windows after an ICMP port unreachable.
+            Err(err) => return Err(format!("receiving from {server} failed: {err}")),
+        }
+    }
+}
+
+/// `--addr`: a socket address, or a host name resolved to its first address.
+fn parse_server_addr(text: &str) -> Result<SocketAddr, String> {
+    let mut addrs = text
+        .to_socket_addrs()
+        .map_err(|err| format!("expected HOST:PORT, e.g. 127.0.0.1:30000 ({err})"))?;
+    let addr = addrs
+        .next()
+        .ok_or_else(|| format!("{text} resolves to no address"))?;
+    // Sending to 0.0.0.0 (the Go client's address) reaches this host, and
+    // the reply comes from loopback; expect the reply from where it will
+    // really come from.
+    Ok(if addr.ip().is_unspecified() {
+        match addr {
+            SocketAddr::V4(_) => SocketAddr::from(([127, 0, 0, 1], addr.port())),
+            SocketAddr::V6(_) => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port())),
+        }
+    } else {
+        addr
+    })
+}
+
+/// `--timeout`: positive, finite seconds.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("expected seconds, e.g. 2 or 0.5, not {text:?}"))?;
+    if !(secs > 0.0) {
+        return Err(format!("the timeout must be more than 0 seconds, not {text}"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{text} seconds is too long a timeout"))
+}
+
+/// Shows the reply's bytes safely: control characters escaped as
+/// `char::escape_debug` does (quotes left alone), invalid UTF-8 as `\xNN`.
+/// The same rule as the server's `udp_server::Escaped`; repeated here
+/// because a client should not depend on the server crate.
+struct Escaped<'a>(&'a [u8]);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for chunk in self.0.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                match c {
+                    '"' | '\'' => f.write_char(c)?,
+                    _ => write!(f, "{}", c.escape_debug())?,
+                }
+            }
+            for byte in chunk.invalid() {
+                write!(f, "\\x{byte:02x}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeout_accepts_fractions_and_rejects_zero_negative_and_nan() {
+        assert_eq!(parse_timeout("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_timeout("2"), Ok(Duration::from_secs(2)));
+        for bad in ["0", "-1", "NaN", "inf", "soon", ""] {
+            assert!(parse_timeout(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn the_go_clients_unspecified_address_means_this_host() {
+        assert_eq!(
+            parse_server_addr("0.0.0.0:30000"),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 30000)))
+        );
+        assert_eq!(
+            parse_server_addr("127.0.0.1:9"),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 9)))
+        );
+        assert!(parse_server_addr("no port here").is_err());
+    }
+
+    #[test]
+    fn reply_text_is_escaped() {
+        assert_eq!(Escaped(b"ok\r\n\x00\xfe").to_string(), r"ok\r\n\0\xfe");
+    }
+}

@@ -1,0 +1,527 @@
+//! The Go tutorial's UDP echo server (`UDP/server/main.go`) on a mio readiness loop.
+//!
+//! Where to start reading: `src/main.rs` reads beside the Go file; the loop it
+//! runs is [`Server::run`], and the per-datagram work is `on_readable` and
+//! `echo` below it. [`SendQueue`] is the bounded backlog for echoes the kernel
+//! cannot take yet.
+//!
+//! # What differs from the Go server, and why
+//!
+//! | Go | here | why |
+//! |---|---|---|
+//! | binds `0.0.0.0:30000` | binds `127.0.0.1:30000` unless told otherwise | an echo server reachable from the network is an open reflector: anyone can spoof a victim's address as the source and have us send the victim traffic (see [`DEFAULT_ADDR`]) |
+//! | `var data [1024]byte` | one 65 535-byte buffer for the whole loop | a larger datagram is silently truncated to 1024 bytes by `ReadFromUDP`; 65 535 holds any UDP payload |
+//! | blocks in `ReadFromUDP`, then in `WriteToUDP` | mio readiness: `recv_from` until `WouldBlock`, `send_to`, queue on `WouldBlock` | one thread, never blocked by one peer; a full send buffer queues (bounded) instead of stalling every other peer |
+//! | `fmt.Printf("data:%v …", string(data[:n]), …)` | the same line, bytes [`Escaped`] | a datagram must not be able to drive the operator's terminal |
+//! | runs until killed | SIGINT/SIGTERM (or [`ShutdownHandle`]) end the loop with a [`Summary`] | scripts and tests get a clean exit 0 and the figures |
+//!
+//! # In-process use
+//!
+//! Tests of `udp-client` run a server inside the test process:
+//!
+//! ```
+//! use std::net::UdpSocket;
+//! use udp_server::{Options, Server};
+//!
+//! let server = Server::bind("127.0.0.1:0".parse().unwrap(), Options::quiet())
+//!     .unwrap()
+//!     .spawn()
+//!     .unwrap();
+//! let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+//! socket.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+//! socket.send_to(b"Hello server", server.local_addr()).unwrap();
+//! let mut reply = [0; 64];
+//! let (n, from) = socket.recv_from(&mut reply).unwrap();
+//! assert_eq!((&reply[..n], from), (&b"Hello server"[..], server.local_addr()));
+//!
+//! let summary = server.stop().unwrap();
+//! assert_eq!((summary.datagrams, summary.bytes, summary.dropped), (1, 12, 0));
+//! ```
+
+mod escape;
+mod queue;
+
+use std::fmt;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use log::{debug, warn};
+use mio::net::UdpSocket;
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+
+pub use escape::Escaped;
+pub use queue::SendQueue;
+
+/// Where the server listens unless `--addr` says otherwise.
+///
+/// The Go server binds `0.0.0.0:30000`, every interface. A UDP echo server
+/// on a public interface is an open *reflector*: UDP has no handshake, so
+/// anyone can send us a datagram whose source address is forged to be a
+/// victim's, and we dutifully "echo" it at the victim. Many such servers
+/// together hide the attacker and multiply its bandwidth (reflection and
+/// amplification DDoS; that is why the IANA echo port 7 is closed almost
+/// everywhere). A teaching server should not do that by default, so ours
+/// answers only on loopback. To serve other machines deliberately, bind all
+/// interfaces yourself: `--addr 0.0.0.0:30000` (or `[::]:30000`).
+pub const DEFAULT_ADDR: &str = "127.0.0.1:30000";
+
+/// The largest UDP payload over IPv4 is 65 507 bytes, over IPv6 (without
+/// jumbograms) 65 527; 65 535 holds either. The Go server reads into 1024
+/// bytes and `ReadFromUDP` silently discards the rest of a bigger datagram.
+pub const RECV_BUFFER_LEN: usize = 65_535;
+
+/// How many datagrams one readiness turn may handle before the loop polls
+/// again. Under a flood the socket may never report `WouldBlock`; without a
+/// budget the loop would never look at its shutdown and signal events.
+const READ_BUDGET: usize = 256;
+
+const SOCKET: Token = Token(0);
+const WAKER: Token = Token(1);
+const SIGNALS: Token = Token(2);
+
+/// How the server behaves; [`Options::default`] is what the binary uses
+/// without flags.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Don't print the Go server's per-datagram `data:… addr:… count:…`
+    /// line (the summary is still returned). A benchmark wants this: the
+    /// line costs a formatted write to stdout per datagram.
+    pub quiet: bool,
+    /// Most echoes kept while the kernel refuses sends (see [`SendQueue`]).
+    pub queue_datagrams: usize,
+    /// Most payload bytes kept while the kernel refuses sends.
+    pub queue_bytes: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            quiet: false,
+            // Of the order of the kernel's own default UDP send buffer
+            // (~208 KiB on Linux) times a few: enough to ride out a burst,
+            // small enough that a flood costs at most 1 MiB.
+            queue_datagrams: 1024,
+            queue_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Options {
+    /// The defaults without per-datagram output: what tests and
+    /// benchmarks want.
+    pub fn quiet() -> Options {
+        Options {
+            quiet: true,
+            ..Options::default()
+        }
+    }
+}
+
+/// What the server did, printed as its last line when it stops.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Datagrams received (zero-length ones included).
+    pub datagrams: u64,
+    /// Payload bytes received.
+    pub bytes: u64,
+    /// Datagrams received but never echoed: the send queue was full, the
+    /// send failed, or they were still queued when the server stopped.
+    pub dropped: u64,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "summary: datagrams={} bytes={} dropped={}",
+            self.datagrams, self.bytes, self.dropped
+        )
+    }
+}
+
+/// A bound UDP echo server, not yet running.
+pub struct Server {
+    poll: Poll,
+    socket: UdpSocket,
+    local_addr: SocketAddr,
+    waker: Arc<Waker>,
+    signals: Option<Signals>,
+    queue: SendQueue,
+    teaching_output: bool,
+    summary: Summary,
+    /// Echoes that failed for good (e.g. `EACCES` for a broadcast source);
+    /// part of `summary.dropped` once the loop ends.
+    send_failures: u64,
+}
+
+impl Server {
+    /// Binds `addr` (port 0 picks a free port: see [`Server::local_addr`]).
+    /// This is the Go `net.ListenUDP`.
+    pub fn bind(addr: SocketAddr, options: Options) -> io::Result<Server> {
+        let poll = Poll::new()?;
+        let mut socket = UdpSocket::bind(addr)?;
+        let local_addr = socket.local_addr()?;
+        // Edge-triggered: one event per "became readable", so each event
+        // must be drained until `WouldBlock`. WRITABLE is added only while
+        // echoes are queued, or every send would wake the loop for nothing.
+        poll.registry()
+            .register(&mut socket, SOCKET, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        Ok(Server {
+            poll,
+            socket,
+            local_addr,
+            waker,
+            signals: None,
+            queue: SendQueue::new(options.queue_datagrams, options.queue_bytes),
+            teaching_output: !options.quiet,
+            summary: Summary::default(),
+            send_failures: 0,
+        })
+    }
+
+    /// The address actually bound, with the real port when 0 was asked for.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Makes SIGINT and SIGTERM end [`Server::run`] cleanly.
+    ///
+    /// The signal handler only writes to a pipe that the loop polls like
+    /// any socket, so the summary is printed by the loop itself, never from
+    /// inside a signal handler. Only a binary should call this: it replaces
+    /// the signals' default action for the whole process.
+    pub fn stop_on_signals(&mut self) -> io::Result<()> {
+        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        self.poll
+            .registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        self.signals = Some(signals);
+        Ok(())
+    }
+
+    /// A handle that stops [`Server::run`] from another thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            waker: Arc::clone(&self.waker),
+        }
+    }
+
+    /// Runs the server on a new thread: the in-process form tests use.
+    pub fn spawn(self) -> io::Result<RunningServer> {
+        let local_addr = self.local_addr;
+        let shutdown = self.shutdown_handle();
+        let thread = thread::Builder::new()
+            .name(format!("udp-server {local_addr}"))
+            .spawn(move || self.run())?;
+        Ok(RunningServer {
+            local_addr,
+            shutdown,
+            thread: Some(thread),
+        })
+    }
+
+    /// The event loop: the Go `for { ReadFromUDP; Printf; WriteToUDP }`,
+    /// until a shutdown signal or [`ShutdownHandle::shutdown`].
+    ///
+    /// Errors from one peer's datagram are logged and never end the loop;
+    /// only a failing `poll` itself does.
+    pub fn run(mut self) -> io::Result<Summary> {
+        let mut events = Events::with_capacity(8);
+        // Allocated once; every datagram is received into it and echoed
+        // straight from it.
+        let mut buf = vec![0; RECV_BUFFER_LEN];
+        // Set when a turn ended on the read budget rather than on
+        // `WouldBlock`: edge-triggered readiness will not announce the
+        // datagrams still waiting, so the loop must come back by itself.
+        let mut more_to_read = false;
+
+        loop {
+            let timeout = more_to_read.then_some(Duration::ZERO);
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                // A signal arrived during `epoll_wait`; its pipe event
+                // will be seen on the next poll.
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(err),
+            }
+
+            for event in events.iter() {
+                match event.token() {
+                    SOCKET => {
+                        if event.is_writable() {
+                            self.on_writable()?;
+                        }
+                        if event.is_readable() {
+                            more_to_read = true;
+                        }
+                    }
+                    WAKER => return Ok(self.finish()),
+                    SIGNALS => {
+                        if let Some(signals) = &mut self.signals {
+                            for signal in signals.pending() {
+                                debug!("signal {signal}: stopping");
+                            }
+                        }
+                        return Ok(self.finish());
+                    }
+                    token => warn!("event for unknown token {token:?}"),
+                }
+            }
+
+            if more_to_read {
+                more_to_read = self.on_readable(&mut buf)?;
+            }
+        }
+    }
+
+    /// Receives and echoes up to [`READ_BUDGET`] datagrams; returns whether
+    /// the budget ran out before `WouldBlock` (more may be waiting).
+    fn on_readable(&mut self, buf: &mut [u8]) -> io::Result<bool> {
+        for _ in 0..READ_BUDGET {
+            match self.socket.recv_from(buf) {
+                Ok((len, peer)) => {
+                    self.summary.datagrams += 1;
+                    self.summary.bytes += len as u64;
+                    let payload = &buf[..len];
+                    if self.teaching_output {
+                        self.print_datagram(payload, peer);
+                    }
+                    self.echo(payload, peer)?;
+                }
+                // "Would block" is how the OS says the receive queue is
+                // empty: wait for the next readiness event.
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                // A signal interrupted the call before anything was read.
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                // Some systems report an earlier send's ICMP error (e.g.
+                // "port unreachable" as ECONNREFUSED/ECONNRESET) on the next
+                // receive. It concerns one peer's past datagram, and
+                // reading it clears it: log it and keep serving.
+                Err(err) => warn!("receive failed (a peer's earlier error?): {err}"),
+            }
+        }
+        Ok(true)
+    }
+
+    /// The Go `WriteToUDP(data[:n], addr)`, except that a full send buffer
+    /// queues the echo instead of blocking every other peer.
+    fn echo(&mut self, payload: &[u8], peer: SocketAddr) -> io::Result<()> {
+        if !self.queue.is_empty() {
+            // Older echoes are waiting for WRITABLE: go behind them, so
+            // one peer's replies keep their order.
+            return self.enqueue(payload, peer);
+        }
+        loop {
+            return match self.socket.send_to(payload, peer) {
+                // A UDP send takes the whole datagram or fails: there is
+                // no short write to finish later.
+                Ok(_) => Ok(()),
+                // The socket's send buffer is full: keep the echo until
+                // the socket says it is writable again.
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => self.enqueue(payload, peer),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                // This peer cannot be answered (ICMP port unreachable
+                // surfacing as ECONNREFUSED, EACCES for a broadcast
+                // source, EMSGSIZE…). That is about this one datagram:
+                // the Go server also just logs and carries on.
+                Err(err) => {
+                    self.send_failures += 1;
+                    warn!("echo to {peer} failed, datagram dropped: {err}");
+                    Ok(())
+                }
+            };
+        }
+    }
+
+    fn enqueue(&mut self, payload: &[u8], peer: SocketAddr) -> io::Result<()> {
+        let was_empty = self.queue.is_empty();
+        if !self.queue.push(peer, payload) {
+            warn!(
+                "send queue full ({} echoes, {} bytes): echo of {} bytes to {peer} dropped",
+                self.queue.len(),
+                self.queue.queued_bytes(),
+                payload.len()
+            );
+        } else if was_empty {
+            set_interest(
+                self.poll.registry(),
+                &mut self.socket,
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Sends queued echoes until the queue is empty or the kernel refuses
+    /// again; drops WRITABLE interest once nothing is left.
+    fn on_writable(&mut self) -> io::Result<()> {
+        while let Some((peer, payload)) = self.queue.front() {
+            match self.socket.send_to(payload, peer) {
+                Ok(_) => {}
+                // Still full: the next WRITABLE event resumes here.
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => {
+                    self.send_failures += 1;
+                    warn!("queued echo to {peer} failed, datagram dropped: {err}");
+                }
+            }
+            self.queue.pop_front();
+        }
+        set_interest(self.poll.registry(), &mut self.socket, Interest::READABLE)
+    }
+
+    /// The Go `fmt.Printf("data:%v addr:%v count:%v\n", …)`, escaped.
+    fn print_datagram(&mut self, payload: &[u8], peer: SocketAddr) {
+        let line = writeln!(
+            io::stdout(),
+            "data:{} addr:{peer} count:{}",
+            Escaped(payload),
+            payload.len()
+        );
+        if let Err(err) = line {
+            // Nobody reads our stdout any more (a closed pipe): keep
+            // echoing, which is the server's job, without the narration.
+            warn!("cannot print to stdout ({err}); per-datagram output turned off");
+            self.teaching_output = false;
+        }
+    }
+
+    /// Gives queued echoes one last chance, then totals the figures.
+    fn finish(mut self) -> Summary {
+        if !self.queue.is_empty() {
+            if let Err(err) = self.on_writable() {
+                warn!("flushing queued echoes at shutdown: {err}");
+            }
+        }
+        self.summary.dropped =
+            self.queue.dropped() + self.send_failures + self.queue.len() as u64;
+        self.summary
+    }
+}
+
+/// Re-registers the socket for `interest`: one `epoll_ctl` syscall, which is
+/// why it happens only when the queue turns empty or non-empty.
+fn set_interest(registry: &Registry, socket: &mut UdpSocket, interest: Interest) -> io::Result<()> {
+    registry.reregister(socket, SOCKET, interest)
+}
+
+/// Stops a running [`Server`] from any thread, through a mio [`Waker`]: the
+/// loop wakes from `poll` at once and returns its [`Summary`].
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    waker: Arc<Waker>,
+}
+
+impl ShutdownHandle {
+    /// Asks the loop to stop; returns immediately.
+    pub fn shutdown(&self) -> io::Result<()> {
+        self.waker.wake()
+    }
+}
+
+/// A [`Server`] running on its own thread; stopped and joined on drop.
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    shutdown: ShutdownHandle,
+    thread: Option<JoinHandle<io::Result<Summary>>>,
+}
+
+impl RunningServer {
+    /// The address the server answers on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops the loop and returns what it did.
+    pub fn stop(mut self) -> io::Result<Summary> {
+        self.stop_and_join()
+    }
+
+    fn stop_and_join(&mut self) -> io::Result<Summary> {
+        let Some(thread) = self.thread.take() else {
+            return Ok(Summary::default());
+        };
+        self.shutdown.shutdown()?;
+        thread
+            .join()
+            .map_err(|_| io::Error::other("udp-server thread panicked"))?
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Err(err) = self.stop_and_join() {
+            warn!("stopping in-process udp-server: {err}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::UdpSocket as StdUdpSocket;
+
+    fn client() -> StdUdpSocket {
+        let socket = StdUdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        socket
+    }
+
+    fn start() -> RunningServer {
+        Server::bind("127.0.0.1:0".parse().unwrap(), Options::quiet())
+            .unwrap()
+            .spawn()
+            .unwrap()
+    }
+
+    #[test]
+    fn shutdown_handle_stops_an_idle_server_with_an_empty_summary() {
+        let server = start();
+        assert_ne!(server.local_addr().port(), 0);
+        assert_eq!(server.stop().unwrap(), Summary::default());
+    }
+
+    #[test]
+    fn summary_counts_datagrams_and_bytes_including_empty_ones() {
+        let server = start();
+        let socket = client();
+        let mut buf = [0; 16];
+        for payload in [&b"abc"[..], b"", b"defgh"] {
+            socket.send_to(payload, server.local_addr()).unwrap();
+            let (n, _) = socket.recv_from(&mut buf).unwrap();
+            assert_eq!(&buf[..n], payload);
+        }
+        let summary = server.stop().unwrap();
+        assert_eq!(
+            summary,
+            Summary {
+                datagrams: 3,
+                bytes: 8,
+                dropped: 0
+            }
+        );
+        assert_eq!(
+            summary.to_string(),
+            "summary: datagrams=3 bytes=8 dropped=0"
+        );
+    }
+
+    #[test]
+    fn dropping_the_running_server_stops_its_thread() {
+        let server = start();
+        let addr = server.local_addr();
+        drop(server);
+        // The socket is closed once the thread has ended, so the port can
+        // be bound again.
+        StdUdpSocket::bind(addr).unwrap();
+    }
+}
