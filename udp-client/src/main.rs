@@ -81,7 +81,8 @@ fn run(args: &Args) -> Result<(), String> {
     } else {
         "[::]:0".parse().unwrap()
     };
-    let socket = UdpSocket::bind(local).map_err(|err| format!("cannot open a UDP socket: {err}"))?;
+    let socket =
+        UdpSocket::bind(local).map_err(|err| format!("cannot open a UDP socket: {err}"))?;
 
     let mut buf = vec![0; RECV_BUFFER_LEN];
     let mut stdout = io::stdout();
@@ -89,15 +90,24 @@ fn run(args: &Args) -> Result<(), String> {
         // _, err = socket.Write(sendData)
         socket
             .send_to(args.message.as_bytes(), server)
-            .map_err(|err| format!("cannot send {} bytes to {server}: {err}", args.message.len()))?;
+            .map_err(|err| {
+                format!(
+                    "cannot send {} bytes to {server}: {err}",
+                    args.message.len()
+                )
+            })?;
 
         // n, remoteAddr, err := socket.ReadFromUDP(data)
         let len = receive_reply(&socket, server, args.timeout, &mut buf)?;
 
         // fmt.Printf("recv:%v addr:%v count:%v\n", string(data[:n]), remoteAddr, n)
-        writeln!(stdout, "recv:{} addr:{server} count:{len}", Escaped(&buf[..len]))
-            .and_then(|()| stdout.flush())
-            .map_err(|err| format!("cannot print the reply: {err}"))?;
+        writeln!(
+            stdout,
+            "recv:{} addr:{server} count:{len}",
+            Escaped(&buf[..len])
+        )
+        .and_then(|()| stdout.flush())
+        .map_err(|err| format!("cannot print the reply: {err}"))?;
     }
     Ok(())
 }
@@ -129,9 +139,9 @@ fn receive_reply(
             .map_err(|err| format!("cannot set the read timeout: {err}"))?;
         match socket.recv_from(buf) {
             Ok((len, from)) if from == server => return Ok(len),
-            Ok((len, from)) => warn!(
-                "ignored a {len}-byte datagram from {from}: it is not the server {server}"
-            ),
+            Ok((len, from)) => {
+                warn!("ignored a {len}-byte datagram from {from}: it is not the server {server}")
+            }
             // The timeout: std reports it as WouldBlock on Unix and
             // TimedOut on Windows.
             Err(err)
@@ -175,8 +185,11 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
     let secs: f64 = text
         .parse()
         .map_err(|_| format!("expected seconds, e.g. 2 or 0.5, not {text:?}"))?;
-    if !(secs > 0.0) {
-        return Err(format!("the timeout must be more than 0 seconds, not {text}"));
+    // Written so that NaN fails too.
+    if secs.is_nan() || secs <= 0.0 {
+        return Err(format!(
+            "the timeout must be more than 0 seconds, not {text}"
+        ));
     }
     Duration::try_from_secs_f64(secs).map_err(|_| format!("{text} seconds is too long a timeout"))
 }

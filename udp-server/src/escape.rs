@@ -45,7 +45,10 @@ mod tests {
 
     #[test]
     fn plain_text_is_shown_as_is() {
-        assert_eq!(Escaped("Hello server, ünïcode".as_bytes()).to_string(), "Hello server, ünïcode");
+        assert_eq!(
+            Escaped("Hello server, ünïcode".as_bytes()).to_string(),
+            "Hello server, ünïcode"
+        );
     }
 
     #[test]
@@ -57,7 +60,10 @@ mod tests {
 
     #[test]
     fn terminal_escape_sequences_are_defused() {
-        assert_eq!(Escaped(b"\x1b]0;pwned\x07").to_string(), r"\u{1b}]0;pwned\u{7}");
+        assert_eq!(
+            Escaped(b"\x1b]0;pwned\x07").to_string(),
+            r"\u{1b}]0;pwned\u{7}"
+        );
     }
 
     #[test]

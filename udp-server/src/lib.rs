@@ -400,8 +400,7 @@ impl Server {
                 warn!("flushing queued echoes at shutdown: {err}");
             }
         }
-        self.summary.dropped =
-            self.queue.dropped() + self.send_failures + self.queue.len() as u64;
+        self.summary.dropped = self.queue.dropped() + self.send_failures + self.queue.len() as u64;
         self.summary
     }
 }

@@ -1,0 +1,207 @@
+//! The `udp-client` binary against a `udp-server` running inside the test
+//! process (the server crate's library), or against a tiny std peer.
+
+use std::io::Read;
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use udp_server::{Options, RunningServer, Server};
+use wait_timeout::ChildExt;
+
+/// Bound on every wait for a hang; not a performance expectation.
+const DEADLINE: Duration = Duration::from_secs(10);
+
+fn start_server() -> RunningServer {
+    Server::bind("127.0.0.1:0".parse().unwrap(), Options::quiet())
+        .unwrap()
+        .spawn()
+        .unwrap()
+}
+
+/// A `udp-client` child, killed and reaped on drop.
+struct ClientProcess {
+    child: Child,
+    stdout: Option<JoinHandle<String>>,
+    stderr: Option<JoinHandle<String>>,
+}
+
+/// What the client did.
+struct Finished {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl ClientProcess {
+    fn spawn(args: &[&str]) -> ClientProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_udp-client"))
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn udp-client");
+        // Read both pipes on their own threads, so a large reply line can
+        // never fill a pipe and block the child.
+        let stdout = child.stdout.take().map(read_all);
+        let stderr = child.stderr.take().map(read_all);
+        ClientProcess {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Waits for the exit, at most `deadline`.
+    fn finish_within(mut self, deadline: Duration) -> Finished {
+        let status = self
+            .child
+            .wait_timeout(deadline)
+            .unwrap()
+            .unwrap_or_else(|| panic!("udp-client still running after {deadline:?}"));
+        Finished {
+            status,
+            stdout: self.stdout.take().unwrap().join().unwrap(),
+            stderr: self.stderr.take().unwrap().join().unwrap(),
+        }
+    }
+}
+
+impl Drop for ClientProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_all(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
+    thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    })
+}
+
+fn run_client(args: &[&str]) -> Finished {
+    ClientProcess::spawn(args).finish_within(DEADLINE)
+}
+
+#[test]
+fn default_message_is_echoed_and_printed_with_the_go_clients_fields() {
+    let server = start_server();
+    let addr = server.local_addr().to_string();
+    let out = run_client(&["--addr", &addr]);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        format!("recv:Hello server addr:{addr} count:12\n")
+    );
+    let summary = server.stop().unwrap();
+    assert_eq!((summary.datagrams, summary.bytes), (1, 12));
+}
+
+#[test]
+fn count_makes_that_many_round_trips() {
+    let server = start_server();
+    let addr = server.local_addr().to_string();
+    let out = run_client(&["--addr", &addr, "--message", "ping", "--count", "3"]);
+    assert!(out.status.success(), "{}", out.stderr);
+    let line = format!("recv:ping addr:{addr} count:4\n");
+    assert_eq!(out.stdout, line.repeat(3));
+    assert_eq!(server.stop().unwrap().datagrams, 3);
+}
+
+#[test]
+fn go_defect_4096_byte_client_buffer_truncates_replies_60000_bytes_arrive_whole() {
+    let server = start_server();
+    let addr = server.local_addr().to_string();
+    let message = "0123456789".repeat(6_000);
+    let out = run_client(&["--addr", &addr, "--message", &message]);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        format!("recv:{message} addr:{addr} count:60000\n")
+    );
+}
+
+#[test]
+fn empty_message_gets_an_empty_reply() {
+    let server = start_server();
+    let addr = server.local_addr().to_string();
+    let out = run_client(&["--addr", &addr, "--message", ""]);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(out.stdout, format!("recv: addr:{addr} count:0\n"));
+}
+
+#[test]
+fn no_listener_exits_1_with_one_line_on_stderr_within_the_timeout_plus_one_second() {
+    // A port that was free a moment ago and that nothing listens on now.
+    let addr = {
+        let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().to_string()
+    };
+    let out = ClientProcess::spawn(&["--addr", &addr, "--timeout", "0.5"])
+        .finish_within(Duration::from_millis(500) + Duration::from_secs(1));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.stdout, "");
+    assert_eq!(out.stderr.lines().count(), 1, "{:?}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with(&format!("udp-client: no reply from {addr} within 0.5s")),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_datagram_from_a_foreign_address_is_ignored_and_logged() {
+    // A hand-made "server" so the test decides who answers first.
+    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    server.set_read_timeout(Some(DEADLINE)).unwrap();
+    let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let server_addr = server.local_addr().unwrap().to_string();
+    let stranger_addr: SocketAddr = stranger.local_addr().unwrap();
+
+    let client = ClientProcess::spawn(&["--addr", &server_addr, "--message", "ping"]);
+    let mut buf = [0; 64];
+    let (len, client_addr) = server.recv_from(&mut buf).expect("the client's datagram");
+    assert_eq!(&buf[..len], b"ping");
+    // Loopback delivers in sending order: the stranger's datagram is
+    // waiting in the client's socket before the real reply.
+    stranger.send_to(b"impostor", client_addr).unwrap();
+    server.send_to(b"ping", client_addr).unwrap();
+
+    let out = client.finish_within(DEADLINE);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        format!("recv:ping addr:{server_addr} count:4\n")
+    );
+    assert!(out.stderr.contains("ignored"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&stranger_addr.to_string()),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn bad_arguments_are_rejected_with_a_usage_error() {
+    for args in [
+        &["--count", "0"][..],
+        &["--count", "many"],
+        &["--timeout", "0"],
+        &["--timeout", "-1"],
+        &["--timeout", "soon"],
+        &["--addr", "no-port"],
+        &["--no-such-flag"],
+    ] {
+        let out = run_client(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stderr.starts_with("error:"), "{args:?}: {}", out.stderr);
+        assert_eq!(out.stdout, "", "{args:?}");
+    }
+}
