@@ -1,0 +1,56 @@
+//! The echo server's per-connection logic: the Go `process` function.
+//!
+//! ```go
+//! for {
+//!     reader := bufio.NewReader(conn)
+//!     var buf [128]byte
+//!     n, err := reader.Read(buf[:])
+//!     ...
+//!     fmt.Println("received client Data sent from terminal:", recvStr)
+//!     conn.Write([]byte(recvStr))
+//! }
+//! ```
+//!
+//! The Go loop builds a new `bufio.Reader` on every iteration: the reader
+//! fills its 4096-byte buffer from the socket, hands out 128 bytes, and is
+//! then thrown away with the rest, so any message longer than 128 bytes
+//! loses data. Here the event loop reads straight into its scratch buffer
+//! and hands every byte read to [`Echo::on_data`], which sends all of it.
+//! The loop's "read until the socket is drained" replaces the Go `for`.
+
+use std::io::Write;
+
+use crate::event_loop::{Conn, Handler};
+use crate::text::Escaped;
+
+/// Echoes every byte back, printing each read unless quiet.
+///
+/// One byte per connection: the state of an echo is the socket itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Echo {
+    quiet: bool,
+}
+
+impl Echo {
+    /// `quiet` suppresses the per-read teaching output (benchmarks).
+    pub fn new(quiet: bool) -> Self {
+        Echo { quiet }
+    }
+}
+
+impl Handler for Echo {
+    fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) {
+        if !self.quiet {
+            // The Go server's line, plus the peer, since one process serves
+            // many clients. A closed or full stdout must not stop serving,
+            // so a failed print is ignored rather than unwrapped.
+            let _ = writeln!(
+                std::io::stdout().lock(),
+                "received client Data sent from terminal: {} (from {})",
+                Escaped(data),
+                conn.peer_addr()
+            );
+        }
+        conn.send(data);
+    }
+}
