@@ -1,0 +1,137 @@
+//! `tcp/server/main.go`: the TCP echo server, read beside the Go program.
+//!
+//! ```go
+//! listen, err := net.Listen("tcp", "127.0.0.1:20000")
+//! for {
+//!     conn, err := listen.Accept()
+//!     go process(conn)
+//! }
+//! ```
+//!
+//! Go hides the event loop in its runtime and spends a goroutine (and its
+//! stack) per connection. Here the loop is explicit, in the crate's
+//! `event_loop` module, and `process` is the `Echo` handler in `echo.rs`.
+//! What `main` adds to the Go program: limits, backpressure, graceful
+//! shutdown with a summary, and the flags to tune them.
+
+use std::io::Write;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::num::NonZeroUsize;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use tcp_server::Server;
+use tcp_server::echo::Echo;
+
+/// TCP echo server: writes back every byte it receives.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Args {
+    /// Address to listen on; port 0 picks a free port (printed on the first line).
+    #[arg(long, default_value = "127.0.0.1:20000", value_parser = resolve)]
+    addr: SocketAddr,
+
+    /// Do not print every read (keeps the final summary).
+    #[arg(long)]
+    quiet: bool,
+
+    /// Stop reading a connection while its unsent echo exceeds this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]
+    max_pending: usize,
+
+    /// Most connections served at once; further ones are accepted and closed.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    max_conns: usize,
+
+    /// Close connections silent for this many seconds (default: never).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: Option<u64>,
+
+    /// Event loops (threads), each with its own SO_REUSEPORT listener.
+    #[arg(long, value_name = "N", default_value = "1")]
+    threads: NonZeroUsize,
+
+    /// Leave Nagle's algorithm on. By default TCP_NODELAY is set on every
+    /// accepted connection, because an echo server wants each reply sent at
+    /// once rather than held back until the previous one is acknowledged.
+    #[arg(long)]
+    no_nodelay: bool,
+}
+
+/// Accepts `host:port` as Go's `net.Listen` does, not only IP literals.
+fn resolve(addr: &str) -> Result<SocketAddr, String> {
+    addr.to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {addr:?}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{addr:?} resolves to no address"))
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let args = Args::parse();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, like Go's `fmt.Println("listen failed, err:", err)`.
+            eprintln!("tcp-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    raise_open_file_limit();
+
+    // net.Listen("tcp", "127.0.0.1:20000")
+    let server = Server::new(move |_peer| Echo::new(args.quiet))
+        .threads(args.threads.get())
+        .max_pending(args.max_pending)
+        .max_conns(args.max_conns)
+        .idle_timeout(args.idle_timeout.map(Duration::from_secs))
+        .nodelay(!args.no_nodelay)
+        .handle_signals(true)
+        .start(args.addr)
+        .with_context(|| format!("listen on {} failed", args.addr))?;
+
+    // The contract with tests and scripts: the first line says where we are.
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "listening on {}", server.local_addr())?;
+    stdout.flush()?;
+
+    // for { conn := listen.Accept(); go process(conn) }, until SIGINT/SIGTERM.
+    let stats = server.join().context("event loop failed")?;
+
+    writeln!(
+        stdout,
+        "summary: served {} connections ({} refused), read {} bytes, echoed {} bytes",
+        stats.connections, stats.refused, stats.bytes_read, stats.bytes_written
+    )?;
+    stdout.flush()?;
+    Ok(())
+}
+
+/// Every connection is a file descriptor, and the usual soft limit of 1024
+/// is far below `--max-conns`. Raise the soft limit to the hard limit, as
+/// Go's runtime does at start-up; if even that is too low, accept errors
+/// are handled (paused and logged), not fatal.
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                log::debug!(
+                    "cannot raise the open file limit: {}",
+                    std::io::Error::last_os_error()
+                );
+            }
+        }
+    }
+}
