@@ -1,0 +1,703 @@
+//! `cargo xtask bench`: our servers against tokio baselines, side by side, in
+//! one run.
+//!
+//! How a run goes:
+//! 1. [`build_and_run`] (the debug xtask that `cargo xtask` starts) builds the
+//!    release binaries with `$CARGO build --release`, then *execs* the release
+//!    xtask as `xtask bench-run …`: the load generator must not be a debug
+//!    build, or it, not the server, would be what is measured.
+//! 2. [`run`] raises `RLIMIT_NOFILE` (inherited by every server it starts), then
+//!    for each scenario starts our server, measures it, stops it, starts the
+//!    tokio baseline (this same binary, hidden subcommand), measures it, stops
+//!    it, and prints a table: metric | ours | tokio | ratio.
+//!
+//! Scenarios, one module each: [`pingpong`] (`tcp`), [`bulk`], [`idle`],
+//! [`udp`]. Servers are separate processes ([`server::ServerProcess`]) so
+//! their CPU time and memory are read from `/proc` ([`procfs`]), and are
+//! killed and reaped whatever happens.
+
+pub mod baseline;
+mod bulk;
+mod idle;
+mod payload;
+mod pingpong;
+mod procfs;
+mod report;
+mod server;
+#[cfg(test)]
+mod tests;
+mod udp;
+
+use std::{
+    env,
+    io::Write as _,
+    os::unix::process::CommandExt as _,
+    path::{Path, PathBuf},
+    process::Command,
+    time::Duration,
+};
+
+use anyhow::{Context, Result, bail, ensure};
+use clap::ValueEnum;
+
+use self::{
+    procfs::Machine,
+    report::{Better, Table, Target, Unit},
+    server::{ServerCommand, ServerProcess},
+};
+
+/// Why the figures read as they do on a small machine: printed with every run.
+const TWO_CORE_NOTE: &str = "On a 2-core machine the load generator saturates one core, so \
+    requests/s is capped by the client as much as by the server; the server's CPU time per \
+    request is the figure that shows the server's own efficiency.";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// Ping-pong: N connections, one L-byte request in flight on each.
+    Tcp,
+    /// One connection streams --bytes and reads the echo concurrently.
+    Bulk,
+    /// --count idle connections: the server's memory per connection.
+    Idle,
+    /// Ping-pong of L-byte datagrams from one socket.
+    Udp,
+    /// Every scenario above, in that order.
+    All,
+}
+
+impl Scenario {
+    fn expand(self) -> Vec<Scenario> {
+        match self {
+            Scenario::All => vec![Scenario::Tcp, Scenario::Bulk, Scenario::Idle, Scenario::Udp],
+            one => vec![one],
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Scenario::Tcp => "tcp",
+            Scenario::Bulk => "bulk",
+            Scenario::Idle => "idle",
+            Scenario::Udp => "udp",
+            Scenario::All => "all",
+        }
+    }
+}
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct BenchArgs {
+    /// Which scenario to run.
+    #[arg(value_enum, default_value_t = Scenario::All)]
+    pub scenario: Scenario,
+
+    /// tcp: connections, each with one request in flight.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub conns: u32,
+
+    /// tcp, udp: bytes per request.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65_507))]
+    pub len: u32,
+
+    /// tcp, udp: seconds measured per server, after a warm-up of a fifth of
+    /// that (at most 1 s) that is not counted.
+    #[arg(long, default_value_t = 5.0, value_parser = parse_secs)]
+    pub secs: f64,
+
+    /// bulk: bytes to stream through the server (suffixes K, M, G = KiB, MiB, GiB).
+    #[arg(long, default_value = "1G", value_parser = parse_bytes)]
+    pub bytes: u64,
+
+    /// idle: idle connections to open.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub count: u32,
+}
+
+impl BenchArgs {
+    /// The same settings as command-line arguments, for the re-exec.
+    fn to_args(&self) -> Vec<String> {
+        vec![
+            self.scenario.name().to_owned(),
+            format!("--conns={}", self.conns),
+            format!("--len={}", self.len),
+            format!("--secs={}", self.secs),
+            format!("--bytes={}", self.bytes),
+            format!("--count={}", self.count),
+        ]
+    }
+
+    fn warmup(&self) -> Duration {
+        Duration::from_secs_f64((self.secs / 5.0).min(1.0))
+    }
+
+    fn measure(&self) -> Duration {
+        Duration::from_secs_f64(self.secs)
+    }
+}
+
+fn parse_secs(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 3600.0 => Ok(secs),
+        _ => Err(format!(
+            "`{text}` is not a number of seconds between 0 and 3600"
+        )),
+    }
+}
+
+/// `1073741824`, `1024K`, `64M`, `1G` → bytes.
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let (digits, shift) = match text.as_bytes().last() {
+        Some(b'K' | b'k') => (&text[..text.len() - 1], 10),
+        Some(b'M' | b'm') => (&text[..text.len() - 1], 20),
+        Some(b'G' | b'g') => (&text[..text.len() - 1], 30),
+        _ => (text, 0),
+    };
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a byte count like 1048576, 512K, 64M or 1G"))?;
+    match number.checked_mul(1 << shift) {
+        Some(0) | None => Err(format!("`{text}`: give 1 byte to 16 EiB")),
+        Some(bytes) => Ok(bytes),
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub bench: BenchArgs,
+
+    /// Directory holding the release tcp-server and udp-server.
+    #[arg(long)]
+    pub bin_dir: PathBuf,
+
+    /// The command line the user typed, for the report.
+    #[arg(long)]
+    pub invoked_as: Option<String>,
+}
+
+/// `cargo xtask bench`: build release binaries, then exec the release xtask.
+pub fn build_and_run(args: BenchArgs) -> Result<()> {
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let root = workspace_root();
+    let packages = ["tcp-server", "udp-server", "xtask"];
+    eprintln!("building release binaries: {}", packages.join(", "));
+    let mut build = Command::new(&cargo);
+    build.current_dir(&root).args(["build", "--release"]);
+    for package in packages {
+        build.args(["-p", package]);
+    }
+    let status = build
+        .status()
+        .with_context(|| format!("running `{} build --release`", cargo.to_string_lossy()))?;
+    ensure!(
+        status.success(),
+        "`cargo build --release` failed ({status})"
+    );
+
+    let bin_dir = target_dir(&root).join("release");
+    let xtask = bin_dir.join("xtask");
+    let typed: Vec<String> = env::args().skip(1).collect();
+    let error = Command::new(&xtask)
+        .arg("bench-run")
+        .args(args.to_args())
+        .arg("--bin-dir")
+        .arg(&bin_dir)
+        .arg("--invoked-as")
+        .arg(format!("cargo xtask {}", typed.join(" ")))
+        .exec();
+    Err(error).with_context(|| format!("executing {}", xtask.display()))
+}
+
+fn workspace_root() -> PathBuf {
+    // xtask/ sits directly in the workspace root.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    match env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                // Cargo resolves a relative CARGO_TARGET_DIR against the
+                // directory it was started in, which we inherited.
+                env::current_dir().map_or(dir.clone(), |cwd| cwd.join(&dir))
+            }
+        }
+        None => root.join("target"),
+    }
+}
+
+/// What every scenario needs: the settings and the two servers' programs.
+struct Setup {
+    args: BenchArgs,
+    bin_dir: PathBuf,
+    /// This release binary, which also holds the tokio baselines.
+    baselines: PathBuf,
+}
+
+impl Setup {
+    fn ours_tcp(&self) -> ServerCommand {
+        ServerCommand::new(
+            self.bin_dir.join("tcp-server"),
+            &["--addr", "127.0.0.1:0", "--quiet"],
+        )
+    }
+
+    fn tokio_tcp(&self) -> ServerCommand {
+        ServerCommand::new(
+            &self.baselines,
+            &["tokio-tcp-echo", "--addr", "127.0.0.1:0"],
+        )
+    }
+
+    fn ours_udp(&self) -> ServerCommand {
+        ServerCommand::new(
+            self.bin_dir.join("udp-server"),
+            &["--addr", "127.0.0.1:0", "--quiet"],
+        )
+    }
+
+    fn tokio_udp(&self) -> ServerCommand {
+        ServerCommand::new(
+            &self.baselines,
+            &["tokio-udp-echo", "--addr", "127.0.0.1:0"],
+        )
+    }
+}
+
+/// `xtask bench-run`: the bench proper, from the release build.
+pub fn run(args: RunArgs) -> Result<()> {
+    let nofile = procfs::raise_nofile_limit()?;
+    let context = Setup {
+        args: args.bench,
+        bin_dir: args.bin_dir,
+        baselines: env::current_exe().context("locating this executable")?,
+    };
+    let machine = Machine::describe();
+    let settings = context.args.to_args()[1..].join(" ");
+    println!("## cargo xtask bench\n");
+    println!(
+        "- command: `{}`",
+        args.invoked_as.as_deref().unwrap_or("xtask bench-run")
+    );
+    println!("- settings: {settings}");
+    println!("- date: {}", utc_now());
+    println!(
+        "- machine: {} CPUs, {}, Linux {}; load average at start {}",
+        machine.cpus, machine.cpu_model, machine.kernel, machine.load_average
+    );
+    println!(
+        "- servers on 127.0.0.1, port 0; ours from {}, tokio baselines from {}; RLIMIT_NOFILE {nofile}",
+        context.bin_dir.display(),
+        context.baselines.display()
+    );
+    println!("- note: {TWO_CORE_NOTE}\n");
+    flush();
+
+    if context.args.scenario.expand().contains(&Scenario::Idle)
+        && nofile < u64::from(context.args.count) + 64
+    {
+        bail!(
+            "the idle scenario needs {} descriptors but RLIMIT_NOFILE allows {nofile}: \
+             raise the hard limit (`ulimit -Hn`) or lower --count",
+            u64::from(context.args.count) + 64
+        );
+    }
+
+    let mut failed = Vec::new();
+    for scenario in context.args.scenario.expand() {
+        let table = match scenario {
+            Scenario::Tcp => tcp(&context),
+            Scenario::Bulk => bulk(&context),
+            Scenario::Idle => idle(&context),
+            Scenario::Udp => udp(&context),
+            Scenario::All => unreachable!("expanded above"),
+        };
+        match table {
+            Ok(table) => println!("{}", table.render()),
+            Err(err) => {
+                println!("### {}: FAILED\n\n{err:#}\n", scenario.name());
+                failed.push(scenario.name());
+            }
+        }
+        flush();
+    }
+    if !failed.is_empty() {
+        bail!("scenarios failed: {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+fn flush() {
+    let _ = std::io::stdout().flush();
+}
+
+/// Runs `measure` against our server, then against the baseline, each in its
+/// own freshly started process. Returns both outcomes and what ours printed
+/// last (its shutdown summary).
+fn side_by_side<T>(
+    ours: &ServerCommand,
+    tokio: &ServerCommand,
+    measure: impl Fn(&ServerProcess) -> Result<T>,
+) -> Result<(T, T, String)> {
+    let run = |command: &ServerCommand| -> Result<(T, String)> {
+        let server = ServerProcess::start(command)?;
+        let outcome = measure(&server).with_context(|| format!("against `{command}`"))?;
+        let (status, last) = server.stop()?;
+        let said = match last {
+            Some(line) => format!("exited with {status}, last line: `{line}`"),
+            None => format!("exited with {status}"),
+        };
+        Ok((outcome, said))
+    };
+    let (ours_outcome, ours_said) = run(ours)?;
+    let (tokio_outcome, _) = run(tokio)?;
+    Ok((ours_outcome, tokio_outcome, ours_said))
+}
+
+fn tcp(context: &Setup) -> Result<Table> {
+    let args = &context.args;
+    let config = pingpong::Config {
+        conns: args.conns as usize,
+        len: args.len as usize,
+        warmup: args.warmup(),
+        measure: args.measure(),
+    };
+    let (ours, tokio, said) = side_by_side(&context.ours_tcp(), &context.tokio_tcp(), |server| {
+        pingpong::run(server.addr, server.pid(), &config)
+    })?;
+    let mut table = Table::new(format!(
+        "tcp ping-pong: {} connections × {} B, {} s measured after {} s warm-up",
+        config.conns,
+        config.len,
+        config.measure.as_secs_f64(),
+        config.warmup.as_secs_f64()
+    ));
+    table.row(
+        "requests/s",
+        Unit::PerSecond,
+        Better::Higher,
+        ours.per_second(),
+        tokio.per_second(),
+    );
+    for (name, q) in [
+        ("latency p50", 50.0),
+        ("latency p99", 99.0),
+        ("latency p99.9", 99.9),
+    ] {
+        table.row(
+            name,
+            Unit::Nanos,
+            Better::Lower,
+            ours.latency.value_at_percentile(q) as f64,
+            tokio.latency.value_at_percentile(q) as f64,
+        );
+    }
+    table.row(
+        "server CPU/request",
+        Unit::Nanos,
+        Better::Lower,
+        ours.server_cpu_per_request_ns(),
+        tokio.server_cpu_per_request_ns(),
+    );
+    table.row(
+        "server CPU busy",
+        Unit::Cores,
+        Better::Neither,
+        ours.server_cores(),
+        tokio.server_cores(),
+    );
+    table.row(
+        "load generator CPU busy",
+        Unit::Cores,
+        Better::Neither,
+        ours.client_cores(),
+        tokio.client_cores(),
+    );
+    table.row(
+        "requests verified",
+        Unit::Count,
+        Better::Neither,
+        ours.requests as f64,
+        tokio.requests as f64,
+    );
+    table.targets.push(Target::RatioAtLeast("requests/s", 1.0));
+    table
+        .targets
+        .push(Target::RatioAtMost("server CPU/request", 0.9));
+    table.notes.push(format!("tcp-server {said}"));
+    Ok(table)
+}
+
+fn bulk(context: &Setup) -> Result<Table> {
+    let bytes = context.args.bytes;
+    let (ours, tokio, said) = side_by_side(&context.ours_tcp(), &context.tokio_tcp(), |server| {
+        bulk::run(server.addr, server.pid(), bytes)
+    })?;
+    let mut table = Table::new(format!(
+        "bulk: one connection streams {bytes} bytes and reads the echo concurrently"
+    ));
+    table.row(
+        "throughput",
+        Unit::GigabytesPerSecond,
+        Better::Higher,
+        ours.gigabytes_per_second(),
+        tokio.gigabytes_per_second(),
+    );
+    table.row(
+        "server CPU/GB",
+        Unit::Nanos,
+        Better::Lower,
+        ours.server_cpu_per_gigabyte_ns(),
+        tokio.server_cpu_per_gigabyte_ns(),
+    );
+    table.row(
+        "elapsed",
+        Unit::Nanos,
+        Better::Lower,
+        ours.elapsed.as_nanos() as f64,
+        tokio.elapsed.as_nanos() as f64,
+    );
+    table.targets.push(Target::RatioAtLeast("throughput", 1.0));
+    table.notes.push(format!(
+        "checksums of sent and echoed streams matched (ours {:#018x}, tokio {:#018x}); GB = 10^9 bytes each way",
+        ours.checksum, tokio.checksum
+    ));
+    table.notes.push(format!("tcp-server {said}"));
+    Ok(table)
+}
+
+fn idle(context: &Setup) -> Result<Table> {
+    let count = context.args.count as usize;
+    // Room for the warm-up and sample connections on top of the idle ones.
+    let ours_command = context
+        .ours_tcp()
+        .arg("--max-conns")
+        .arg((count + 64).to_string());
+    let (ours, tokio, said) = side_by_side(&ours_command, &context.tokio_tcp(), |server| {
+        idle::run(server.addr, server.pid(), count)
+    })?;
+    let mut table = Table::new(format!("idle: {count} idle connections"));
+    table.row(
+        "server RSS/connection",
+        Unit::Bytes,
+        Better::Lower,
+        ours.bytes_per_connection(),
+        tokio.bytes_per_connection(),
+    );
+    table.row(
+        "server RSS before",
+        Unit::Bytes,
+        Better::Neither,
+        ours.rss_before as f64,
+        tokio.rss_before as f64,
+    );
+    table.row(
+        "server RSS with all open",
+        Unit::Bytes,
+        Better::Neither,
+        ours.rss_after as f64,
+        tokio.rss_after as f64,
+    );
+    table.row(
+        "sampled connections that echoed",
+        Unit::Count,
+        Better::Neither,
+        ours.sampled as f64,
+        tokio.sampled as f64,
+    );
+    table
+        .targets
+        .push(Target::OursAtMost("server RSS/connection", 256.0));
+    if ours.source_addrs > 1 || tokio.source_addrs > 1 {
+        table.notes.push(format!(
+            "ephemeral ports ran out: connections came from {} (ours) / {} (tokio) source addresses in 127.0.0.0/8",
+            ours.source_addrs, tokio.source_addrs
+        ));
+    }
+    table.notes.push(format!("tcp-server {said}"));
+    Ok(table)
+}
+
+fn udp(context: &Setup) -> Result<Table> {
+    let args = &context.args;
+    let config = udp::Config {
+        len: args.len as usize,
+        warmup: args.warmup(),
+        measure: args.measure(),
+    };
+    let (ours, tokio, said) = side_by_side(&context.ours_udp(), &context.tokio_udp(), |server| {
+        udp::run(server.addr, server.pid(), &config)
+    })?;
+    let mut table = Table::new(format!(
+        "udp ping-pong: one socket, one {} B datagram in flight, {} s measured after {} s warm-up",
+        config.len,
+        config.measure.as_secs_f64(),
+        config.warmup.as_secs_f64()
+    ));
+    table.row(
+        "datagrams/s",
+        Unit::PerSecond,
+        Better::Higher,
+        ours.per_second(),
+        tokio.per_second(),
+    );
+    for (name, q) in [
+        ("latency p50", 50.0),
+        ("latency p99", 99.0),
+        ("latency p99.9", 99.9),
+    ] {
+        table.row(
+            name,
+            Unit::Nanos,
+            Better::Lower,
+            ours.latency.value_at_percentile(q) as f64,
+            tokio.latency.value_at_percentile(q) as f64,
+        );
+    }
+    table.row(
+        "server CPU/datagram",
+        Unit::Nanos,
+        Better::Lower,
+        ours.server_cpu_per_datagram_ns(),
+        tokio.server_cpu_per_datagram_ns(),
+    );
+    table.row(
+        "server CPU busy",
+        Unit::Cores,
+        Better::Neither,
+        ours.server_cores(),
+        tokio.server_cores(),
+    );
+    table.row(
+        "load generator CPU busy",
+        Unit::Cores,
+        Better::Neither,
+        ours.client_cores(),
+        tokio.client_cores(),
+    );
+    table.row(
+        "replies verified",
+        Unit::Count,
+        Better::Neither,
+        ours.datagrams as f64,
+        tokio.datagrams as f64,
+    );
+    table.row(
+        "datagrams lost (no reply in 500 ms)",
+        Unit::Count,
+        Better::Lower,
+        ours.lost as f64,
+        tokio.lost as f64,
+    );
+    table.targets.push(Target::RatioAtLeast("datagrams/s", 1.1));
+    table.notes.push(format!("udp-server {said}"));
+    Ok(table)
+}
+
+/// The current UTC time as `YYYY-MM-DD HH:MM:SS UTC`.
+fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format_utc(secs)
+}
+
+/// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm), so the
+/// report needs no date crate.
+fn format_utc(unix_secs: u64) -> String {
+    let days = (unix_secs / 86_400) as i64;
+    let secs_of_day = unix_secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        secs_of_day / 3600,
+        secs_of_day / 60 % 60,
+        secs_of_day % 60
+    )
+}
+
+#[cfg(test)]
+mod unit_tests {
+    use super::*;
+
+    #[test]
+    fn byte_counts_accept_binary_suffixes() {
+        assert_eq!(parse_bytes("1G"), Ok(1 << 30));
+        assert_eq!(parse_bytes("64m"), Ok(64 << 20));
+        assert_eq!(parse_bytes("512K"), Ok(512 << 10));
+        assert_eq!(parse_bytes("1000"), Ok(1000));
+        assert!(parse_bytes("0").is_err());
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("99999999999G").is_err());
+    }
+
+    #[test]
+    fn seconds_must_be_positive_and_bounded() {
+        assert_eq!(parse_secs("0.25"), Ok(0.25));
+        assert!(parse_secs("0").is_err());
+        assert!(parse_secs("-1").is_err());
+        assert!(parse_secs("NaN").is_err());
+        assert!(parse_secs("99999").is_err());
+    }
+
+    #[test]
+    fn settings_survive_the_re_exec() {
+        // The release binary must run exactly what the user asked for.
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            bench: BenchArgs,
+        }
+        let asked = Cli::parse_from(["x", "udp", "--len", "100", "--secs", "0.5", "--bytes", "2M"]);
+        let again = Cli::parse_from(std::iter::once("x".to_owned()).chain(asked.bench.to_args()));
+        assert_eq!(again.bench.scenario, Scenario::Udp);
+        assert_eq!(again.bench.len, 100);
+        assert_eq!(again.bench.secs, 0.5);
+        assert_eq!(again.bench.bytes, 2 << 20);
+        assert_eq!(again.bench.conns, 50);
+    }
+
+    #[test]
+    fn warmup_is_a_fifth_of_the_run_up_to_one_second() {
+        let args = |secs| BenchArgs {
+            scenario: Scenario::All,
+            conns: 1,
+            len: 1,
+            secs,
+            bytes: 1,
+            count: 1,
+        };
+        assert_eq!(args(5.0).warmup(), Duration::from_secs(1));
+        assert_eq!(args(30.0).warmup(), Duration::from_secs(1));
+        assert_eq!(args(0.5).warmup(), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn all_runs_every_scenario_once() {
+        assert_eq!(
+            Scenario::All.expand(),
+            [Scenario::Tcp, Scenario::Bulk, Scenario::Idle, Scenario::Udp]
+        );
+    }
+
+    #[test]
+    fn dates_are_printed_in_utc() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(format_utc(1_795_000_000), "2026-11-18 11:06:40 UTC");
+    }
+}

@@ -1,0 +1,264 @@
+//! The `tcp` scenario's load generator: one thread, one mio `Poll`, N
+//! connections, each sending an L-byte request and waiting for its whole echo
+//! before sending the next.
+//!
+//! This is the request/response pattern of the Go tutorial's client, multiplied:
+//! with one request in flight per connection, requests/s measures the round
+//! trip through the server, not how much the kernel can buffer. Every echoed
+//! byte is compared with what was sent (each request's payload is distinct), so
+//! a wrong echo is an error, never a fast result.
+
+use std::{
+    io::{self, Read, Write},
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+use hdrhistogram::Histogram;
+use mio::{Events, Interest, Poll, Token, net::TcpStream};
+
+use super::{payload, procfs};
+
+/// Limits that make every loop end even when the server misbehaves.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const STALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Large enough to take any echo of a default-sized request in one `read`.
+const READ_BUF_LEN: usize = 64 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub conns: usize,
+    pub len: usize,
+    /// Run, but do not count: lets caches, allocators and the CPU clock settle.
+    pub warmup: Duration,
+    pub measure: Duration,
+}
+
+/// What one run measured, over the measured interval only.
+pub struct Outcome {
+    /// Requests whose whole echo arrived, each verified byte for byte.
+    pub requests: u64,
+    pub elapsed: Duration,
+    /// Round-trip time of each request, in nanoseconds.
+    pub latency: Histogram<u64>,
+    pub server_cpu: Duration,
+    pub client_cpu: Duration,
+}
+
+impl Outcome {
+    pub fn per_second(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    pub fn server_cpu_per_request_ns(&self) -> f64 {
+        self.server_cpu.as_nanos() as f64 / self.requests.max(1) as f64
+    }
+
+    /// Load generator CPU as a fraction of one core: near 1.0 means the client,
+    /// not the server, set the pace.
+    pub fn client_cores(&self) -> f64 {
+        self.client_cpu.as_secs_f64() / self.elapsed.as_secs_f64()
+    }
+
+    pub fn server_cores(&self) -> f64 {
+        self.server_cpu.as_secs_f64() / self.elapsed.as_secs_f64()
+    }
+}
+
+/// One connection and the request it has in flight.
+struct Conn {
+    stream: TcpStream,
+    id: u64,
+    seq: u64,
+    request: Vec<u8>,
+    written: usize,
+    echoed: usize,
+    sent_at: Instant,
+}
+
+impl Conn {
+    fn start_request(&mut self) -> Result<()> {
+        self.seq += 1;
+        payload::fill(&mut self.request, self.id, self.seq);
+        self.written = 0;
+        self.echoed = 0;
+        self.sent_at = Instant::now();
+        self.write()
+    }
+
+    /// Writes what is left of the request until done or the socket is full.
+    fn write(&mut self) -> Result<()> {
+        while self.written < self.request.len() {
+            match self.stream.write(&self.request[self.written..]) {
+                Ok(0) => bail!("connection {}: the server stopped accepting bytes", self.id),
+                Ok(n) => self.written += n,
+                // Full send buffer: WRITABLE will be reported when it drains.
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => {
+                    return Err(err).with_context(|| format!("connection {}: write", self.id));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads what the server echoed, checks it, and starts the next request
+    /// whenever one completes. Returns the latencies of completed requests.
+    fn read(&mut self, scratch: &mut [u8], closed: bool, done: &mut Vec<Duration>) -> Result<()> {
+        loop {
+            let n = match self.stream.read(scratch) {
+                Ok(0) => bail!(
+                    "connection {}: the server closed it with request {} {} of {} bytes echoed",
+                    self.id,
+                    self.seq,
+                    self.echoed,
+                    self.request.len()
+                ),
+                Ok(n) => n,
+                // Drained: edge-triggered readiness will report new data.
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => {
+                    return Err(err).with_context(|| format!("connection {}: read", self.id));
+                }
+            };
+            let expected_end = self.echoed + n;
+            if expected_end > self.written {
+                bail!(
+                    "connection {}: the server sent {} bytes for request {} but only {} were sent",
+                    self.id,
+                    expected_end,
+                    self.seq,
+                    self.written
+                );
+            }
+            let expected = &self.request[self.echoed..expected_end];
+            if let Some(at) = payload::first_mismatch(&scratch[..n], expected) {
+                bail!(
+                    "connection {}: echo of request {} differs at byte {}",
+                    self.id,
+                    self.seq,
+                    self.echoed + at
+                );
+            }
+            self.echoed = expected_end;
+            if self.echoed == self.request.len() {
+                done.push(self.sent_at.elapsed());
+                self.start_request()?;
+            }
+            // A short read means the socket's receive queue is empty: skip the
+            // `read` that would only say WouldBlock (a syscall per request).
+            // Not when the peer closed: then the next read must see the end.
+            if n < scratch.len() && !closed {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Runs the scenario against the server at `addr` whose process is `server_pid`.
+pub fn run(addr: SocketAddr, server_pid: u32, config: &Config) -> Result<Outcome> {
+    if config.conns == 0 || config.len == 0 {
+        bail!("ping-pong needs at least one connection and one byte per request");
+    }
+    let mut poll = Poll::new().context("creating the poll")?;
+    let mut events = Events::with_capacity(config.conns.min(1024));
+    let mut conns = Vec::with_capacity(config.conns);
+    for id in 0..config.conns {
+        let stream = std::net::TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
+            .with_context(|| format!("connection {id}: connecting to {addr}"))?;
+        // Like the server: a request must leave at once, not wait for Nagle.
+        stream.set_nodelay(true)?;
+        stream.set_nonblocking(true)?;
+        let mut stream = TcpStream::from_std(stream);
+        poll.registry()
+            .register(
+                &mut stream,
+                Token(id),
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .context("registering a connection")?;
+        conns.push(Conn {
+            stream,
+            id: id as u64,
+            seq: 0,
+            request: vec![0; config.len],
+            written: 0,
+            echoed: 0,
+            sent_at: Instant::now(),
+        });
+    }
+
+    let mut scratch = vec![0; READ_BUF_LEN];
+    let mut completed: Vec<Duration> = Vec::with_capacity(config.conns);
+    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
+        .context("creating the latency histogram")?;
+    let mut requests = 0u64;
+
+    let start = Instant::now();
+    for conn in &mut conns {
+        conn.start_request()?;
+    }
+    let warmup_end = start + config.warmup;
+    // (start of measurement, server CPU then, client CPU then)
+    let mut measuring: Option<(Instant, Duration, Duration)> = None;
+    let mut last_progress = start;
+    let client_pid = std::process::id();
+
+    loop {
+        let now = Instant::now();
+        match measuring {
+            None if now >= warmup_end => {
+                latency.reset();
+                requests = 0;
+                measuring = Some((
+                    now,
+                    procfs::cpu_time(server_pid)?,
+                    procfs::cpu_time(client_pid)?,
+                ));
+            }
+            Some((t0, server0, client0)) if now >= t0 + config.measure => {
+                let server_cpu = procfs::cpu_time(server_pid)?.saturating_sub(server0);
+                let client_cpu = procfs::cpu_time(client_pid)?.saturating_sub(client0);
+                return Ok(Outcome {
+                    requests,
+                    elapsed: now - t0,
+                    latency,
+                    server_cpu,
+                    client_cpu,
+                });
+            }
+            _ => {}
+        }
+        if now.duration_since(last_progress) > STALL_TIMEOUT {
+            bail!("no request completed for {STALL_TIMEOUT:?}: the server at {addr} stalled");
+        }
+
+        match poll.poll(&mut events, Some(Duration::from_millis(100))) {
+            Ok(()) => {}
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err).context("poll"),
+        }
+        for event in &events {
+            let conn = conns
+                .get_mut(event.token().0)
+                .context("an event for a token we never registered")?;
+            if event.is_writable() {
+                conn.write()?;
+            }
+            if event.is_readable() || event.is_read_closed() {
+                conn.read(&mut scratch, event.is_read_closed(), &mut completed)?;
+            }
+        }
+        if !completed.is_empty() {
+            last_progress = Instant::now();
+            requests += completed.len() as u64;
+            for rtt in completed.drain(..) {
+                latency.saturating_record(u64::try_from(rtt.as_nanos()).unwrap_or(u64::MAX));
+            }
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! What the bench reads from `/proc`: a process's CPU time and resident memory,
+//! and the machine's description for the report.
+//!
+//! The parsers are pure functions over the file's text so they can be tested
+//! without a process in the state the test needs.
+
+use std::{fs, time::Duration};
+
+use anyhow::{Context, Result, bail};
+
+/// User + system CPU time the process `pid` has used so far, all threads summed.
+pub fn cpu_time(pid: u32) -> Result<Duration> {
+    let path = format!("/proc/{pid}/stat");
+    let text = fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    let ticks = parse_stat_cpu_ticks(&text).with_context(|| format!("parsing {path}"))?;
+    Ok(ticks_to_duration(ticks, clock_ticks_per_second()?))
+}
+
+/// `utime + stime` from the text of `/proc/<pid>/stat`, in clock ticks.
+///
+/// The second field, `comm`, is the executable's name in parentheses, and a name
+/// may itself contain spaces and parentheses (`(my (odd) name)`), so splitting
+/// the line on spaces is wrong: the fields that follow start after the *last*
+/// `)`. Counting from there, `state` is field 3 and `utime`/`stime` are fields
+/// 14 and 15 (proc(5)).
+pub fn parse_stat_cpu_ticks(stat: &str) -> Result<u64> {
+    let close = stat.rfind(')').context("no `)` closing the command name")?;
+    let mut fields = stat[close + 1..].split_ascii_whitespace();
+    // fields now starts at field 3 (`state`); utime is field 14, 11 further on.
+    let utime = fields.nth(11).context("fewer than 14 fields")?;
+    let stime = fields.next().context("fewer than 15 fields")?;
+    let utime: u64 = utime.parse().with_context(|| format!("utime {utime:?}"))?;
+    let stime: u64 = stime.parse().with_context(|| format!("stime {stime:?}"))?;
+    Ok(utime + stime)
+}
+
+/// Converts clock ticks (`sysconf(_SC_CLK_TCK)` per second) to a duration.
+pub fn ticks_to_duration(ticks: u64, ticks_per_second: u64) -> Duration {
+    let micros = u128::from(ticks) * 1_000_000 / u128::from(ticks_per_second.max(1));
+    Duration::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
+}
+
+fn clock_ticks_per_second() -> Result<u64> {
+    // SAFETY: sysconf only reads a configuration value.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks <= 0 {
+        bail!("sysconf(_SC_CLK_TCK) returned {ticks}");
+    }
+    Ok(ticks as u64)
+}
+
+/// The resident set size of process `pid`, in bytes.
+pub fn rss_bytes(pid: u32) -> Result<u64> {
+    let path = format!("/proc/{pid}/status");
+    let text = fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    parse_status_rss(&text).with_context(|| format!("parsing {path}"))
+}
+
+/// `VmRSS` from the text of `/proc/<pid>/status` (given there in kB), in bytes.
+pub fn parse_status_rss(status: &str) -> Result<u64> {
+    let line = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .context("no VmRSS line (has the process exited?)")?;
+    let kb = line
+        .trim()
+        .strip_suffix("kB")
+        .context("VmRSS is not in kB")?
+        .trim();
+    let kb: u64 = kb.parse().with_context(|| format!("VmRSS {kb:?}"))?;
+    Ok(kb * 1024)
+}
+
+/// The machine a figure was measured on, as the report prints it.
+pub struct Machine {
+    pub cpus: usize,
+    pub cpu_model: String,
+    pub kernel: String,
+    pub load_average: String,
+}
+
+impl Machine {
+    pub fn describe() -> Machine {
+        let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        Machine {
+            cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            cpu_model: parse_cpu_model(&cpuinfo).unwrap_or_else(|| "unknown".to_owned()),
+            kernel: read_trimmed("/proc/sys/kernel/osrelease"),
+            load_average: read_trimmed("/proc/loadavg")
+                .split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+}
+
+fn read_trimmed(path: &str) -> String {
+    fs::read_to_string(path).map_or_else(|_| "unknown".to_owned(), |s| s.trim().to_owned())
+}
+
+/// The first `model name` of `/proc/cpuinfo`.
+pub fn parse_cpu_model(cpuinfo: &str) -> Option<String> {
+    cpuinfo.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        (key.trim() == "model name").then(|| value.trim().to_owned())
+    })
+}
+
+/// Raises this process's soft `RLIMIT_NOFILE` to its hard limit and returns the
+/// new soft limit. Children spawned afterwards inherit it, which is how the
+/// servers under test get room for the idle scenario's connections too.
+pub fn raise_nofile_limit() -> Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass and nothing else.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("getrlimit(RLIMIT_NOFILE)");
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: setrlimit reads the struct we pass.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            return Err(std::io::Error::last_os_error()).context("setrlimit(RLIMIT_NOFILE)");
+        }
+    }
+    Ok(limit.rlim_cur)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A real line from `cat /proc/self/stat`, with utime=7 and stime=3.
+    const STAT: &str = "1234 (cat) R 1 1234 1234 34816 1234 4194304 110 0 0 0 7 3 0 0 20 0 1 0 \
+                        889 5607424 224 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
+
+    #[test]
+    fn stat_cpu_is_utime_plus_stime() {
+        assert_eq!(parse_stat_cpu_ticks(STAT).unwrap(), 10);
+    }
+
+    #[test]
+    fn stat_comm_with_spaces_and_parentheses_does_not_shift_fields() {
+        // A program may be named `a) b (c`; only the last `)` closes comm.
+        let odd = STAT.replace("(cat)", "(x) 9 9 (y z))");
+        assert_eq!(parse_stat_cpu_ticks(&odd).unwrap(), 10);
+    }
+
+    #[test]
+    fn stat_truncated_is_an_error_not_a_panic() {
+        assert!(parse_stat_cpu_ticks("1234 (cat) R 1 2 3").is_err());
+        assert!(parse_stat_cpu_ticks("1234 cat R").is_err());
+        assert!(parse_stat_cpu_ticks(&STAT.replace(" 7 3 ", " 7 x ")).is_err());
+    }
+
+    #[test]
+    fn own_cpu_time_is_readable() {
+        // Reads the real file of this test process: proves the path and field
+        // positions match the running kernel, not just the sample above.
+        cpu_time(std::process::id()).unwrap();
+    }
+
+    #[test]
+    fn ticks_convert_at_the_given_rate() {
+        assert_eq!(ticks_to_duration(250, 100), Duration::from_millis(2500));
+        assert_eq!(ticks_to_duration(1, 1000), Duration::from_millis(1));
+    }
+
+    #[test]
+    fn status_rss_is_read_in_kilobytes() {
+        let status = "Name:\tcat\nVmPeak:\t  9000 kB\nVmRSS:\t    1816 kB\nRssAnon:\t 100 kB\n";
+        assert_eq!(parse_status_rss(status).unwrap(), 1816 * 1024);
+        assert!(parse_status_rss("Name:\tzombie\n").is_err());
+    }
+
+    #[test]
+    fn cpu_model_is_the_first_model_name() {
+        let info = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\n\
+                    processor\t: 1\nmodel name\t: AMD EPYC 7B13\n";
+        assert_eq!(parse_cpu_model(info).as_deref(), Some("AMD EPYC 7B13"));
+        assert_eq!(parse_cpu_model("processor\t: 0\n"), None);
+    }
+}

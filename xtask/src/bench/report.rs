@@ -1,0 +1,313 @@
+//! The bench's output: one Markdown table per scenario (metric | ours | tokio |
+//! ratio), and a verdict line per target of issues 3 and 4, so the output can be
+//! pasted into `docs/performance.md` as it is.
+
+use std::fmt::Write as _;
+
+/// How a figure is printed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Unit {
+    /// Events per second (`123 456/s`).
+    PerSecond,
+    /// A duration in nanoseconds, printed in ns, µs or ms.
+    Nanos,
+    /// Gigabytes (10^9 bytes) per second.
+    GigabytesPerSecond,
+    /// Bytes.
+    Bytes,
+    /// A plain count.
+    Count,
+    /// A fraction of one CPU core (1.0 = one core busy the whole time).
+    Cores,
+}
+
+/// Which way is better for a metric, printed beside its name.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Better {
+    Higher,
+    Lower,
+    /// Not a performance figure (e.g. how many replies were verified).
+    Neither,
+}
+
+pub struct Row {
+    pub metric: String,
+    pub unit: Unit,
+    pub better: Better,
+    pub ours: f64,
+    pub tokio: f64,
+}
+
+/// A target from the issues, checked against a row of the table.
+pub enum Target {
+    /// `ours / tokio >= x` for the named metric.
+    RatioAtLeast(&'static str, f64),
+    /// `ours / tokio <= x` for the named metric.
+    RatioAtMost(&'static str, f64),
+    /// `ours <= x` for the named metric.
+    OursAtMost(&'static str, f64),
+}
+
+pub struct Table {
+    pub title: String,
+    pub rows: Vec<Row>,
+    pub targets: Vec<Target>,
+    pub notes: Vec<String>,
+}
+
+impl Table {
+    pub fn new(title: impl Into<String>) -> Table {
+        Table {
+            title: title.into(),
+            rows: Vec::new(),
+            targets: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    pub fn row(&mut self, metric: &str, unit: Unit, better: Better, ours: f64, tokio: f64) {
+        self.rows.push(Row {
+            metric: metric.to_owned(),
+            unit,
+            better,
+            ours,
+            tokio,
+        });
+    }
+
+    /// The table, its target verdicts and notes as Markdown.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "### {}\n", self.title);
+        let _ = writeln!(out, "| metric | ours | tokio | ratio (ours/tokio) |");
+        let _ = writeln!(out, "|---|---:|---:|---:|");
+        for row in &self.rows {
+            let arrow = match row.better {
+                Better::Higher => " (higher is better)",
+                Better::Lower => " (lower is better)",
+                Better::Neither => "",
+            };
+            let _ = writeln!(
+                out,
+                "| {}{} | {} | {} | {} |",
+                row.metric,
+                arrow,
+                format_value(row.ours, row.unit),
+                format_value(row.tokio, row.unit),
+                format_ratio(row.ours, row.tokio),
+            );
+        }
+        if !self.targets.is_empty() {
+            out.push('\n');
+        }
+        for target in &self.targets {
+            let _ = writeln!(out, "- {}", self.verdict(target));
+        }
+        for note in &self.notes {
+            let _ = writeln!(out, "- {note}");
+        }
+        out
+    }
+
+    fn find(&self, metric: &str) -> Option<&Row> {
+        self.rows.iter().find(|row| row.metric == metric)
+    }
+
+    /// One line: the target, the measured value and whether it is met.
+    pub fn verdict(&self, target: &Target) -> String {
+        let (metric, wanted, measured, met) = match *target {
+            Target::RatioAtLeast(metric, x) => {
+                let r = self.find(metric).map(|row| ratio(row.ours, row.tokio));
+                (
+                    metric,
+                    format!("≥ {x:.2}× tokio"),
+                    r.map(|r| format!("{r:.2}×")),
+                    r.map(|r| r >= x),
+                )
+            }
+            Target::RatioAtMost(metric, x) => {
+                let r = self.find(metric).map(|row| ratio(row.ours, row.tokio));
+                (
+                    metric,
+                    format!("≤ {x:.2}× tokio"),
+                    r.map(|r| format!("{r:.2}×")),
+                    r.map(|r| r <= x),
+                )
+            }
+            Target::OursAtMost(metric, x) => {
+                let row = self.find(metric);
+                (
+                    metric,
+                    format!("≤ {}", format_value(x, row.map_or(Unit::Count, |r| r.unit))),
+                    row.map(|r| format_value(r.ours, r.unit)),
+                    row.map(|r| r.ours <= x),
+                )
+            }
+        };
+        let status = match met {
+            Some(true) => "MET",
+            Some(false) => "MISSED",
+            None => "NOT MEASURED",
+        };
+        let measured = measured.unwrap_or_else(|| "–".to_owned());
+        format!("target {metric} {wanted}: {status} ({measured})")
+    }
+}
+
+/// `ours / tokio`, or NaN when there is nothing to compare against.
+pub fn ratio(ours: f64, tokio: f64) -> f64 {
+    if tokio == 0.0 || !tokio.is_finite() || !ours.is_finite() {
+        f64::NAN
+    } else {
+        ours / tokio
+    }
+}
+
+/// The ratio column: two decimals and a `×`, or `–` when undefined.
+pub fn format_ratio(ours: f64, tokio: f64) -> String {
+    let r = ratio(ours, tokio);
+    if r.is_nan() {
+        "–".to_owned()
+    } else {
+        format!("{r:.2}×")
+    }
+}
+
+pub fn format_value(value: f64, unit: Unit) -> String {
+    if !value.is_finite() {
+        return "–".to_owned();
+    }
+    match unit {
+        Unit::PerSecond => format!("{}/s", group_thousands(value.round() as u64)),
+        Unit::Nanos => format_nanos(value),
+        Unit::GigabytesPerSecond => format!("{value:.2} GB/s"),
+        Unit::Bytes => format_bytes(value),
+        Unit::Count => group_thousands(value.round() as u64),
+        Unit::Cores => format!("{:.0}% of a core", value * 100.0),
+    }
+}
+
+/// A duration in nanoseconds with three significant figures in a unit a reader
+/// takes in at a glance: `850 ns`, `38.2 µs`, `1.20 ms`.
+pub fn format_nanos(ns: f64) -> String {
+    let (value, unit) = if ns < 1_000.0 {
+        (ns, "ns")
+    } else if ns < 1_000_000.0 {
+        (ns / 1_000.0, "µs")
+    } else if ns < 1_000_000_000.0 {
+        (ns / 1_000_000.0, "ms")
+    } else {
+        (ns / 1_000_000_000.0, "s")
+    };
+    format!("{} {unit}", three_significant(value))
+}
+
+fn format_bytes(bytes: f64) -> String {
+    if bytes.abs() < 10_000.0 {
+        format!("{bytes:.0} B")
+    } else if bytes.abs() < 10_000_000.0 {
+        format!("{} KiB", three_significant(bytes / 1024.0))
+    } else {
+        format!("{} MiB", three_significant(bytes / (1024.0 * 1024.0)))
+    }
+}
+
+fn three_significant(value: f64) -> String {
+    if value.abs() >= 100.0 {
+        format!("{value:.0}")
+    } else if value.abs() >= 10.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+/// `1234567` → `1 234 567` (a thin separator that reads the same in every locale).
+pub fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(' ');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratio_is_ours_over_tokio_with_two_decimals() {
+        assert_eq!(format_ratio(110.0, 100.0), "1.10×");
+        assert_eq!(format_ratio(1.0, 3.0), "0.33×");
+    }
+
+    #[test]
+    fn ratio_against_zero_or_missing_is_a_dash_not_infinity() {
+        assert_eq!(format_ratio(5.0, 0.0), "–");
+        assert_eq!(format_ratio(f64::NAN, 1.0), "–");
+    }
+
+    #[test]
+    fn latencies_print_with_three_significant_figures() {
+        assert_eq!(format_nanos(850.0), "850 ns");
+        assert_eq!(format_nanos(38_240.0), "38.2 µs");
+        assert_eq!(format_nanos(1_204_000.0), "1.20 ms");
+        assert_eq!(format_nanos(2_500_000_000.0), "2.50 s");
+    }
+
+    #[test]
+    fn rates_group_thousands() {
+        assert_eq!(group_thousands(0), "0");
+        assert_eq!(group_thousands(999), "999");
+        assert_eq!(group_thousands(1_000), "1 000");
+        assert_eq!(group_thousands(1_234_567), "1 234 567");
+        assert_eq!(format_value(99_999.6, Unit::PerSecond), "100 000/s");
+    }
+
+    #[test]
+    fn table_renders_markdown_rows_and_verdicts() {
+        let mut table = Table::new("tcp");
+        table.row(
+            "requests/s",
+            Unit::PerSecond,
+            Better::Higher,
+            120_000.0,
+            100_000.0,
+        );
+        table.row(
+            "server CPU/request",
+            Unit::Nanos,
+            Better::Lower,
+            5_000.0,
+            4_000.0,
+        );
+        table.row(
+            "server RSS/connection",
+            Unit::Bytes,
+            Better::Lower,
+            40.0,
+            30_000.0,
+        );
+        table.targets.push(Target::RatioAtLeast("requests/s", 1.0));
+        table
+            .targets
+            .push(Target::RatioAtMost("server CPU/request", 0.9));
+        table
+            .targets
+            .push(Target::OursAtMost("server RSS/connection", 256.0));
+        table.targets.push(Target::RatioAtLeast("missing", 1.0));
+        let text = table.render();
+        assert!(text.contains("| requests/s (higher is better) | 120 000/s | 100 000/s | 1.20× |"));
+        assert!(
+            text.contains("| server CPU/request (lower is better) | 5.00 µs | 4.00 µs | 1.25× |")
+        );
+        assert!(text.contains("target requests/s ≥ 1.00× tokio: MET (1.20×)"));
+        assert!(text.contains("target server CPU/request ≤ 0.90× tokio: MISSED (1.25×)"));
+        assert!(text.contains("target server RSS/connection ≤ 256 B: MET (40 B)"));
+        assert!(text.contains("target missing ≥ 1.00× tokio: NOT MEASURED"));
+    }
+}
