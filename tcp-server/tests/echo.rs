@@ -1,0 +1,490 @@
+//! The `tcp-server` binary, spawned on port 0 and spoken to with raw bytes.
+//!
+//! Each test is named for the behaviour it proves, and for the Go defect
+//! where one is proved absent. No test sleeps to synchronise: they wait for
+//! the `listening on` line, for log lines, or for bytes, each with a deadline.
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Generous: a loaded CI machine must not fail a correct server.
+const DEADLINE: Duration = Duration::from_secs(30);
+const MIB: usize = 1024 * 1024;
+
+/// A running `tcp-server`; killed and reaped when dropped.
+struct ServerProcess {
+    child: Child,
+    addr: SocketAddr,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+}
+
+impl ServerProcess {
+    fn start(args: &[&str]) -> Self {
+        Self::start_with(args, |_| {})
+    }
+
+    fn start_with(args: &[&str], configure: impl FnOnce(&mut Command)) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tcp-server"));
+        command
+            .args(["--addr", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        configure(&mut command);
+        let mut child = command.spawn().expect("spawn tcp-server");
+        let stdout = lines_of(child.stdout.take().unwrap());
+        let stderr = lines_of(child.stderr.take().unwrap());
+        let mut server = ServerProcess {
+            child,
+            addr: "0.0.0.0:0".parse().unwrap(),
+            stdout,
+            stderr,
+        };
+        let first = server
+            .stdout
+            .recv_timeout(DEADLINE)
+            .expect("no `listening on` line from tcp-server");
+        let addr = first
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("first line is not `listening on <addr>`: {first:?}"));
+        server.addr = addr.parse().expect("listening address");
+        server
+    }
+
+    fn connect(&self) -> TcpStream {
+        connect(self.addr)
+    }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) with our own child's pid; it is reaped only in `wait`/Drop.
+        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+        assert_eq!(rc, 0, "kill failed");
+    }
+
+    /// Waits for a stderr line containing `needle`.
+    fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no log line containing {needle:?}: {e}"),
+            }
+        }
+    }
+
+    /// Waits for the process to exit (its stdout closes), returning the
+    /// stdout lines printed after `listening on`, and the exit status.
+    fn wait_exit(&mut self) -> (Vec<String>, ExitStatus) {
+        let deadline = Instant::now() + DEADLINE;
+        let mut lines = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(line) => lines.push(line),
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("tcp-server did not exit; printed {lines:?}")
+                }
+            }
+        }
+        // Stdout closed: the process is exiting, so this wait is short.
+        let status = self.child.wait().expect("wait for tcp-server");
+        (lines, status)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Forwards each line of a child's output to a channel, so the pipe never
+/// fills up and blocks the server, and tests can wait with a deadline.
+fn lines_of(pipe: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).expect("connect to tcp-server");
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    stream.set_write_timeout(Some(DEADLINE)).unwrap();
+    stream
+}
+
+/// Bytes that differ from position to position, so a lost, duplicated or
+/// reordered chunk cannot go unnoticed.
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 8) as u8)
+        .collect()
+}
+
+/// Writes `data` from a second thread while reading its echo, as a real
+/// client must for large payloads (or both sides' buffers fill and stall).
+fn echo_concurrently(stream: &TcpStream, data: &[u8]) -> Vec<u8> {
+    let mut writer = stream.try_clone().unwrap();
+    let to_send = data.to_vec();
+    let writer = thread::spawn(move || writer.write_all(&to_send));
+    let mut echoed = vec![0; data.len()];
+    (&*stream).read_exact(&mut echoed).expect("read the echo");
+    writer.join().unwrap().expect("write the payload");
+    echoed
+}
+
+fn assert_same(echoed: &[u8], sent: &[u8]) {
+    assert_eq!(echoed.len(), sent.len(), "echo length");
+    if let Some(i) = echoed.iter().zip(sent).position(|(a, b)| a != b) {
+        panic!(
+            "echo differs from what was sent at byte {i} of {}",
+            sent.len()
+        );
+    }
+}
+
+fn ping(stream: &mut TcpStream, message: &[u8]) {
+    stream.write_all(message).expect("write");
+    let mut echoed = vec![0; message.len()];
+    stream.read_exact(&mut echoed).expect("read echo");
+    assert_eq!(echoed, message);
+}
+
+/// Reads until end-of-file or a reset: the server closed this connection.
+fn assert_closed_by_server(stream: &mut TcpStream) {
+    let mut buf = [0; 64];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return,
+            Err(e) => panic!("expected the server to close the connection, got {e}"),
+        }
+    }
+}
+
+/// Writes without blocking until the kernel refuses more (or `limit` is
+/// reached), returning how much was written: the way to make a server hold
+/// output for a client that does not read, without a timing guess.
+fn write_until_full(stream: &TcpStream, data: &[u8]) -> usize {
+    stream.set_nonblocking(true).unwrap();
+    let mut written = 0;
+    while written < data.len() {
+        match (&*stream).write(&data[written..]) {
+            Ok(n) => written += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+    stream.set_nonblocking(false).unwrap();
+    written
+}
+
+fn summary_numbers(line: &str) -> Vec<u64> {
+    line.split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn go_defect_data_past_128_bytes_is_not_lost() {
+    // The Go server makes a new bufio.Reader per iteration and reads 128
+    // bytes from it; the rest of what that reader buffered is discarded.
+    let server = ServerProcess::start(&["--quiet"]);
+    for (seed, len) in [1, 128, 129, MIB].into_iter().enumerate() {
+        let stream = server.connect();
+        let sent = pattern(len, seed as u8);
+        let echoed = echo_concurrently(&stream, &sent);
+        assert_same(&echoed, &sent);
+    }
+}
+
+#[test]
+fn hundred_concurrent_clients_each_echo_ten_distinct_messages() {
+    let server = ServerProcess::start(&["--quiet"]);
+    let clients: Vec<_> = (0..100)
+        .map(|client| {
+            let addr = server.addr;
+            thread::spawn(move || {
+                let mut stream = connect(addr);
+                for message in 0..10 {
+                    let text = format!("client {client} message {message} ").repeat(message + 1);
+                    ping(&mut stream, text.as_bytes());
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().expect("a client failed");
+    }
+}
+
+#[test]
+fn half_closed_client_gets_its_whole_mebibyte_back() {
+    let server = ServerProcess::start(&["--quiet"]);
+    let stream = server.connect();
+    let sent = pattern(MIB, 3);
+    let mut writer = stream.try_clone().unwrap();
+    let to_send = sent.clone();
+    let writer = thread::spawn(move || {
+        writer.write_all(&to_send)?;
+        // "I am done sending": the server must still echo everything.
+        writer.shutdown(Shutdown::Write)
+    });
+    let mut echoed = Vec::new();
+    (&stream)
+        .read_to_end(&mut echoed)
+        .expect("read to end of file");
+    writer.join().unwrap().expect("write and half-close");
+    assert_same(&echoed, &sent);
+}
+
+#[test]
+fn client_that_writes_8_mib_and_never_reads_does_not_stop_a_second_client() {
+    let server = ServerProcess::start(&["--quiet"]);
+    let hog = server.connect();
+    let sent = pattern(8 * MIB, 5);
+    // Fill every buffer between the hog and the server: the server now
+    // holds echo output the hog does not read, and stops reading it.
+    let written = write_until_full(&hog, &sent);
+    assert!(written > 0);
+
+    // Another client is served normally meanwhile.
+    let mut other = server.connect();
+    ping(&mut other, b"still served?");
+
+    // And the hog loses nothing once it starts reading.
+    let mut writer = hog.try_clone().unwrap();
+    let rest = sent[written..].to_vec();
+    let writer = thread::spawn(move || writer.write_all(&rest));
+    let mut echoed = vec![0; sent.len()];
+    (&hog).read_exact(&mut echoed).expect("read the hog's echo");
+    writer.join().unwrap().expect("write the rest");
+    assert_same(&echoed, &sent);
+}
+
+#[test]
+fn reset_in_the_middle_of_a_transfer_leaves_the_server_serving() {
+    let server = ServerProcess::start(&["--quiet"]);
+    let victim = server.connect();
+    write_until_full(&victim, &pattern(8 * MIB, 9));
+    // SO_LINGER 0: close sends RST instead of FIN, with data still in flight
+    // both ways, so the server's next read or write fails.
+    socket2::SockRef::from(&victim)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(victim);
+    server.wait_for_log("closing");
+
+    let mut other = server.connect();
+    ping(&mut other, b"after the reset");
+    drop(other);
+
+    server.signal(libc::SIGTERM);
+    let mut server = server;
+    let (lines, status) = server.wait_exit();
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("summary: served 2 connections")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn max_conns_2_refuses_the_third_connection() {
+    let server = ServerProcess::start(&["--quiet", "--max-conns", "2"]);
+    let mut first = server.connect();
+    let mut second = server.connect();
+    ping(&mut first, b"one");
+    ping(&mut second, b"two");
+
+    let mut third = server.connect();
+    assert_closed_by_server(&mut third);
+    server.wait_for_log("--max-conns 2");
+
+    // The two served clients did not notice.
+    ping(&mut first, b"one again");
+    ping(&mut second, b"two again");
+
+    // Once one leaves, a new client fits again. The server notices the close
+    // asynchronously, so retry (bounded) until it has.
+    drop(first);
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let mut next = server.connect();
+        next.write_all(b"three").unwrap();
+        let mut echoed = [0; 5];
+        match next.read_exact(&mut echoed) {
+            Ok(()) => {
+                assert_eq!(&echoed, b"three");
+                break;
+            }
+            Err(_) if Instant::now() < deadline => continue,
+            Err(e) => panic!("a slot never freed up: {e}"),
+        }
+    }
+}
+
+#[test]
+fn sigterm_with_pending_output_flushes_it_and_exits_zero_with_the_summary() {
+    let mut server = ServerProcess::start(&["--quiet", "--max-pending", "65536"]);
+    let client = server.connect();
+    let sent = pattern(32 * MIB, 11);
+    // The client sends and does not read: the server ends up holding output
+    // it cannot write, and stops reading.
+    let written = write_until_full(&client, &sent);
+
+    server.signal(libc::SIGTERM);
+    // Now read: everything the server read before the signal must arrive,
+    // then end-of-file when the server closes.
+    let mut echoed = Vec::new();
+    (&client)
+        .read_to_end(&mut echoed)
+        .expect("read until the server closes");
+
+    let (lines, status) = server.wait_exit();
+    assert!(status.success(), "exit status {status}");
+    let summary = lines
+        .iter()
+        .find(|l| l.starts_with("summary: "))
+        .unwrap_or_else(|| panic!("no summary line in {lines:?}"));
+    // "summary: served C connections (R refused), read B bytes, echoed E bytes"
+    let [connections, _refused, read, echoed_count] = summary_numbers(summary)[..] else {
+        panic!("unexpected summary {summary:?}");
+    };
+    assert_eq!(connections, 1);
+    assert!(read > 0 && read <= written as u64);
+    assert_eq!(read, echoed_count, "bytes read but never echoed: {summary}");
+    assert_eq!(echoed.len() as u64, echoed_count);
+    assert_same(&echoed, &sent[..echoed.len()]);
+}
+
+#[test]
+fn sigint_without_clients_exits_zero_with_the_summary() {
+    let mut server = ServerProcess::start(&[]);
+    server.signal(libc::SIGINT);
+    let (lines, status) = server.wait_exit();
+    assert!(status.success(), "exit status {status}");
+    assert_eq!(
+        lines,
+        ["summary: served 0 connections (0 refused), read 0 bytes, echoed 0 bytes"]
+    );
+}
+
+#[test]
+fn teaching_output_mirrors_go_and_escapes_untrusted_bytes() {
+    let server = ServerProcess::start(&[]);
+    let mut client = server.connect();
+    let local = client.local_addr().unwrap();
+    ping(&mut client, b"hi\x1b[2J\xff\n");
+    let line = server
+        .stdout
+        .recv_timeout(DEADLINE)
+        .expect("teaching output");
+    assert_eq!(
+        line,
+        format!(r"received client Data sent from terminal: hi\u{{1b}}[2J\xff\n (from {local})")
+    );
+}
+
+#[test]
+fn idle_timeout_closes_a_silent_connection_and_keeps_serving() {
+    let server = ServerProcess::start(&["--quiet", "--idle-timeout", "1"]);
+    let mut silent = server.connect();
+    ping(&mut silent, b"then silence");
+    assert_closed_by_server(&mut silent);
+    let mut next = server.connect();
+    ping(&mut next, b"new client");
+}
+
+#[test]
+fn threads_2_on_port_0_serve_on_one_port() {
+    let server = ServerProcess::start(&["--quiet", "--threads", "2"]);
+    let clients: Vec<_> = (0..20)
+        .map(|i| {
+            let addr = server.addr;
+            thread::spawn(move || ping(&mut connect(addr), format!("client {i}").as_bytes()))
+        })
+        .collect();
+    for client in clients {
+        client.join().expect("a client failed");
+    }
+}
+
+#[test]
+fn out_of_descriptors_pauses_accepting_then_serves_the_queued_clients() {
+    // 16 descriptors: the server's own (stdio, epoll, waker, listener,
+    // signal pipe) leave room for about 8 connections; 20 clients connect.
+    // The kernel completes all 20 handshakes into the listen queue; accept
+    // then fails with EMFILE. As each served client leaves, one descriptor
+    // frees up, and the server must go back to the queue by itself: no
+    // readiness edge will announce connections that are already queued.
+    let server = ServerProcess::start_with(&["--quiet"], |command| {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
+        unsafe {
+            command.pre_exec(|| {
+                let limit = libc::rlimit {
+                    rlim_cur: 16,
+                    rlim_max: 16,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    });
+    let served = Arc::new(Mutex::new(0));
+    let clients: Vec<_> = (0..20)
+        .map(|i| {
+            let mut stream = server.connect();
+            let served = Arc::clone(&served);
+            thread::spawn(move || {
+                // Hanging up right after the echo frees the descriptor the
+                // next queued client needs.
+                ping(&mut stream, format!("client {i}").as_bytes());
+                *served.lock().unwrap() += 1;
+            })
+        })
+        .collect();
+    server.wait_for_log("accept failed");
+    for client in clients {
+        client.join().expect("a queued client was never served");
+    }
+    assert_eq!(*served.lock().unwrap(), 20);
+}
+
+#[test]
+fn bad_flag_value_is_a_clear_error_and_nonzero_exit() {
+    let output = Command::new(env!("CARGO_BIN_EXE_tcp-server"))
+        .args(["--threads", "0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--threads"), "{stderr}");
+}
