@@ -38,6 +38,8 @@
 //! assert_eq!((summary.datagrams, summary.bytes, summary.dropped), (1, 12, 0));
 //! ```
 
+#[cfg(target_os = "linux")]
+mod batch;
 mod escape;
 mod queue;
 
@@ -56,6 +58,12 @@ use signal_hook_mio::v1_0::Signals;
 
 pub use escape::Escaped;
 pub use queue::SendQueue;
+
+#[cfg(target_os = "linux")]
+use batch::RecvBatch;
+/// Elsewhere, one buffer and one `recv_from` per datagram.
+#[cfg(not(target_os = "linux"))]
+type RecvBatch = Vec<u8>;
 
 /// Where the server listens unless `--addr` says otherwise.
 ///
@@ -235,7 +243,10 @@ impl Server {
         let mut events = Events::with_capacity(8);
         // Allocated once; every datagram is received into it and echoed
         // straight from it.
-        let mut buf = vec![0; RECV_BUFFER_LEN];
+        #[cfg(target_os = "linux")]
+        let mut receive_buffers = RecvBatch::new();
+        #[cfg(not(target_os = "linux"))]
+        let mut receive_buffers = vec![0; RECV_BUFFER_LEN];
         // Set when a turn ended on the read budget rather than on
         // `WouldBlock`: edge-triggered readiness will not announce the
         // datagrams still waiting, so the loop must come back by itself.
@@ -257,7 +268,9 @@ impl Server {
                         if event.is_writable() {
                             self.on_writable()?;
                         }
-                        if event.is_readable() {
+                        // An error event too: reading is what collects
+                        // (and clears) a socket's pending error.
+                        if event.is_readable() || event.is_error() {
                             more_to_read = true;
                         }
                     }
@@ -275,38 +288,71 @@ impl Server {
             }
 
             if more_to_read {
-                more_to_read = self.on_readable(&mut buf)?;
+                more_to_read = self.on_readable(&mut receive_buffers)?;
             }
         }
     }
 
-    /// Receives and echoes up to [`READ_BUDGET`] datagrams; returns whether
-    /// the budget ran out before `WouldBlock` (more may be waiting).
-    fn on_readable(&mut self, buf: &mut [u8]) -> io::Result<bool> {
-        for _ in 0..READ_BUDGET {
-            match self.socket.recv_from(buf) {
-                Ok((len, peer)) => {
-                    self.summary.datagrams += 1;
-                    self.summary.bytes += len as u64;
-                    let payload = &buf[..len];
-                    if self.teaching_output {
-                        self.print_datagram(payload, peer);
+    /// Receives and echoes up to [`READ_BUDGET`] datagrams, a batch per
+    /// system call; returns whether the budget ran out before the socket
+    /// was drained (more may be waiting).
+    #[cfg(target_os = "linux")]
+    fn on_readable(&mut self, batch: &mut RecvBatch) -> io::Result<bool> {
+        for _ in 0..READ_BUDGET.div_ceil(batch::BATCH) {
+            match batch.recv(&self.socket) {
+                Ok(received) => {
+                    for i in 0..received {
+                        if let Some((payload, peer)) = batch.datagram(i) {
+                            self.on_datagram(payload, peer)?;
+                        }
                     }
-                    self.echo(payload, peer)?;
+                    // A short batch: the receive queue is empty, and
+                    // edge-triggered epoll will report the next datagram.
+                    // No need for one more call just to hear `WouldBlock`.
+                    if received < batch::BATCH {
+                        return Ok(false);
+                    }
                 }
                 // "Would block" is how the OS says the receive queue is
                 // empty: wait for the next readiness event.
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 // A signal interrupted the call before anything was read.
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                // Some systems report an earlier send's ICMP error (e.g.
-                // "port unreachable" as ECONNREFUSED/ECONNRESET) on the next
-                // receive. It concerns one peer's past datagram, and
-                // reading it clears it: log it and keep serving.
+                // A pending socket error, e.g. an ICMP error about an
+                // earlier send on systems that report them. It concerns
+                // one peer's past datagram and reading it clears it: log it
+                // and keep serving.
                 Err(err) => warn!("receive failed (a peer's earlier error?): {err}"),
             }
         }
         Ok(true)
+    }
+
+    /// The same as the Linux version, one `recv_from` per datagram, for
+    /// systems without `recvmmsg`.
+    #[cfg(not(target_os = "linux"))]
+    fn on_readable(&mut self, buf: &mut RecvBatch) -> io::Result<bool> {
+        for _ in 0..READ_BUDGET {
+            match self.socket.recv_from(buf) {
+                Ok((len, peer)) => self.on_datagram(&buf[..len], peer)?,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                // E.g. Windows reports an ICMP port unreachable about an
+                // earlier echo as ECONNRESET here: one peer's problem.
+                Err(err) => warn!("receive failed (a peer's earlier error?): {err}"),
+            }
+        }
+        Ok(true)
+    }
+
+    /// One datagram: count it, print the Go line unless quiet, echo it.
+    fn on_datagram(&mut self, payload: &[u8], peer: SocketAddr) -> io::Result<()> {
+        self.summary.datagrams += 1;
+        self.summary.bytes += payload.len() as u64;
+        if self.teaching_output {
+            self.print_datagram(payload, peer);
+        }
+        self.echo(payload, peer)
     }
 
     /// The Go `WriteToUDP(data[:n], addr)`, except that a full send buffer
@@ -512,6 +558,54 @@ mod tests {
             summary.to_string(),
             "summary: datagrams=3 bytes=8 dropped=0"
         );
+    }
+
+    /// On loopback a UDP send practically never reports `WouldBlock` (the
+    /// kernel hands the datagram straight to the receiver), so these tests
+    /// queue echoes the way `echo` does when it does, then let the loop run.
+    #[test]
+    fn queued_echoes_are_sent_when_the_socket_reports_writable_and_reading_goes_on() {
+        let socket = client();
+        let peer = socket.local_addr().unwrap();
+        let mut server = Server::bind("127.0.0.1:0".parse().unwrap(), Options::quiet()).unwrap();
+        server.enqueue(b"queued one", peer).unwrap();
+        server.enqueue(b"", peer).unwrap();
+        let server = server.spawn().unwrap();
+
+        let mut buf = [0; 64];
+        for expected in [&b"queued one"[..], b""] {
+            let (n, from) = socket.recv_from(&mut buf).unwrap();
+            assert_eq!((&buf[..n], from), (expected, server.local_addr()));
+        }
+        // With the queue drained the socket is back on READABLE only, and
+        // still echoing.
+        socket.send_to(b"after", server.local_addr()).unwrap();
+        let (n, _) = socket.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"after");
+        assert_eq!(server.stop().unwrap().dropped, 0);
+    }
+
+    #[test]
+    fn an_echo_refused_by_a_full_queue_is_counted_as_dropped() {
+        let socket = client();
+        let peer = socket.local_addr().unwrap();
+        let options = Options {
+            queue_datagrams: 1,
+            ..Options::quiet()
+        };
+        let mut server = Server::bind("127.0.0.1:0".parse().unwrap(), options).unwrap();
+        server.enqueue(b"kept", peer).unwrap();
+        server.enqueue(b"refused", peer).unwrap();
+        let server = server.spawn().unwrap();
+
+        let mut buf = [0; 64];
+        let (n, _) = socket.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"kept");
+        // The loop is still serving after the drop.
+        socket.send_to(b"next", server.local_addr()).unwrap();
+        let (n, _) = socket.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"next");
+        assert_eq!(server.stop().unwrap().dropped, 1);
     }
 
     #[test]
