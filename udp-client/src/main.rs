@@ -185,7 +185,7 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
     let secs: f64 = text
         .parse()
         .map_err(|_| format!("expected seconds, e.g. 2 or 0.5, not {text:?}"))?;
-    // Written so that NaN fails too.
+    // NaN compares false with everything, so it needs its own check.
     if secs.is_nan() || secs <= 0.0 {
         return Err(format!(
             "the timeout must be more than 0 seconds, not {text}"

@@ -1,7 +1,7 @@
 //! The Go tutorial's UDP echo server (`UDP/server/main.go`) on a mio readiness loop.
 //!
 //! Where to start reading: `src/main.rs` reads beside the Go file; the loop it
-//! runs is [`Server::run`], and the per-datagram work is `on_readable` and
+//! runs is [`Server::run`], and the per-datagram work is `on_readable`, `on_datagram` and
 //! `echo` below it. [`SendQueue`] is the bounded backlog for echoes the kernel
 //! cannot take yet.
 //!
@@ -10,8 +10,9 @@
 //! | Go | here | why |
 //! |---|---|---|
 //! | binds `0.0.0.0:30000` | binds `127.0.0.1:30000` unless told otherwise | an echo server reachable from the network is an open reflector: anyone can spoof a victim's address as the source and have us send the victim traffic (see [`DEFAULT_ADDR`]) |
-//! | `var data [1024]byte` | one 65 535-byte buffer for the whole loop | a larger datagram is silently truncated to 1024 bytes by `ReadFromUDP`; 65 535 holds any UDP payload |
-//! | blocks in `ReadFromUDP`, then in `WriteToUDP` | mio readiness: `recv_from` until `WouldBlock`, `send_to`, queue on `WouldBlock` | one thread, never blocked by one peer; a full send buffer queues (bounded) instead of stalling every other peer |
+//! | `var data [1024]byte` | 65 535-byte receive buffers, allocated once | a larger datagram is silently truncated to 1024 bytes by `ReadFromUDP`; 65 535 holds any UDP payload |
+//! | blocks in `ReadFromUDP`, then in `WriteToUDP` | mio readiness: receive until the socket is drained, `send_to`, queue on `WouldBlock` | one thread, never blocked by one peer; a full send buffer queues (bounded) instead of stalling every other peer |
+//! | one `ReadFromUDP` system call per datagram | on Linux, `recvmmsg` takes up to 32 per call (`src/batch.rs`); elsewhere `recv_from` until `WouldBlock` | a batch shorter than 32 proves the socket drained, saving the extra call that only says `WouldBlock` |
 //! | `fmt.Printf("data:%v …", string(data[:n]), …)` | the same line, bytes [`Escaped`] | a datagram must not be able to drive the operator's terminal |
 //! | runs until killed | SIGINT/SIGTERM (or [`ShutdownHandle`]) end the loop with a [`Summary`] | scripts and tests get a clean exit 0 and the figures |
 //!
@@ -70,10 +71,12 @@ type RecvBatch = Vec<u8>;
 /// The Go server binds `0.0.0.0:30000`, every interface. A UDP echo server
 /// on a public interface is an open *reflector*: UDP has no handshake, so
 /// anyone can send us a datagram whose source address is forged to be a
-/// victim's, and we dutifully "echo" it at the victim. Many such servers
-/// together hide the attacker and multiply its bandwidth (reflection and
-/// amplification DDoS; that is why the IANA echo port 7 is closed almost
-/// everywhere). A teaching server should not do that by default, so ours
+/// victim's, and we dutifully "echo" it at the victim, hiding the attacker
+/// (reflection). Forge the source as *another* echo server and the two
+/// bounce one datagram between them for ever; a few such loops multiply the
+/// attacker's bandwidth without end (amplification). That is why the IANA
+/// echo port 7 is closed almost everywhere. A teaching server should not do
+/// that by default, so ours
 /// answers only on loopback. To serve other machines deliberately, bind all
 /// interfaces yourself: `--addr 0.0.0.0:30000` (or `[::]:30000`).
 pub const DEFAULT_ADDR: &str = "127.0.0.1:30000";

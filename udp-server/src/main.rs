@@ -30,9 +30,11 @@ struct Args {
     /// Address to listen on; port 0 picks a free port.
     ///
     /// Loopback by default, unlike the Go server's 0.0.0.0: a UDP echo server
-    /// on a public interface is an open reflector, usable to bounce (and
-    /// amplify) spoofed traffic at a victim. To serve other machines on
-    /// purpose, bind all interfaces: --addr 0.0.0.0:30000
+    /// on a public interface is an open reflector: anyone can forge a
+    /// victim's address as the source and have us send the victim traffic
+    /// (reflection), or make two echo servers bounce datagrams at each other
+    /// for ever (amplification). To serve other machines on purpose, bind
+    /// all interfaces: --addr 0.0.0.0:30000
     #[arg(long, default_value = DEFAULT_ADDR, value_name = "HOST:PORT")]
     addr: SocketAddr,
 
