@@ -192,6 +192,9 @@ struct ConnIo {
     read_closed_seen: bool,
     /// The read side reached end-of-file; close once output is flushed.
     eof_read: bool,
+    /// Shutting down: our FIN is sent, waiting for the peer's (see
+    /// `EventLoop::finish_for_shutdown`).
+    write_shut: bool,
 }
 
 struct Connection<H> {
@@ -679,7 +682,8 @@ where
             self.to_close.extend(self.conns.iter().map(|(key, _)| key));
             let keys = std::mem::take(&mut self.to_close);
             for &key in &keys {
-                self.close(key, CloseReason::Shutdown { flushed: false });
+                let flushed = self.conns.get(key).is_some_and(|c| c.io.pending.is_empty());
+                self.close(key, CloseReason::Shutdown { flushed });
             }
             self.to_close = keys;
         }
@@ -773,6 +777,7 @@ where
                     read_paused: false,
                     read_closed_seen: false,
                     eof_read: false,
+                    write_shut: false,
                 },
                 handler: (self.factory)(peer),
             });
@@ -802,7 +807,11 @@ where
             did_read = self.on_writable(key);
         }
         if !did_read && (event.is_readable() || event.is_read_closed()) {
-            self.read_until_drained(key);
+            if self.draining() {
+                self.finish_for_shutdown(key);
+            } else {
+                self.read_until_drained(key);
+            }
         }
     }
 
@@ -819,9 +828,7 @@ where
         match flushed {
             Err(e) => self.close(key, CloseReason::Error(e)),
             Ok(false) => {}
-            Ok(true) if self.drain_deadline.is_some() => {
-                self.close(key, CloseReason::Shutdown { flushed: true })
-            }
+            Ok(true) if self.drain_deadline.is_some() => self.finish_for_shutdown(key),
             Ok(true) if eof_read => self.close(key, CloseReason::PeerClosed),
             Ok(true) => {
                 // Resume a read paused by backpressure (no edge will announce
@@ -899,6 +906,11 @@ where
         };
         self.shared.live_conns.fetch_sub(1, Ordering::Relaxed);
         match &reason {
+            // A peer that resets or vanishes is routine on a network: worth
+            // a line when asked for (RUST_LOG=info), not a warning.
+            CloseReason::Error(e) if is_routine_disconnect(e) => {
+                log::info!("{}: closing: {e}", io.peer)
+            }
             CloseReason::Error(e) => log::warn!("{}: closing: {e}", io.peer),
             CloseReason::Shutdown { flushed: false } => {
                 log::warn!("{}: {reason} ({} bytes)", io.peer, io.pending.len())
@@ -968,9 +980,62 @@ where
         );
         let keys = std::mem::take(&mut self.to_close);
         for &key in &keys {
-            self.close(key, CloseReason::Shutdown { flushed: true });
+            self.finish_for_shutdown(key);
         }
         self.to_close = keys;
+    }
+
+    /// Closes a connection whose output is flushed, during shutdown,
+    /// without destroying that output.
+    ///
+    /// Closing a socket that still has unread input makes the kernel send a
+    /// reset instead of a FIN, and a reset throws away whatever echo is
+    /// still in flight; since the loop stopped reading at shutdown, a peer
+    /// that kept sending has unread input. So: send our FIN after the
+    /// output (`shutdown(Write)`), discard what the peer sends, and close
+    /// at its end-of-file (or at the shutdown deadline). A connection with
+    /// nothing unread closes at once, so idle clients do not delay the exit.
+    fn finish_for_shutdown(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let io = &mut conn.io;
+        if !io.pending.is_empty() {
+            return; // on_writable comes back here once flushed
+        }
+        let first_visit = !io.write_shut;
+        if first_visit {
+            io.write_shut = true;
+            if let Err(e) = io.stream.shutdown(std::net::Shutdown::Write) {
+                // Typically ENOTCONN: the peer already reset the connection.
+                self.close(key, CloseReason::Error(e));
+                return;
+            }
+        }
+        let mut discarded = 0;
+        let result = loop {
+            match (&io.stream).read(&mut self.scratch) {
+                Ok(0) => break Ok(true),
+                Ok(n) => discarded += n,
+                Err(ref e) if would_block(e) => break Ok(false),
+                Err(ref e) if interrupted(e) => continue,
+                Err(e) => break Err(e),
+            }
+        };
+        if discarded > 0 {
+            log::debug!(
+                "{}: shutting down, discarded {discarded} unread bytes",
+                io.peer
+            );
+        }
+        match result {
+            Err(e) => self.close(key, CloseReason::Error(e)),
+            Ok(eof) if eof || (first_visit && discarded == 0) => {
+                self.close(key, CloseReason::Shutdown { flushed: true })
+            }
+            // The peer is still sending: wait for its end-of-file.
+            Ok(_) => {}
+        }
     }
 }
 
@@ -1015,6 +1080,16 @@ fn is_per_connection_accept_error(err: &io::Error) -> bool {
         err.kind(),
         io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
     ) || matches!(err.raw_os_error(), Some(libc::EPROTO | libc::EPERM))
+}
+
+/// The peer went away abruptly (reset, or its end closed while we wrote).
+fn is_routine_disconnect(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionAborted
+    )
 }
 
 fn millis_since(epoch: Instant, now: Instant) -> u32 {

@@ -34,7 +34,7 @@ impl ServerProcess {
         command
             .args(["--addr", "127.0.0.1:0"])
             .args(args)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -364,6 +364,8 @@ fn sigterm_with_pending_output_flushes_it_and_exits_zero_with_the_summary() {
     (&client)
         .read_to_end(&mut echoed)
         .expect("read until the server closes");
+    // Hang up in turn: the server waits for that before it exits.
+    drop(client);
 
     let (lines, status) = server.wait_exit();
     assert!(status.success(), "exit status {status}");
