@@ -460,10 +460,13 @@ fn out_of_descriptors_pauses_accepting_then_serves_the_queued_clients() {
             });
         }
     });
+    // All 20 connect before any hangs up, so the server must run out.
+    let streams: Vec<_> = (0..20).map(|_| server.connect()).collect();
     let served = Arc::new(Mutex::new(0));
-    let clients: Vec<_> = (0..20)
-        .map(|i| {
-            let mut stream = server.connect();
+    let clients: Vec<_> = streams
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut stream)| {
             let served = Arc::clone(&served);
             thread::spawn(move || {
                 // Hanging up right after the echo frees the descriptor the
