@@ -9,7 +9,7 @@
 use std::{
     io::{self, Read, Write},
     net::{IpAddr, Ipv4Addr, SocketAddr},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result, bail};
@@ -19,6 +19,9 @@ use super::procfs;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const ECHO_TIMEOUT: Duration = Duration::from_secs(5);
+/// Well under the smallest listen backlog in play: 128, what std, mio and so
+/// tokio pass to `listen` (tcp-server passes 4096).
+const PACE_EVERY: usize = 64;
 /// How many of the idle connections are checked for an echo.
 const SAMPLE: usize = 100;
 
@@ -47,6 +50,7 @@ pub fn run(addr: SocketAddr, server_pid: u32, count: usize) -> Result<Outcome> {
     drop(warm);
     let rss_before = procfs::rss_bytes(server_pid)?;
 
+    let opening = Instant::now();
     let mut conns = Vec::with_capacity(count);
     // `None`: let the kernel pick the source address and port. When its
     // ephemeral ports run out, bind explicitly to 127.0.0.2, .3, … — each source
@@ -55,7 +59,19 @@ pub fn run(addr: SocketAddr, server_pid: u32, count: usize) -> Result<Outcome> {
     let mut source_addrs = 1;
     while conns.len() < count {
         match connect(addr, source) {
-            Ok(stream) => conns.push(stream),
+            Ok(mut stream) => {
+                // Pace ourselves to the server: connect() completes in the
+                // kernel before the server accepts, so a client faster than
+                // the server's accept loop overflows the listen backlog, and
+                // each dropped SYN costs a 1 s retransmission. An echo on the
+                // newest connection every so often proves the server has
+                // accepted everything before it (one loop accepts in order).
+                if (conns.len() + 1) % PACE_EVERY == 0 {
+                    check_echo(&mut stream, conns.len() as u64)
+                        .with_context(|| format!("idle connection {}", conns.len()))?;
+                }
+                conns.push(stream);
+            }
             Err(err) if ports_exhausted(&err) && addr.ip().is_loopback() && addr.is_ipv4() => {
                 let next = match source {
                     None => Ipv4Addr::new(127, 0, 0, 2),
@@ -84,6 +100,11 @@ pub fn run(addr: SocketAddr, server_pid: u32, count: usize) -> Result<Outcome> {
             }
         }
     }
+
+    eprintln!(
+        "idle: opened {count} connections in {:.1} s",
+        opening.elapsed().as_secs_f64()
+    );
 
     // Sample evenly, and always the last one: a single event loop accepts in
     // order, so the last connection answering means every one was accepted.

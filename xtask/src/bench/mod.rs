@@ -344,9 +344,16 @@ fn side_by_side<T>(
     measure: impl Fn(&ServerProcess) -> Result<T>,
 ) -> Result<(T, T, String)> {
     let run = |command: &ServerCommand| -> Result<(T, String)> {
+        let started = std::time::Instant::now();
         let server = ServerProcess::start(command)?;
         let outcome = measure(&server).with_context(|| format!("against `{command}`"))?;
+        let measured = started.elapsed();
         let (status, last) = server.stop()?;
+        eprintln!(
+            "bench: `{command}`: measured in {:.1} s, stopped in {:.1} s",
+            measured.as_secs_f64(),
+            (started.elapsed() - measured).as_secs_f64()
+        );
         let said = match last {
             Some(line) => format!("exited with {status}, last line: `{line}`"),
             None => format!("exited with {status}"),

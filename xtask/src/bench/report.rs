@@ -163,13 +163,18 @@ pub fn ratio(ours: f64, tokio: f64) -> f64 {
     }
 }
 
-/// The ratio column: two decimals and a `×`, or `–` when undefined.
+/// The ratio column: two decimals and a `×` (two significant digits below
+/// 0.1, so a 500-fold difference does not print as `0.00×`), or `–` when
+/// undefined.
 pub fn format_ratio(ours: f64, tokio: f64) -> String {
     let r = ratio(ours, tokio);
     if r.is_nan() {
         "–".to_owned()
-    } else {
+    } else if r.abs() >= 0.1 || r == 0.0 {
         format!("{r:.2}×")
+    } else {
+        let decimals = (1.0 - r.abs().log10().floor()).min(12.0) as usize;
+        format!("{r:.decimals$}×")
     }
 }
 
@@ -243,6 +248,13 @@ mod tests {
     fn ratio_is_ours_over_tokio_with_two_decimals() {
         assert_eq!(format_ratio(110.0, 100.0), "1.10×");
         assert_eq!(format_ratio(1.0, 3.0), "0.33×");
+    }
+
+    #[test]
+    fn small_ratios_keep_two_significant_digits() {
+        assert_eq!(format_ratio(97.0, 48_128.0), "0.0020×");
+        assert_eq!(format_ratio(5.0, 100.0), "0.050×");
+        assert_eq!(format_ratio(0.0, 100.0), "0.00×");
     }
 
     #[test]
