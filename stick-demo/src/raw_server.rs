@@ -145,11 +145,14 @@ impl Handler for RawServer {
             "{peer}: {}{ending}",
             self.log.summary(self.shared.message_len)
         );
-        let _ = writeln!(
-            out,
-            "{peer}: reads {}",
-            self.log.picture(self.shared.message_len)
-        );
+        // A connection that sent nothing has nothing to draw.
+        if self.log.total() > 0 {
+            let _ = writeln!(
+                out,
+                "{peer}: reads {}",
+                self.log.picture(self.shared.message_len)
+            );
+        }
         let _ = out.flush();
     }
 }

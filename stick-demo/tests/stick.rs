@@ -320,6 +320,23 @@ fn server_prints_the_legend_once_before_the_first_summary() {
 }
 
 #[test]
+fn server_summarises_a_connection_that_sent_nothing_without_a_picture() {
+    let server = ServerProcess::start("server", &["--quiet"]);
+    let mut idle = server.connect();
+    idle.shutdown(Shutdown::Write).unwrap();
+    assert_closed_by_server(&mut idle);
+    let lines = server.stdout_until(is_raw_summary);
+    let summary = lines.last().unwrap();
+    assert!(
+        summary.ends_with(": 0 bytes = 0 messages of 26 bytes, in 0 reads"),
+        "{summary}"
+    );
+    ClientProcess::run("client", &server.addr(), &["--count", "1"]);
+    let next = server.stdout_until(is_raw_summary);
+    assert_eq!(next.len(), 1, "a picture of nothing was drawn: {next:#?}");
+}
+
+#[test]
 fn server_escapes_control_characters_and_invalid_utf8() {
     let server = ServerProcess::start("server", &[]);
     let mut raw = server.connect();
