@@ -11,6 +11,7 @@
 //! that nothing measured is a debug build.
 
 mod bench;
+mod demo;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -24,6 +25,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
+    /// Run the whole tutorial, narrated and checked: TCP echo, sticky packets
+    /// and the fix, UDP echo. Exits non-zero if any check fails.
+    Demo(demo::DemoArgs),
+
     /// Benchmark tcp-server and udp-server against tokio baselines, side by side.
     ///
     /// Builds the release binaries, then runs each scenario against our server
@@ -46,6 +51,7 @@ enum Task {
 
 fn main() -> Result<()> {
     match Cli::parse().task {
+        Task::Demo(args) => demo::run(args),
         Task::Bench(args) => bench::build_and_run(args),
         Task::BenchRun(args) => bench::run(args),
         Task::TokioTcpEcho(args) => bench::baseline::tcp_main(args),

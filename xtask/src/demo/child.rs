@@ -131,7 +131,7 @@ impl Program {
         // Register before spawning, under the lock the interrupt handler
         // takes, so a Ctrl-C can never miss a program that has just started.
         let mut live = live_groups();
-        let mut child = command
+        let child = command
             .spawn()
             .with_context(|| format!("cannot start {}", describe(program, args)))?;
         live.push(child.id());
@@ -205,11 +205,27 @@ impl Program {
         timeout: Duration,
         wanted: impl Fn(&str) -> bool,
     ) -> Result<String> {
+        let mut found = None;
+        self.wait_until(what, timeout, |lines| {
+            found = lines.iter().find(|l| wanted(l)).cloned();
+            found.is_some()
+        })?;
+        found.context("the line vanished")
+    }
+
+    /// Waits until the stdout lines so far satisfy `done`. Fails at the
+    /// deadline, or when the program's output ends first.
+    pub fn wait_until(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut done: impl FnMut(&[String]) -> bool,
+    ) -> Result<()> {
         let deadline = Instant::now() + timeout;
         let mut captured = self.output.lock();
         loop {
-            if let Some(line) = captured.stdout.iter().find(|l| wanted(l)) {
-                return Ok(line.clone());
+            if done(&captured.stdout) {
+                return Ok(());
             }
             if captured.open == 0 {
                 bail!("{} ended without printing {what}", self.label);

@@ -1,0 +1,122 @@
+//! Building the programs once, in release mode, and finding the binaries.
+//!
+//! Cargo is run through `$CARGO` (the cargo that started `cargo xtask`, so
+//! `cargo +nightly xtask demo` builds with nightly) and asked for JSON
+//! messages, whose `executable` fields name the binaries wherever the
+//! target directory is (`CARGO_TARGET_DIR`, `build.target-dir`, …).
+
+use std::{
+    collections::BTreeMap,
+    env,
+    io::{BufRead as _, BufReader},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+};
+
+use anyhow::{Context, Result, bail, ensure};
+
+/// The packages the demo and `compare` run.
+pub const PACKAGES: [&str; 5] = ["tcp-server", "tcp-client", "udp-server", "udp-client", "stick-demo"];
+
+/// Release binaries by name (`tcp-server`, `stick-demo`, …).
+#[derive(Debug, Clone)]
+pub struct Binaries(BTreeMap<String, PathBuf>);
+
+impl Binaries {
+    /// The binary called `name`; an error names what was built instead.
+    pub fn get(&self, name: &str) -> Result<&Path> {
+        self.0.get(name).map(PathBuf::as_path).with_context(|| {
+            format!(
+                "the build produced no `{name}` binary (built: {})",
+                self.0.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })
+    }
+}
+
+/// `$CARGO build --release -p …` for [`PACKAGES`]; cargo's progress and
+/// errors go to our stderr as usual.
+pub fn release_binaries() -> Result<Binaries> {
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(&cargo);
+    command
+        .current_dir(workspace_root())
+        .args(["build", "--release", "--message-format=json-render-diagnostics"]);
+    for package in PACKAGES {
+        command.args(["-p", package]);
+    }
+    eprintln!("building release binaries: {}", PACKAGES.join(", "));
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run {}", cargo.to_string_lossy()))?;
+    let stdout = child.stdout.take().context("cargo's stdout not captured")?;
+    let mut binaries = BTreeMap::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.context("reading cargo's messages")?;
+        if let Some(path) = executable(&line) {
+            let path = PathBuf::from(path);
+            if let Some(name) = path.file_stem().and_then(|s| s.to_str()) {
+                binaries.insert(name.to_owned(), path.clone());
+            }
+        }
+    }
+    let status = child.wait().context("waiting for cargo")?;
+    ensure!(status.success(), "`cargo build --release` failed ({status})");
+    if binaries.is_empty() {
+        bail!("cargo reported no binaries; is this the sockets-rs workspace?");
+    }
+    Ok(Binaries(binaries))
+}
+
+fn workspace_root() -> PathBuf {
+    // xtask/ sits directly in the workspace root.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// The `"executable"` path of one cargo JSON message, if it has one.
+///
+/// A JSON parser for one string field would be a dependency for little: the
+/// field is a plain JSON string, so it is found and unescaped here.
+fn executable(message: &str) -> Option<String> {
+    const KEY: &str = "\"executable\":\"";
+    let start = message.find(KEY)? + KEY.len();
+    let mut out = String::new();
+    let mut chars = message[start..].chars();
+    loop {
+        match chars.next()? {
+            '"' => return Some(out),
+            '\\' => match chars.next()? {
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                'r' => out.push('\r'),
+                'b' => out.push('\u{8}'),
+                'f' => out.push('\u{c}'),
+                'u' => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                }
+                other => out.push(other), // \" \\ \/
+            },
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::executable;
+
+    #[test]
+    fn executable_paths_are_read_from_cargo_messages() {
+        let artifact = r#"{"reason":"compiler-artifact","target":{"name":"tcp-server"},"executable":"/w/target/release/tcp-server","fresh":true}"#;
+        assert_eq!(executable(artifact).as_deref(), Some("/w/target/release/tcp-server"));
+        let library = r#"{"reason":"compiler-artifact","executable":null}"#;
+        assert_eq!(executable(library), None);
+        let escaped = r#"{"executable":"C:\\t\"x\u00e9\/y"}"#;
+        assert_eq!(executable(escaped).as_deref(), Some("C:\\t\"xé/y"));
+        assert_eq!(executable(r#"{"executable":"unterminated"#), None);
+    }
+}
