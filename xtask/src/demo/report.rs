@@ -13,7 +13,7 @@ use super::child::Stream;
 
 /// Lines longer than this are shortened on screen (the checks always see
 /// the whole line).
-const SHOWN_LINE_LEN: usize = 160;
+const SHOWN_LINE_LEN: usize = 640;
 
 /// Whether to colour, decided once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,7 +135,12 @@ pub struct Row {
 
 /// The closing table: one line per check, the step named on its first check.
 pub fn table(rows: &[Row], style: Style) -> String {
-    let step_width = rows.iter().map(|r| r.step.chars().count()).max().unwrap_or(0).max(4);
+    let step_width = rows
+        .iter()
+        .map(|r| r.step.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
     let check_width = rows
         .iter()
         .map(|r| r.check.chars().count())
@@ -143,8 +148,17 @@ pub fn table(rows: &[Row], style: Style) -> String {
         .unwrap_or(0)
         .max(5);
     let mut out = String::new();
-    let _ = writeln!(out, "{:<step_width$}  {:<check_width$}  ok", "step", "check");
-    let _ = writeln!(out, "{}  {}  --", "-".repeat(step_width), "-".repeat(check_width));
+    let _ = writeln!(
+        out,
+        "{:<step_width$}  {:<check_width$}  ok",
+        "step", "check"
+    );
+    let _ = writeln!(
+        out,
+        "{}  {}  --",
+        "-".repeat(step_width),
+        "-".repeat(check_width)
+    );
     let mut previous: Option<&str> = None;
     for row in rows {
         let step = if previous == Some(row.step.as_str()) {
@@ -190,7 +204,10 @@ mod tests {
     #[test]
     fn colour_only_on_a_terminal_without_no_color() {
         assert!(use_colour(true, None));
-        assert!(use_colour(true, Some(OsStr::new(""))), "empty NO_COLOR is unset");
+        assert!(
+            use_colour(true, Some(OsStr::new(""))),
+            "empty NO_COLOR is unset"
+        );
         assert!(!use_colour(true, Some(OsStr::new("1"))));
         assert!(!use_colour(false, None));
         assert_eq!(Style::plain().mark(true), "✓");
@@ -201,15 +218,32 @@ mod tests {
     fn table_names_each_step_once_and_explains_failures() {
         let rows = [
             row("1 TCP echo", "short line echoed", true, "seen: hi"),
-            row("1 TCP echo", "long line echoed whole", false, "got 512 of 2000"),
+            row(
+                "1 TCP echo",
+                "long line echoed whole",
+                false,
+                "got 512 of 2000",
+            ),
             row("4 UDP echo", "reply printed", true, ""),
         ];
         let text = table(&rows, Style::plain());
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["step", "check", "ok"]);
-        assert!(lines[2].starts_with("1 TCP echo  short line echoed"), "{text}");
-        assert!(lines[2].ends_with('✓') && !lines[2].contains("seen"), "{text}");
-        assert!(lines[3].starts_with("            long line echoed whole"), "{text}");
+        assert_eq!(
+            lines[0].split_whitespace().collect::<Vec<_>>(),
+            ["step", "check", "ok"]
+        );
+        assert!(
+            lines[2].starts_with("1 TCP echo  short line echoed"),
+            "{text}"
+        );
+        assert!(
+            lines[2].ends_with('✓') && !lines[2].contains("seen"),
+            "{text}"
+        );
+        assert!(
+            lines[3].starts_with("            long line echoed whole"),
+            "{text}"
+        );
         assert!(lines[3].contains("✗  got 512 of 2000"), "{text}");
         assert!(lines[4].starts_with("4 UDP echo"), "{text}");
         assert!(text.ends_with("1 of 3 checks FAILED\n"), "{text}");
