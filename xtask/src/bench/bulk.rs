@@ -18,7 +18,7 @@ use mio::{Events, Interest, Poll, Token, net::TcpStream};
 
 use super::{
     payload::{self, StreamChecksum},
-    procfs,
+    procfs::{self, CpuTime},
 };
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -34,7 +34,7 @@ const READ_BUF_LEN: usize = 256 * 1024;
 pub struct Outcome {
     pub bytes: u64,
     pub elapsed: Duration,
-    pub server_cpu: Duration,
+    pub server_cpu: CpuTime,
     pub checksum: u64,
 }
 
@@ -45,7 +45,11 @@ impl Outcome {
     }
 
     pub fn server_cpu_per_gigabyte_ns(&self) -> f64 {
-        self.server_cpu.as_nanos() as f64 / (self.bytes as f64 / 1e9)
+        self.server_cpu.total().as_nanos() as f64 / (self.bytes as f64 / 1e9)
+    }
+
+    pub fn server_user_cpu_per_gigabyte_ns(&self) -> f64 {
+        self.server_cpu.user.as_nanos() as f64 / (self.bytes as f64 / 1e9)
     }
 }
 
@@ -156,7 +160,7 @@ pub fn run(addr: SocketAddr, server_pid: u32, bytes: u64) -> Result<Outcome> {
         }
     }
     let elapsed = start.elapsed();
-    let server_cpu = procfs::cpu_time(server_pid)?.saturating_sub(server_cpu_before);
+    let server_cpu = procfs::cpu_time(server_pid)?.since(server_cpu_before);
 
     if received.value() != sent.value() {
         bail!(

@@ -411,6 +411,13 @@ fn tcp(context: &Setup) -> Result<Table> {
         tokio.server_cpu_per_request_ns(),
     );
     table.row(
+        "… of which in user space",
+        Unit::Nanos,
+        Better::Lower,
+        ours.server_user_cpu_per_request_ns(),
+        tokio.server_user_cpu_per_request_ns(),
+    );
+    table.row(
         "server CPU busy",
         Unit::Cores,
         Better::Neither,
@@ -460,6 +467,13 @@ fn bulk(context: &Setup) -> Result<Table> {
         Better::Lower,
         ours.server_cpu_per_gigabyte_ns(),
         tokio.server_cpu_per_gigabyte_ns(),
+    );
+    table.row(
+        "… of which in user space",
+        Unit::Nanos,
+        Better::Lower,
+        ours.server_user_cpu_per_gigabyte_ns(),
+        tokio.server_user_cpu_per_gigabyte_ns(),
     );
     table.row(
         "elapsed",
@@ -571,6 +585,13 @@ fn udp(context: &Setup) -> Result<Table> {
         Better::Lower,
         ours.server_cpu_per_datagram_ns(),
         tokio.server_cpu_per_datagram_ns(),
+    );
+    table.row(
+        "… of which in user space",
+        Unit::Nanos,
+        Better::Lower,
+        ours.server_user_cpu_per_datagram_ns(),
+        tokio.server_user_cpu_per_datagram_ns(),
     );
     table.row(
         "server CPU busy",

@@ -18,7 +18,10 @@ use anyhow::{Context, Result, bail};
 use hdrhistogram::Histogram;
 use mio::{Events, Interest, Poll, Token, net::TcpStream};
 
-use super::{payload, procfs};
+use super::{
+    payload,
+    procfs::{self, CpuTime},
+};
 
 /// Limits that make every loop end even when the server misbehaves.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -43,8 +46,8 @@ pub struct Outcome {
     pub elapsed: Duration,
     /// Round-trip time of each request, in nanoseconds.
     pub latency: Histogram<u64>,
-    pub server_cpu: Duration,
-    pub client_cpu: Duration,
+    pub server_cpu: CpuTime,
+    pub client_cpu: CpuTime,
 }
 
 impl Outcome {
@@ -53,17 +56,21 @@ impl Outcome {
     }
 
     pub fn server_cpu_per_request_ns(&self) -> f64 {
-        self.server_cpu.as_nanos() as f64 / self.requests.max(1) as f64
+        self.server_cpu.total().as_nanos() as f64 / self.requests.max(1) as f64
+    }
+
+    pub fn server_user_cpu_per_request_ns(&self) -> f64 {
+        self.server_cpu.user.as_nanos() as f64 / self.requests.max(1) as f64
     }
 
     /// Load generator CPU as a fraction of one core: near 1.0 means the client,
     /// not the server, set the pace.
     pub fn client_cores(&self) -> f64 {
-        self.client_cpu.as_secs_f64() / self.elapsed.as_secs_f64()
+        self.client_cpu.total().as_secs_f64() / self.elapsed.as_secs_f64()
     }
 
     pub fn server_cores(&self) -> f64 {
-        self.server_cpu.as_secs_f64() / self.elapsed.as_secs_f64()
+        self.server_cpu.total().as_secs_f64() / self.elapsed.as_secs_f64()
     }
 }
 
@@ -204,7 +211,7 @@ pub fn run(addr: SocketAddr, server_pid: u32, config: &Config) -> Result<Outcome
     }
     let warmup_end = start + config.warmup;
     // (start of measurement, server CPU then, client CPU then)
-    let mut measuring: Option<(Instant, Duration, Duration)> = None;
+    let mut measuring: Option<(Instant, CpuTime, CpuTime)> = None;
     let mut last_progress = start;
     let client_pid = std::process::id();
 
@@ -221,8 +228,8 @@ pub fn run(addr: SocketAddr, server_pid: u32, config: &Config) -> Result<Outcome
                 ));
             }
             Some((t0, server0, client0)) if now >= t0 + config.measure => {
-                let server_cpu = procfs::cpu_time(server_pid)?.saturating_sub(server0);
-                let client_cpu = procfs::cpu_time(client_pid)?.saturating_sub(client0);
+                let server_cpu = procfs::cpu_time(server_pid)?.since(server0);
+                let client_cpu = procfs::cpu_time(client_pid)?.since(client0);
                 return Ok(Outcome {
                     requests,
                     elapsed: now - t0,

@@ -8,22 +8,50 @@ use std::{fs, time::Duration};
 
 use anyhow::{Context, Result, bail};
 
-/// User + system CPU time the process `pid` has used so far, all threads summed.
-pub fn cpu_time(pid: u32) -> Result<Duration> {
-    let path = format!("/proc/{pid}/stat");
-    let text = fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-    let ticks = parse_stat_cpu_ticks(&text).with_context(|| format!("parsing {path}"))?;
-    Ok(ticks_to_duration(ticks, clock_ticks_per_second()?))
+/// CPU time a process has used, split as the kernel accounts it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuTime {
+    /// In the program itself (the event loop, the runtime, the allocator).
+    pub user: Duration,
+    /// In the kernel on the process's behalf (system calls, and on loopback
+    /// much of the TCP/UDP stack of both ends).
+    pub system: Duration,
 }
 
-/// `utime + stime` from the text of `/proc/<pid>/stat`, in clock ticks.
+impl CpuTime {
+    pub fn total(&self) -> Duration {
+        self.user + self.system
+    }
+
+    /// What was used between `earlier` and `self`.
+    pub fn since(&self, earlier: CpuTime) -> CpuTime {
+        CpuTime {
+            user: self.user.saturating_sub(earlier.user),
+            system: self.system.saturating_sub(earlier.system),
+        }
+    }
+}
+
+/// User and system CPU time the process `pid` has used so far, all threads summed.
+pub fn cpu_time(pid: u32) -> Result<CpuTime> {
+    let path = format!("/proc/{pid}/stat");
+    let text = fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    let (user, system) = parse_stat_cpu_ticks(&text).with_context(|| format!("parsing {path}"))?;
+    let rate = clock_ticks_per_second()?;
+    Ok(CpuTime {
+        user: ticks_to_duration(user, rate),
+        system: ticks_to_duration(system, rate),
+    })
+}
+
+/// `(utime, stime)` from the text of `/proc/<pid>/stat`, in clock ticks.
 ///
 /// The second field, `comm`, is the executable's name in parentheses, and a name
 /// may itself contain spaces and parentheses (`(my (odd) name)`), so splitting
 /// the line on spaces is wrong: the fields that follow start after the *last*
 /// `)`. Counting from there, `state` is field 3 and `utime`/`stime` are fields
 /// 14 and 15 (proc(5)).
-pub fn parse_stat_cpu_ticks(stat: &str) -> Result<u64> {
+pub fn parse_stat_cpu_ticks(stat: &str) -> Result<(u64, u64)> {
     let close = stat.rfind(')').context("no `)` closing the command name")?;
     let mut fields = stat[close + 1..].split_ascii_whitespace();
     // fields now starts at field 3 (`state`); utime is field 14, 11 further on.
@@ -31,7 +59,7 @@ pub fn parse_stat_cpu_ticks(stat: &str) -> Result<u64> {
     let stime = fields.next().context("fewer than 15 fields")?;
     let utime: u64 = utime.parse().with_context(|| format!("utime {utime:?}"))?;
     let stime: u64 = stime.parse().with_context(|| format!("stime {stime:?}"))?;
-    Ok(utime + stime)
+    Ok((utime, stime))
 }
 
 /// Converts clock ticks (`sysconf(_SC_CLK_TCK)` per second) to a duration.
@@ -138,15 +166,15 @@ mod tests {
                         889 5607424 224 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
 
     #[test]
-    fn stat_cpu_is_utime_plus_stime() {
-        assert_eq!(parse_stat_cpu_ticks(STAT).unwrap(), 10);
+    fn stat_cpu_is_utime_and_stime() {
+        assert_eq!(parse_stat_cpu_ticks(STAT).unwrap(), (7, 3));
     }
 
     #[test]
     fn stat_comm_with_spaces_and_parentheses_does_not_shift_fields() {
         // A program may be named `a) b (c`; only the last `)` closes comm.
         let odd = STAT.replace("(cat)", "(x) 9 9 (y z))");
-        assert_eq!(parse_stat_cpu_ticks(&odd).unwrap(), 10);
+        assert_eq!(parse_stat_cpu_ticks(&odd).unwrap(), (7, 3));
     }
 
     #[test]
@@ -161,6 +189,27 @@ mod tests {
         // Reads the real file of this test process: proves the path and field
         // positions match the running kernel, not just the sample above.
         cpu_time(std::process::id()).unwrap();
+    }
+
+    #[test]
+    fn cpu_time_difference_never_underflows() {
+        let ms = Duration::from_millis;
+        let later = CpuTime {
+            user: ms(30),
+            system: ms(5),
+        };
+        let earlier = CpuTime {
+            user: ms(10),
+            system: ms(9),
+        };
+        assert_eq!(
+            later.since(earlier),
+            CpuTime {
+                user: ms(20),
+                system: ms(0)
+            }
+        );
+        assert_eq!(later.total(), ms(35));
     }
 
     #[test]

@@ -15,7 +15,10 @@ use std::{
 use anyhow::{Context, Result, bail};
 use hdrhistogram::Histogram;
 
-use super::{payload, procfs};
+use super::{
+    payload,
+    procfs::{self, CpuTime},
+};
 
 /// A reply slower than this counts as lost; loopback does not lose datagrams
 /// unless the server drops them.
@@ -39,8 +42,8 @@ pub struct Outcome {
     pub lost: u64,
     pub elapsed: Duration,
     pub latency: Histogram<u64>,
-    pub server_cpu: Duration,
-    pub client_cpu: Duration,
+    pub server_cpu: CpuTime,
+    pub client_cpu: CpuTime,
 }
 
 impl Outcome {
@@ -49,15 +52,19 @@ impl Outcome {
     }
 
     pub fn server_cpu_per_datagram_ns(&self) -> f64 {
-        self.server_cpu.as_nanos() as f64 / self.datagrams.max(1) as f64
+        self.server_cpu.total().as_nanos() as f64 / self.datagrams.max(1) as f64
+    }
+
+    pub fn server_user_cpu_per_datagram_ns(&self) -> f64 {
+        self.server_cpu.user.as_nanos() as f64 / self.datagrams.max(1) as f64
     }
 
     pub fn server_cores(&self) -> f64 {
-        self.server_cpu.as_secs_f64() / self.elapsed.as_secs_f64()
+        self.server_cpu.total().as_secs_f64() / self.elapsed.as_secs_f64()
     }
 
     pub fn client_cores(&self) -> f64 {
-        self.client_cpu.as_secs_f64() / self.elapsed.as_secs_f64()
+        self.client_cpu.total().as_secs_f64() / self.elapsed.as_secs_f64()
     }
 }
 
@@ -90,7 +97,7 @@ pub fn run(addr: SocketAddr, server_pid: u32, config: &Config) -> Result<Outcome
 
     let start = Instant::now();
     let warmup_end = start + config.warmup;
-    let mut measuring: Option<(Instant, Duration, Duration)> = None;
+    let mut measuring: Option<(Instant, CpuTime, CpuTime)> = None;
     let mut seq = 0u64;
 
     loop {
@@ -111,8 +118,8 @@ pub fn run(addr: SocketAddr, server_pid: u32, config: &Config) -> Result<Outcome
                     lost,
                     elapsed: now - t0,
                     latency,
-                    server_cpu: procfs::cpu_time(server_pid)?.saturating_sub(server0),
-                    client_cpu: procfs::cpu_time(client_pid)?.saturating_sub(client0),
+                    server_cpu: procfs::cpu_time(server_pid)?.since(server0),
+                    client_cpu: procfs::cpu_time(client_pid)?.since(client0),
                 });
             }
             _ => {}
