@@ -83,6 +83,12 @@ const LISTENER: Token = Token(usize::MAX);
 const WAKER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
 
+/// Most reads from one connection per readiness turn. A peer that sends
+/// as fast as the loop reads would otherwise keep `read_until_drained`
+/// busy for ever; after this many full reads the connection goes to the
+/// back of the line (the `resume` list) and the others get their turn.
+const READS_PER_TURN: usize = 16;
+
 /// How long accepting pauses after `EMFILE`/`ENFILE`: long enough not to
 /// spin on a full descriptor table, short enough that queued clients barely
 /// notice. Closing any connection ends the pause early.
@@ -563,6 +569,11 @@ struct EventLoop<H, F> {
     refused_log: RateLimitedLog,
     /// Reused list of keys to close during a sweep or a shutdown.
     to_close: Vec<usize>,
+    /// Connections that used up their turn with data still unread. No new
+    /// edge is due for that data, so the loop must come back to them itself.
+    resume: Vec<usize>,
+    /// The `resume` list being worked through (swapped, to reuse both).
+    resuming: Vec<usize>,
 }
 
 impl<H, F> EventLoop<H, F>
@@ -592,6 +603,8 @@ where
             accept_error_log: RateLimitedLog::default(),
             refused_log: RateLimitedLog::default(),
             to_close: Vec::new(),
+            resume: Vec::new(),
+            resuming: Vec::new(),
         }
     }
 
@@ -634,6 +647,14 @@ where
             if let Some(now) = now {
                 self.on_timers(now);
             }
+            // Give the connections that used up their turn another one.
+            std::mem::swap(&mut self.resume, &mut self.resuming);
+            for i in 0..self.resuming.len() {
+                // A key closed (and even reused) since is harmless: reading
+                // a connection with nothing to read just says WouldBlock.
+                self.read_until_drained(self.resuming[i]);
+            }
+            self.resuming.clear();
             if listener_ready && self.listener.is_some() {
                 self.accept_pending = true;
             }
@@ -654,8 +675,12 @@ where
             || self.drain_deadline.is_some()
     }
 
-    /// How long `poll` may sleep: until the nearest timer, or for ever.
+    /// How long `poll` may sleep: not at all if reads are waiting for their
+    /// turn, else until the nearest timer, or for ever.
     fn next_timeout(&self) -> Option<Duration> {
+        if !self.resume.is_empty() {
+            return Some(Duration::ZERO);
+        }
         let nearest = [
             self.accept_paused_until,
             self.next_idle_sweep,
@@ -851,6 +876,7 @@ where
         if io.read_paused || io.eof_read || self.drain_deadline.is_some() {
             return;
         }
+        let mut reads = 0;
         let close = loop {
             let want = handler.max_read().clamp(1, self.scratch.len());
             let buf = &mut self.scratch[..want];
@@ -885,6 +911,11 @@ where
                     // would only say WouldBlock. Unless the FIN is already
                     // in (no edge would follow it), wait for the next edge.
                     if n < want && !io.read_closed_seen {
+                        break None;
+                    }
+                    reads += 1;
+                    if reads == READS_PER_TURN {
+                        self.resume.push(key);
                         break None;
                     }
                 }
@@ -1246,6 +1277,31 @@ mod tests {
             peak <= MARK + READ,
             "pending output reached {peak} bytes, more than the mark {MARK} + one read {READ}"
         );
+        drop(client);
+        server.stop().unwrap();
+    }
+
+    #[test]
+    fn connection_that_used_up_its_turn_is_resumed_without_a_new_edge() {
+        // One byte per read: 1000 bytes sent at once need 1000 reads, far
+        // more than one turn. Nothing more is sent, so no new readiness
+        // edge comes: only the loop's own resume list can finish the echo.
+        struct ByteAtATime;
+        impl Handler for ByteAtATime {
+            fn max_read(&self) -> usize {
+                1
+            }
+            fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) {
+                conn.send(data);
+            }
+        }
+        let server = Server::new(|_| ByteAtATime).start(localhost()).unwrap();
+        let mut client = connect(&server);
+        let sent = pattern(1000, 1);
+        client.write_all(&sent).unwrap();
+        let mut echoed = vec![0; sent.len()];
+        client.read_exact(&mut echoed).unwrap();
+        assert_eq!(echoed, sent);
         drop(client);
         server.stop().unwrap();
     }
