@@ -26,8 +26,10 @@
 use std::fmt::{self, Write};
 
 /// The widest picture drawn, in characters (a note about what was left out
-/// follows it, so a line stays readable in a terminal).
-pub const PICTURE_WIDTH: usize = 72;
+/// follows it). Wide enough for the chapter's 20 messages read 16 bytes at
+/// a time (at most 20 digits + 34 boundaries × 2), narrow enough for a
+/// terminal line.
+pub const PICTURE_WIDTH: usize = 96;
 
 /// How many distinct runs of read sizes a summary lists; the rest is counted.
 const MAX_SIZE_RUNS: usize = 12;
@@ -241,6 +243,17 @@ mod tests {
     }
 
     #[test]
+    fn chapter_run_with_16_byte_reads_fits_the_width() {
+        let drawn = draw(&[[16; 32].as_slice(), &[8]].concat());
+        // Reads end at 16, 32, …, 512: inside most messages, and exactly at
+        // the end of messages 8 (208) and 16 (416).
+        assert_eq!(
+            drawn,
+            "1|12|2|23|34|4|45|5|56|67|7|78|8|9|90|0|01|12|2|23|3|34|45|5|56|6|7|78|8|89|90|0|0"
+        );
+    }
+
+    #[test]
     fn one_message_per_read_puts_a_bar_between_every_digit() {
         assert_eq!(draw(&[26; 5]), "1|2|3|4|5");
     }
@@ -279,7 +292,7 @@ mod tests {
         let drawn = draw(&[26 * 1000]);
         let (digits, note) = drawn.split_at(PICTURE_WIDTH);
         assert!(digits.bytes().all(|b| b.is_ascii_digit()), "{drawn}");
-        assert_eq!(note, " … (picture stops in message 73 of 1000)");
+        assert_eq!(note, " … (picture stops in message 97 of 1000)");
     }
 
     #[test]
