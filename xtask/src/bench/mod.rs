@@ -46,6 +46,11 @@ use self::{
     server::{ServerCommand, ServerProcess},
 };
 
+/// A transfer of the default 1 GiB lasts about a second, short enough for one
+/// disturbance on a shared machine to move it by a fifth: the median of a few
+/// rounds is steadier, and five keep the default run well under two minutes.
+const BULK_ROUNDS: usize = 5;
+
 /// Why the figures read as they do on a small machine: printed with every run.
 const TWO_CORE_NOTE: &str = "On a 2-core machine the load generator saturates one core, so \
     requests/s is capped by the client as much as by the server; the server's CPU time per \
@@ -335,34 +340,63 @@ fn flush() {
     let _ = std::io::stdout().flush();
 }
 
-/// Runs `measure` against our server, then against the baseline, each in its
-/// own freshly started process. Returns both outcomes and what ours printed
-/// last (its shutdown summary).
+/// What [`side_by_side`] measured: one outcome per round for each server.
+struct Rounds<T> {
+    ours: Vec<T>,
+    tokio: Vec<T>,
+    /// How our server exited and its last stdout line (its summary).
+    ours_said: String,
+}
+
+/// Starts our server and the baseline, then runs `measure` against each in
+/// turn, `rounds` times, alternating which goes first so that a disturbance
+/// from elsewhere on the machine does not always land on the same side. Both
+/// servers are stopped (or killed) before it returns, error or not.
 fn side_by_side<T>(
     ours: &ServerCommand,
     tokio: &ServerCommand,
+    rounds: usize,
     measure: impl Fn(&ServerProcess) -> Result<T>,
-) -> Result<(T, T, String)> {
-    let run = |command: &ServerCommand| -> Result<(T, String)> {
+) -> Result<Rounds<T>> {
+    let ours_server = ServerProcess::start(ours)?;
+    let tokio_server = ServerProcess::start(tokio)?;
+    let run = |server: &ServerProcess, command: &ServerCommand| -> Result<T> {
         let started = std::time::Instant::now();
-        let server = ServerProcess::start(command)?;
-        let outcome = measure(&server).with_context(|| format!("against `{command}`"))?;
-        let measured = started.elapsed();
-        let (status, last) = server.stop()?;
+        let outcome = measure(server).with_context(|| format!("against `{command}`"))?;
         eprintln!(
-            "bench: `{command}`: measured in {:.1} s, stopped in {:.1} s",
-            measured.as_secs_f64(),
-            (started.elapsed() - measured).as_secs_f64()
+            "bench: `{command}`: {:.1} s",
+            started.elapsed().as_secs_f64()
         );
-        let said = match last {
-            Some(line) => format!("exited with {status}, last line: `{line}`"),
-            None => format!("exited with {status}"),
-        };
-        Ok((outcome, said))
+        Ok(outcome)
     };
-    let (ours_outcome, ours_said) = run(ours)?;
-    let (tokio_outcome, _) = run(tokio)?;
-    Ok((ours_outcome, tokio_outcome, ours_said))
+    let mut measured = Rounds {
+        ours: Vec::with_capacity(rounds),
+        tokio: Vec::with_capacity(rounds),
+        ours_said: String::new(),
+    };
+    for round in 0..rounds {
+        if round % 2 == 0 {
+            measured.ours.push(run(&ours_server, ours)?);
+            measured.tokio.push(run(&tokio_server, tokio)?);
+        } else {
+            measured.tokio.push(run(&tokio_server, tokio)?);
+            measured.ours.push(run(&ours_server, ours)?);
+        }
+    }
+    let (status, last) = ours_server.stop()?;
+    tokio_server.stop()?;
+    measured.ours_said = match last {
+        Some(line) => format!("exited with {status}, last line: `{line}`"),
+        None => format!("exited with {status}"),
+    };
+    Ok(measured)
+}
+
+/// The element whose `key` is the median (the lower one for an even count).
+fn median_by<T>(items: &[T], key: impl Fn(&T) -> f64) -> Option<&T> {
+    let mut sorted: Vec<&T> = items.iter().collect();
+    sorted.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    sorted.get(sorted.len().saturating_sub(1) / 2).copied()
 }
 
 fn tcp(context: &Setup) -> Result<Table> {
@@ -373,9 +407,10 @@ fn tcp(context: &Setup) -> Result<Table> {
         warmup: args.warmup(),
         measure: args.measure(),
     };
-    let (ours, tokio, said) = side_by_side(&context.ours_tcp(), &context.tokio_tcp(), |server| {
+    let rounds = side_by_side(&context.ours_tcp(), &context.tokio_tcp(), 1, |server| {
         pingpong::run(server.addr, server.pid(), &config)
     })?;
+    let (ours, tokio, said) = (&rounds.ours[0], &rounds.tokio[0], &rounds.ours_said);
     let mut table = Table::new(format!(
         "tcp ping-pong: {} connections × {} B, {} s measured after {} s warm-up",
         config.conns,
@@ -448,11 +483,19 @@ fn tcp(context: &Setup) -> Result<Table> {
 
 fn bulk(context: &Setup) -> Result<Table> {
     let bytes = context.args.bytes;
-    let (ours, tokio, said) = side_by_side(&context.ours_tcp(), &context.tokio_tcp(), |server| {
-        bulk::run(server.addr, server.pid(), bytes)
-    })?;
+    let rounds = side_by_side(
+        &context.ours_tcp(),
+        &context.tokio_tcp(),
+        BULK_ROUNDS,
+        |server| bulk::run(server.addr, server.pid(), bytes),
+    )?;
+    let rate = |outcome: &bulk::Outcome| outcome.gigabytes_per_second();
+    let ours = median_by(&rounds.ours, rate).context("no bulk round ran")?;
+    let tokio = median_by(&rounds.tokio, rate).context("no bulk round ran")?;
+    let said = &rounds.ours_said;
     let mut table = Table::new(format!(
-        "bulk: one connection streams {bytes} bytes and reads the echo concurrently"
+        "bulk: one connection streams {bytes} bytes and reads the echo concurrently \
+         (median of {BULK_ROUNDS} alternating rounds)"
     ));
     table.row(
         "throughput",
@@ -483,6 +526,18 @@ fn bulk(context: &Setup) -> Result<Table> {
         tokio.elapsed.as_nanos() as f64,
     );
     table.targets.push(Target::RatioAtLeast("throughput", 1.0));
+    let list = |outcomes: &[bulk::Outcome]| {
+        outcomes
+            .iter()
+            .map(|o| format!("{:.2}", o.gigabytes_per_second()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    table.notes.push(format!(
+        "every round, GB/s: ours {}; tokio {}",
+        list(&rounds.ours),
+        list(&rounds.tokio)
+    ));
     table.notes.push(format!(
         "checksums of sent and echoed streams matched (ours {:#018x}, tokio {:#018x}); GB = 10^9 bytes each way",
         ours.checksum, tokio.checksum
@@ -498,9 +553,10 @@ fn idle(context: &Setup) -> Result<Table> {
         .ours_tcp()
         .arg("--max-conns")
         .arg((count + 64).to_string());
-    let (ours, tokio, said) = side_by_side(&ours_command, &context.tokio_tcp(), |server| {
+    let rounds = side_by_side(&ours_command, &context.tokio_tcp(), 1, |server| {
         idle::run(server.addr, server.pid(), count)
     })?;
+    let (ours, tokio, said) = (&rounds.ours[0], &rounds.tokio[0], &rounds.ours_said);
     let mut table = Table::new(format!("idle: {count} idle connections"));
     table.row(
         "server RSS/connection",
@@ -550,9 +606,10 @@ fn udp(context: &Setup) -> Result<Table> {
         warmup: args.warmup(),
         measure: args.measure(),
     };
-    let (ours, tokio, said) = side_by_side(&context.ours_udp(), &context.tokio_udp(), |server| {
+    let rounds = side_by_side(&context.ours_udp(), &context.tokio_udp(), 1, |server| {
         udp::run(server.addr, server.pid(), &config)
     })?;
+    let (ours, tokio, said) = (&rounds.ours[0], &rounds.tokio[0], &rounds.ours_said);
     let mut table = Table::new(format!(
         "udp ping-pong: one socket, one {} B datagram in flight, {} s measured after {} s warm-up",
         config.len,
@@ -712,6 +769,14 @@ mod unit_tests {
         assert_eq!(args(5.0).warmup(), Duration::from_secs(1));
         assert_eq!(args(30.0).warmup(), Duration::from_secs(1));
         assert_eq!(args(0.5).warmup(), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn median_is_the_middle_element_by_key() {
+        assert_eq!(median_by(&[3.0, 1.0, 2.0], |x| *x), Some(&2.0));
+        assert_eq!(median_by(&[4.0, 1.0, 3.0, 2.0], |x| *x), Some(&2.0));
+        assert_eq!(median_by(&[7.0], |x| *x), Some(&7.0));
+        assert_eq!(median_by(&[] as &[f64], |x| *x), None);
     }
 
     #[test]
