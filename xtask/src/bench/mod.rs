@@ -51,6 +51,11 @@ use self::{
 /// rounds is steadier, and five keep the default run well under two minutes.
 const BULK_ROUNDS: usize = 5;
 
+/// Ping-pong rounds per server, alternating ours and tokio (ours, tokio, tokio,
+/// ours): a slow drift in the machine's background load then falls on both
+/// sides equally instead of on whichever ran second.
+const PINGPONG_ROUNDS: usize = 2;
+
 /// Why the figures read as they do on a small machine: printed with every run.
 const TWO_CORE_NOTE: &str = "On a 2-core machine the load generator saturates one core, so \
     requests/s is capped by the client as much as by the server; the server's CPU time per \
@@ -103,8 +108,8 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65_507))]
     pub len: u32,
 
-    /// tcp, udp: seconds measured per server, after a warm-up of a fifth of
-    /// that (at most 1 s) that is not counted.
+    /// tcp, udp: seconds measured per server, in two rounds, each after a
+    /// warm-up of a tenth of this (at most 0.5 s) that is not counted.
     #[arg(long, default_value_t = 5.0, value_parser = parse_secs)]
     pub secs: f64,
 
@@ -130,12 +135,14 @@ impl BenchArgs {
         ]
     }
 
+    /// Warm-up before each ping-pong round: not counted.
     fn warmup(&self) -> Duration {
-        Duration::from_secs_f64((self.secs / 5.0).min(1.0))
+        Duration::from_secs_f64((self.secs / 10.0).min(0.5))
     }
 
+    /// Measured time of each ping-pong round; the rounds add up to --secs.
     fn measure(&self) -> Duration {
-        Duration::from_secs_f64(self.secs)
+        Duration::from_secs_f64(self.secs / PINGPONG_ROUNDS as f64)
     }
 }
 
@@ -407,16 +414,34 @@ fn tcp(context: &Setup) -> Result<Table> {
         warmup: args.warmup(),
         measure: args.measure(),
     };
-    let rounds = side_by_side(&context.ours_tcp(), &context.tokio_tcp(), 1, |server| {
-        pingpong::run(server.addr, server.pid(), &config)
-    })?;
-    let (ours, tokio, said) = (&rounds.ours[0], &rounds.tokio[0], &rounds.ours_said);
+    let rounds = side_by_side(
+        &context.ours_tcp(),
+        &context.tokio_tcp(),
+        PINGPONG_ROUNDS,
+        |server| pingpong::run(server.addr, server.pid(), &config),
+    )?;
+    let ours = &pingpong::Outcome::merge(&rounds.ours)?;
+    let tokio = &pingpong::Outcome::merge(&rounds.tokio)?;
+    let said = &rounds.ours_said;
     let mut table = Table::new(format!(
-        "tcp ping-pong: {} connections × {} B, {} s measured after {} s warm-up",
+        "tcp ping-pong: {} connections × {} B, {} s measured per server \
+         ({PINGPONG_ROUNDS} alternating rounds, each after a {} s warm-up)",
         config.conns,
         config.len,
-        config.measure.as_secs_f64(),
+        args.secs,
         config.warmup.as_secs_f64()
+    ));
+    let list = |outcomes: &[pingpong::Outcome]| {
+        let rates: Vec<String> = outcomes
+            .iter()
+            .map(|o| report::group_thousands(o.per_second().round() as u64))
+            .collect();
+        rates.join(", ")
+    };
+    table.notes.push(format!(
+        "every round, requests/s: ours {}; tokio {}",
+        list(&rounds.ours),
+        list(&rounds.tokio)
     ));
     table.row(
         "requests/s",
@@ -606,15 +631,33 @@ fn udp(context: &Setup) -> Result<Table> {
         warmup: args.warmup(),
         measure: args.measure(),
     };
-    let rounds = side_by_side(&context.ours_udp(), &context.tokio_udp(), 1, |server| {
-        udp::run(server.addr, server.pid(), &config)
-    })?;
-    let (ours, tokio, said) = (&rounds.ours[0], &rounds.tokio[0], &rounds.ours_said);
+    let rounds = side_by_side(
+        &context.ours_udp(),
+        &context.tokio_udp(),
+        PINGPONG_ROUNDS,
+        |server| udp::run(server.addr, server.pid(), &config),
+    )?;
+    let ours = &udp::Outcome::merge(&rounds.ours)?;
+    let tokio = &udp::Outcome::merge(&rounds.tokio)?;
+    let said = &rounds.ours_said;
     let mut table = Table::new(format!(
-        "udp ping-pong: one socket, one {} B datagram in flight, {} s measured after {} s warm-up",
+        "udp ping-pong: one socket, one {} B datagram in flight, {} s measured per server \
+         ({PINGPONG_ROUNDS} alternating rounds, each after a {} s warm-up)",
         config.len,
-        config.measure.as_secs_f64(),
+        args.secs,
         config.warmup.as_secs_f64()
+    ));
+    let list = |outcomes: &[udp::Outcome]| {
+        let rates: Vec<String> = outcomes
+            .iter()
+            .map(|o| report::group_thousands(o.per_second().round() as u64))
+            .collect();
+        rates.join(", ")
+    };
+    table.notes.push(format!(
+        "every round, datagrams/s: ours {}; tokio {}",
+        list(&rounds.ours),
+        list(&rounds.tokio)
     ));
     table.row(
         "datagrams/s",
@@ -757,7 +800,7 @@ mod unit_tests {
     }
 
     #[test]
-    fn warmup_is_a_fifth_of_the_run_up_to_one_second() {
+    fn each_round_warms_up_for_a_tenth_of_the_run_up_to_half_a_second() {
         let args = |secs| BenchArgs {
             scenario: Scenario::All,
             conns: 1,
@@ -766,9 +809,13 @@ mod unit_tests {
             bytes: 1,
             count: 1,
         };
-        assert_eq!(args(5.0).warmup(), Duration::from_secs(1));
-        assert_eq!(args(30.0).warmup(), Duration::from_secs(1));
-        assert_eq!(args(0.5).warmup(), Duration::from_millis(100));
+        assert_eq!(args(5.0).warmup(), Duration::from_millis(500));
+        assert_eq!(args(30.0).warmup(), Duration::from_millis(500));
+        assert_eq!(args(0.5).warmup(), Duration::from_millis(50));
+        assert_eq!(
+            args(5.0).measure() * PINGPONG_ROUNDS as u32,
+            Duration::from_secs(5)
+        );
     }
 
     #[test]

@@ -51,6 +51,29 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Several measured intervals as one: counts, times and CPU add up, and
+    /// the latency histograms merge.
+    pub fn merge(outcomes: &[Outcome]) -> Result<Outcome> {
+        let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
+            .context("creating the latency histogram")?;
+        for outcome in outcomes {
+            latency
+                .add(&outcome.latency)
+                .context("merging latency histograms")?;
+        }
+        Ok(Outcome {
+            requests: outcomes.iter().map(|o| o.requests).sum(),
+            elapsed: outcomes.iter().map(|o| o.elapsed).sum(),
+            latency,
+            server_cpu: outcomes
+                .iter()
+                .fold(CpuTime::default(), |sum, o| sum.plus(o.server_cpu)),
+            client_cpu: outcomes
+                .iter()
+                .fold(CpuTime::default(), |sum, o| sum.plus(o.client_cpu)),
+        })
+    }
+
     pub fn per_second(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }

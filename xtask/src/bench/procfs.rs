@@ -23,6 +23,14 @@ impl CpuTime {
         self.user + self.system
     }
 
+    /// The sum of two measurements (of separate intervals).
+    pub fn plus(&self, other: CpuTime) -> CpuTime {
+        CpuTime {
+            user: self.user + other.user,
+            system: self.system + other.system,
+        }
+    }
+
     /// What was used between `earlier` and `self`.
     pub fn since(&self, earlier: CpuTime) -> CpuTime {
         CpuTime {

@@ -36,6 +36,20 @@ fn tcp_pingpong_against_tokio_baseline_verifies_every_echo() {
 }
 
 #[test]
+fn rounds_merge_into_one_outcome() {
+    let server = InProcess::tcp();
+    let config = short_pingpong(2, 8);
+    let rounds = [
+        pingpong::run(server.addr, me(), &config).unwrap(),
+        pingpong::run(server.addr, me(), &config).unwrap(),
+    ];
+    let merged = pingpong::Outcome::merge(&rounds).unwrap();
+    assert_eq!(merged.requests, rounds[0].requests + rounds[1].requests);
+    assert_eq!(merged.latency.len(), merged.requests);
+    assert_eq!(merged.elapsed, rounds[0].elapsed + rounds[1].elapsed);
+}
+
+#[test]
 fn tcp_pingpong_with_requests_larger_than_one_read() {
     // 100 000 bytes do not fit one 64 KiB read: the echo is checked across reads.
     let server = InProcess::tcp();
