@@ -11,6 +11,7 @@
 //! that nothing measured is a debug build.
 
 mod bench;
+mod compare;
 mod demo;
 
 use anyhow::Result;
@@ -28,6 +29,10 @@ enum Task {
     /// Run the whole tutorial, narrated and checked: TCP echo, sticky packets
     /// and the fix, UDP echo. Exits non-zero if any check fails.
     Demo(demo::DemoArgs),
+
+    /// Run the Go tutorial's programs against ours, each client against
+    /// each server, and print the matrix. Needs `go`; exits 2 without it.
+    Compare(compare::CompareArgs),
 
     /// Benchmark tcp-server and udp-server against tokio baselines, side by side.
     ///
@@ -52,6 +57,7 @@ enum Task {
 fn main() -> Result<()> {
     match Cli::parse().task {
         Task::Demo(args) => demo::run(args),
+        Task::Compare(args) => compare::run(args),
         Task::Bench(args) => bench::build_and_run(args),
         Task::BenchRun(args) => bench::run(args),
         Task::TokioTcpEcho(args) => bench::baseline::tcp_main(args),

@@ -16,7 +16,13 @@ use std::{
 use anyhow::{Context, Result, bail, ensure};
 
 /// The packages the demo and `compare` run.
-pub const PACKAGES: [&str; 5] = ["tcp-server", "tcp-client", "udp-server", "udp-client", "stick-demo"];
+pub const PACKAGES: [&str; 5] = [
+    "tcp-server",
+    "tcp-client",
+    "udp-server",
+    "udp-client",
+    "stick-demo",
+];
 
 /// Release binaries by name (`tcp-server`, `stick-demo`, …).
 #[derive(Debug, Clone)]
@@ -39,9 +45,11 @@ impl Binaries {
 pub fn release_binaries() -> Result<Binaries> {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(&cargo);
-    command
-        .current_dir(workspace_root())
-        .args(["build", "--release", "--message-format=json-render-diagnostics"]);
+    command.current_dir(workspace_root()).args([
+        "build",
+        "--release",
+        "--message-format=json-render-diagnostics",
+    ]);
     for package in PACKAGES {
         command.args(["-p", package]);
     }
@@ -62,7 +70,10 @@ pub fn release_binaries() -> Result<Binaries> {
         }
     }
     let status = child.wait().context("waiting for cargo")?;
-    ensure!(status.success(), "`cargo build --release` failed ({status})");
+    ensure!(
+        status.success(),
+        "`cargo build --release` failed ({status})"
+    );
     if binaries.is_empty() {
         bail!("cargo reported no binaries; is this the sockets-rs workspace?");
     }
@@ -112,7 +123,10 @@ mod tests {
     #[test]
     fn executable_paths_are_read_from_cargo_messages() {
         let artifact = r#"{"reason":"compiler-artifact","target":{"name":"tcp-server"},"executable":"/w/target/release/tcp-server","fresh":true}"#;
-        assert_eq!(executable(artifact).as_deref(), Some("/w/target/release/tcp-server"));
+        assert_eq!(
+            executable(artifact).as_deref(),
+            Some("/w/target/release/tcp-server")
+        );
         let library = r#"{"reason":"compiler-artifact","executable":null}"#;
         assert_eq!(executable(library), None);
         let escaped = r#"{"executable":"C:\\t\"x\u00e9\/y"}"#;

@@ -133,7 +133,10 @@ pub fn pieces_of_repeated(pieces: &[&str], message: &str) -> bool {
 
 /// The `(size of the largest read, number of reads)` of a run of pieces.
 pub fn read_sizes(pieces: &[&str]) -> (usize, usize) {
-    (pieces.iter().map(|p| p.len()).max().unwrap_or(0), pieces.len())
+    (
+        pieces.iter().map(|p| p.len()).max().unwrap_or(0),
+        pieces.len(),
+    )
 }
 
 #[cfg(test)]
@@ -172,19 +175,35 @@ mod tests {
     fn payload_strips_the_go_prefix_and_our_peer_suffix() {
         let prefix = "received client Data sent: ";
         assert_eq!(
-            payload("received client Data sent: Hi (there) (from 127.0.0.1:5)", prefix),
+            payload(
+                "received client Data sent: Hi (there) (from 127.0.0.1:5)",
+                prefix
+            ),
             Some("Hi (there)")
         );
-        assert_eq!(payload("received client Data sent: Hi (there)", prefix), Some("Hi (there)"));
+        assert_eq!(
+            payload("received client Data sent: Hi (there)", prefix),
+            Some("Hi (there)")
+        );
         assert_eq!(payload("received client Data sent: ", prefix), Some(""));
         assert_eq!(payload("listening on 127.0.0.1:1", prefix), None);
-        let lines = owned(&["listening on x", "received client Data sent: a (from p)", "b"]);
+        let lines = owned(&[
+            "listening on x",
+            "received client Data sent: a (from p)",
+            "b",
+        ]);
         assert_eq!(payloads(&lines, prefix), ["a"]);
     }
 
     #[test]
     fn summary_is_the_last_summary_line() {
-        let lines = owned(&["listening on x", "summary: one", "noise", "summary: two", "after"]);
+        let lines = owned(&[
+            "listening on x",
+            "summary: one",
+            "noise",
+            "summary: two",
+            "after",
+        ]);
         assert_eq!(summary(&lines), Some("summary: two"));
         assert_eq!(summary(&owned(&["none"])), None);
     }
@@ -196,7 +215,10 @@ mod tests {
         // The Go client's single 512-byte read: the long echo printed in parts.
         let split = owned(&["hi", &long[..512], &long[512..1024]]);
         let err = exact_lines(&split, &["hi", &long]).unwrap_err();
-        assert!(err.contains("line 2 has 512 characters where 2000"), "{err}");
+        assert!(
+            err.contains("line 2 has 512 characters where 2000"),
+            "{err}"
+        );
         let err = exact_lines(&owned(&["hi"]), &["hi", &long]).unwrap_err();
         assert!(err.contains("line 2 (2000 characters) is missing"), "{err}");
         let err = exact_lines(&owned(&["hi", "extra"]), &["hi"]).unwrap_err();
@@ -220,7 +242,10 @@ mod tests {
     fn pieces_of_a_repeated_message_are_recognised_even_with_gaps() {
         let message = "Hello, Hello. How are you?";
         let stream = message.repeat(20);
-        assert!(pieces_of_repeated(&[&stream[..128], &stream[300..420]], message));
+        assert!(pieces_of_repeated(
+            &[&stream[..128], &stream[300..420]],
+            message
+        ));
         assert!(pieces_of_repeated(&[&stream[5..9]], message));
         assert!(!pieces_of_repeated(&["Hello, Hello. How are we?"], message));
         assert!(pieces_of_repeated(&[], message));

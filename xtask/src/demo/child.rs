@@ -103,8 +103,20 @@ impl Program {
         echo: Echo,
     ) -> Result<Program> {
         let mut command = Command::new(program);
+        command.args(args);
+        Program::start_command(label, command, stdin, echo)
+            .with_context(|| format!("cannot start {}", describe(program, args)))
+    }
+
+    /// [`Program::start`] for a command already set up (arguments, working
+    /// directory, environment); its stdio and process group are set here.
+    pub fn start_command(
+        label: &str,
+        mut command: Command,
+        stdin: Option<Vec<u8>>,
+        echo: Echo,
+    ) -> Result<Program> {
         command
-            .args(args)
             .stdin(if stdin.is_some() {
                 Stdio::piped()
             } else {
@@ -131,9 +143,7 @@ impl Program {
         // Register before spawning, under the lock the interrupt handler
         // takes, so a Ctrl-C can never miss a program that has just started.
         let mut live = live_groups();
-        let child = command
-            .spawn()
-            .with_context(|| format!("cannot start {}", describe(program, args)))?;
+        let child = command.spawn()?;
         live.push(child.id());
         drop(live);
 
@@ -157,7 +167,12 @@ impl Program {
         Ok(program)
     }
 
-    fn read_stream(&self, pipe: impl Read + Send + 'static, stream: Stream, echo: Echo) -> Result<()> {
+    fn read_stream(
+        &self,
+        pipe: impl Read + Send + 'static,
+        stream: Stream,
+        echo: Echo,
+    ) -> Result<()> {
         let output = Arc::clone(&self.output);
         let label = self.label.clone();
         thread::Builder::new()
@@ -248,7 +263,10 @@ impl Program {
     pub fn listening_addr(&self, timeout: Duration) -> Result<SocketAddr> {
         let first = self.wait_for_line("its first line", timeout, |_| true)?;
         super::check::listening_addr(&first).with_context(|| {
-            format!("{}'s first line should be `listening on <addr>`", self.label)
+            format!(
+                "{}'s first line should be `listening on <addr>`",
+                self.label
+            )
         })
     }
 
@@ -262,7 +280,10 @@ impl Program {
             }
             if Instant::now() >= deadline {
                 self.kill();
-                bail!("{} did not finish within {timeout:?}; killed it", self.label);
+                bail!(
+                    "{} did not finish within {timeout:?}; killed it",
+                    self.label
+                );
             }
             // The exit cannot be waited for with a deadline in std; a short
             // poll is bounded by the deadline above.
@@ -300,7 +321,8 @@ impl Program {
         self.wait_for_output_end(Instant::now() + Duration::from_millis(500));
     }
 
-    fn try_reap(&mut self) -> Result<Option<ExitStatus>> {
+    /// The exit status if the program has ended, without waiting.
+    pub fn try_reap(&mut self) -> Result<Option<ExitStatus>> {
         if let Some(status) = self.status {
             return Ok(Some(status));
         }
@@ -370,7 +392,11 @@ fn feed(mut pipe: ChildStdin, input: Vec<u8>, label: &str) -> Result<()> {
 
 /// Reads one line (without its `\n`) into `line`, keeping at most `max`
 /// bytes of it. Returns `false` at end of stream with nothing read.
-fn read_line_bounded(reader: &mut impl BufRead, line: &mut Vec<u8>, max: usize) -> io::Result<bool> {
+fn read_line_bounded(
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<bool> {
     line.clear();
     let mut any = false;
     loop {
@@ -503,7 +529,10 @@ mod tests {
         assert_eq!(addr.port(), 9);
         let status = program.terminate(Duration::from_secs(10)).unwrap();
         assert!(status.success(), "{status}");
-        assert_eq!(program.lines(Stream::Stdout).last().unwrap(), "summary: done");
+        assert_eq!(
+            program.lines(Stream::Stdout).last().unwrap(),
+            "summary: done"
+        );
     }
 
     #[test]
@@ -515,7 +544,10 @@ mod tests {
         let started = Instant::now();
         let err = program.wait(Duration::from_millis(200)).unwrap_err();
         assert!(err.to_string().contains("killed"), "{err}");
-        assert!(program.output.lock().open == 0, "the grandchild still holds the pipe");
+        assert!(
+            program.output.lock().open == 0,
+            "the grandchild still holds the pipe"
+        );
         assert!(started.elapsed() < Duration::from_secs(20));
     }
 

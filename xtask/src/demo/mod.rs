@@ -12,10 +12,10 @@
 //! Every program is a [`child::Program`], killed and reaped however the
 //! step ends (even on Ctrl-C), and every wait has a deadline.
 
-mod build;
-mod check;
+pub mod build;
+pub mod check;
 pub mod child;
-mod report;
+pub mod report;
 
 use std::{path::Path, time::Duration, time::Instant};
 
@@ -90,7 +90,10 @@ pub fn run(args: DemoArgs) -> Result<()> {
     }
 
     style.narrate(
-        &format!("Result ({:.1} s after the build)", started.elapsed().as_secs_f64()),
+        &format!(
+            "Result ({:.1} s after the build)",
+            started.elapsed().as_secs_f64()
+        ),
         &[],
     );
     print!("{}", report::table(&demo.rows, style));
@@ -121,7 +124,8 @@ impl Demo {
     }
 
     fn narrate(&self, title: &str, lines: &[&str]) {
-        self.style.narrate(&format!("{} — {title}", self.step), lines);
+        self.style
+            .narrate(&format!("{} — {title}", self.step), lines);
     }
 
     /// Records one check and shows its result at once.
@@ -150,13 +154,25 @@ impl Demo {
         let mut all = args.to_vec();
         all.extend(["--addr", "127.0.0.1:0"]);
         self.show_command(label, binary, &all);
-        let program = Program::start(label, self.binary(binary)?, &all, None, Echo::Live(self.style))?;
+        let program = Program::start(
+            label,
+            self.binary(binary)?,
+            &all,
+            None,
+            Echo::Live(self.style),
+        )?;
         let addr = program.listening_addr(START)?;
         Ok((program, addr.to_string()))
     }
 
     /// Runs a client to its end, feeding it `stdin`.
-    fn client(&self, label: &str, binary: &str, args: &[&str], stdin: Option<String>) -> Result<Program> {
+    fn client(
+        &self,
+        label: &str,
+        binary: &str,
+        args: &[&str],
+        stdin: Option<String>,
+    ) -> Result<Program> {
         self.show_command(label, binary, args);
         let mut program = Program::start(
             label,
@@ -170,8 +186,14 @@ impl Demo {
     }
 
     fn show_command(&self, label: &str, binary: &str, args: &[&str]) {
-        let command = std::iter::once(binary).chain(args.iter().copied()).collect::<Vec<_>>();
-        println!("   {} {}", self.style.dim(&format!("{:>14} $", label)), command.join(" "));
+        let command = std::iter::once(binary)
+            .chain(args.iter().copied())
+            .collect::<Vec<_>>();
+        println!(
+            "   {} {}",
+            self.style.dim(&format!("{:>14} $", label)),
+            command.join(" ")
+        );
     }
 
     /// Checks that a client exited 0.
@@ -247,7 +269,11 @@ fn tcp(d: &mut Demo) -> Result<()> {
     // Each read is one line on the server; together they must be every byte.
     let sent = SHORT.len() + long.len();
     let waited = server.wait_until("every byte as reads", OUTPUT, |lines| {
-        payloads(lines, PREFIX).iter().map(|p| p.len()).sum::<usize>() >= sent
+        payloads(lines, PREFIX)
+            .iter()
+            .map(|p| p.len())
+            .sum::<usize>()
+            >= sent
     });
     let lines = server.lines(Stream::Stdout);
     let reads = payloads(&lines, PREFIX);
@@ -284,7 +310,10 @@ fn raw_server_checks(d: &mut Demo, server: &Program, max_read: Option<usize>) {
     let reads = payloads(&lines, PREFIX);
     let (largest, count) = read_sizes(&reads);
     d.record(
-        &format!("server received exactly {STICK_COUNT} × {} = {total} bytes, in order", STICK_MESSAGE.len()),
+        &format!(
+            "server received exactly {STICK_COUNT} × {} = {total} bytes, in order",
+            STICK_MESSAGE.len()
+        ),
         glued_equals_repeated(&reads, STICK_MESSAGE, STICK_COUNT)
             .map(|()| format!("{count} reads, largest {largest} bytes")),
     );
@@ -389,7 +418,10 @@ fn framed_checks(d: &mut Demo, server: &Program) {
         if messages.len() == STICK_COUNT && wrong == 0 {
             Ok(String::new())
         } else {
-            Err(format!("{} messages, {wrong} of them different", messages.len()))
+            Err(format!(
+                "{} messages, {wrong} of them different",
+                messages.len()
+            ))
         },
     );
     d.record(

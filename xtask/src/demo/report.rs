@@ -32,11 +32,6 @@ impl Style {
         }
     }
 
-    /// Never colour (tests, and output meant for files).
-    pub const fn plain() -> Style {
-        Style { colour: false }
-    }
-
     fn paint(self, code: &str, text: &str) -> String {
         if self.colour {
             format!("\x1b[{code}m{text}\x1b[0m")
@@ -192,6 +187,8 @@ mod tests {
     use super::*;
     use std::ffi::OsStr;
 
+    const PLAIN: Style = Style { colour: false };
+
     fn row(step: &str, check: &str, passed: bool, detail: &str) -> Row {
         Row {
             step: step.into(),
@@ -210,7 +207,7 @@ mod tests {
         );
         assert!(!use_colour(true, Some(OsStr::new("1"))));
         assert!(!use_colour(false, None));
-        assert_eq!(Style::plain().mark(true), "✓");
+        assert_eq!(PLAIN.mark(true), "✓");
         assert_eq!(Style { colour: true }.mark(false), "\x1b[31m✗\x1b[0m");
     }
 
@@ -226,7 +223,7 @@ mod tests {
             ),
             row("4 UDP echo", "reply printed", true, ""),
         ];
-        let text = table(&rows, Style::plain());
+        let text = table(&rows, PLAIN);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0].split_whitespace().collect::<Vec<_>>(),
@@ -247,7 +244,7 @@ mod tests {
         assert!(lines[3].contains("✗  got 512 of 2000"), "{text}");
         assert!(lines[4].starts_with("4 UDP echo"), "{text}");
         assert!(text.ends_with("1 of 3 checks FAILED\n"), "{text}");
-        let passed = table(&rows[..1], Style::plain());
+        let passed = table(&rows[..1], PLAIN);
         assert!(passed.ends_with("all 1 checks passed\n"), "{passed}");
     }
 

@@ -1,0 +1,160 @@
+//! `cargo xtask compare`: refuses clearly when it cannot run, and, when `go`
+//! is installed, runs our programs against the Go fixtures in `tests/go/`
+//! (written in the tutorial's layout, with the tutorial's behaviour) in
+//! every pair.
+//!
+//! The full run builds the release binaries and the Go programs, and uses
+//! the Go programs' fixed ports 20000 and 30000; it is skipped, with a
+//! message, where `go` is missing.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    thread,
+    time::{Duration, Instant},
+};
+
+fn xtask() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    command.arg("compare").env("RUST_BACKTRACE", "0");
+    command
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go")
+}
+
+/// Kills the child if the test ends early.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `command` to its end (killing it at `timeout`), its output going to
+/// files so no pipe can fill; returns the status, stdout and stderr.
+fn run(mut command: Command, name: &str, timeout: Duration) -> (ExitStatus, String, String) {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let out_path = dir.join(format!("{name}.stdout"));
+    let err_path = dir.join(format!("{name}.stderr"));
+    command
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out_path).unwrap())
+        .stderr(fs::File::create(&err_path).unwrap());
+    let mut guard = Guard(command.spawn().expect("xtask starts"));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = guard.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "xtask compare did not finish within {timeout:?}"
+        );
+        // std has no wait-with-timeout; a bounded poll of the exit.
+        thread::sleep(Duration::from_millis(50));
+    };
+    let stdout = fs::read_to_string(out_path).unwrap();
+    let stderr = fs::read_to_string(err_path).unwrap();
+    (status, stdout, stderr)
+}
+
+fn go_is_installed() -> bool {
+    Command::new("go")
+        .arg("version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn without_a_go_directory_it_says_how_to_call_it_and_exits_2() {
+    let (status, _, stderr) = run(xtask(), "no-dir", Duration::from_secs(60));
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cargo xtask compare --go DIR"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one clear line: {stderr}");
+}
+
+#[test]
+fn a_directory_without_the_tutorial_layout_is_named_with_the_missing_files_and_exits_2() {
+    let mut command = xtask();
+    command.arg("--go").arg(fixtures().join("tcp"));
+    let (status, _, stderr) = run(command, "bad-layout", Duration::from_secs(60));
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("missing: tcp/server/main.go"), "{stderr}");
+    assert!(stderr.contains("socket_stick/proto/proto.go"), "{stderr}");
+}
+
+#[test]
+fn without_go_on_path_it_says_how_to_install_it_and_exits_2() {
+    let empty = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("empty-path");
+    fs::create_dir_all(&empty).unwrap();
+    let mut command = xtask();
+    command.arg("--go").arg(fixtures()).env("PATH", &empty);
+    let (status, _, stderr) = run(command, "no-go", Duration::from_secs(60));
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("`go` is not on PATH"), "{stderr}");
+    assert!(stderr.contains("apt-get install golang-go"), "{stderr}");
+}
+
+#[test]
+fn go_fixtures_and_our_programs_work_together_in_every_pair() {
+    if !go_is_installed() {
+        eprintln!(
+            "skipping go_fixtures_and_our_programs_work_together_in_every_pair: `go` is not \
+             installed (Debian: apt-get install golang-go)"
+        );
+        return;
+    }
+    let mut command = xtask();
+    command.arg("--go").arg(fixtures());
+    // Builds the release binaries (minutes when cold) and 8 Go programs.
+    let (status, stdout, stderr) = run(command, "fixtures", Duration::from_secs(900));
+    assert!(
+        status.success(),
+        "exit {status}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+
+    // The matrix: every cell ran and worked.
+    assert!(
+        stdout.contains("16 of 16 pairs worked together"),
+        "{stdout}"
+    );
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("program"))
+        .skip(2)
+        .take(8)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        ["tcp", "echo", "Go", "client", "✓", "✓"],
+        "{stdout}"
+    );
+    assert_eq!(rows[7], ["Rust", "client", "✓", "✓"], "{stdout}");
+
+    // What each side printed is shown: the Go programs' own lines, and ours.
+    for line in [
+        // Go tcp/client printed the echo from our tcp-server.
+        "Go client │ hello from the Go client",
+        // Go tcp/server received our tcp-client's line.
+        "Go server │ received client Data sent from terminal: hello from the Rust client",
+        // Go UDP/client got its reply from our udp-server.
+        "Go client │ recv:Hello server addr:127.0.0.1:30000 count:12",
+        // Our udp-client got its reply from the Go UDP/server.
+        "Rust client │ recv:Hello server addr:127.0.0.1:30000 count:12",
+        // Go server2 decoded our client2's frames.
+        "Go server │ received client Data sent: Hello, Hello. How are you?",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in\n{stdout}");
+    }
+    // How much the Go raw server printed is reported (whether its 128-byte
+    // defect loses bytes depends on how the writes arrive).
+    assert!(stdout.contains(" of 520 bytes printed in "), "{stdout}");
+}
