@@ -54,14 +54,15 @@ pub fn release_binaries() -> Result<Binaries> {
         command.args(["-p", package]);
     }
     eprintln!("building release binaries: {}", PACKAGES.join(", "));
-    let mut child = command
-        .stdout(Stdio::piped())
-        .spawn()
+    command.stdout(Stdio::piped());
+    // In its own group, like every program the demo starts: a Ctrl-C while
+    // cargo builds stops cargo and its rustc processes too.
+    let mut child = super::child::spawn_in_own_group(&mut command)
         .with_context(|| format!("cannot run {}", cargo.to_string_lossy()))?;
     let stdout = child.stdout.take().context("cargo's stdout not captured")?;
     let mut binaries = BTreeMap::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.context("reading cargo's messages")?;
+    // Read to the end whatever happens, so cargo is always waited for.
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
         if let Some(path) = executable(&line) {
             let path = PathBuf::from(path);
             if let Some(name) = path.file_stem().and_then(|s| s.to_str()) {
@@ -69,7 +70,9 @@ pub fn release_binaries() -> Result<Binaries> {
             }
         }
     }
-    let status = child.wait().context("waiting for cargo")?;
+    let status = child.wait().context("waiting for cargo");
+    super::child::reaped(child.id());
+    let status = status?;
     ensure!(
         status.success(),
         "`cargo build --release` failed ({status})"

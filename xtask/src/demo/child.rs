@@ -123,29 +123,8 @@ impl Program {
                 Stdio::null()
             })
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Its own group: the terminal's Ctrl-C goes to xtask alone, and
-            // one killpg stops the program and anything it started.
-            .process_group(0);
-        #[cfg(target_os = "linux")]
-        // SAFETY: the closure runs in the child between fork and exec, where
-        // only async-signal-safe calls are allowed; prctl is a plain system
-        // call that touches no memory of ours.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) == -1 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-
-        // Register before spawning, under the lock the interrupt handler
-        // takes, so a Ctrl-C can never miss a program that has just started.
-        let mut live = live_groups();
-        let child = command.spawn()?;
-        live.push(child.id());
-        drop(live);
+            .stderr(Stdio::piped());
+        let child = spawn_in_own_group(&mut command)?;
 
         let output = Arc::new(Output::default());
         // From here on the guard owns the child: any early return kills it.
@@ -326,17 +305,17 @@ impl Program {
         if let Some(status) = self.status {
             return Ok(Some(status));
         }
-        let reaped = self
+        let exited = self
             .child
             .try_wait()
             .with_context(|| format!("cannot wait for {}", self.label))?;
-        if let Some(status) = reaped {
+        if let Some(status) = exited {
             self.status = Some(status);
             // Anything the program left in its group goes with it.
             kill_group(self.child.id());
-            live_groups().retain(|&pid| pid != self.child.id());
+            reaped(self.child.id());
         }
-        Ok(reaped)
+        Ok(exited)
     }
 
     fn wait_for_output_end(&self, deadline: Instant) {
@@ -426,6 +405,40 @@ fn read_line_bounded(
     }
 }
 
+/// Spawns `command` as the leader of a new process group, registered with
+/// the interrupt handler (which kills the group on Ctrl-C) until it is
+/// reaped. Linux also kills it if xtask dies (`PR_SET_PDEATHSIG`).
+///
+/// In its own group, a program does not get the terminal's Ctrl-C itself:
+/// xtask stops it, in order, and says so. One `killpg` also stops anything
+/// the program started (cargo's rustc processes, a shell's children).
+pub fn spawn_in_own_group(command: &mut Command) -> io::Result<Child> {
+    command.process_group(0);
+    #[cfg(target_os = "linux")]
+    // SAFETY: the closure runs in the child between fork and exec, where
+    // only async-signal-safe calls are allowed; prctl is a plain system
+    // call that touches no memory of ours.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    // Register under the lock the interrupt handler takes, so a Ctrl-C can
+    // never miss a program that has just started.
+    let mut live = live_groups();
+    let child = command.spawn()?;
+    live.push(child.id());
+    Ok(child)
+}
+
+/// Forgets a reaped program's group (see [`spawn_in_own_group`]).
+pub fn reaped(pid: u32) {
+    live_groups().retain(|&p| p != pid);
+}
+
 /// Process groups of programs started and not yet reaped.
 fn live_groups() -> MutexGuard<'static, Vec<u32>> {
     static LIVE: OnceLock<Mutex<Vec<u32>>> = OnceLock::new();
@@ -461,6 +474,24 @@ pub fn install_interrupt_handler() -> Result<()> {
                 let live = live_groups();
                 for &pgid in live.iter() {
                     kill_group(pgid);
+                }
+                // Reap them too: xtask's own parent (or a container's init)
+                // may never collect zombies left to it.
+                let deadline = Instant::now() + Duration::from_secs(1);
+                for &pid in live.iter() {
+                    let Ok(pid) = libc::pid_t::try_from(pid) else {
+                        continue;
+                    };
+                    while Instant::now() < deadline {
+                        // SAFETY: waitpid on our own child writes only the
+                        // status we pass (none here).
+                        let done =
+                            unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+                        if done != 0 {
+                            break; // reaped, or already reaped by the main thread
+                        }
+                        thread::sleep(Duration::from_millis(2));
+                    }
                 }
                 eprintln!(
                     "\ninterrupted: stopped {} running program(s); exiting",
