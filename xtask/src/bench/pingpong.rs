@@ -106,6 +106,8 @@ struct Conn {
     written: usize,
     echoed: usize,
     sent_at: Instant,
+    /// Whether a request awaits its echo.
+    in_flight: bool,
 }
 
 impl Conn {
@@ -115,6 +117,7 @@ impl Conn {
         self.written = 0;
         self.echoed = 0;
         self.sent_at = Instant::now();
+        self.in_flight = true;
         self.write()
     }
 
@@ -135,9 +138,16 @@ impl Conn {
         Ok(())
     }
 
-    /// Reads what the server echoed, checks it, and starts the next request
-    /// whenever one completes. Returns the latencies of completed requests.
-    fn read(&mut self, scratch: &mut [u8], closed: bool, done: &mut Vec<Duration>) -> Result<()> {
+    /// Reads what the server echoed, checks it, and (if `next`) starts the
+    /// next request whenever one completes. Pushes the latencies of completed
+    /// requests onto `done`.
+    fn read(
+        &mut self,
+        scratch: &mut [u8],
+        closed: bool,
+        next: bool,
+        done: &mut Vec<Duration>,
+    ) -> Result<()> {
         loop {
             let n = match self.stream.read(scratch) {
                 Ok(0) => bail!(
@@ -177,7 +187,10 @@ impl Conn {
             self.echoed = expected_end;
             if self.echoed == self.request.len() {
                 done.push(self.sent_at.elapsed());
-                self.start_request()?;
+                self.in_flight = false;
+                if next {
+                    self.start_request()?;
+                }
             }
             // A short read means the socket's receive queue is empty: skip the
             // `read` that would only say WouldBlock (a syscall per request).
@@ -219,6 +232,7 @@ pub fn run(addr: SocketAddr, server_pid: u32, config: &Config) -> Result<Outcome
             written: 0,
             echoed: 0,
             sent_at: Instant::now(),
+            in_flight: false,
         });
     }
 
@@ -253,13 +267,15 @@ pub fn run(addr: SocketAddr, server_pid: u32, config: &Config) -> Result<Outcome
             Some((t0, server0, client0)) if now >= t0 + config.measure => {
                 let server_cpu = procfs::cpu_time(server_pid)?.since(server0);
                 let client_cpu = procfs::cpu_time(client_pid)?.since(client0);
-                return Ok(Outcome {
+                let outcome = Outcome {
                     requests,
                     elapsed: now - t0,
                     latency,
                     server_cpu,
                     client_cpu,
-                });
+                };
+                drain(&mut poll, &mut events, &mut conns, &mut scratch)?;
+                return Ok(outcome);
             }
             _ => {}
         }
@@ -280,7 +296,7 @@ pub fn run(addr: SocketAddr, server_pid: u32, config: &Config) -> Result<Outcome
                 conn.write()?;
             }
             if event.is_readable() || event.is_read_closed() {
-                conn.read(&mut scratch, event.is_read_closed(), &mut completed)?;
+                conn.read(&mut scratch, event.is_read_closed(), true, &mut completed)?;
             }
         }
         if !completed.is_empty() {
@@ -291,4 +307,40 @@ pub fn run(addr: SocketAddr, server_pid: u32, config: &Config) -> Result<Outcome
             }
         }
     }
+}
+
+/// Collects (and still verifies) the echoes of the requests in flight when the
+/// measurement ended, sending no new ones, so every connection closes with
+/// nothing unread: closing over unread bytes would make the kernel reset it,
+/// and the server would log each reset as an error.
+fn drain(
+    poll: &mut Poll,
+    events: &mut Events,
+    conns: &mut [Conn],
+    scratch: &mut [u8],
+) -> Result<()> {
+    let deadline = Instant::now() + STALL_TIMEOUT;
+    let mut ignored = Vec::new();
+    while conns.iter().any(|conn| conn.in_flight) {
+        if Instant::now() >= deadline {
+            bail!("echoes still missing {STALL_TIMEOUT:?} after the run ended");
+        }
+        match poll.poll(events, Some(Duration::from_millis(100))) {
+            Ok(()) => {}
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err).context("poll"),
+        }
+        for event in events.iter() {
+            let conn = conns
+                .get_mut(event.token().0)
+                .context("an event for a token we never registered")?;
+            if event.is_writable() {
+                conn.write()?;
+            }
+            if conn.in_flight && (event.is_readable() || event.is_read_closed()) {
+                conn.read(scratch, event.is_read_closed(), false, &mut ignored)?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -195,7 +195,10 @@ pub fn format_value(value: f64, unit: Unit) -> String {
 /// A duration in nanoseconds with three significant figures in a unit a reader
 /// takes in at a glance: `850 ns`, `38.2 µs`, `1.20 ms`.
 pub fn format_nanos(ns: f64) -> String {
-    let (value, unit) = if ns < 1_000.0 {
+    let (value, unit) = if ns == 0.0 {
+        // Below what was measurable (CPU time comes in 10 ms ticks).
+        return "0".to_owned();
+    } else if ns < 1_000.0 {
         (ns, "ns")
     } else if ns < 1_000_000.0 {
         (ns / 1_000.0, "µs")
@@ -265,6 +268,7 @@ mod tests {
 
     #[test]
     fn latencies_print_with_three_significant_figures() {
+        assert_eq!(format_nanos(0.0), "0");
         assert_eq!(format_nanos(850.0), "850 ns");
         assert_eq!(format_nanos(38_240.0), "38.2 µs");
         assert_eq!(format_nanos(1_204_000.0), "1.20 ms");
