@@ -833,7 +833,7 @@ where
         }
         if !did_read && (event.is_readable() || event.is_read_closed()) {
             if self.draining() {
-                self.finish_for_shutdown(key);
+                self.finish_for_shutdown(key, false);
             } else {
                 self.read_until_drained(key);
             }
@@ -853,7 +853,7 @@ where
         match flushed {
             Err(e) => self.close(key, CloseReason::Error(e)),
             Ok(false) => {}
-            Ok(true) if self.drain_deadline.is_some() => self.finish_for_shutdown(key),
+            Ok(true) if self.drain_deadline.is_some() => self.finish_for_shutdown(key, false),
             Ok(true) if eof_read => self.close(key, CloseReason::PeerClosed),
             Ok(true) => {
                 // Resume a read paused by backpressure (no edge will announce
@@ -1011,7 +1011,7 @@ where
         );
         let keys = std::mem::take(&mut self.to_close);
         for &key in &keys {
-            self.finish_for_shutdown(key);
+            self.finish_for_shutdown(key, true);
         }
         self.to_close = keys;
     }
@@ -1024,9 +1024,15 @@ where
     /// still in flight; since the loop stopped reading at shutdown, a peer
     /// that kept sending has unread input. So: send our FIN after the
     /// output (`shutdown(Write)`), discard what the peer sends, and close
-    /// at its end-of-file (or at the shutdown deadline). A connection with
-    /// nothing unread closes at once, so idle clients do not delay the exit.
-    fn finish_for_shutdown(&mut self, key: usize) {
+    /// at its end-of-file (or at the shutdown deadline).
+    ///
+    /// `idle` is true for a connection that had no pending output when the
+    /// shutdown began: if it has nothing unread either, its peer is not in
+    /// the middle of a transfer and it closes at once, so idle clients do
+    /// not delay the exit. A connection whose output had to be flushed
+    /// first always waits for the peer's end-of-file: its peer may still
+    /// have data in flight that would arrive after a close and draw a reset.
+    fn finish_for_shutdown(&mut self, key: usize, idle: bool) {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
@@ -1061,7 +1067,7 @@ where
         }
         match result {
             Err(e) => self.close(key, CloseReason::Error(e)),
-            Ok(eof) if eof || (first_visit && discarded == 0) => {
+            Ok(eof) if eof || (idle && first_visit && discarded == 0) => {
                 self.close(key, CloseReason::Shutdown { flushed: true })
             }
             // The peer is still sending: wait for its end-of-file.
