@@ -49,6 +49,11 @@ struct Args {
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: Option<u64>,
 
+    /// On SIGINT/SIGTERM, wait at most this long for pending echoes to be
+    /// delivered before closing anyway (a second signal stops waiting).
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    shutdown_timeout: u64,
+
     /// Event loops (threads), each with its own SO_REUSEPORT listener.
     #[arg(long, value_name = "N", default_value = "1")]
     threads: NonZeroUsize,
@@ -91,6 +96,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         .max_conns(args.max_conns)
         .idle_timeout(args.idle_timeout.map(Duration::from_secs))
         .nodelay(!args.no_nodelay)
+        .shutdown_timeout(Duration::from_secs(args.shutdown_timeout))
         .handle_signals(true)
         .start(args.addr)
         .with_context(|| format!("listen on {} failed", args.addr))?;

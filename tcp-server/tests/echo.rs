@@ -388,6 +388,44 @@ fn sigterm_with_pending_output_flushes_it_and_exits_zero_with_the_summary() {
 }
 
 #[test]
+fn sigterm_does_not_wait_for_idle_clients_to_hang_up() {
+    // A shutdown timeout longer than the test's deadline: if the server
+    // waited for this idle client to hang up, `wait_exit` would fail.
+    let mut server = ServerProcess::start(&["--quiet", "--shutdown-timeout", "3600"]);
+    let mut idle = server.connect();
+    ping(&mut idle, b"then idle");
+    server.signal(libc::SIGTERM);
+    let (lines, status) = server.wait_exit();
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        lines[0].starts_with("summary: served 1 connections"),
+        "{lines:?}"
+    );
+    // The client sees a clean end-of-file, not a reset.
+    let mut buf = [0; 8];
+    assert_eq!(idle.read(&mut buf).unwrap(), 0);
+}
+
+#[test]
+fn second_signal_stops_waiting_for_a_client_that_never_reads() {
+    let mut server = ServerProcess::start(&["--quiet", "--shutdown-timeout", "3600"]);
+    let hog = server.connect();
+    write_until_full(&hog, &pattern(32 * MIB, 13));
+    server.signal(libc::SIGTERM);
+    // Two signals sent back to back may merge into one; send the second
+    // once the first has been seen.
+    server.wait_for_log("shutting down");
+    server.signal(libc::SIGTERM);
+    let (lines, status) = server.wait_exit();
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        lines[0].starts_with("summary: served 1 connections"),
+        "{lines:?}"
+    );
+    drop(hog);
+}
+
+#[test]
 fn sigint_without_clients_exits_zero_with_the_summary() {
     let mut server = ServerProcess::start(&[]);
     server.signal(libc::SIGINT);
