@@ -8,11 +8,15 @@
 //!   *becomes* ready, so the loop accepts, reads and writes until the OS says
 //!   `WouldBlock`, retries `Interrupted`, and — because an edge is not
 //!   repeated — remembers work it had to postpone (a paused read, a paused
-//!   accept) and resumes it itself.
-//! * **One read syscall saved per request.** A read that returns fewer bytes
-//!   than asked for means the receive queue is empty: the loop does not issue
-//!   the extra `read` that would only say `WouldBlock`. New data, or the
-//!   peer's FIN, raises a new edge.
+//!   accept, a connection that used up its turn) and resumes it itself.
+//! * **No wasted syscalls.** A read that returns fewer bytes than asked for
+//!   means the receive queue is empty: the loop does not issue the extra
+//!   `read` that would only say `WouldBlock` (new data, or the peer's FIN,
+//!   raises a new edge); likewise a short write means the send buffer is
+//!   full. A ping-pong request costs one `read`, one `write` and a share of
+//!   one `epoll_wait`.
+//! * **Fairness.** A connection gets at most 16 reads per turn, so a peer
+//!   that sends as fast as the loop reads cannot starve the others.
 //! * **No byte lost.** [`Conn::send`] writes at once when it can and keeps
 //!   the rest as pending output, written when the socket becomes writable.
 //!   When the peer shuts down its write side, pending output is still flushed
@@ -27,8 +31,9 @@
 //! * **Limits and shutdown.** `max_conns`, `EMFILE`/`ENFILE` back-off, an
 //!   idle timeout swept once in a while (no timer per connection), and a
 //!   graceful stop (signals or [`ServerHandle::shutdown`]) that stops
-//!   accepting and reading, flushes pending output within a deadline and
-//!   returns the [`Stats`].
+//!   accepting and reading, flushes pending output within a deadline
+//!   (closing with a FIN, never a reset that would destroy it) and returns
+//!   the [`Stats`].
 //!
 //! # Example
 //!
