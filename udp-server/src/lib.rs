@@ -76,9 +76,9 @@ type RecvBatch = Vec<u8>;
 /// bounce one datagram between them for ever; a few such loops multiply the
 /// attacker's bandwidth without end (amplification). That is why the IANA
 /// echo port 7 is closed almost everywhere. A teaching server should not do
-/// that by default, so ours
-/// answers only on loopback. To serve other machines deliberately, bind all
-/// interfaces yourself: `--addr 0.0.0.0:30000` (or `[::]:30000`).
+/// that by default, so ours answers only on loopback. To serve other
+/// machines deliberately, bind all interfaces yourself:
+/// `--addr 0.0.0.0:30000` (or `[::]:30000`).
 pub const DEFAULT_ADDR: &str = "127.0.0.1:30000";
 
 /// The largest UDP payload over IPv4 is 65 507 bytes, over IPv6 (without
@@ -609,6 +609,27 @@ mod tests {
         let (n, _) = socket.recv_from(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"next");
         assert_eq!(server.stop().unwrap().dropped, 1);
+    }
+
+    /// A send the kernel rejects for one peer (here an IPv6 destination on
+    /// an IPv4 socket, the in-process stand-in for e.g. ECONNREFUSED from an
+    /// ICMP error) is logged and counted, and the next peer is served.
+    #[test]
+    fn a_failed_send_to_one_peer_is_counted_and_the_server_keeps_serving() {
+        let unreachable: SocketAddr = "[::1]:9".parse().unwrap();
+        let mut server = Server::bind("127.0.0.1:0".parse().unwrap(), Options::quiet()).unwrap();
+        // Directly, as `on_datagram` sends an echo…
+        server.echo(b"lost", unreachable).unwrap();
+        // …and from the queue, as `on_writable` sends a delayed one.
+        server.enqueue(b"lost too", unreachable).unwrap();
+        let server = server.spawn().unwrap();
+
+        let socket = client();
+        socket.send_to(b"served", server.local_addr()).unwrap();
+        let mut buf = [0; 64];
+        let (n, _) = socket.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"served");
+        assert_eq!(server.stop().unwrap().dropped, 2);
     }
 
     #[test]
