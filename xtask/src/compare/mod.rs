@@ -451,6 +451,14 @@ fn exchange(
     Ok(notes)
 }
 
+fn reads_count(n: usize) -> String {
+    if n == 1 {
+        "1 read".to_owned()
+    } else {
+        format!("{n} reads")
+    }
+}
+
 fn tcp_line(client: Side) -> String {
     format!("hello from the {client} client")
 }
@@ -495,8 +503,8 @@ fn check_stick(pair: Pair, server: &Program) -> Result<Vec<String>> {
             glued_equals_repeated(&reads, STICK_MESSAGE, STICK_COUNT)
                 .map_err(anyhow::Error::msg)?;
             Ok(vec![format!(
-                "{total} bytes arrived in {} reads",
-                reads.len()
+                "{total} bytes arrived in {}",
+                reads_count(reads.len())
             )])
         }
         Side::Go => {
@@ -511,8 +519,8 @@ fn check_stick(pair: Pair, server: &Program) -> Result<Vec<String>> {
                 bail!("the Go server printed {printed} bytes that are not the client's messages");
             }
             let mut notes = vec![format!(
-                "{printed} of {total} bytes printed in {} reads",
-                reads.len()
+                "{printed} of {total} bytes printed in {}",
+                reads_count(reads.len())
             )];
             if printed < total {
                 notes.push(
@@ -587,12 +595,8 @@ fn matrix(cells: &[(Pair, Outcome)]) -> String {
         Outcome::Skipped(_) => "–",
     };
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<10} {:<12} {:<12} {:<12}",
-        "program", "client", "Go server", "Rust server"
-    );
-    let _ = writeln!(out, "{:-<10} {:-<12} {:-<12} {:-<12}", "", "", "", "");
+    let _ = writeln!(out, "program    client       Go server    Rust server");
+    let _ = writeln!(out, "{:-<10} {:-<12} {:-<12} {:-<11}", "", "", "", "");
     for family in Family::ALL {
         for client in [Side::Go, Side::Rust] {
             let cell = |server: Side| {
@@ -606,13 +610,13 @@ fn matrix(cells: &[(Pair, Outcome)]) -> String {
             } else {
                 ""
             };
-            let _ = writeln!(
-                out,
-                "{name:<10} {:<12} {:<12} {:<12}",
+            let row = format!(
+                "{name:<10} {:<12} {:<12} {}",
                 format!("{client} client"),
                 cell(Side::Go),
                 cell(Side::Rust)
             );
+            let _ = writeln!(out, "{row}");
         }
     }
     let mut notes = Vec::new();
