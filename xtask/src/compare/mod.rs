@@ -555,8 +555,14 @@ fn check_framed(pair: Pair, server: &Program) -> Result<Vec<String>> {
     let messages = payloads(&lines, STICK_PREFIX);
     let empty = messages.iter().filter(|m| m.is_empty()).count();
     if empty > 0 {
+        // Past the lines kept, the count is a lower bound.
+        let more = if server.dropped_lines() > 0 {
+            " or more"
+        } else {
+            ""
+        };
         bail!(
-            "the server printed {empty} empty messages: the Go Decode returns \"\" when a frame \
+            "the server printed {empty}{more} empty messages: the Go Decode returns \"\" when a frame \
              has not fully arrived, and never reads more (docs/pitfalls.md)"
         );
     }
