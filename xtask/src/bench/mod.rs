@@ -297,6 +297,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     );
     println!("- settings: {settings}");
     println!("- date: {}", utc_now());
+    println!("- source: {}", source_revision(&workspace_root()));
     println!(
         "- machine: {} CPUs, {}, Linux {}; load average at start {}",
         machine.cpus, machine.cpu_model, machine.kernel, machine.load_average
@@ -724,6 +725,44 @@ fn udp(context: &Setup) -> Result<Table> {
     table.targets.push(Target::RatioAtLeast("datagrams/s", 1.1));
     table.notes.push(format!("udp-server {said}"));
     Ok(table)
+}
+
+/// The commit measured, and which measured crates differ from it: a figure
+/// is only reproducible with the code that produced it.
+fn source_revision(root: &Path) -> String {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            // Only the end: porcelain lines start with a status column that
+            // may be a space.
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim_end().to_owned())
+    };
+    let Some(head) = git(&["rev-parse", "--short=12", "HEAD"]) else {
+        return "unknown (not a git checkout)".to_owned();
+    };
+    match git(&[
+        "status",
+        "--porcelain",
+        "--",
+        "tcp-server",
+        "udp-server",
+        "xtask",
+    ]) {
+        Some(changes) if changes.is_empty() => format!("commit {head}"),
+        Some(changes) => {
+            let files: Vec<&str> = changes.lines().map(|l| l.get(3..).unwrap_or(l)).collect();
+            format!(
+                "commit {head} plus uncommitted changes to {}",
+                files.join(", ")
+            )
+        }
+        None => format!("commit {head}"),
+    }
 }
 
 /// The current UTC time as `YYYY-MM-DD HH:MM:SS UTC`.
