@@ -283,13 +283,13 @@ impl Setup {
 /// `xtask bench-run`: the bench proper, from the release build.
 pub fn run(args: RunArgs) -> Result<()> {
     let nofile = procfs::raise_nofile_limit()?;
-    let context = Setup {
+    let setup = Setup {
         args: args.bench,
         bin_dir: args.bin_dir,
         baselines: env::current_exe().context("locating this executable")?,
     };
     let machine = Machine::describe();
-    let settings = context.args.to_args()[1..].join(" ");
+    let settings = setup.args.to_args()[1..].join(" ");
     println!("## cargo xtask bench\n");
     println!(
         "- command: `{}`",
@@ -304,29 +304,29 @@ pub fn run(args: RunArgs) -> Result<()> {
     );
     println!(
         "- servers on 127.0.0.1, port 0; ours from {}, tokio baselines from {}; RLIMIT_NOFILE {nofile}",
-        context.bin_dir.display(),
-        context.baselines.display()
+        setup.bin_dir.display(),
+        setup.baselines.display()
     );
     println!("- note: {TWO_CORE_NOTE}\n");
     flush();
 
-    if context.args.scenario.expand().contains(&Scenario::Idle)
-        && nofile < u64::from(context.args.count) + 64
+    if setup.args.scenario.expand().contains(&Scenario::Idle)
+        && nofile < u64::from(setup.args.count) + 64
     {
         bail!(
             "the idle scenario needs {} descriptors but RLIMIT_NOFILE allows {nofile}: \
              raise the hard limit (`ulimit -Hn`) or lower --count",
-            u64::from(context.args.count) + 64
+            u64::from(setup.args.count) + 64
         );
     }
 
     let mut failed = Vec::new();
-    for scenario in context.args.scenario.expand() {
+    for scenario in setup.args.scenario.expand() {
         let table = match scenario {
-            Scenario::Tcp => tcp(&context),
-            Scenario::Bulk => bulk(&context),
-            Scenario::Idle => idle(&context),
-            Scenario::Udp => udp(&context),
+            Scenario::Tcp => tcp(&setup),
+            Scenario::Bulk => bulk(&setup),
+            Scenario::Idle => idle(&setup),
+            Scenario::Udp => udp(&setup),
             Scenario::All => unreachable!("expanded above"),
         };
         match table {
@@ -407,8 +407,8 @@ fn median_by<T>(items: &[T], key: impl Fn(&T) -> f64) -> Option<&T> {
     sorted.get(sorted.len().saturating_sub(1) / 2).copied()
 }
 
-fn tcp(context: &Setup) -> Result<Table> {
-    let args = &context.args;
+fn tcp(setup: &Setup) -> Result<Table> {
+    let args = &setup.args;
     let config = pingpong::Config {
         conns: args.conns as usize,
         len: args.len as usize,
@@ -416,8 +416,8 @@ fn tcp(context: &Setup) -> Result<Table> {
         measure: args.measure(),
     };
     let rounds = side_by_side(
-        &context.ours_tcp(),
-        &context.tokio_tcp(),
+        &setup.ours_tcp(),
+        &setup.tokio_tcp(),
         PINGPONG_ROUNDS,
         |server| pingpong::run(server.addr, server.pid(), &config),
     )?;
@@ -507,11 +507,11 @@ fn tcp(context: &Setup) -> Result<Table> {
     Ok(table)
 }
 
-fn bulk(context: &Setup) -> Result<Table> {
-    let bytes = context.args.bytes;
+fn bulk(setup: &Setup) -> Result<Table> {
+    let bytes = setup.args.bytes;
     let rounds = side_by_side(
-        &context.ours_tcp(),
-        &context.tokio_tcp(),
+        &setup.ours_tcp(),
+        &setup.tokio_tcp(),
         BULK_ROUNDS,
         |server| bulk::run(server.addr, server.pid(), bytes),
     )?;
@@ -572,14 +572,14 @@ fn bulk(context: &Setup) -> Result<Table> {
     Ok(table)
 }
 
-fn idle(context: &Setup) -> Result<Table> {
-    let count = context.args.count as usize;
+fn idle(setup: &Setup) -> Result<Table> {
+    let count = setup.args.count as usize;
     // Room for the warm-up and sample connections on top of the idle ones.
-    let ours_command = context
+    let ours_command = setup
         .ours_tcp()
         .arg("--max-conns")
         .arg((count + 64).to_string());
-    let rounds = side_by_side(&ours_command, &context.tokio_tcp(), 1, |server| {
+    let rounds = side_by_side(&ours_command, &setup.tokio_tcp(), 1, |server| {
         idle::run(server.addr, server.pid(), count)
     })?;
     let (ours, tokio, said) = (&rounds.ours[0], &rounds.tokio[0], &rounds.ours_said);
@@ -625,16 +625,16 @@ fn idle(context: &Setup) -> Result<Table> {
     Ok(table)
 }
 
-fn udp(context: &Setup) -> Result<Table> {
-    let args = &context.args;
+fn udp(setup: &Setup) -> Result<Table> {
+    let args = &setup.args;
     let config = udp::Config {
         len: args.len as usize,
         warmup: args.warmup(),
         measure: args.measure(),
     };
     let rounds = side_by_side(
-        &context.ours_udp(),
-        &context.tokio_udp(),
+        &setup.ours_udp(),
+        &setup.tokio_udp(),
         PINGPONG_ROUNDS,
         |server| udp::run(server.addr, server.pid(), &config),
     )?;
