@@ -43,6 +43,13 @@ pub fn payloads<'a>(lines: &'a [String], prefix: &str) -> Vec<&'a str> {
     lines.iter().filter_map(|l| payload(l, prefix)).collect()
 }
 
+/// The picture in the raw server's `<peer>: reads 1234|56…` line, which
+/// shows where its reads ended among the messages.
+pub fn picture(line: &str) -> Option<&str> {
+    let (_, picture) = line.split_once(": reads ")?;
+    Some(picture.trim())
+}
+
 /// The last `summary: …` line, which servers print when they stop.
 pub fn summary(lines: &[String]) -> Option<&str> {
     lines
@@ -193,6 +200,12 @@ mod tests {
             "b",
         ]);
         assert_eq!(payloads(&lines, prefix), ["a"]);
+    }
+
+    #[test]
+    fn picture_is_what_follows_reads() {
+        assert_eq!(picture("127.0.0.1:5: reads 1|12|2|23"), Some("1|12|2|23"));
+        assert_eq!(picture("127.0.0.1:5: 520 bytes in 5 reads of 104"), None);
     }
 
     #[test]

@@ -23,7 +23,9 @@ use anyhow::{Result, bail};
 use clap::ValueEnum;
 
 pub use build::{Binaries, release_binaries};
-use check::{exact_lines, glued_equals_repeated, number_after, payloads, read_sizes, summary};
+use check::{
+    exact_lines, glued_equals_repeated, number_after, payloads, picture, read_sizes, summary,
+};
 use child::{Echo, Program, Stream, exit_words};
 use report::{Row, Style};
 
@@ -302,10 +304,13 @@ fn raw_server_checks(d: &mut Demo, server: &Program, max_read: Option<usize>) {
     let closed = server.wait_for_line("the connection's `reads` picture", OUTPUT, |l| {
         l.contains(": reads ")
     });
-    if let Err(e) = closed {
-        d.record("the server saw the connection close", Err(format!("{e:#}")));
-        return;
-    }
+    let picture = match closed {
+        Ok(line) => picture(&line).unwrap_or_default().to_owned(),
+        Err(e) => {
+            d.record("the server saw the connection close", Err(format!("{e:#}")));
+            return;
+        }
+    };
     let lines = server.lines(Stream::Stdout);
     let reads = payloads(&lines, PREFIX);
     let (largest, count) = read_sizes(&reads);
@@ -324,6 +329,25 @@ fn raw_server_checks(d: &mut Demo, server: &Program, max_read: Option<usize>) {
                 Ok(format!("{count} reads"))
             } else {
                 Err(format!("{count} reads, largest {largest} bytes"))
+            },
+        );
+        // No read can hold a whole 26-byte message, so the picture must
+        // show message 1 on both sides of a boundary.
+        d.record(
+            "the picture shows message 1 split across reads (`1|1…`)",
+            if picture.starts_with("1|1") {
+                Ok(picture)
+            } else {
+                Err(format!("picture: {picture:?}"))
+            },
+        );
+    } else {
+        d.record(
+            "the server drew where the reads fell",
+            if picture.is_empty() {
+                Err("no picture after `reads`".to_owned())
+            } else {
+                Ok(picture)
             },
         );
     }
@@ -385,8 +409,8 @@ fn stick_small_reads(d: &mut Demo) -> Result<()> {
         "stick-demo client → server --read-size 16",
         &[
             "Now the server reads at most 16 bytes at a time: every 26-byte message is cut",
-            "across reads (`1|12|2…` in the picture). A receiver that treats one read as one",
-            "message is wrong both ways: too much in a read, or too little.",
+            "across reads (in the picture, the same digit on both sides of a `|`). A receiver",
+            "that treats one read as one message is wrong both ways: too much, or too little.",
         ],
     );
     let (server, addr) = d.server("server", "stick-demo", &["server", "--read-size", "16"])?;
