@@ -39,6 +39,13 @@ impl Echo {
 }
 
 impl Handler for Echo {
+    /// Quiet, an echo needs nothing from the bytes: let the kernel carry a
+    /// streaming peer's data straight back (`splice`), as Go's `io.Copy`
+    /// does. The teaching output needs to see them, so not when printing.
+    fn echo_in_kernel(&self) -> bool {
+        self.quiet
+    }
+
     fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) {
         if !self.quiet {
             // The Go server's line, plus the peer, since one process serves

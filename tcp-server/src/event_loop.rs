@@ -15,6 +15,11 @@
 //!   raises a new edge); likewise a short write means the send buffer is
 //!   full. A ping-pong request costs one `read`, one `write` and a share of
 //!   one `epoll_wait`.
+//! * **Echo inside the kernel.** A handler that only echoes can say so
+//!   ([`Handler::echo_in_kernel`]); once its peer streams (a read fills the
+//!   whole buffer), the loop moves the stream back with `splice(2)` through
+//!   a pipe, so the bytes never cross into user space. This is what Go's
+//!   `io.Copy` does between two TCP connections.
 //! * **Fairness.** A connection gets at most 16 reads per turn, so a peer
 //!   that sends as fast as the loop reads cannot starve the others.
 //! * **No byte lost.** [`Conn::send`] writes at once when it can and keeps
@@ -66,8 +71,11 @@
 //! ```
 
 use std::fmt;
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::ptr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
@@ -111,6 +119,14 @@ pub trait Handler {
     /// returns something small to show a message split across reads.
     fn max_read(&self) -> usize {
         usize::MAX
+    }
+
+    /// True if this handler sends back every byte it receives, unchanged,
+    /// and need not see them. The loop may then echo a streaming peer
+    /// inside the kernel (`splice(2)`), without calling
+    /// [`on_data`](Handler::on_data) for those bytes. Default: false.
+    fn echo_in_kernel(&self) -> bool {
+        false
     }
 
     /// Bytes just read from the peer, exactly as one `read` returned them.
@@ -206,6 +222,8 @@ struct ConnIo {
     /// Shutting down: our FIN is sent, waiting for the peer's (see
     /// `EventLoop::finish_for_shutdown`).
     write_shut: bool,
+    /// The peer streams and the handler echoes: move bytes with `splice`.
+    splicing: bool,
 }
 
 struct Connection<H> {
@@ -579,6 +597,11 @@ struct EventLoop<H, F> {
     resume: Vec<usize>,
     /// The `resume` list being worked through (swapped, to reuse both).
     resuming: Vec<usize>,
+    /// For echoing inside the kernel; made the first time a connection
+    /// streams, so servers that never splice hold no extra descriptors.
+    pipe: Option<SplicePipe>,
+    /// The kernel cannot splice: echo through user space from now on.
+    pipe_failed: bool,
 }
 
 impl<H, F> EventLoop<H, F>
@@ -610,6 +633,8 @@ where
             to_close: Vec::new(),
             resume: Vec::new(),
             resuming: Vec::new(),
+            pipe: None,
+            pipe_failed: false,
         }
     }
 
@@ -808,6 +833,7 @@ where
                     read_closed_seen: false,
                     eof_read: false,
                     write_shut: false,
+                    splicing: false,
                 },
                 handler: (self.factory)(peer),
             });
@@ -884,8 +910,16 @@ where
         let mut reads = 0;
         let close = loop {
             let want = handler.max_read().clamp(1, self.scratch.len());
-            let buf = &mut self.scratch[..want];
-            match (&io.stream).read(buf) {
+            // Splice only while nothing is pending: pending output must go
+            // out before anything read after it.
+            let spliced = io.splicing && io.pending.is_empty() && self.pipe.is_some();
+            let result = match &mut self.pipe {
+                Some(pipe) if spliced => {
+                    pipe.echo(io, &mut self.scratch, want, &mut self.stats.bytes_written)
+                }
+                _ => (&io.stream).read(&mut self.scratch[..want]),
+            };
+            match result {
                 // End-of-file: the peer shut down its write side. Everything
                 // it sent has been handed to the handler; finish after the
                 // pending output is flushed.
@@ -898,11 +932,22 @@ where
                     }
                     break io.pending.is_empty().then_some(CloseReason::PeerClosed);
                 }
+                // Echoed inside the kernel. A splice moves at most what the
+                // pipe holds, so a short one does not prove the socket
+                // drained: go on until WouldBlock. A small one means the
+                // stream has slowed down: back to plain reads.
+                Ok(n) if spliced => {
+                    self.stats.bytes_read += n as u64;
+                    io.last_active_ms = self.now_ms;
+                    if n < want / 2 {
+                        io.splicing = false;
+                    }
+                }
                 Ok(n) => {
                     self.stats.bytes_read += n as u64;
                     io.last_active_ms = self.now_ms;
                     let mut conn = Conn::new(io, &mut self.stats.bytes_written);
-                    handler.on_data(&mut conn, &buf[..n]);
+                    handler.on_data(&mut conn, &self.scratch[..n]);
                     if let Some(reason) = conn.close {
                         break Some(reason);
                     }
@@ -918,17 +963,45 @@ where
                     if n < want && !io.read_closed_seen {
                         break None;
                     }
-                    reads += 1;
-                    if reads == READS_PER_TURN {
-                        self.resume.push(key);
-                        break None;
+                    // A full buffer: the peer is streaming. An echo handler
+                    // lets the kernel carry the stream back from now on.
+                    if n == self.scratch.len() && handler.echo_in_kernel() && !self.pipe_failed {
+                        if self.pipe.is_none() {
+                            match SplicePipe::new() {
+                                Ok(pipe) => self.pipe = Some(pipe),
+                                // Out of descriptors, typically: echo via user
+                                // space for now, try again on a later stream.
+                                Err(e) => log::debug!("no pipe for splice yet: {e}"),
+                            }
+                        }
+                        io.splicing = self.pipe.is_some();
                     }
                 }
                 // Drained: edge-triggered readiness will report new data.
                 Err(ref e) if would_block(e) => break None,
                 Err(ref e) if interrupted(e) => continue,
+                // The kernel cannot splice here; nothing was taken, so
+                // read instead, and never try again.
+                Err(e) if spliced && e.kind() == io::ErrorKind::Unsupported => {
+                    log::warn!("cannot splice, echoing via user space: {e}");
+                    self.pipe = None;
+                    self.pipe_failed = true;
+                    io.splicing = false;
+                }
                 // Reset or similar: only this connection is affected.
-                Err(e) => break Some(CloseReason::Error(e)),
+                Err(e) => {
+                    if self.pipe.as_ref().is_some_and(|pipe| pipe.broken) {
+                        log::error!("splice pipe unusable, echoing via user space: {e}");
+                        self.pipe = None;
+                        self.pipe_failed = true;
+                    }
+                    break Some(CloseReason::Error(e));
+                }
+            }
+            reads += 1;
+            if reads == READS_PER_TURN {
+                self.resume.push(key);
+                break None;
             }
         };
         if let Some(reason) = close {
@@ -1078,6 +1151,143 @@ where
             // The peer is still sending: wait for its end-of-file.
             Ok(_) => {}
         }
+    }
+}
+
+/// The pipe through which one loop's connections echo inside the kernel.
+///
+/// `splice(2)` moves data between a socket and a pipe by passing page
+/// references, not by copying; socket → pipe → same socket is an echo that
+/// never copies the bytes into our memory. One pipe serves every connection
+/// of the loop because it is always left empty: what the socket does not
+/// take at once is read out of the pipe into the connection's pending
+/// output, and the connection falls back to plain reads until that drains.
+struct SplicePipe {
+    read: File,
+    write: File,
+    /// The pipe may hold stray bytes or cannot splice: never use it again.
+    broken: bool,
+}
+
+impl SplicePipe {
+    fn new() -> io::Result<Self> {
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 writes two descriptors into the array we pass.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: both descriptors are new and owned by nobody else.
+        let (read, write) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+        // A pipe has one slot per page reference. With small socket
+        // buffers each slot may hold little, so ask for 1 MiB of slots (the
+        // default unprivileged maximum); the default 64 KiB also works.
+        // SAFETY: fcntl on a descriptor we own.
+        unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETPIPE_SZ, 1024 * 1024) };
+        Ok(SplicePipe {
+            read,
+            write,
+            broken: false,
+        })
+    }
+
+    /// Moves up to `want` bytes from the socket back to it through the
+    /// pipe. Returns the number of bytes taken from the socket (0 at
+    /// end-of-file); those the socket did not take back are in `pending`.
+    ///
+    /// On a socket error the pipe is emptied. If even that fails, or the
+    /// kernel cannot splice at all, the pipe is marked `broken` and the
+    /// caller drops it, so one connection's bytes can never leak into
+    /// another's echo. `ErrorKind::Unsupported` means nothing was taken.
+    fn echo(
+        &mut self,
+        io: &mut ConnIo,
+        scratch: &mut [u8],
+        want: usize,
+        bytes_written: &mut u64,
+    ) -> io::Result<usize> {
+        let socket = io.stream.as_raw_fd();
+        let taken = match splice(socket, self.write.as_raw_fd(), want) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EINVAL | libc::ENOSYS | libc::EPERM)
+                ) =>
+            {
+                self.broken = true;
+                return Err(io::Error::new(io::ErrorKind::Unsupported, e));
+            }
+            Err(e) => return Err(e),
+        };
+        let mut moved = 0;
+        while moved < taken {
+            match splice(self.read.as_raw_fd(), socket, taken - moved) {
+                Ok(n) => moved += n,
+                // The send buffer is full: keep the rest as pending output.
+                Err(ref e) if would_block(e) => break,
+                Err(ref e) if interrupted(e) => continue,
+                Err(e) => {
+                    *bytes_written += moved as u64;
+                    if self.empty(scratch, taken - moved).is_err() {
+                        self.broken = true;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        *bytes_written += moved as u64;
+        // Copy what the socket did not take into pending output, leaving
+        // the pipe empty for the next connection.
+        let mut left = taken - moved;
+        while left > 0 {
+            let chunk = left.min(scratch.len());
+            match (&self.read).read(&mut scratch[..chunk]) {
+                Ok(0) => {
+                    self.broken = true;
+                    return Err(pipe_lost_data());
+                }
+                Ok(n) => {
+                    io.pending.extend_from_slice(&scratch[..n]);
+                    left -= n;
+                }
+                Err(ref e) if interrupted(e) => continue,
+                Err(e) => {
+                    self.broken = true;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(taken)
+    }
+
+    /// Throws away `left` bytes still in the pipe.
+    fn empty(&mut self, scratch: &mut [u8], mut left: usize) -> io::Result<()> {
+        while left > 0 {
+            let chunk = left.min(scratch.len());
+            match (&self.read).read(&mut scratch[..chunk]) {
+                Ok(0) => return Err(pipe_lost_data()),
+                Ok(n) => left -= n,
+                Err(ref e) if interrupted(e) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn pipe_lost_data() -> io::Error {
+    io::Error::other("splice pipe returned fewer bytes than it holds")
+}
+
+/// One non-blocking `splice(2)` call from `from` to `to`.
+fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
+    let flags = libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK;
+    // SAFETY: plain descriptors, no offsets (both ends are not files).
+    let n = unsafe { libc::splice(from, ptr::null_mut(), to, ptr::null_mut(), len, flags) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
     }
 }
 
@@ -1315,6 +1525,52 @@ mod tests {
         assert_eq!(echoed, sent);
         drop(client);
         server.stop().unwrap();
+    }
+
+    #[test]
+    fn echo_in_kernel_streams_past_on_data_and_loses_nothing() {
+        // Counts the bytes that went through user space.
+        struct KernelEcho(Arc<AtomicUsize>);
+        impl Handler for KernelEcho {
+            fn echo_in_kernel(&self) -> bool {
+                true
+            }
+            fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) {
+                self.0.fetch_add(data.len(), Ordering::SeqCst);
+                conn.send(data);
+            }
+        }
+        const TOTAL: usize = 16 * 1024 * 1024;
+        let seen = Arc::new(AtomicUsize::new(0));
+        let factory_seen = Arc::clone(&seen);
+        // A small mark, so the splice path also meets full send buffers,
+        // leftovers in pending output and paused reads.
+        let server = Server::new(move |_| KernelEcho(Arc::clone(&factory_seen)))
+            .max_pending(64 * 1024)
+            .start(localhost())
+            .unwrap();
+        let client = connect(&server);
+        let sent = pattern(TOTAL, 3);
+        let mut writer = client.try_clone().unwrap();
+        let to_send = sent.clone();
+        let writer = thread::spawn(move || {
+            writer.write_all(&to_send)?;
+            writer.shutdown(Shutdown::Write)
+        });
+        let mut echoed = Vec::new();
+        (&client).read_to_end(&mut echoed).unwrap();
+        writer.join().unwrap().unwrap();
+        assert!(echoed == sent, "echo differs from what was sent");
+        let seen = seen.load(Ordering::SeqCst);
+        assert!(
+            seen < TOTAL,
+            "all {TOTAL} bytes went through on_data: no splice"
+        );
+        let stats = server.stop().unwrap();
+        assert_eq!(
+            (stats.bytes_read, stats.bytes_written),
+            (TOTAL as u64, TOTAL as u64)
+        );
     }
 
     #[test]
