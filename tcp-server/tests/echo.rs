@@ -464,8 +464,8 @@ fn idle_timeout_closes_a_silent_connection_and_keeps_serving() {
 }
 
 #[test]
-fn threads_2_on_port_0_serve_on_one_port() {
-    let server = ServerProcess::start(&["--quiet", "--threads", "2"]);
+fn threads_2_on_port_0_serve_on_one_port_and_both_stop_on_sigterm() {
+    let mut server = ServerProcess::start(&["--quiet", "--threads", "2"]);
     let clients: Vec<_> = (0..20)
         .map(|i| {
             let addr = server.addr;
@@ -475,6 +475,14 @@ fn threads_2_on_port_0_serve_on_one_port() {
     for client in clients {
         client.join().expect("a client failed");
     }
+    // Every loop sees the signal; the summary adds up both loops' counts.
+    server.signal(libc::SIGTERM);
+    let (lines, status) = server.wait_exit();
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        lines[0].starts_with("summary: served 20 connections"),
+        "{lines:?}"
+    );
 }
 
 #[test]
