@@ -34,10 +34,10 @@
 //!
 //! | Go defect | what goes wrong | test |
 //! |---|---|---|
-//! | 1. split frame | when the header has arrived but not the whole payload, `Decode` returns `""` with a nil error; the server prints an empty message and calls `Decode` again, looping until the rest arrives | `go_defect_1_split_frame_waits_for_the_rest` |
+//! | 1. split frame | when the header has arrived but not the whole payload, `Decode` returns `""` with a nil error; the server prints an empty message and calls `Decode` again, whose `Peek(4)` is satisfied from the buffer without reading the socket, so it prints empty messages for ever and never sees the rest | `go_defect_1_split_frame_waits_for_the_rest` |
 //! | 2. frame > 4096 bytes | `bufio.Reader` holds at most 4096 bytes, so `Buffered() < length+4` stays true for ever | `go_defect_2_frame_larger_than_4096_bytes_decodes` |
-//! | 3. negative length | `make([]byte, int(4+length))` panics, and an unrecovered panic in any goroutine ends the whole server | `go_defect_3_negative_length_is_an_error_not_a_panic` |
-//! | 4. ~2 GiB length | the server tries to allocate whatever the peer claims | `go_defect_4_huge_length_is_rejected_before_buffering` |
+//! | 3. negative length | `make([]byte, int(4+length))` (or the slice `pack[4:]`) panics, and an unrecovered panic in any goroutine ends the whole server | `go_defect_3_negative_length_is_an_error_not_a_panic` |
+//! | 4. ~2 GiB length | nothing checks the length against a limit: at 2³¹−1 the `int32` sum `length+4` overflows and `make` panics, just below it `Decode` loops as in defect 1, and the obvious repair (`io.ReadFull` into `make([]byte, length)`) allocates whatever the peer claims | `go_defect_4_huge_length_is_rejected_before_buffering` |
 //!
 //! This decoder never reserves memory for a length the peer merely claims:
 //! the buffer grows only with bytes that actually arrived, and a frame is
@@ -349,7 +349,8 @@ pub enum DecodeError {
         length: i32,
         header: [u8; HEADER_LEN],
     },
-    /// The header announces more than the maximum frame length (Go defect 4).
+    /// The header announces more than the maximum frame length (Go defect 4:
+    /// no limit at all).
     TooLong {
         length: usize,
         max: usize,

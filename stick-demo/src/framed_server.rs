@@ -27,7 +27,8 @@
 //!   is rejected as soon as its 4 header bytes arrive, before any memory is
 //!   set aside for it; that connection alone is closed, with a log line
 //!   naming the length and the peer. (In Go the negative length panics and
-//!   takes the whole server down; the huge one is allocated.)
+//!   takes the whole server down; a length near 2 GiB panics or loops, and
+//!   the obvious repair with `io.ReadFull` would allocate it.)
 //! * Plain text (someone trying `nc`) is explained instead of being read as
 //!   a length of a billion bytes.
 //! * A stream that ends inside a frame says which frame and how many bytes
