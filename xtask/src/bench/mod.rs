@@ -52,9 +52,11 @@ use self::{
 const BULK_ROUNDS: usize = 5;
 
 /// Ping-pong rounds per server, alternating ours and tokio (ours, tokio, tokio,
-/// ours): a slow drift in the machine's background load then falls on both
-/// sides equally instead of on whichever ran second.
-const PINGPONG_ROUNDS: usize = 2;
+/// ours, ours, tokio, …): a drift in the machine's background load then falls
+/// on both sides alike instead of on whichever ran second, and the median
+/// round's rate ignores one disturbed round (on this shared machine one round
+/// in a few loses half its rate to something else running).
+const PINGPONG_ROUNDS: usize = 4;
 
 /// Why the figures read as they do on a small machine: printed with every run.
 const TWO_CORE_NOTE: &str = "On a 2-core machine the load generator saturates one core, so \
@@ -108,8 +110,8 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65_507))]
     pub len: u32,
 
-    /// tcp, udp: seconds measured per server, in two rounds, each after a
-    /// warm-up of a tenth of this (at most 0.5 s) that is not counted.
+    /// tcp, udp: seconds measured per server, in four rounds, each after a
+    /// warm-up of a twentieth of this (at most 0.25 s) that is not counted.
     #[arg(long, default_value_t = 5.0, value_parser = parse_secs)]
     pub secs: f64,
 
@@ -137,7 +139,7 @@ impl BenchArgs {
 
     /// Warm-up before each ping-pong round: not counted.
     fn warmup(&self) -> Duration {
-        Duration::from_secs_f64((self.secs / 10.0).min(0.5))
+        Duration::from_secs_f64((self.secs / 20.0).min(0.25))
     }
 
     /// Measured time of each ping-pong round; the rounds add up to --secs.
@@ -400,6 +402,18 @@ fn side_by_side<T>(
     Ok(measured)
 }
 
+/// The median of some values (the mean of the middle two for an even count),
+/// NaN for none.
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut sorted: Vec<f64> = values.collect();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
 /// The element whose `key` is the median (the lower one for an even count).
 fn median_by<T>(items: &[T], key: impl Fn(&T) -> f64) -> Option<&T> {
     let mut sorted: Vec<&T> = items.iter().collect();
@@ -423,10 +437,13 @@ fn tcp(setup: &Setup) -> Result<Table> {
     )?;
     let ours = &pingpong::Outcome::merge(&rounds.ours)?;
     let tokio = &pingpong::Outcome::merge(&rounds.tokio)?;
+    let ours_rate = median(rounds.ours.iter().map(pingpong::Outcome::per_second));
+    let tokio_rate = median(rounds.tokio.iter().map(pingpong::Outcome::per_second));
     let said = &rounds.ours_said;
     let mut table = Table::new(format!(
-        "tcp ping-pong: {} connections × {} B, {} s measured per server \
-         ({PINGPONG_ROUNDS} alternating rounds, each after a {} s warm-up)",
+        "tcp ping-pong: {} connections × {} B, {} s measured per server in \
+         {PINGPONG_ROUNDS} alternating rounds, each after a {} s warm-up; \
+         requests/s of the median round, latency and CPU over all rounds",
         config.conns,
         config.len,
         args.secs,
@@ -448,8 +465,8 @@ fn tcp(setup: &Setup) -> Result<Table> {
         "requests/s",
         Unit::PerSecond,
         Better::Higher,
-        ours.per_second(),
-        tokio.per_second(),
+        ours_rate,
+        tokio_rate,
     );
     for (name, q) in [
         ("latency p50", 50.0),
@@ -640,10 +657,13 @@ fn udp(setup: &Setup) -> Result<Table> {
     )?;
     let ours = &udp::Outcome::merge(&rounds.ours)?;
     let tokio = &udp::Outcome::merge(&rounds.tokio)?;
+    let ours_rate = median(rounds.ours.iter().map(udp::Outcome::per_second));
+    let tokio_rate = median(rounds.tokio.iter().map(udp::Outcome::per_second));
     let said = &rounds.ours_said;
     let mut table = Table::new(format!(
-        "udp ping-pong: one socket, one {} B datagram in flight, {} s measured per server \
-         ({PINGPONG_ROUNDS} alternating rounds, each after a {} s warm-up)",
+        "udp ping-pong: one socket, one {} B datagram in flight, {} s measured per server in \
+         {PINGPONG_ROUNDS} alternating rounds, each after a {} s warm-up; \
+         datagrams/s of the median round, latency and CPU over all rounds",
         config.len,
         args.secs,
         config.warmup.as_secs_f64()
@@ -664,8 +684,8 @@ fn udp(setup: &Setup) -> Result<Table> {
         "datagrams/s",
         Unit::PerSecond,
         Better::Higher,
-        ours.per_second(),
-        tokio.per_second(),
+        ours_rate,
+        tokio_rate,
     );
     for (name, q) in [
         ("latency p50", 50.0),
@@ -839,7 +859,7 @@ mod unit_tests {
     }
 
     #[test]
-    fn each_round_warms_up_for_a_tenth_of_the_run_up_to_half_a_second() {
+    fn each_round_warms_up_for_a_twentieth_of_the_run_up_to_a_quarter_second() {
         let args = |secs| BenchArgs {
             scenario: Scenario::All,
             conns: 1,
@@ -848,13 +868,20 @@ mod unit_tests {
             bytes: 1,
             count: 1,
         };
-        assert_eq!(args(5.0).warmup(), Duration::from_millis(500));
-        assert_eq!(args(30.0).warmup(), Duration::from_millis(500));
-        assert_eq!(args(0.5).warmup(), Duration::from_millis(50));
+        assert_eq!(args(5.0).warmup(), Duration::from_millis(250));
+        assert_eq!(args(30.0).warmup(), Duration::from_millis(250));
+        assert_eq!(args(0.5).warmup(), Duration::from_millis(25));
         assert_eq!(
             args(5.0).measure() * PINGPONG_ROUNDS as u32,
             Duration::from_secs(5)
         );
+    }
+
+    #[test]
+    fn median_of_an_even_count_is_the_mean_of_the_middle_two() {
+        assert_eq!(median([4.0, 1.0, 3.0, 2.0].into_iter()), 2.5);
+        assert_eq!(median([9.0, 1.0, 5.0].into_iter()), 5.0);
+        assert!(median(std::iter::empty()).is_nan());
     }
 
     #[test]
