@@ -119,6 +119,11 @@ pub struct BenchArgs {
     #[arg(long, default_value = "1G", value_parser = parse_bytes)]
     pub bytes: u64,
 
+    /// Let the scheduler place the load generator and the server; by default
+    /// they are pinned to CPUs 0 and 1 (see docs/performance.md for why).
+    #[arg(long)]
+    pub no_pin: bool,
+
     /// idle: idle connections to open.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub count: u32,
@@ -127,14 +132,18 @@ pub struct BenchArgs {
 impl BenchArgs {
     /// The same settings as command-line arguments, for the re-exec.
     fn to_args(&self) -> Vec<String> {
-        vec![
+        let mut args = vec![
             self.scenario.name().to_owned(),
             format!("--conns={}", self.conns),
             format!("--len={}", self.len),
             format!("--secs={}", self.secs),
             format!("--bytes={}", self.bytes),
             format!("--count={}", self.count),
-        ]
+        ];
+        if self.no_pin {
+            args.push("--no-pin".to_owned());
+        }
+        args
     }
 
     /// Warm-up before each ping-pong round: not counted.
@@ -250,6 +259,8 @@ struct Setup {
     bin_dir: PathBuf,
     /// This release binary, which also holds the tokio baselines.
     baselines: PathBuf,
+    /// The CPU the servers run on, when pinned.
+    server_cpu: Option<usize>,
 }
 
 impl Setup {
@@ -258,6 +269,7 @@ impl Setup {
             self.bin_dir.join("tcp-server"),
             &["--addr", "127.0.0.1:0", "--quiet"],
         )
+        .on_cpu(self.server_cpu)
     }
 
     fn tokio_tcp(&self) -> ServerCommand {
@@ -265,6 +277,7 @@ impl Setup {
             &self.baselines,
             &["tokio-tcp-echo", "--addr", "127.0.0.1:0"],
         )
+        .on_cpu(self.server_cpu)
     }
 
     fn ours_udp(&self) -> ServerCommand {
@@ -272,6 +285,7 @@ impl Setup {
             self.bin_dir.join("udp-server"),
             &["--addr", "127.0.0.1:0", "--quiet"],
         )
+        .on_cpu(self.server_cpu)
     }
 
     fn tokio_udp(&self) -> ServerCommand {
@@ -279,18 +293,28 @@ impl Setup {
             &self.baselines,
             &["tokio-udp-echo", "--addr", "127.0.0.1:0"],
         )
+        .on_cpu(self.server_cpu)
     }
 }
 
 /// `xtask bench-run`: the bench proper, from the release build.
 pub fn run(args: RunArgs) -> Result<()> {
     let nofile = procfs::raise_nofile_limit()?;
+    let machine = Machine::describe();
+    // Pinned, the load generator and the server each own a core, as the
+    // two-core reading of the figures assumes. Unpinned, the scheduler
+    // sometimes wakes both on the same core (each ~50% busy) and sometimes not
+    // (each ~95%): the rate then depends on placement, not on the server.
+    let pinned = !args.bench.no_pin && machine.cpus >= 2;
+    if pinned {
+        server::pin_current_thread(0).context("pinning the load generator to CPU 0")?;
+    }
     let setup = Setup {
         args: args.bench,
         bin_dir: args.bin_dir,
         baselines: env::current_exe().context("locating this executable")?,
+        server_cpu: pinned.then_some(1),
     };
-    let machine = Machine::describe();
     let settings = setup.args.to_args()[1..].join(" ");
     println!("## cargo xtask bench\n");
     println!(
@@ -309,6 +333,13 @@ pub fn run(args: RunArgs) -> Result<()> {
         setup.bin_dir.display(),
         setup.baselines.display()
     );
+    if pinned {
+        println!(
+            "- placement: load generator pinned to CPU 0, servers to CPU 1 (`--no-pin` to let the scheduler choose)"
+        );
+    } else {
+        println!("- placement: unpinned (the scheduler places load generator and servers)");
+    }
     println!("- note: {TWO_CORE_NOTE}\n");
     flush();
 
@@ -849,13 +880,16 @@ mod unit_tests {
             #[command(flatten)]
             bench: BenchArgs,
         }
-        let asked = Cli::parse_from(["x", "udp", "--len", "100", "--secs", "0.5", "--bytes", "2M"]);
+        let asked = Cli::parse_from([
+            "x", "udp", "--len", "100", "--secs", "0.5", "--bytes", "2M", "--no-pin",
+        ]);
         let again = Cli::parse_from(std::iter::once("x".to_owned()).chain(asked.bench.to_args()));
         assert_eq!(again.bench.scenario, Scenario::Udp);
         assert_eq!(again.bench.len, 100);
         assert_eq!(again.bench.secs, 0.5);
         assert_eq!(again.bench.bytes, 2 << 20);
         assert_eq!(again.bench.conns, 50);
+        assert!(again.bench.no_pin);
     }
 
     #[test]
@@ -867,6 +901,7 @@ mod unit_tests {
             secs,
             bytes: 1,
             count: 1,
+            no_pin: false,
         };
         assert_eq!(args(5.0).warmup(), Duration::from_millis(250));
         assert_eq!(args(30.0).warmup(), Duration::from_millis(250));

@@ -9,6 +9,7 @@ use std::{
     ffi::OsString,
     io::{BufRead, BufReader},
     net::SocketAddr,
+    os::unix::process::CommandExt as _,
     path::PathBuf,
     process::{Child, Command, ExitStatus, Stdio},
     sync::mpsc::{self, Receiver, RecvTimeoutError},
@@ -28,6 +29,8 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(3);
 pub struct ServerCommand {
     pub program: PathBuf,
     pub args: Vec<OsString>,
+    /// The CPU the server is confined to, if any.
+    pub cpu: Option<usize>,
 }
 
 impl ServerCommand {
@@ -35,7 +38,13 @@ impl ServerCommand {
         ServerCommand {
             program: program.into(),
             args: args.iter().map(OsString::from).collect(),
+            cpu: None,
         }
+    }
+
+    pub fn on_cpu(mut self, cpu: Option<usize>) -> ServerCommand {
+        self.cpu = cpu;
+        self
     }
 
     pub fn arg(mut self, arg: impl Into<OsString>) -> ServerCommand {
@@ -67,11 +76,20 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Spawns `command` and waits for its `listening on <addr>` line.
     pub fn start(command: &ServerCommand) -> Result<ServerProcess> {
-        let mut child = Command::new(&command.program)
+        let mut process = Command::new(&command.program);
+        process
             .args(&command.args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::inherit());
+        if let Some(cpu) = command.cpu {
+            // SAFETY: the closure runs in the child between fork and exec and
+            // only makes one system call, which is async-signal-safe.
+            unsafe {
+                process.pre_exec(move || pin_current_thread(cpu));
+            }
+        }
+        let mut child = process
             .spawn()
             .with_context(|| format!("starting `{command}`"))?;
         let stdout = child.stdout.take();
@@ -154,6 +172,22 @@ impl Drop for ServerProcess {
     }
 }
 
+/// Confines the calling thread (and what it spawns or forks afterwards) to
+/// one CPU.
+pub fn pin_current_thread(cpu: usize) -> std::io::Result<()> {
+    // SAFETY: cpu_set_t is plain data; CPU_ZERO/CPU_SET write inside it, and
+    // sched_setaffinity reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_ZERO(&mut set);
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// The address in `listening on <addr>`.
 pub fn parse_listening_line(line: &str) -> Result<SocketAddr> {
     let addr = line
@@ -167,6 +201,20 @@ pub fn parse_listening_line(line: &str) -> Result<SocketAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_can_be_confined_to_one_cpu() {
+        // The child reports its own allowed CPUs, as the kernel sees them.
+        let script = "echo listening on 127.0.0.1:1; \
+                      grep Cpus_allowed_list /proc/self/status; sleep 5";
+        let command = ServerCommand::new("sh", &["-c", script]).on_cpu(Some(0));
+        let server = ServerProcess::start(&command).unwrap();
+        let line = server
+            .output
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the child printed its CPU list");
+        assert_eq!(line.split_whitespace().last(), Some("0"), "{line}");
+    }
 
     #[test]
     fn listening_line_gives_the_bound_address() {
