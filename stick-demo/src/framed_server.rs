@@ -41,8 +41,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::BytesMut;
+use proto::Escaped;
 use proto::{DecodeError, FrameCodec};
-use tcp_server::text::Escaped;
 use tcp_server::{CloseReason, Conn, Handler, Server};
 
 use crate::boundaries::plural;

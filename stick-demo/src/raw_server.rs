@@ -39,7 +39,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use tcp_server::text::Escaped;
+use proto::Escaped;
 use tcp_server::{CloseReason, Conn, Handler, Server};
 
 use crate::boundaries::{ReadLog, legend, plural};

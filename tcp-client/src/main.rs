@@ -32,7 +32,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
 
 use clap::Parser;
-use tcp_server::text::Escaped;
+use proto::Escaped;
 
 /// Sends each line of standard input to a TCP echo server and prints the echo.
 /// `Q` (any case) or end of input quits.

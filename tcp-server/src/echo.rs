@@ -21,7 +21,7 @@
 use std::io::Write;
 
 use crate::event_loop::{Conn, Handler};
-use crate::text::Escaped;
+use proto::Escaped;
 
 /// Echoes every byte back, printing each read unless quiet.
 ///

@@ -12,11 +12,11 @@
 //!   `process` function in a few lines.
 //! * [`event_loop`]: the readiness loop: edge-triggered reads and writes,
 //!   pending output, backpressure, limits, graceful shutdown.
-//! * [`text::Escaped`]: how untrusted bytes are printed.
+//! * [`proto::Escaped`]: how untrusted bytes are printed (shared by every
+//!   program of the workspace).
 //! * `src/main.rs`: the command line, beside the Go `main`.
 
 pub mod echo;
 pub mod event_loop;
-pub mod text;
 
 pub use event_loop::{CloseReason, Conn, Handler, Server, ServerHandle, Stats};

@@ -25,7 +25,6 @@
 //! receiver's job. The price is that a closed port is detected only by the
 //! timeout, which the message on stderr says.
 
-use std::fmt::{self, Write as _};
 use std::io::{self, Write as _};
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::process::ExitCode;
@@ -33,6 +32,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use log::warn;
+use proto::Escaped;
 
 /// Big enough for any UDP payload (65 507 bytes over IPv4); the Go client's
 /// 4096-byte buffer silently truncates longer replies.
@@ -192,29 +192,6 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
         ));
     }
     Duration::try_from_secs_f64(secs).map_err(|_| format!("{text} seconds is too long a timeout"))
-}
-
-/// Shows the reply's bytes safely: control characters escaped as
-/// `char::escape_debug` does (quotes left alone), invalid UTF-8 as `\xNN`.
-/// The same rule as the server's `udp_server::Escaped`; repeated here
-/// because a client should not depend on the server crate.
-struct Escaped<'a>(&'a [u8]);
-
-impl fmt::Display for Escaped<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for chunk in self.0.utf8_chunks() {
-            for c in chunk.valid().chars() {
-                match c {
-                    '"' | '\'' => f.write_char(c)?,
-                    _ => write!(f, "{}", c.escape_debug())?,
-                }
-            }
-            for byte in chunk.invalid() {
-                write!(f, "\\x{byte:02x}")?;
-            }
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

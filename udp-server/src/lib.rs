@@ -13,7 +13,7 @@
 //! | `var data [1024]byte` | 65 535-byte receive buffers, allocated once | a larger datagram is silently truncated to 1024 bytes by `ReadFromUDP`; 65 535 holds any UDP payload |
 //! | blocks in `ReadFromUDP`, then in `WriteToUDP` | mio readiness: receive until the socket is drained, `send_to`, queue on `WouldBlock` | one thread, never blocked by one peer; a full send buffer queues (bounded) instead of stalling every other peer |
 //! | one `ReadFromUDP` system call per datagram | on Linux, `recvmmsg` takes up to 32 per call (`src/batch.rs`); elsewhere `recv_from` until `WouldBlock` | a batch shorter than 32 proves the socket drained, saving the extra call that only says `WouldBlock` |
-//! | `fmt.Printf("data:%v …", string(data[:n]), …)` | the same line, bytes [`Escaped`] | a datagram must not be able to drive the operator's terminal |
+//! | `fmt.Printf("data:%v …", string(data[:n]), …)` | the same line, bytes [`Escaped`](proto::Escaped) | a datagram must not be able to drive the operator's terminal |
 //! | runs until killed | SIGINT/SIGTERM (or [`ShutdownHandle`]) end the loop with a [`Summary`] | scripts and tests get a clean exit 0 and the figures |
 //!
 //! # In-process use
@@ -41,7 +41,6 @@
 
 #[cfg(target_os = "linux")]
 mod batch;
-mod escape;
 mod queue;
 
 use std::fmt;
@@ -54,10 +53,10 @@ use std::time::Duration;
 use log::{debug, warn};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use proto::Escaped;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
-pub use escape::Escaped;
 pub use queue::SendQueue;
 
 #[cfg(target_os = "linux")]

@@ -1,4 +1,4 @@
-//! Printing bytes that came from the network.
+//! Printing bytes that came from the network, the same way in every program.
 //!
 //! A peer chooses every byte it sends, including terminal escape sequences
 //! and invalid UTF-8. Teaching output shows the text as the Go program
@@ -15,7 +15,7 @@ use std::fmt;
 /// bidirectional-override characters are escaped.
 ///
 /// ```
-/// use tcp_server::text::Escaped;
+/// use proto::Escaped;
 /// assert_eq!(Escaped(b"it's \"ok\"").to_string(), "it's \"ok\"");
 /// assert_eq!(Escaped(b"a\r\n\x1b[2J\\").to_string(), r"a\r\n\u{1b}[2J\\");
 /// assert_eq!(Escaped(b"caf\xc3\xa9 \xff").to_string(), r"café \xff");
@@ -70,5 +70,38 @@ mod tests {
     #[test]
     fn truncated_utf8_sequence_is_shown_as_bytes() {
         assert_eq!(Escaped(b"ok\xe2\x82").to_string(), r"ok\xe2\x82");
+    }
+
+    #[test]
+    fn plain_text_is_shown_as_is() {
+        assert_eq!(
+            Escaped("Hello server, ünïcode".as_bytes()).to_string(),
+            "Hello server, ünïcode"
+        );
+    }
+
+    #[test]
+    fn a_newline_cannot_forge_a_second_line() {
+        let shown = Escaped(b"hi\ndata:forged addr:1.2.3.4:5 count:6").to_string();
+        assert!(!shown.contains('\n'));
+        assert_eq!(shown, r"hi\ndata:forged addr:1.2.3.4:5 count:6");
+    }
+
+    #[test]
+    fn terminal_escape_sequences_are_defused() {
+        assert_eq!(
+            Escaped(b"\x1b]0;pwned\x07").to_string(),
+            r"\u{1b}]0;pwned\u{7}"
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_shown_byte_by_byte_and_backslash_is_doubled() {
+        assert_eq!(Escaped(b"\xc3(\xff\\x41").to_string(), r"\xc3(\xff\\x41");
+    }
+
+    #[test]
+    fn empty_payload_shows_as_nothing() {
+        assert_eq!(Escaped(b"").to_string(), "");
     }
 }
