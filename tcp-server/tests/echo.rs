@@ -4,132 +4,32 @@
 //! where one is proved absent. No test sleeps to synchronise: they wait for
 //! the `listening on` line, for log lines, or for bytes, each with a deadline.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Generous: a loaded CI machine must not fail a correct server.
-const DEADLINE: Duration = Duration::from_secs(30);
+use test_support::{DEADLINE, Program, connect};
+
 const MIB: usize = 1024 * 1024;
 
-/// A running `tcp-server`; killed and reaped when dropped.
-struct ServerProcess {
-    child: Child,
-    addr: SocketAddr,
-    stdout: Receiver<String>,
-    stderr: Receiver<String>,
+/// A `tcp-server` on 127.0.0.1:0 with info logs, once it is listening.
+fn start(args: &[&str]) -> Program {
+    start_with(args, |_| {})
 }
 
-impl ServerProcess {
-    fn start(args: &[&str]) -> Self {
-        Self::start_with(args, |_| {})
-    }
-
-    fn start_with(args: &[&str], configure: impl FnOnce(&mut Command)) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tcp-server"));
-        command
-            .args(["--addr", "127.0.0.1:0"])
-            .args(args)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        configure(&mut command);
-        let mut child = command.spawn().expect("spawn tcp-server");
-        let stdout = lines_of(child.stdout.take().unwrap());
-        let stderr = lines_of(child.stderr.take().unwrap());
-        let mut server = ServerProcess {
-            child,
-            addr: "0.0.0.0:0".parse().unwrap(),
-            stdout,
-            stderr,
-        };
-        let first = server
-            .stdout
-            .recv_timeout(DEADLINE)
-            .expect("no `listening on` line from tcp-server");
-        let addr = first
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first line is not `listening on <addr>`: {first:?}"));
-        server.addr = addr.parse().expect("listening address");
-        server
-    }
-
-    fn connect(&self) -> TcpStream {
-        connect(self.addr)
-    }
-
-    fn signal(&self, signal: i32) {
-        // SAFETY: kill(2) with our own child's pid; it is reaped only in `wait`/Drop.
-        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
-        assert_eq!(rc, 0, "kill failed");
-    }
-
-    /// Waits for a stderr line containing `needle`.
-    fn wait_for_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(e) => panic!("no log line containing {needle:?}: {e}"),
-            }
-        }
-    }
-
-    /// Waits for the process to exit (its stdout closes), returning the
-    /// stdout lines printed after `listening on`, and the exit status.
-    fn wait_exit(&mut self) -> (Vec<String>, ExitStatus) {
-        let deadline = Instant::now() + DEADLINE;
-        let mut lines = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stdout.recv_timeout(left) {
-                Ok(line) => lines.push(line),
-                Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => {
-                    panic!("tcp-server did not exit; printed {lines:?}")
-                }
-            }
-        }
-        // Stdout closed: the process is exiting, so this wait is short.
-        let status = self.child.wait().expect("wait for tcp-server");
-        (lines, status)
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Forwards each line of a child's output to a channel, so the pipe never
-/// fills up and blocks the server, and tests can wait with a deadline.
-fn lines_of(pipe: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-fn connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect(addr).expect("connect to tcp-server");
-    stream.set_read_timeout(Some(DEADLINE)).unwrap();
-    stream.set_write_timeout(Some(DEADLINE)).unwrap();
-    stream
+fn start_with(args: &[&str], configure: impl FnOnce(&mut Command)) -> Program {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tcp-server"));
+    command
+        .args(["--addr", "127.0.0.1:0"])
+        .args(args)
+        .env("RUST_LOG", "info");
+    configure(&mut command);
+    let server = Program::spawn(command);
+    server.listening_addr();
+    server
 }
 
 /// Bytes that differ from position to position, so a lost, duplicated or
@@ -211,7 +111,7 @@ fn summary_numbers(line: &str) -> Vec<u64> {
 fn go_defect_data_past_128_bytes_is_not_lost() {
     // The Go server makes a new bufio.Reader per iteration and reads 128
     // bytes from it; the rest of what that reader buffered is discarded.
-    let server = ServerProcess::start(&["--quiet"]);
+    let server = start(&["--quiet"]);
     for (seed, len) in [1, 128, 129, MIB].into_iter().enumerate() {
         let stream = server.connect();
         let sent = pattern(len, seed as u8);
@@ -222,10 +122,10 @@ fn go_defect_data_past_128_bytes_is_not_lost() {
 
 #[test]
 fn hundred_concurrent_clients_each_echo_ten_distinct_messages() {
-    let server = ServerProcess::start(&["--quiet"]);
+    let server = start(&["--quiet"]);
     let clients: Vec<_> = (0..100)
         .map(|client| {
-            let addr = server.addr;
+            let addr = server.listening_addr();
             thread::spawn(move || {
                 let mut stream = connect(addr);
                 for message in 0..10 {
@@ -242,7 +142,7 @@ fn hundred_concurrent_clients_each_echo_ten_distinct_messages() {
 
 #[test]
 fn half_closed_client_gets_its_whole_mebibyte_back() {
-    let server = ServerProcess::start(&["--quiet"]);
+    let server = start(&["--quiet"]);
     let stream = server.connect();
     let sent = pattern(MIB, 3);
     let mut writer = stream.try_clone().unwrap();
@@ -262,7 +162,7 @@ fn half_closed_client_gets_its_whole_mebibyte_back() {
 
 #[test]
 fn client_that_writes_8_mib_and_never_reads_does_not_stop_a_second_client() {
-    let server = ServerProcess::start(&["--quiet"]);
+    let server = start(&["--quiet"]);
     let hog = server.connect();
     let sent = pattern(8 * MIB, 5);
     // Fill every buffer between the hog and the server: the server now
@@ -286,7 +186,7 @@ fn client_that_writes_8_mib_and_never_reads_does_not_stop_a_second_client() {
 
 #[test]
 fn reset_in_the_middle_of_a_transfer_leaves_the_server_serving() {
-    let server = ServerProcess::start(&["--quiet"]);
+    let server = start(&["--quiet"]);
     let victim = server.connect();
     write_until_full(&victim, &pattern(8 * MIB, 9));
     // SO_LINGER 0: close sends RST instead of FIN, with data still in flight
@@ -295,7 +195,7 @@ fn reset_in_the_middle_of_a_transfer_leaves_the_server_serving() {
         .set_linger(Some(Duration::ZERO))
         .unwrap();
     drop(victim);
-    server.wait_for_log("closing");
+    server.wait_for_stderr("closing");
 
     let mut other = server.connect();
     ping(&mut other, b"after the reset");
@@ -303,7 +203,7 @@ fn reset_in_the_middle_of_a_transfer_leaves_the_server_serving() {
 
     server.signal(libc::SIGTERM);
     let mut server = server;
-    let (lines, status) = server.wait_exit();
+    let (lines, _, status) = server.wait_exit();
     assert!(status.success(), "exit status {status}");
     assert!(
         lines
@@ -315,7 +215,7 @@ fn reset_in_the_middle_of_a_transfer_leaves_the_server_serving() {
 
 #[test]
 fn max_conns_2_refuses_the_third_connection() {
-    let server = ServerProcess::start(&["--quiet", "--max-conns", "2"]);
+    let server = start(&["--quiet", "--max-conns", "2"]);
     let mut first = server.connect();
     let mut second = server.connect();
     ping(&mut first, b"one");
@@ -323,7 +223,7 @@ fn max_conns_2_refuses_the_third_connection() {
 
     let mut third = server.connect();
     assert_closed_by_server(&mut third);
-    server.wait_for_log("--max-conns 2");
+    server.wait_for_stderr("--max-conns 2");
 
     // The two served clients did not notice.
     ping(&mut first, b"one again");
@@ -353,7 +253,7 @@ fn max_conns_2_refuses_the_third_connection() {
 
 #[test]
 fn sigterm_with_pending_output_flushes_it_and_exits_zero_with_the_summary() {
-    let mut server = ServerProcess::start(&["--quiet", "--max-pending", "65536"]);
+    let mut server = start(&["--quiet", "--max-pending", "65536"]);
     let client = server.connect();
     let sent = pattern(32 * MIB, 11);
     // The client sends and does not read: the server ends up holding output
@@ -370,7 +270,7 @@ fn sigterm_with_pending_output_flushes_it_and_exits_zero_with_the_summary() {
     // Hang up in turn: the server waits for that before it exits.
     drop(client);
 
-    let (lines, status) = server.wait_exit();
+    let (lines, _, status) = server.wait_exit();
     assert!(status.success(), "exit status {status}");
     let summary = lines
         .iter()
@@ -391,11 +291,11 @@ fn sigterm_with_pending_output_flushes_it_and_exits_zero_with_the_summary() {
 fn sigterm_does_not_wait_for_idle_clients_to_hang_up() {
     // A shutdown timeout longer than the test's deadline: if the server
     // waited for this idle client to hang up, `wait_exit` would fail.
-    let mut server = ServerProcess::start(&["--quiet", "--shutdown-timeout", "3600"]);
+    let mut server = start(&["--quiet", "--shutdown-timeout", "3600"]);
     let mut idle = server.connect();
     ping(&mut idle, b"then idle");
     server.signal(libc::SIGTERM);
-    let (lines, status) = server.wait_exit();
+    let (lines, _, status) = server.wait_exit();
     assert!(status.success(), "exit status {status}");
     assert!(
         lines[0].starts_with("summary: served 1 connections"),
@@ -408,15 +308,15 @@ fn sigterm_does_not_wait_for_idle_clients_to_hang_up() {
 
 #[test]
 fn second_signal_stops_waiting_for_a_client_that_never_reads() {
-    let mut server = ServerProcess::start(&["--quiet", "--shutdown-timeout", "3600"]);
+    let mut server = start(&["--quiet", "--shutdown-timeout", "3600"]);
     let hog = server.connect();
     write_until_full(&hog, &pattern(32 * MIB, 13));
     server.signal(libc::SIGTERM);
     // Two signals sent back to back may merge into one; send the second
     // once the first has been seen.
-    server.wait_for_log("shutting down");
+    server.wait_for_stderr("shutting down");
     server.signal(libc::SIGTERM);
-    let (lines, status) = server.wait_exit();
+    let (lines, _, status) = server.wait_exit();
     assert!(status.success(), "exit status {status}");
     assert!(
         lines[0].starts_with("summary: served 1 connections"),
@@ -427,9 +327,9 @@ fn second_signal_stops_waiting_for_a_client_that_never_reads() {
 
 #[test]
 fn sigint_without_clients_exits_zero_with_the_summary() {
-    let mut server = ServerProcess::start(&[]);
+    let mut server = start(&[]);
     server.signal(libc::SIGINT);
-    let (lines, status) = server.wait_exit();
+    let (lines, _, status) = server.wait_exit();
     assert!(status.success(), "exit status {status}");
     assert_eq!(
         lines,
@@ -439,14 +339,11 @@ fn sigint_without_clients_exits_zero_with_the_summary() {
 
 #[test]
 fn teaching_output_mirrors_go_and_escapes_untrusted_bytes() {
-    let server = ServerProcess::start(&[]);
+    let server = start(&[]);
     let mut client = server.connect();
     let local = client.local_addr().unwrap();
     ping(&mut client, b"hi\x1b[2J\xff\n");
-    let line = server
-        .stdout
-        .recv_timeout(DEADLINE)
-        .expect("teaching output");
+    let line = server.next_stdout_line();
     assert_eq!(
         line,
         format!(r"received client Data sent from terminal: hi\u{{1b}}[2J\xff\n (from {local})")
@@ -455,7 +352,7 @@ fn teaching_output_mirrors_go_and_escapes_untrusted_bytes() {
 
 #[test]
 fn idle_timeout_closes_a_silent_connection_and_keeps_serving() {
-    let server = ServerProcess::start(&["--quiet", "--idle-timeout", "1"]);
+    let server = start(&["--quiet", "--idle-timeout", "1"]);
     let mut silent = server.connect();
     ping(&mut silent, b"then silence");
     assert_closed_by_server(&mut silent);
@@ -465,10 +362,10 @@ fn idle_timeout_closes_a_silent_connection_and_keeps_serving() {
 
 #[test]
 fn threads_2_on_port_0_serve_on_one_port_and_both_stop_on_sigterm() {
-    let mut server = ServerProcess::start(&["--quiet", "--threads", "2"]);
+    let mut server = start(&["--quiet", "--threads", "2"]);
     let clients: Vec<_> = (0..20)
         .map(|i| {
-            let addr = server.addr;
+            let addr = server.listening_addr();
             thread::spawn(move || ping(&mut connect(addr), format!("client {i}").as_bytes()))
         })
         .collect();
@@ -477,7 +374,7 @@ fn threads_2_on_port_0_serve_on_one_port_and_both_stop_on_sigterm() {
     }
     // Every loop sees the signal; the summary adds up both loops' counts.
     server.signal(libc::SIGTERM);
-    let (lines, status) = server.wait_exit();
+    let (lines, _, status) = server.wait_exit();
     assert!(status.success(), "exit status {status}");
     assert!(
         lines[0].starts_with("summary: served 20 connections"),
@@ -493,7 +390,7 @@ fn out_of_descriptors_pauses_accepting_then_serves_the_queued_clients() {
     // then fails with EMFILE. As each served client leaves, one descriptor
     // frees up, and the server must go back to the queue by itself: no
     // readiness edge will announce connections that are already queued.
-    let server = ServerProcess::start_with(&["--quiet"], |command| {
+    let server = start_with(&["--quiet"], |command| {
         use std::os::unix::process::CommandExt;
         // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
         unsafe {
@@ -525,7 +422,7 @@ fn out_of_descriptors_pauses_accepting_then_serves_the_queued_clients() {
             })
         })
         .collect();
-    server.wait_for_log("accept failed");
+    server.wait_for_stderr("accept failed");
     for client in clients {
         client.join().expect("a queued client was never served");
     }
@@ -534,11 +431,10 @@ fn out_of_descriptors_pauses_accepting_then_serves_the_queued_clients() {
 
 #[test]
 fn bad_flag_value_is_a_clear_error_and_nonzero_exit() {
-    let output = Command::new(env!("CARGO_BIN_EXE_tcp-server"))
-        .args(["--threads", "0"])
-        .output()
-        .unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tcp-server"));
+    command.args(["--threads", "0"]);
+    let output = Program::spawn(command).finish();
     assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = output.stderr;
     assert!(stderr.contains("--threads"), "{stderr}");
 }
