@@ -7,212 +7,53 @@
 //! the `listening on` line, for output lines or for process exit, each with
 //! a deadline.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::fmt::Display;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::Command;
 
-use wait_timeout::ChildExt;
+use test_support::{DEADLINE, Finished, Program};
 
-/// Generous: a loaded CI machine must not fail a correct program.
-const DEADLINE: Duration = Duration::from_secs(30);
 const MESSAGE: &str = "Hello, Hello. How are you?";
 const RECEIVED: &str = "received client Data sent: ";
 
 fn stick_demo() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_stick-demo"));
-    command.env("RUST_LOG", "warn").stdin(Stdio::null());
+    command.env("RUST_LOG", "warn");
     command
 }
 
-/// A running `stick-demo server` or `server2`; killed and reaped when dropped.
-struct ServerProcess {
-    child: Child,
-    addr: SocketAddr,
-    stdout: Receiver<String>,
-    stderr: Receiver<String>,
+/// A `stick-demo server` or `server2` on 127.0.0.1:0, once it is listening.
+fn start_server(subcommand: &str, args: &[&str]) -> Program {
+    let mut command = stick_demo();
+    command
+        .arg(subcommand)
+        .args(["--addr", "127.0.0.1:0"])
+        .args(args);
+    let server = Program::spawn(command);
+    server.listening_addr();
+    server
 }
 
-impl ServerProcess {
-    fn start(subcommand: &str, args: &[&str]) -> Self {
-        let mut child = stick_demo()
-            .arg(subcommand)
-            .args(["--addr", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn stick-demo");
-        let stdout = lines_of(child.stdout.take().unwrap());
-        let stderr = lines_of(child.stderr.take().unwrap());
-        let mut server = ServerProcess {
-            child,
-            addr: "0.0.0.0:0".parse().unwrap(),
-            stdout,
-            stderr,
-        };
-        let first = server
-            .stdout
-            .recv_timeout(DEADLINE)
-            .unwrap_or_else(|e| panic!("no `listening on` line from {subcommand}: {e}"));
-        let addr = first
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first line is not `listening on <addr>`: {first:?}"));
-        server.addr = addr.parse().expect("listening address");
-        server
-    }
-
-    fn addr(&self) -> String {
-        self.addr.to_string()
-    }
-
-    fn connect(&self) -> TcpStream {
-        let stream = TcpStream::connect(self.addr).expect("connect to the server");
-        stream.set_read_timeout(Some(DEADLINE)).unwrap();
-        stream.set_write_timeout(Some(DEADLINE)).unwrap();
-        stream
-    }
-
-    /// Stdout lines up to and including the first one matching `done`.
-    fn stdout_until(&self, done: impl Fn(&str) -> bool) -> Vec<String> {
-        let deadline = Instant::now() + DEADLINE;
-        let mut lines = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stdout.recv_timeout(left) {
-                Ok(line) => {
-                    let finished = done(&line);
-                    lines.push(line);
-                    if finished {
-                        return lines;
-                    }
-                }
-                Err(e) => panic!("expected line not printed ({e}); got {lines:#?}"),
-            }
-        }
-    }
-
-    /// Waits for a stderr line containing `needle`.
-    fn wait_for_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + DEADLINE;
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(line) => seen.push(line),
-                Err(e) => panic!("no log line containing {needle:?} ({e}); got {seen:#?}"),
-            }
-        }
-    }
-
-    fn signal(&self, signal: i32) {
-        // SAFETY: kill(2) on our own child, which is reaped only in wait_exit/Drop.
-        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
-        assert_eq!(rc, 0, "kill failed");
-    }
-
-    /// Waits for the process to exit (its stdout closes), returning the
-    /// stdout lines not read yet, and the exit status.
-    fn wait_exit(&mut self) -> (Vec<String>, ExitStatus) {
-        let deadline = Instant::now() + DEADLINE;
-        let mut lines = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stdout.recv_timeout(left) {
-                Ok(line) => lines.push(line),
-                Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => panic!("server did not exit; printed {lines:?}"),
-            }
-        }
-        // Stdout closed: the process is exiting, so this wait is short.
-        let status = self
-            .child
-            .wait_timeout(DEADLINE)
-            .expect("wait for the server")
-            .expect("server closed stdout but did not exit");
-        (lines, status)
-    }
+/// A running `stick-demo client` or `client2` dialling `addr`.
+fn spawn_client(subcommand: &str, addr: impl Display, args: &[&str]) -> Program {
+    let mut command = stick_demo();
+    command
+        .arg(subcommand)
+        .args(["--addr", &addr.to_string()])
+        .args(args);
+    Program::spawn(command)
 }
 
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Forwards each line of a child's output to a channel, so the pipe never
-/// fills up and blocks the child, and tests can wait with a deadline.
-fn lines_of(pipe: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// A client process; killed and reaped if the test fails before it ends.
-struct ClientProcess(Child);
-
-impl ClientProcess {
-    fn spawn(subcommand: &str, addr: &str, args: &[&str]) -> Self {
-        let child = stick_demo()
-            .arg(subcommand)
-            .args(["--addr", addr])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn stick-demo client");
-        ClientProcess(child)
-    }
-
-    /// Waits for the client to finish: (status, stdout, stderr). Its output
-    /// is one line, far less than a pipe holds, so waiting first is safe.
-    fn finish(mut self) -> (ExitStatus, String, String) {
-        let status = self
-            .0
-            .wait_timeout(DEADLINE)
-            .expect("wait for the client")
-            .expect("client did not finish in time");
-        let mut stdout = String::new();
-        let mut stderr = String::new();
-        self.0
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut stdout)
-            .unwrap();
-        self.0
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
-        (status, stdout, stderr)
-    }
-
-    /// Runs to completion and insists on success.
-    fn run(subcommand: &str, addr: &str, args: &[&str]) -> String {
-        let (status, stdout, stderr) = Self::spawn(subcommand, addr, args).finish();
-        assert!(status.success(), "{subcommand} failed: {stderr}");
-        stdout
-    }
-}
-
-impl Drop for ClientProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// Runs a client to completion, insists on success, and returns its stdout.
+fn run_client(subcommand: &str, addr: impl Display, args: &[&str]) -> String {
+    let Finished {
+        status,
+        stdout,
+        stderr,
+    } = spawn_client(subcommand, addr, args).finish();
+    assert!(status.success(), "{subcommand} failed: {stderr}");
+    stdout
 }
 
 /// The text of a `received client Data sent: <text> (from <peer>)` line.
@@ -242,8 +83,8 @@ fn assert_closed_by_server(stream: &mut TcpStream) {
 /// What a raw `client` run looks like on the raw server: the reads'
 /// concatenation, the summary and the picture line.
 fn raw_run(server_args: &[&str], client_args: &[&str]) -> (Vec<String>, String, String) {
-    let server = ServerProcess::start("server", server_args);
-    let client_out = ClientProcess::run("client", &server.addr(), client_args);
+    let server = start_server("server", server_args);
+    let client_out = run_client("client", server.listening_addr(), client_args);
     assert!(
         client_out.starts_with("sent 20 messages of 26 bytes (520 bytes)"),
         "{client_out}"
@@ -304,8 +145,8 @@ fn server_with_read_size_16_still_receives_exactly_the_bytes_sent() {
 
 #[test]
 fn server_prints_the_legend_once_before_the_first_summary() {
-    let server = ServerProcess::start("server", &["--quiet"]);
-    ClientProcess::run("client", &server.addr(), &["--count", "2"]);
+    let server = start_server("server", &["--quiet"]);
+    run_client("client", server.listening_addr(), &["--count", "2"]);
     let first = server.stdout_until(is_raw_summary);
     assert!(
         first[0].starts_with("legend: ") && first.len() == 2,
@@ -313,7 +154,7 @@ fn server_prints_the_legend_once_before_the_first_summary() {
     );
     // The picture line follows its summary.
     server.stdout_until(|_| true);
-    ClientProcess::run("client", &server.addr(), &["--count", "1"]);
+    run_client("client", server.listening_addr(), &["--count", "1"]);
     let second = server.stdout_until(is_raw_summary);
     assert_eq!(second.len(), 1, "legend printed again: {second:#?}");
     assert!(second[0].contains(": 26 bytes = 1 message of 26 bytes"));
@@ -321,7 +162,7 @@ fn server_prints_the_legend_once_before_the_first_summary() {
 
 #[test]
 fn server_summarises_a_connection_that_sent_nothing_without_a_picture() {
-    let server = ServerProcess::start("server", &["--quiet"]);
+    let server = start_server("server", &["--quiet"]);
     let mut idle = server.connect();
     idle.shutdown(Shutdown::Write).unwrap();
     assert_closed_by_server(&mut idle);
@@ -331,14 +172,14 @@ fn server_summarises_a_connection_that_sent_nothing_without_a_picture() {
         summary.ends_with(": 0 bytes = 0 messages of 26 bytes, in 0 reads"),
         "{summary}"
     );
-    ClientProcess::run("client", &server.addr(), &["--count", "1"]);
+    run_client("client", server.listening_addr(), &["--count", "1"]);
     let next = server.stdout_until(is_raw_summary);
     assert_eq!(next.len(), 1, "a picture of nothing was drawn: {next:#?}");
 }
 
 #[test]
 fn server_escapes_control_characters_and_invalid_utf8() {
-    let server = ServerProcess::start("server", &[]);
+    let server = start_server("server", &[]);
     let mut raw = server.connect();
     raw.write_all(b"\x1b[2J\xff\n").unwrap();
     raw.shutdown(Shutdown::Write).unwrap();
@@ -349,8 +190,8 @@ fn server_escapes_control_characters_and_invalid_utf8() {
 
 #[test]
 fn client2_to_server2_decodes_exactly_twenty_messages() {
-    let server = ServerProcess::start("server2", &[]);
-    let out = ClientProcess::run("client2", &server.addr(), &[]);
+    let server = start_server("server2", &[]);
+    let out = run_client("client2", server.listening_addr(), &[]);
     assert!(out.starts_with("sent 20 frames"), "{out}");
     let mut lines = server.stdout_until(is_framed_summary);
     let summary = lines.pop().unwrap();
@@ -364,8 +205,8 @@ fn client2_to_server2_decodes_exactly_twenty_messages() {
 
 #[test]
 fn client2_chunked_into_single_bytes_still_decodes_twenty_messages() {
-    let server = ServerProcess::start("server2", &[]);
-    let out = ClientProcess::run("client2", &server.addr(), &["--chunk", "1"]);
+    let server = start_server("server2", &[]);
+    let out = run_client("client2", server.listening_addr(), &["--chunk", "1"]);
     assert!(
         out.contains("600 bytes) in 600 writes of up to 1 byte"),
         "{out}"
@@ -379,8 +220,8 @@ fn client2_chunked_into_single_bytes_still_decodes_twenty_messages() {
 
 #[test]
 fn server2_with_read_size_1_decodes_every_message() {
-    let server = ServerProcess::start("server2", &["--read-size", "1", "--quiet"]);
-    ClientProcess::run("client2", &server.addr(), &[]);
+    let server = start_server("server2", &["--read-size", "1", "--quiet"]);
+    run_client("client2", server.listening_addr(), &[]);
     let lines = server.stdout_until(is_framed_summary);
     assert_eq!(lines.len(), 1, "--quiet printed messages: {lines:#?}");
     // One byte per read: exactly as many reads as bytes, whatever the timing.
@@ -396,7 +237,7 @@ fn bytes_written_by_client2(args: &[&str]) -> Vec<u8> {
     let addr = listener.local_addr().unwrap().to_string();
     // The kernel completes the handshake and queues the bytes before we
     // accept, so the client can run to the end first.
-    ClientProcess::run("client2", &addr, args);
+    run_client("client2", &addr, args);
     let (mut conn, _) = listener.accept().unwrap();
     conn.set_read_timeout(Some(DEADLINE)).unwrap();
     let mut bytes = Vec::new();
@@ -429,7 +270,7 @@ fn client2_chunks_change_the_timing_not_the_bytes() {
 fn client_writes_bare_messages_without_framing() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    ClientProcess::run("client", &addr, &["--count", "3", "--message", "abc"]);
+    run_client("client", &addr, &["--count", "3", "--message", "abc"]);
     let (mut conn, _) = listener.accept().unwrap();
     conn.set_read_timeout(Some(DEADLINE)).unwrap();
     let mut bytes = Vec::new();
@@ -439,13 +280,13 @@ fn client_writes_bare_messages_without_framing() {
 
 #[test]
 fn server2_closes_negative_and_huge_lengths_and_keeps_serving() {
-    let server = ServerProcess::start("server2", &[]);
+    let server = start_server("server2", &[]);
     for (header, length) in [(-1i32, "-1"), (i32::MAX, "2147483647")] {
         let mut hostile = server.connect();
         let peer = hostile.local_addr().unwrap().to_string();
         hostile.write_all(&header.to_le_bytes()).unwrap();
         assert_closed_by_server(&mut hostile);
-        let log = server.wait_for_log(&peer);
+        let log = server.wait_for_stderr(&peer);
         assert!(
             log.contains(length),
             "log line does not name {length}: {log}"
@@ -456,7 +297,7 @@ fn server2_closes_negative_and_huge_lengths_and_keeps_serving() {
             "{summary}"
         );
     }
-    ClientProcess::run("client2", &server.addr(), &[]);
+    run_client("client2", server.listening_addr(), &[]);
     let mut lines = server.stdout_until(is_framed_summary);
     assert!(lines.pop().unwrap().contains(": decoded 20 messages"));
     assert_eq!(lines.iter().filter_map(|l| received_text(l)).count(), 20);
@@ -464,25 +305,25 @@ fn server2_closes_negative_and_huge_lengths_and_keeps_serving() {
 
 #[test]
 fn server2_rejects_a_frame_over_max_frame_before_its_payload_arrives() {
-    let server = ServerProcess::start("server2", &["--max-frame", "10"]);
+    let server = start_server("server2", &["--max-frame", "10"]);
     let mut hostile = server.connect();
     // Only the header: the server must decide without waiting for 26 bytes.
     hostile.write_all(&26i32.to_le_bytes()).unwrap();
     assert_closed_by_server(&mut hostile);
-    let log = server.wait_for_log("announces 26 bytes");
+    let log = server.wait_for_stderr("announces 26 bytes");
     assert!(log.contains("maximum frame length of 10 bytes"), "{log}");
 }
 
 #[test]
 fn server2_reports_the_truncated_frame_at_end_of_stream() {
-    let server = ServerProcess::start("server2", &[]);
+    let server = start_server("server2", &[]);
     let mut raw = server.connect();
     let peer = raw.local_addr().unwrap().to_string();
     let mut bytes = golden_frames(1);
     bytes.extend_from_slice(b"\x1a\x00\x00\x00Hello");
     raw.write_all(&bytes).unwrap();
     raw.shutdown(Shutdown::Write).unwrap();
-    let log = server.wait_for_log(&peer);
+    let log = server.wait_for_stderr(&peer);
     assert!(
         log.contains("frame 2: stream ended inside a 26-byte frame: 5 bytes arrived, 21 missing"),
         "{log}"
@@ -499,21 +340,21 @@ fn server2_reports_the_truncated_frame_at_end_of_stream() {
 
 #[test]
 fn server2_explains_plain_text_instead_of_reading_a_huge_length() {
-    let server = ServerProcess::start("server2", &[]);
+    let server = start_server("server2", &[]);
     let mut raw = server.connect();
     raw.write_all(b"Hello, server\n").unwrap();
     assert_closed_by_server(&mut raw);
-    let log = server.wait_for_log("1819043144");
+    let log = server.wait_for_stderr("1819043144");
     assert!(log.contains("look like ASCII text"), "{log}");
     assert!(log.contains("plain text"), "{log}");
 }
 
 #[test]
 fn server2_partial_frame_from_one_peer_does_not_stall_another() {
-    let server = ServerProcess::start("server2", &["--quiet"]);
+    let server = start_server("server2", &["--quiet"]);
     let mut slow = server.connect();
     slow.write_all(b"\x1a\x00\x00\x00Hel").unwrap();
-    ClientProcess::run("client2", &server.addr(), &[]);
+    run_client("client2", server.listening_addr(), &[]);
     let summary = server.stdout_until(is_framed_summary).pop().unwrap();
     assert!(summary.contains(": decoded 20 messages"), "{summary}");
     // The slow peer's frame is still completed later.
@@ -525,13 +366,13 @@ fn server2_partial_frame_from_one_peer_does_not_stall_another() {
 
 #[test]
 fn server2_serves_several_clients_at_once() {
-    let server = ServerProcess::start("server2", &[]);
-    let addr = server.addr();
+    let server = start_server("server2", &[]);
+    let addr = server.listening_addr();
     let clients: Vec<_> = (0..4)
-        .map(|_| ClientProcess::spawn("client2", &addr, &["--chunk", "5"]))
+        .map(|_| spawn_client("client2", addr, &["--chunk", "5"]))
         .collect();
     for client in clients {
-        let (status, _, stderr) = client.finish();
+        let Finished { status, stderr, .. } = client.finish();
         assert!(status.success(), "{stderr}");
     }
     let mut received = 0;
@@ -553,8 +394,8 @@ fn quiet_servers_print_only_summaries() {
         ("server", "client", is_raw_summary as fn(&str) -> bool),
         ("server2", "client2", is_framed_summary),
     ] {
-        let server = ServerProcess::start(server_cmd, &["--quiet"]);
-        ClientProcess::run(client_cmd, &server.addr(), &[]);
+        let server = start_server(server_cmd, &["--quiet"]);
+        run_client(client_cmd, server.listening_addr(), &[]);
         let lines = server.stdout_until(is_summary);
         assert!(
             lines.iter().all(|line| !line.starts_with(RECEIVED)),
@@ -579,12 +420,12 @@ fn servers_exit_0_with_their_totals_on_sigint_and_sigterm() {
             "summary: served 1 connection, decoded 20 messages from ",
         ),
     ] {
-        let mut server = ServerProcess::start(server_cmd, &["--quiet"]);
-        ClientProcess::run(client_cmd, &server.addr(), &[]);
+        let mut server = start_server(server_cmd, &["--quiet"]);
+        run_client(client_cmd, server.listening_addr(), &[]);
         // The connection's summary first: the server has seen it all.
         server.stdout_until(|line| line.contains(" bytes = ") || line.contains(": decoded "));
         server.signal(signal);
-        let (lines, status) = server.wait_exit();
+        let (lines, _, status) = server.wait_exit();
         assert!(status.success(), "{server_cmd} exited with {status}");
         let last = lines.last().expect("a totals line");
         assert!(last.starts_with(totals), "{server_cmd}: {lines:#?}");
@@ -600,7 +441,11 @@ fn clients_report_a_refused_connection_in_one_line_and_exit_1() {
         .unwrap()
         .to_string();
     for client in ["client", "client2"] {
-        let (status, stdout, stderr) = ClientProcess::spawn(client, &addr, &[]).finish();
+        let Finished {
+            status,
+            stdout,
+            stderr,
+        } = spawn_client(client, &addr, &[]).finish();
         assert_eq!(status.code(), Some(1), "{client}: {stderr}");
         assert!(stdout.is_empty(), "{stdout}");
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -620,13 +465,9 @@ fn bad_flags_are_refused_with_a_message() {
         &["client2", "--chunk", "0"],
         &["server2", "--addr", "not an address"],
     ] {
-        let child = stick_demo()
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (status, _, stderr) = ClientProcess(child).finish();
+        let mut command = stick_demo();
+        command.args(args);
+        let Finished { status, stderr, .. } = Program::spawn(command).finish();
         assert_eq!(status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains("invalid value"), "{args:?}: {stderr}");
     }
