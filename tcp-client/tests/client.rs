@@ -2,17 +2,15 @@
 //! server started in-process from the `tcp-server` library (or a tiny std
 //! peer where a misbehaving server is needed).
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
 use tcp_server::echo::Echo;
 use tcp_server::{Conn, Handler, Server, ServerHandle};
-
-const DEADLINE: Duration = Duration::from_secs(30);
+use test_support::{Finished, run_to_end};
 
 fn echo_server() -> ServerHandle {
     Server::new(|_peer| Echo::new(true))
@@ -20,75 +18,12 @@ fn echo_server() -> ServerHandle {
         .expect("start the in-process echo server")
 }
 
-struct Finished {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-/// Kills the client if a test fails before it exits.
-struct KillOnDrop(Option<Child>);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 /// Runs `tcp-client --addr addr` with `input` piped to its stdin, and waits
 /// (bounded) for it to exit: a client that hangs fails the test.
 fn run_client(addr: SocketAddr, input: &[u8]) -> Finished {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tcp-client"))
-        .args(["--addr", &addr.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn tcp-client");
-    let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let mut guard = KillOnDrop(Some(child));
-
-    let input = input.to_vec();
-    // The client may quit before reading all input (at `Q`): ignore EPIPE.
-    let feeder = thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let (tx, rx) = mpsc::channel();
-    let tx2 = tx.clone();
-    thread::spawn(move || {
-        let mut out = String::new();
-        let _ = stdout.read_to_string(&mut out);
-        let _ = tx.send((true, out));
-    });
-    thread::spawn(move || {
-        let mut err = String::new();
-        let _ = stderr.read_to_string(&mut err);
-        let _ = tx2.send((false, err));
-    });
-    let (mut out, mut err) = (None, None);
-    for _ in 0..2 {
-        let (is_stdout, text) = rx
-            .recv_timeout(DEADLINE)
-            .expect("tcp-client did not finish (hung?)");
-        if is_stdout {
-            out = Some(text);
-        } else {
-            err = Some(text);
-        }
-    }
-    // Both pipes closed: the client has exited, so this wait is short.
-    let status = guard.0.take().unwrap().wait().unwrap();
-    feeder.join().unwrap();
-    Finished {
-        status,
-        stdout: out.unwrap(),
-        stderr: err.unwrap(),
-    }
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tcp-client"));
+    command.args(["--addr", &addr.to_string()]);
+    run_to_end(command, input)
 }
 
 #[test]
