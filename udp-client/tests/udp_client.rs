@@ -1,17 +1,12 @@
 //! The `udp-client` binary against a `udp-server` running inside the test
 //! process (the server crate's library), or against a tiny std peer.
 
-use std::io::Read;
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::thread::{self, JoinHandle};
+use std::process::Command;
 use std::time::Duration;
 
+use test_support::{DEADLINE, Finished, Program};
 use udp_server::{Options, RunningServer, Server};
-use wait_timeout::ChildExt;
-
-/// Bound on every wait for a hang; not a performance expectation.
-const DEADLINE: Duration = Duration::from_secs(10);
 
 fn start_server() -> RunningServer {
     Server::bind("127.0.0.1:0".parse().unwrap(), Options::quiet())
@@ -20,73 +15,15 @@ fn start_server() -> RunningServer {
         .unwrap()
 }
 
-/// A `udp-client` child, killed and reaped on drop.
-struct ClientProcess {
-    child: Child,
-    stdout: Option<JoinHandle<String>>,
-    stderr: Option<JoinHandle<String>>,
-}
-
-/// What the client did.
-struct Finished {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl ClientProcess {
-    fn spawn(args: &[&str]) -> ClientProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_udp-client"))
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn udp-client");
-        // Read both pipes on their own threads, so a large reply line can
-        // never fill a pipe and block the child.
-        let stdout = child.stdout.take().map(read_all);
-        let stderr = child.stderr.take().map(read_all);
-        ClientProcess {
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// Waits for the exit, at most `deadline`.
-    fn finish_within(mut self, deadline: Duration) -> Finished {
-        let status = self
-            .child
-            .wait_timeout(deadline)
-            .unwrap()
-            .unwrap_or_else(|| panic!("udp-client still running after {deadline:?}"));
-        Finished {
-            status,
-            stdout: self.stdout.take().unwrap().join().unwrap(),
-            stderr: self.stderr.take().unwrap().join().unwrap(),
-        }
-    }
-}
-
-impl Drop for ClientProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn read_all(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
-    thread::spawn(move || {
-        let mut text = String::new();
-        let _ = pipe.read_to_string(&mut text);
-        text
-    })
+/// A running `udp-client` with `args`.
+fn spawn_client(args: &[&str]) -> Program {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_udp-client"));
+    command.args(args).env("RUST_LOG", "warn");
+    Program::spawn(command)
 }
 
 fn run_client(args: &[&str]) -> Finished {
-    ClientProcess::spawn(args).finish_within(DEADLINE)
+    spawn_client(args).finish()
 }
 
 #[test]
@@ -143,8 +80,9 @@ fn no_listener_exits_1_with_one_line_on_stderr_within_the_timeout_plus_one_secon
         let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
         probe.local_addr().unwrap().to_string()
     };
-    let out = ClientProcess::spawn(&["--addr", &addr, "--timeout", "0.5"])
-        .finish_within(Duration::from_millis(500) + Duration::from_secs(1));
+    let out = spawn_client(&["--addr", &addr, "--timeout", "0.5"])
+        .with_timeout(Duration::from_millis(500) + Duration::from_secs(1))
+        .finish();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(out.stdout, "");
     assert_eq!(out.stderr.lines().count(), 1, "{:?}", out.stderr);
@@ -165,7 +103,7 @@ fn a_datagram_from_a_foreign_address_is_ignored_and_logged() {
     let server_addr = server.local_addr().unwrap().to_string();
     let stranger_addr: SocketAddr = stranger.local_addr().unwrap();
 
-    let client = ClientProcess::spawn(&["--addr", &server_addr, "--message", "ping"]);
+    let client = spawn_client(&["--addr", &server_addr, "--message", "ping"]);
     let mut buf = [0; 64];
     let (len, client_addr) = server.recv_from(&mut buf).expect("the client's datagram");
     assert_eq!(&buf[..len], b"ping");
@@ -174,7 +112,7 @@ fn a_datagram_from_a_foreign_address_is_ignored_and_logged() {
     stranger.send_to(b"impostor", client_addr).unwrap();
     server.send_to(b"ping", client_addr).unwrap();
 
-    let out = client.finish_within(DEADLINE);
+    let out = client.finish();
     assert!(out.status.success(), "{}", out.stderr);
     assert_eq!(
         out.stdout,
