@@ -121,7 +121,7 @@ impl Table {
                 (
                     metric,
                     format!("≥ {x:.2}× tokio"),
-                    r.map(|r| format!("{r:.2}×")),
+                    r.map(|r| format!("{r:.3}×")),
                     r.map(|r| r >= x),
                 )
             }
@@ -130,7 +130,7 @@ impl Table {
                 (
                     metric,
                     format!("≤ {x:.2}× tokio"),
-                    r.map(|r| format!("{r:.2}×")),
+                    r.map(|r| format!("{r:.3}×")),
                     r.map(|r| r <= x),
                 )
             }
@@ -267,6 +267,22 @@ mod tests {
     }
 
     #[test]
+    fn a_verdict_near_the_threshold_shows_why_it_missed() {
+        // 1.098 rounds to "1.10×" in the table; the verdict must not read
+        // "≥ 1.10×: MISSED (1.10×)".
+        let mut table = Table::new("udp");
+        table.row(
+            "datagrams/s",
+            Unit::PerSecond,
+            Better::Higher,
+            1098.0,
+            1000.0,
+        );
+        let verdict = table.verdict(&Target::RatioAtLeast("datagrams/s", 1.1));
+        assert_eq!(verdict, "target datagrams/s ≥ 1.10× tokio: MISSED (1.098×)");
+    }
+
+    #[test]
     fn latencies_print_with_three_significant_figures() {
         assert_eq!(format_nanos(0.0), "0");
         assert_eq!(format_nanos(850.0), "850 ns");
@@ -321,8 +337,8 @@ mod tests {
         assert!(
             text.contains("| server CPU/request (lower is better) | 5.00 µs | 4.00 µs | 1.25× |")
         );
-        assert!(text.contains("target requests/s ≥ 1.00× tokio: MET (1.20×)"));
-        assert!(text.contains("target server CPU/request ≤ 0.90× tokio: MISSED (1.25×)"));
+        assert!(text.contains("target requests/s ≥ 1.00× tokio: MET (1.200×)"));
+        assert!(text.contains("target server CPU/request ≤ 0.90× tokio: MISSED (1.250×)"));
         assert!(text.contains("target server RSS/connection ≤ 256 B: MET (40 B)"));
         assert!(text.contains("target missing ≥ 1.00× tokio: NOT MEASURED"));
     }
