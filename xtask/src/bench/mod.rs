@@ -6,10 +6,11 @@
 //!    release binaries with `$CARGO build --release`, then *execs* the release
 //!    xtask as `xtask bench-run …`: the load generator must not be a debug
 //!    build, or it, not the server, would be what is measured.
-//! 2. [`run`] raises `RLIMIT_NOFILE` (inherited by every server it starts), then
-//!    for each scenario starts our server, measures it, stops it, starts the
-//!    tokio baseline (this same binary, hidden subcommand), measures it, stops
-//!    it, and prints a table: metric | ours | tokio | ratio.
+//! 2. [`run`] raises `RLIMIT_NOFILE` (inherited by every server it starts),
+//!    pins itself to CPU 0 and the servers to CPU 1, then for each scenario
+//!    starts our server and the tokio baseline (this same binary, hidden
+//!    subcommand), measures them in alternating rounds ([`side_by_side`]),
+//!    stops both, and prints a table: metric | ours | tokio | ratio.
 //!
 //! Scenarios, one module each: [`pingpong`] (`tcp`), [`bulk`], [`idle`],
 //! [`udp`]. Servers are separate processes ([`server::ServerProcess`]) so
