@@ -357,10 +357,10 @@ pub fn run(args: RunArgs) -> Result<()> {
     let mut failed = Vec::new();
     for scenario in setup.args.scenario.expand() {
         let table = match scenario {
-            Scenario::Tcp => tcp(&setup),
-            Scenario::Bulk => bulk(&setup),
-            Scenario::Idle => idle(&setup),
-            Scenario::Udp => udp(&setup),
+            Scenario::Tcp => tcp_table(&setup),
+            Scenario::Bulk => bulk_table(&setup),
+            Scenario::Idle => idle_table(&setup),
+            Scenario::Udp => udp_table(&setup),
             Scenario::All => unreachable!("expanded above"),
         };
         match table {
@@ -453,7 +453,7 @@ fn median_by<T>(items: &[T], key: impl Fn(&T) -> f64) -> Option<&T> {
     sorted.get(sorted.len().saturating_sub(1) / 2).copied()
 }
 
-fn tcp(setup: &Setup) -> Result<Table> {
+fn tcp_table(setup: &Setup) -> Result<Table> {
     let args = &setup.args;
     let config = pingpong::Config {
         conns: args.conns as usize,
@@ -556,7 +556,7 @@ fn tcp(setup: &Setup) -> Result<Table> {
     Ok(table)
 }
 
-fn bulk(setup: &Setup) -> Result<Table> {
+fn bulk_table(setup: &Setup) -> Result<Table> {
     let bytes = setup.args.bytes;
     let rounds = side_by_side(
         &setup.ours_tcp(),
@@ -621,7 +621,7 @@ fn bulk(setup: &Setup) -> Result<Table> {
     Ok(table)
 }
 
-fn idle(setup: &Setup) -> Result<Table> {
+fn idle_table(setup: &Setup) -> Result<Table> {
     let count = setup.args.count as usize;
     // Room for the warm-up and sample connections on top of the idle ones.
     let ours_command = setup
@@ -674,7 +674,7 @@ fn idle(setup: &Setup) -> Result<Table> {
     Ok(table)
 }
 
-fn udp(setup: &Setup) -> Result<Table> {
+fn udp_table(setup: &Setup) -> Result<Table> {
     let args = &setup.args;
     let config = udp::Config {
         len: args.len as usize,
