@@ -13,8 +13,39 @@
 //! | `var data [1024]byte` | 65 535-byte receive buffers, allocated once | a larger datagram is silently truncated to 1024 bytes by `ReadFromUDP`; 65 535 holds any UDP payload |
 //! | blocks in `ReadFromUDP`, then in `WriteToUDP` | mio readiness: receive until the socket is drained, `send_to`, queue on `WouldBlock` | one thread, never blocked by one peer; a full send buffer queues (bounded) instead of stalling every other peer |
 //! | one `ReadFromUDP` system call per datagram | on Linux, `recvmmsg` takes up to 32 per call (`src/batch.rs`); elsewhere `recv_from` until `WouldBlock` | a batch shorter than 32 proves the socket drained, saving the extra call that only says `WouldBlock` |
+//! | blocks in `ReadFromUDP` again at once, and Go's scheduler spins a little before parking | after answering, polls without sleeping for up to [`Options::spin`] (`--spin-us`, default [`DEFAULT_SPIN_US`] µs) before sleeping in `epoll_wait` | a sleeping thread takes longer to wake than a ping-pong peer takes to answer; see [Spinning before sleeping](#spinning-before-sleeping) |
 //! | `fmt.Printf("data:%v …", string(data[:n]), …)` | the same line, bytes [`Escaped`](proto::Escaped) | a datagram must not be able to drive the operator's terminal |
 //! | runs until killed | SIGINT/SIGTERM (or [`ShutdownHandle`]) end the loop with a [`Summary`] | scripts and tests get a clean exit 0 and the figures |
+//!
+//! # Spinning before sleeping
+//!
+//! A client that sends one datagram, waits for the echo and sends the next
+//! keeps exactly one datagram in flight. A server that goes back to sleep in
+//! `epoll_wait` after every echo is then woken once per datagram, and waking
+//! a sleeping thread (the kernel's wake-up, a context switch, on a virtual
+//! machine an idle vCPU brought back) takes longer than the few
+//! microseconds the client needs to answer. The round trip is then made of
+//! wake-ups, not of work.
+//!
+//! So once a wake-up has handled at least one datagram, [`Server::run`]
+//! keeps polling *without sleeping* (`epoll_wait` with a zero timeout) for
+//! up to [`Options::spin`]; each datagram that arrives meanwhile is handled
+//! at once and restarts the window. Only when a whole window passes in
+//! silence does the loop sleep again, so an idle server sleeps: the spin
+//! only ever follows traffic. Because each try is a full zero-timeout
+//! `poll`, shutdown (waker, SIGINT/SIGTERM) and WRITABLE for queued echoes
+//! are seen within one try, exactly as when sleeping; and between tries the
+//! thread calls [`std::thread::yield_now`], so when the client shares the
+//! server's core the spin hands the core over instead of keeping the
+//! client from sending. The cost is a busy core for at most one window after
+//! the last datagram. `--spin-us 0` ([`Options::spin`] zero) is the plain
+//! readiness loop.
+//!
+//! Go's scheduler makes the same trade in its own way: an idle worker thread
+//! (a "spinning M", `findRunnable` in `runtime/proc.go`) first polls the
+//! network poller without blocking (`netpoll(0)`) and tries to steal work
+//! from the other processors' run queues before it parks; its spin is a
+//! few bounded rounds of looking rather than a time window.
 //!
 //! # In-process use
 //!
@@ -48,7 +79,7 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 use mio::net::UdpSocket;
@@ -85,6 +116,15 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:30000";
 /// bytes and `ReadFromUDP` silently discards the rest of a bigger datagram.
 pub const RECV_BUFFER_LEN: usize = 65_535;
 
+/// Microseconds [`Server::run`] keeps polling without sleeping after it has
+/// handled a datagram (see [Spinning before sleeping](crate#spinning-before-sleeping)).
+///
+/// Measured with `cargo xtask bench udp` on the 2-vCPU development machine
+/// (figures in the crate's commit message and docs/performance.md): long
+/// enough to cover a loopback client's turnaround, short enough that the
+/// busy tail after the last datagram is negligible.
+pub const DEFAULT_SPIN_US: u64 = 50;
+
 /// How many datagrams one readiness turn may handle before the loop polls
 /// again. Under a flood the socket may never report `WouldBlock`; without a
 /// budget the loop would never look at its shutdown and signal events.
@@ -106,6 +146,11 @@ pub struct Options {
     pub queue_datagrams: usize,
     /// Most payload bytes kept while the kernel refuses sends.
     pub queue_bytes: usize,
+    /// How long to keep polling without sleeping after handling a
+    /// datagram, in case the next one follows at once; zero sleeps as soon
+    /// as the socket is drained. See
+    /// [Spinning before sleeping](crate#spinning-before-sleeping).
+    pub spin: Duration,
 }
 
 impl Default for Options {
@@ -117,6 +162,7 @@ impl Default for Options {
             // small enough that a flood costs at most 1 MiB.
             queue_datagrams: 1024,
             queue_bytes: 1024 * 1024,
+            spin: Duration::from_micros(DEFAULT_SPIN_US),
         }
     }
 }
@@ -162,6 +208,7 @@ pub struct Server {
     waker: Arc<Waker>,
     signals: Option<Signals>,
     queue: SendQueue,
+    spin: Duration,
     teaching_output: bool,
     summary: Summary,
     /// Echoes that failed for good (e.g. `EACCES` for a broadcast source);
@@ -189,6 +236,7 @@ impl Server {
             waker,
             signals: None,
             queue: SendQueue::new(options.queue_datagrams, options.queue_bytes),
+            spin: options.spin,
             teaching_output: !options.quiet,
             summary: Summary::default(),
             send_failures: 0,
@@ -253,9 +301,27 @@ impl Server {
         // `WouldBlock`: edge-triggered readiness will not announce the
         // datagrams still waiting, so the loop must come back by itself.
         let mut more_to_read = false;
+        // While traffic lasts: when the loop may go back to sleeping. Each
+        // handled datagram pushes it `self.spin` into the future.
+        let mut spin_until: Option<Instant> = None;
 
         loop {
-            let timeout = more_to_read.then_some(Duration::ZERO);
+            let timeout = if more_to_read {
+                Some(Duration::ZERO)
+            } else if let Some(until) = spin_until {
+                if Instant::now() < until {
+                    // Let a client on this core run (and send) before
+                    // looking again; on an idle core this returns at once.
+                    thread::yield_now();
+                    Some(Duration::ZERO)
+                } else {
+                    // A whole window without a datagram: sleep.
+                    spin_until = None;
+                    None
+                }
+            } else {
+                None
+            };
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 // A signal arrived during `epoll_wait`; its pipe event
@@ -290,7 +356,11 @@ impl Server {
             }
 
             if more_to_read {
+                let before = self.summary.datagrams;
                 more_to_read = self.on_readable(&mut receive_buffers)?;
+                if self.summary.datagrams != before && !self.spin.is_zero() {
+                    spin_until = Instant::now().checked_add(self.spin);
+                }
             }
         }
     }
@@ -629,6 +699,136 @@ mod tests {
         let (n, _) = socket.recv_from(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"served");
         assert_eq!(server.stop().unwrap().dropped, 2);
+    }
+
+    /// Longer than any test: once it has echoed a datagram, a server with
+    /// this spin never sleeps in `poll` again unless the spin is bounded by
+    /// its window, so whatever it does next it does while spinning.
+    const AN_HOUR: Duration = Duration::from_secs(3600);
+
+    fn start_spinning(spin: Duration) -> RunningServer {
+        let options = Options {
+            spin,
+            ..Options::quiet()
+        };
+        Server::bind("127.0.0.1:0".parse().unwrap(), options)
+            .unwrap()
+            .spawn()
+            .unwrap()
+    }
+
+    /// Stops `server` from another thread and fails the test if that has
+    /// not finished by the deadline: a spin that ignored the waker would
+    /// otherwise hang the test for the rest of the window.
+    fn stop_within_deadline(server: RunningServer) -> Summary {
+        let (done, finished) = std::sync::mpsc::channel();
+        thread::spawn(move || done.send(server.stop().unwrap()));
+        finished
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server stops while spinning")
+    }
+
+    #[test]
+    fn datagrams_sent_back_to_back_during_the_spin_window_are_all_echoed() {
+        let server = start_spinning(AN_HOUR);
+        let socket = client();
+        let mut buf = [0; 64];
+        let mut bytes = 0;
+        // Each datagram goes out as soon as the previous echo is in: after
+        // the first, every one arrives while the server spins.
+        for round in 0..2000 {
+            let payload = format!("round {round}");
+            bytes += payload.len() as u64;
+            socket
+                .send_to(payload.as_bytes(), server.local_addr())
+                .unwrap();
+            let (n, from) = socket.recv_from(&mut buf).unwrap();
+            assert_eq!((&buf[..n], from), (payload.as_bytes(), server.local_addr()));
+        }
+        let summary = stop_within_deadline(server);
+        assert_eq!(
+            summary,
+            Summary {
+                datagrams: 2000,
+                bytes,
+                dropped: 0
+            }
+        );
+    }
+
+    #[test]
+    fn shutdown_handle_stops_a_server_in_the_middle_of_its_spin() {
+        let server = start_spinning(AN_HOUR);
+        let socket = client();
+        socket
+            .send_to(b"start spinning", server.local_addr())
+            .unwrap();
+        let mut buf = [0; 64];
+        let (n, _) = socket.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"start spinning");
+        assert_eq!(stop_within_deadline(server).datagrams, 1);
+    }
+
+    #[test]
+    fn spin_zero_is_the_plain_readiness_loop_and_still_echoes() {
+        let server = start_spinning(Duration::ZERO);
+        let socket = client();
+        let mut buf = [0; 64];
+        for payload in [&b"one"[..], b"", b"three"] {
+            socket.send_to(payload, server.local_addr()).unwrap();
+            let (n, _) = socket.recv_from(&mut buf).unwrap();
+            assert_eq!(&buf[..n], payload);
+        }
+        assert_eq!(stop_within_deadline(server).datagrams, 3);
+    }
+
+    /// The scheduler state of thread `tid` of this process: `R` while it
+    /// runs or spins (a `yield_now` leaves it runnable), `S` while it
+    /// sleeps in `epoll_wait`.
+    #[cfg(target_os = "linux")]
+    fn thread_state(tid: libc::pid_t) -> char {
+        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
+        // `pid (comm) state …`: comm may hold spaces and parentheses, the
+        // state follows the last `)`.
+        let after_comm = &stat[stat.rfind(')').unwrap() + 1..];
+        after_comm.trim_start().chars().next().unwrap()
+    }
+
+    /// A spinning thread is never in `S`: reaching it proves the loop left
+    /// the spin and went back to sleeping in `poll`.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_server_sleeps_again_once_a_spin_window_passes_without_datagrams() {
+        let options = Options {
+            spin: Duration::from_millis(20),
+            ..Options::quiet()
+        };
+        let server = Server::bind("127.0.0.1:0".parse().unwrap(), options).unwrap();
+        let addr = server.local_addr();
+        let shutdown = server.shutdown_handle();
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let thread = thread::spawn(move || {
+            // SAFETY: gettid(2) has no preconditions.
+            tid_tx.send(unsafe { libc::gettid() }).unwrap();
+            server.run()
+        });
+        let tid = tid_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+
+        let socket = client();
+        let mut buf = [0; 64];
+        for _ in 0..3 {
+            socket.send_to(b"traffic", addr).unwrap();
+            let (n, _) = socket.recv_from(&mut buf).unwrap();
+            assert_eq!(&buf[..n], b"traffic");
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while thread_state(tid) != 'S' {
+                assert!(Instant::now() < deadline, "the server never slept again");
+                // Retry pacing, not synchronisation: the state is re-read.
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+        shutdown.shutdown().unwrap();
+        assert_eq!(thread.join().unwrap().unwrap().datagrams, 3);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::process::Command;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use test_support::{DEADLINE, Program};
 
@@ -172,6 +173,9 @@ fn bad_arguments_are_rejected_with_a_usage_error() {
         &["--addr", "not-an-address"][..],
         &["--addr", "127.0.0.1:99999"],
         &["--no-such-flag"],
+        &["--spin-us", "1000001"],
+        &["--spin-us", "-1"],
+        &["--spin-us", "20us"],
     ] {
         let output = Program::spawn(udp_server(args)).finish();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
@@ -188,4 +192,130 @@ fn help_explains_the_loopback_default_and_how_to_bind_all_interfaces() {
     assert!(help.contains("[default: 127.0.0.1:30000]"), "{help}");
     assert!(help.contains("reflector"), "{help}");
     assert!(help.contains("--addr 0.0.0.0:30000"), "{help}");
+}
+
+#[test]
+fn help_explains_the_spin_before_sleeping_and_its_default() {
+    let output = Program::spawn(udp_server(&["--help"])).finish();
+    assert!(output.status.success());
+    let help = &output.stdout;
+    assert!(help.contains("--spin-us <MICROSECONDS>"), "{help}");
+    assert!(help.contains("waking a sleeping thread"), "{help}");
+    assert!(help.contains("an idle server still sleeps"), "{help}");
+    assert!(
+        help.contains(&format!("[default: {}]", udp_server::DEFAULT_SPIN_US)),
+        "{help}"
+    );
+}
+
+/// `count` round trips, each datagram sent as soon as the previous echo is
+/// in, every echo checked; returns the payload bytes sent.
+fn back_to_back_round_trips(socket: &UdpSocket, server: SocketAddr, count: usize) -> u64 {
+    let mut bytes = 0;
+    for round in 0..count {
+        let payload = format!("round {round}");
+        bytes += payload.len() as u64;
+        let (reply, from) = round_trip(socket, server, payload.as_bytes());
+        assert_eq!(from, server);
+        assert_eq!(String::from_utf8_lossy(&reply), payload);
+    }
+    bytes
+}
+
+#[test]
+fn back_to_back_datagrams_arriving_during_the_spin_window_are_all_echoed() {
+    // The longest spin allowed: after the first echo every datagram of the
+    // run arrives while the server is still spinning.
+    let mut server = start(&["--quiet", "--spin-us", "1000000"]);
+    let socket = client_socket();
+    let bytes = back_to_back_round_trips(&socket, server.listening_addr(), 2000);
+    // SIGTERM right after the last echo lands inside the window too.
+    server.signal(libc::SIGTERM);
+    let (remaining_lines, _, status) = server.wait_exit();
+    assert!(status.success(), "{status}");
+    assert_eq!(
+        remaining_lines,
+        [format!("summary: datagrams=2000 bytes={bytes} dropped=0")]
+    );
+}
+
+#[test]
+fn spin_us_0_still_echoes_and_stops_on_sigterm() {
+    let mut server = start(&["--quiet", "--spin-us", "0"]);
+    let socket = client_socket();
+    let bytes = back_to_back_round_trips(&socket, server.listening_addr(), 100);
+    server.signal(libc::SIGTERM);
+    let (remaining_lines, _, status) = server.wait_exit();
+    assert!(status.success(), "{status}");
+    assert_eq!(
+        remaining_lines,
+        [format!("summary: datagrams=100 bytes={bytes} dropped=0")]
+    );
+}
+
+/// Unbroken back-to-back traffic keeps restarting the spin window, so the
+/// server never goes back to a sleeping `poll`: it must still see SIGTERM.
+#[test]
+fn sigterm_stops_a_server_kept_spinning_by_unbroken_traffic() {
+    let mut server = start(&["--quiet", "--spin-us", "1000000"]);
+    let addr = server.listening_addr();
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // Connected, so the "port unreachable" that answers a datagram sent
+    // after the server exits comes back as an error at once.
+    socket.connect(addr).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+
+    let echoed = thread::scope(|scope| {
+        let traffic = scope.spawn(|| {
+            let deadline = Instant::now() + DEADLINE;
+            let mut buf = [0; 64];
+            let mut echoed = 0u64;
+            // Until the server is gone (refused or silent), within the deadline.
+            while Instant::now() < deadline {
+                let payload = echoed.to_string();
+                if socket.send(payload.as_bytes()).is_err() {
+                    break;
+                }
+                match socket.recv(&mut buf) {
+                    Ok(n) => {
+                        assert_eq!(&buf[..n], payload.as_bytes());
+                        echoed += 1;
+                    }
+                    Err(_) => break,
+                }
+            }
+            echoed
+        });
+        // A hundred echoes of our own, interleaved with the traffic's: the
+        // traffic is flowing and the server spinning by the last of them.
+        let probe = client_socket();
+        for _ in 0..100 {
+            let (reply, _) = round_trip(&probe, addr, b"probe");
+            assert_eq!(reply, b"probe");
+        }
+        server.signal(libc::SIGTERM);
+        let (remaining_lines, _, status) = server.wait_exit();
+        assert!(status.success(), "{status}");
+        let echoed = traffic.join().unwrap();
+        (remaining_lines, echoed)
+    });
+    let (remaining_lines, echoed) = echoed;
+    assert_eq!(remaining_lines.len(), 1, "{remaining_lines:?}");
+    let summary = &remaining_lines[0];
+    let datagrams: u64 = summary
+        .strip_prefix("summary: datagrams=")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not a summary: {summary}"));
+    // The 100 probes, every echo the traffic thread got, and perhaps the
+    // one datagram it sent that the server received but whose echo
+    // arrived after the thread stopped listening.
+    let counted = 100 + echoed;
+    assert!(
+        datagrams == counted || datagrams == counted + 1,
+        "{summary} vs {counted} echoes seen"
+    );
+    assert!(summary.ends_with(" dropped=0"), "{summary}");
 }
