@@ -119,10 +119,13 @@ pub const RECV_BUFFER_LEN: usize = 65_535;
 /// Microseconds [`Server::run`] keeps polling without sleeping after it has
 /// handled a datagram (see [Spinning before sleeping](crate#spinning-before-sleeping)).
 ///
-/// Measured with `cargo xtask bench udp` on the 2-vCPU development machine
-/// (figures in the crate's commit message and docs/performance.md): long
-/// enough to cover a loopback client's turnaround, short enough that the
-/// busy tail after the last datagram is negligible.
+/// Chosen from `xtask bench-run udp` on the 2-vCPU development machine
+/// (pinned, one 64-byte datagram in flight, ours / tokio): 10 µs is shorter
+/// than the client's turnaround and gains little (1.4×); 20, 50 and 100 µs
+/// all reach about 3× with less CPU per datagram than tokio, 20 µs still
+/// sleeping now and then (91–95 % of a core busy). 50 µs leaves room for a
+/// slower client while the busy tail after the last datagram stays
+/// negligible.
 pub const DEFAULT_SPIN_US: u64 = 50;
 
 /// How many datagrams one readiness turn may handle before the loop polls
