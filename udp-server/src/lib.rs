@@ -14,7 +14,7 @@
 //! | blocks in `ReadFromUDP`, then in `WriteToUDP` | mio readiness: receive until the socket is drained, `send_to`, queue on `WouldBlock` | one thread, never blocked by one peer; a full send buffer queues (bounded) instead of stalling every other peer |
 //! | one `ReadFromUDP` system call per datagram | on Linux, `recvmmsg` takes up to 32 per call (`src/batch.rs`); elsewhere `recv_from` until `WouldBlock` | a batch shorter than 32 proves the socket drained, saving the extra call that only says `WouldBlock` |
 //! | blocks in `ReadFromUDP` again at once, and Go's scheduler spins a little before parking | after answering, polls without sleeping for up to [`Options::spin`] (`--spin-us`, default [`DEFAULT_SPIN_US`] µs) before sleeping in `epoll_wait` | a sleeping thread takes longer to wake than a ping-pong peer takes to answer; see [Spinning before sleeping](#spinning-before-sleeping) |
-//! | `fmt.Printf("data:%v …", string(data[:n]), …)` | the same line, bytes [`Escaped`](proto::Escaped) | a datagram must not be able to drive the operator's terminal |
+//! | `fmt.Printf("data:%v …", string(data[:n]), …)` | the same line, bytes [`Escaped`] | a datagram must not be able to drive the operator's terminal |
 //! | runs until killed | SIGINT/SIGTERM (or [`ShutdownHandle`]) end the loop with a [`Summary`] | scripts and tests get a clean exit 0 and the figures |
 //!
 //! # Spinning before sleeping
