@@ -169,3 +169,30 @@ fn the_tidy_parser_reads_proved_by_paragraphs() {
     assert!(is_test_name("go_defect_1_split"));
     assert!(!is_test_name("tcp-server/src/echo.rs"));
 }
+
+#[test]
+fn every_source_file_opens_with_a_module_doc() {
+    // A learner opens files from the README's tables; each must say at its
+    // top what it is and why it exists (rust-analyzer keeps the same rule).
+    let sources: Vec<PathBuf> = rust_sources()
+        .into_iter()
+        .filter(|path| path.components().any(|c| c.as_os_str() == "src"))
+        .collect();
+    assert!(
+        sources.len() > 20,
+        "found only {} source files",
+        sources.len()
+    );
+    let missing: Vec<_> = sources
+        .iter()
+        .filter(|path| {
+            let text = fs::read_to_string(path).unwrap();
+            !text.trim_start().starts_with("//!")
+        })
+        .map(|path| path.strip_prefix(root()).unwrap().display().to_string())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no `//!` module doc at the top of: {missing:?}"
+    );
+}
