@@ -50,9 +50,10 @@ struct Args {
     /// sleeping thread costs more than a few microseconds of polling: the
     /// spin can triple the ping-pong rate. Each datagram restarts the
     /// window; an idle server still sleeps (the spin only follows traffic),
-    /// and the spin yields the CPU between tries, so a client on the same
-    /// core is not held up. Shutdown signals are seen during the spin as
-    /// when sleeping. (Go's scheduler makes the same trade: an idle worker
+    /// and the spin yields the CPU between tries, so another thread on the
+    /// same core is not held up. Shutdown signals are seen during the spin as
+    /// when sleeping. If client and server share one core the spin cannot
+    /// help: use 0 there. (Go's scheduler makes the same trade: an idle worker
     /// thread polls the network and looks for work to steal before it
     /// parks.) At most 1000000 (one second).
     #[arg(
