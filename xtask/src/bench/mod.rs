@@ -19,6 +19,7 @@
 
 pub mod baseline;
 mod bulk;
+mod exchange;
 mod idle;
 mod payload;
 mod pingpong;
@@ -42,6 +43,7 @@ use anyhow::{Context, Result, bail, ensure};
 use clap::ValueEnum;
 
 use self::{
+    exchange::Exchange,
     procfs::Machine,
     report::{Better, Table, Target, Unit},
     server::{ServerCommand, ServerProcess},
@@ -467,21 +469,41 @@ fn tcp_table(setup: &Setup) -> Result<Table> {
         PINGPONG_ROUNDS,
         |server| pingpong::run(server.addr, server.pid(), &config),
     )?;
-    let ours = &pingpong::Outcome::merge(&rounds.ours)?;
-    let tokio = &pingpong::Outcome::merge(&rounds.tokio)?;
-    let ours_rate = median(rounds.ours.iter().map(pingpong::Outcome::per_second));
-    let tokio_rate = median(rounds.tokio.iter().map(pingpong::Outcome::per_second));
-    let said = &rounds.ours_said;
-    let mut table = Table::new(format!(
-        "tcp ping-pong: {} connections × {} B, {} s measured per server in \
-         {PINGPONG_ROUNDS} alternating rounds, each after a {} s warm-up; \
-         requests/s of the median round, latency and CPU over all rounds",
-        config.conns,
-        config.len,
-        args.secs,
-        config.warmup.as_secs_f64()
-    ));
-    let list = |outcomes: &[pingpong::Outcome]| {
+    let mut table = exchange_table(
+        format!(
+            "tcp ping-pong: {} connections × {} B, {} s measured per server in \
+             {PINGPONG_ROUNDS} alternating rounds, each after a {} s warm-up; \
+             requests/s of the median round, latency and CPU over all rounds",
+            config.conns,
+            config.len,
+            args.secs,
+            config.warmup.as_secs_f64()
+        ),
+        &pingpong::EXCHANGE,
+        &rounds,
+    )?;
+    let names = &pingpong::EXCHANGE;
+    table
+        .targets
+        .push(Target::RatioAtLeast(names.per_second, 1.0));
+    table.targets.push(Target::RatioAtMost(names.cpu_per, 0.9));
+    table.notes.push(format!("tcp-server {}", rounds.ours_said));
+    Ok(table)
+}
+
+/// The table of either ping-pong scenario: the same rows, named after what
+/// it exchanges; the caller adds its targets and its server's last words.
+fn exchange_table(
+    title: String,
+    exchange: &Exchange,
+    rounds: &Rounds<exchange::Outcome>,
+) -> Result<Table> {
+    let ours = &exchange::Outcome::merge(&rounds.ours)?;
+    let tokio = &exchange::Outcome::merge(&rounds.tokio)?;
+    let ours_rate = median(rounds.ours.iter().map(exchange::Outcome::per_second));
+    let tokio_rate = median(rounds.tokio.iter().map(exchange::Outcome::per_second));
+    let mut table = Table::new(title);
+    let list = |outcomes: &[exchange::Outcome]| {
         let rates: Vec<String> = outcomes
             .iter()
             .map(|o| report::group_thousands(o.per_second().round() as u64))
@@ -489,12 +511,13 @@ fn tcp_table(setup: &Setup) -> Result<Table> {
         rates.join(", ")
     };
     table.notes.push(format!(
-        "every round, requests/s: ours {}; tokio {}",
+        "every round, {}: ours {}; tokio {}",
+        exchange.per_second,
         list(&rounds.ours),
         list(&rounds.tokio)
     ));
     table.row(
-        "requests/s",
+        exchange.per_second,
         Unit::PerSecond,
         Better::Higher,
         ours_rate,
@@ -514,18 +537,18 @@ fn tcp_table(setup: &Setup) -> Result<Table> {
         );
     }
     table.row(
-        "server CPU/request",
+        exchange.cpu_per,
         Unit::Nanos,
         Better::Lower,
-        ours.server_cpu_per_request_ns(),
-        tokio.server_cpu_per_request_ns(),
+        ours.server_cpu_per_exchange_ns(),
+        tokio.server_cpu_per_exchange_ns(),
     );
     table.row(
         "… of which in user space",
         Unit::Nanos,
         Better::Lower,
-        ours.server_user_cpu_per_request_ns(),
-        tokio.server_user_cpu_per_request_ns(),
+        ours.server_user_cpu_per_exchange_ns(),
+        tokio.server_user_cpu_per_exchange_ns(),
     );
     table.row(
         "server CPU busy",
@@ -542,17 +565,21 @@ fn tcp_table(setup: &Setup) -> Result<Table> {
         tokio.client_cores(),
     );
     table.row(
-        "requests verified",
+        exchange.verified,
         Unit::Count,
         Better::Neither,
-        ours.requests as f64,
-        tokio.requests as f64,
+        ours.completed as f64,
+        tokio.completed as f64,
     );
-    table.targets.push(Target::RatioAtLeast("requests/s", 1.0));
-    table
-        .targets
-        .push(Target::RatioAtMost("server CPU/request", 0.9));
-    table.notes.push(format!("tcp-server {said}"));
+    if let Some(lost) = exchange.lost {
+        table.row(
+            lost,
+            Unit::Count,
+            Better::Lower,
+            ours.lost as f64,
+            tokio.lost as f64,
+        );
+    }
     Ok(table)
 }
 
@@ -687,95 +714,23 @@ fn udp_table(setup: &Setup) -> Result<Table> {
         PINGPONG_ROUNDS,
         |server| udp::run(server.addr, server.pid(), &config),
     )?;
-    let ours = &udp::Outcome::merge(&rounds.ours)?;
-    let tokio = &udp::Outcome::merge(&rounds.tokio)?;
-    let ours_rate = median(rounds.ours.iter().map(udp::Outcome::per_second));
-    let tokio_rate = median(rounds.tokio.iter().map(udp::Outcome::per_second));
-    let said = &rounds.ours_said;
-    let mut table = Table::new(format!(
-        "udp ping-pong: one socket, one {} B datagram in flight, {} s measured per server in \
-         {PINGPONG_ROUNDS} alternating rounds, each after a {} s warm-up; \
-         datagrams/s of the median round, latency and CPU over all rounds",
-        config.len,
-        args.secs,
-        config.warmup.as_secs_f64()
-    ));
-    let list = |outcomes: &[udp::Outcome]| {
-        let rates: Vec<String> = outcomes
-            .iter()
-            .map(|o| report::group_thousands(o.per_second().round() as u64))
-            .collect();
-        rates.join(", ")
-    };
-    table.notes.push(format!(
-        "every round, datagrams/s: ours {}; tokio {}",
-        list(&rounds.ours),
-        list(&rounds.tokio)
-    ));
-    table.row(
-        "datagrams/s",
-        Unit::PerSecond,
-        Better::Higher,
-        ours_rate,
-        tokio_rate,
-    );
-    for (name, q) in [
-        ("latency p50", 50.0),
-        ("latency p99", 99.0),
-        ("latency p99.9", 99.9),
-    ] {
-        table.row(
-            name,
-            Unit::Nanos,
-            Better::Lower,
-            ours.latency.value_at_percentile(q) as f64,
-            tokio.latency.value_at_percentile(q) as f64,
-        );
-    }
-    table.row(
-        "server CPU/datagram",
-        Unit::Nanos,
-        Better::Lower,
-        ours.server_cpu_per_datagram_ns(),
-        tokio.server_cpu_per_datagram_ns(),
-    );
-    table.row(
-        "… of which in user space",
-        Unit::Nanos,
-        Better::Lower,
-        ours.server_user_cpu_per_datagram_ns(),
-        tokio.server_user_cpu_per_datagram_ns(),
-    );
-    table.row(
-        "server CPU busy",
-        Unit::Cores,
-        Better::Neither,
-        ours.server_cores(),
-        tokio.server_cores(),
-    );
-    table.row(
-        "load generator CPU busy",
-        Unit::Cores,
-        Better::Neither,
-        ours.client_cores(),
-        tokio.client_cores(),
-    );
-    table.row(
-        "replies verified",
-        Unit::Count,
-        Better::Neither,
-        ours.datagrams as f64,
-        tokio.datagrams as f64,
-    );
-    table.row(
-        "datagrams lost (no reply in 500 ms)",
-        Unit::Count,
-        Better::Lower,
-        ours.lost as f64,
-        tokio.lost as f64,
-    );
-    table.targets.push(Target::RatioAtLeast("datagrams/s", 1.1));
-    table.notes.push(format!("udp-server {said}"));
+    let mut table = exchange_table(
+        format!(
+            "udp ping-pong: one socket, one {} B datagram in flight, {} s measured per server in \
+             {PINGPONG_ROUNDS} alternating rounds, each after a {} s warm-up; \
+             datagrams/s of the median round, latency and CPU over all rounds",
+            config.len,
+            args.secs,
+            config.warmup.as_secs_f64()
+        ),
+        &udp::EXCHANGE,
+        &rounds,
+    )?;
+    let names = &udp::EXCHANGE;
+    table
+        .targets
+        .push(Target::RatioAtLeast(names.per_second, 1.1));
+    table.notes.push(format!("udp-server {}", rounds.ours_said));
     Ok(table)
 }
 

@@ -15,12 +15,11 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use hdrhistogram::Histogram;
 use mio::{Events, Interest, Poll, Token, net::TcpStream};
 
 use super::{
+    exchange::{Exchange, Outcome, Recorder},
     payload,
-    procfs::{self, CpuTime},
 };
 
 /// Limits that make every loop end even when the server misbehaves.
@@ -39,63 +38,13 @@ pub struct Config {
     pub measure: Duration,
 }
 
-/// What one run measured, over the measured interval only.
-pub struct Outcome {
-    /// Requests whose whole echo arrived, each verified byte for byte.
-    pub requests: u64,
-    pub elapsed: Duration,
-    /// Round-trip time of each request, in nanoseconds.
-    pub latency: Histogram<u64>,
-    pub server_cpu: CpuTime,
-    pub client_cpu: CpuTime,
-}
-
-impl Outcome {
-    /// Several measured intervals as one: counts, times and CPU add up, and
-    /// the latency histograms merge.
-    pub fn merge(outcomes: &[Outcome]) -> Result<Outcome> {
-        let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
-            .context("creating the latency histogram")?;
-        for outcome in outcomes {
-            latency
-                .add(&outcome.latency)
-                .context("merging latency histograms")?;
-        }
-        Ok(Outcome {
-            requests: outcomes.iter().map(|o| o.requests).sum(),
-            elapsed: outcomes.iter().map(|o| o.elapsed).sum(),
-            latency,
-            server_cpu: outcomes
-                .iter()
-                .fold(CpuTime::default(), |sum, o| sum.plus(o.server_cpu)),
-            client_cpu: outcomes
-                .iter()
-                .fold(CpuTime::default(), |sum, o| sum.plus(o.client_cpu)),
-        })
-    }
-
-    pub fn per_second(&self) -> f64 {
-        self.requests as f64 / self.elapsed.as_secs_f64()
-    }
-
-    pub fn server_cpu_per_request_ns(&self) -> f64 {
-        self.server_cpu.total().as_nanos() as f64 / self.requests.max(1) as f64
-    }
-
-    pub fn server_user_cpu_per_request_ns(&self) -> f64 {
-        self.server_cpu.user.as_nanos() as f64 / self.requests.max(1) as f64
-    }
-
-    /// Load generator CPU as a fraction of one core: near 1.0 means the client,
-    /// not the server, set the pace.
-    pub fn client_cores(&self) -> f64 {
-        self.client_cpu.total().as_secs_f64() / self.elapsed.as_secs_f64()
-    }
-
-    pub fn server_cores(&self) -> f64 {
-        self.server_cpu.total().as_secs_f64() / self.elapsed.as_secs_f64()
-    }
-}
+/// How the report names what this scenario exchanges.
+pub const EXCHANGE: Exchange = Exchange {
+    per_second: "requests/s",
+    cpu_per: "server CPU/request",
+    verified: "requests verified",
+    lost: None,
+};
 
 /// One connection and the request it has in flight.
 struct Conn {
@@ -238,46 +187,19 @@ pub fn run(addr: SocketAddr, server_pid: u32, config: &Config) -> Result<Outcome
 
     let mut scratch = vec![0; READ_BUF_LEN];
     let mut completed: Vec<Duration> = Vec::with_capacity(config.conns);
-    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
-        .context("creating the latency histogram")?;
-    let mut requests = 0u64;
-
+    let mut recorder = Recorder::start(server_pid, config.warmup, config.measure)?;
     let start = Instant::now();
     for conn in &mut conns {
         conn.start_request()?;
     }
-    let warmup_end = start + config.warmup;
-    // (start of measurement, server CPU then, client CPU then)
-    let mut measuring: Option<(Instant, CpuTime, CpuTime)> = None;
     let mut last_progress = start;
-    let client_pid = std::process::id();
 
     loop {
         let now = Instant::now();
-        match measuring {
-            None if now >= warmup_end => {
-                latency.reset();
-                requests = 0;
-                measuring = Some((
-                    now,
-                    procfs::cpu_time(server_pid)?,
-                    procfs::cpu_time(client_pid)?,
-                ));
-            }
-            Some((t0, server0, client0)) if now >= t0 + config.measure => {
-                let server_cpu = procfs::cpu_time(server_pid)?.since(server0);
-                let client_cpu = procfs::cpu_time(client_pid)?.since(client0);
-                let outcome = Outcome {
-                    requests,
-                    elapsed: now - t0,
-                    latency,
-                    server_cpu,
-                    client_cpu,
-                };
-                drain(&mut poll, &mut events, &mut conns, &mut scratch)?;
-                return Ok(outcome);
-            }
-            _ => {}
+        if recorder.is_over(now)? {
+            let outcome = recorder.finish(now)?;
+            drain(&mut poll, &mut events, &mut conns, &mut scratch)?;
+            return Ok(outcome);
         }
         if now.duration_since(last_progress) > STALL_TIMEOUT {
             bail!("no request completed for {STALL_TIMEOUT:?}: the server at {addr} stalled");
@@ -301,9 +223,8 @@ pub fn run(addr: SocketAddr, server_pid: u32, config: &Config) -> Result<Outcome
         }
         if !completed.is_empty() {
             last_progress = Instant::now();
-            requests += completed.len() as u64;
             for rtt in completed.drain(..) {
-                latency.saturating_record(u64::try_from(rtt.as_nanos()).unwrap_or(u64::MAX));
+                recorder.completed(rtt);
             }
         }
     }

@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use super::{baseline::InProcess, bulk, idle, pingpong, udp};
+use super::{baseline::InProcess, bulk, exchange, idle, pingpong, udp};
 
 /// The "server" is this process: its CPU and RSS are what the scenarios read.
 fn me() -> u32 {
@@ -30,9 +30,9 @@ fn short_pingpong(conns: usize, len: usize) -> pingpong::Config {
 fn tcp_pingpong_against_tokio_baseline_verifies_every_echo() {
     let server = InProcess::tcp();
     let outcome = pingpong::run(server.addr, me(), &short_pingpong(8, 64)).unwrap();
-    assert!(outcome.requests > 0, "no request completed");
+    assert!(outcome.completed > 0, "no request completed");
     // Every completed request was verified and timed exactly once.
-    assert_eq!(outcome.latency.len(), outcome.requests);
+    assert_eq!(outcome.latency.len(), outcome.completed);
 }
 
 #[test]
@@ -43,9 +43,9 @@ fn rounds_merge_into_one_outcome() {
         pingpong::run(server.addr, me(), &config).unwrap(),
         pingpong::run(server.addr, me(), &config).unwrap(),
     ];
-    let merged = pingpong::Outcome::merge(&rounds).unwrap();
-    assert_eq!(merged.requests, rounds[0].requests + rounds[1].requests);
-    assert_eq!(merged.latency.len(), merged.requests);
+    let merged = exchange::Outcome::merge(&rounds).unwrap();
+    assert_eq!(merged.completed, rounds[0].completed + rounds[1].completed);
+    assert_eq!(merged.latency.len(), merged.completed);
     assert_eq!(merged.elapsed, rounds[0].elapsed + rounds[1].elapsed);
 }
 
@@ -54,7 +54,7 @@ fn tcp_pingpong_with_requests_larger_than_one_read() {
     // 100 000 bytes do not fit one 64 KiB read: the echo is checked across reads.
     let server = InProcess::tcp();
     let outcome = pingpong::run(server.addr, me(), &short_pingpong(2, 100_000)).unwrap();
-    assert!(outcome.requests > 0);
+    assert!(outcome.completed > 0);
 }
 
 #[test]
@@ -152,8 +152,8 @@ fn udp_pingpong_against_tokio_baseline_verifies_every_reply() {
         measure: Duration::from_millis(300),
     };
     let outcome = udp::run(server.addr, me(), &config).unwrap();
-    assert!(outcome.datagrams > 0, "no reply arrived");
-    assert_eq!(outcome.latency.len(), outcome.datagrams);
+    assert!(outcome.completed > 0, "no reply arrived");
+    assert_eq!(outcome.latency.len(), outcome.completed);
 }
 
 #[test]

@@ -13,11 +13,10 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use hdrhistogram::Histogram;
 
 use super::{
+    exchange::{Exchange, Outcome, Recorder},
     payload,
-    procfs::{self, CpuTime},
 };
 
 /// A reply slower than this counts as lost; loopback does not lose datagrams
@@ -35,62 +34,14 @@ pub struct Config {
     pub measure: Duration,
 }
 
-pub struct Outcome {
-    /// Replies received and verified during the measured interval.
-    pub datagrams: u64,
-    /// Requests whose reply did not come within the timeout.
-    pub lost: u64,
-    pub elapsed: Duration,
-    pub latency: Histogram<u64>,
-    pub server_cpu: CpuTime,
-    pub client_cpu: CpuTime,
-}
-
-impl Outcome {
-    /// Several measured intervals as one: counts, times and CPU add up, and
-    /// the latency histograms merge.
-    pub fn merge(outcomes: &[Outcome]) -> Result<Outcome> {
-        let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
-            .context("creating the latency histogram")?;
-        for outcome in outcomes {
-            latency
-                .add(&outcome.latency)
-                .context("merging latency histograms")?;
-        }
-        Ok(Outcome {
-            datagrams: outcomes.iter().map(|o| o.datagrams).sum(),
-            lost: outcomes.iter().map(|o| o.lost).sum(),
-            elapsed: outcomes.iter().map(|o| o.elapsed).sum(),
-            latency,
-            server_cpu: outcomes
-                .iter()
-                .fold(CpuTime::default(), |sum, o| sum.plus(o.server_cpu)),
-            client_cpu: outcomes
-                .iter()
-                .fold(CpuTime::default(), |sum, o| sum.plus(o.client_cpu)),
-        })
-    }
-
-    pub fn per_second(&self) -> f64 {
-        self.datagrams as f64 / self.elapsed.as_secs_f64()
-    }
-
-    pub fn server_cpu_per_datagram_ns(&self) -> f64 {
-        self.server_cpu.total().as_nanos() as f64 / self.datagrams.max(1) as f64
-    }
-
-    pub fn server_user_cpu_per_datagram_ns(&self) -> f64 {
-        self.server_cpu.user.as_nanos() as f64 / self.datagrams.max(1) as f64
-    }
-
-    pub fn server_cores(&self) -> f64 {
-        self.server_cpu.total().as_secs_f64() / self.elapsed.as_secs_f64()
-    }
-
-    pub fn client_cores(&self) -> f64 {
-        self.client_cpu.total().as_secs_f64() / self.elapsed.as_secs_f64()
-    }
-}
+/// How the report names what this scenario exchanges.
+pub const EXCHANGE: Exchange = Exchange {
+    per_second: "datagrams/s",
+    cpu_per: "server CPU/datagram",
+    verified: "replies verified",
+    // REPLY_TIMEOUT, as the report says it.
+    lost: Some("datagrams lost (no reply in 500 ms)"),
+};
 
 pub fn run(addr: SocketAddr, server_pid: u32, config: &Config) -> Result<Outcome> {
     if config.len == 0 || config.len > 65_507 {
@@ -114,39 +65,14 @@ pub fn run(addr: SocketAddr, server_pid: u32, config: &Config) -> Result<Outcome
     let mut reply = vec![0; 65_536];
     let mut late = vec![0; config.len];
     let mut lost_seqs: VecDeque<u64> = VecDeque::new();
-    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
-        .context("creating the latency histogram")?;
-    let (mut datagrams, mut lost, mut lost_in_a_row) = (0u64, 0u64, 0u32);
-    let client_pid = std::process::id();
-
-    let start = Instant::now();
-    let warmup_end = start + config.warmup;
-    let mut measuring: Option<(Instant, CpuTime, CpuTime)> = None;
+    let mut lost_in_a_row = 0u32;
+    let mut recorder = Recorder::start(server_pid, config.warmup, config.measure)?;
     let mut seq = 0u64;
 
     loop {
         let now = Instant::now();
-        match measuring {
-            None if now >= warmup_end => {
-                latency.reset();
-                (datagrams, lost) = (0, 0);
-                measuring = Some((
-                    now,
-                    procfs::cpu_time(server_pid)?,
-                    procfs::cpu_time(client_pid)?,
-                ));
-            }
-            Some((t0, server0, client0)) if now >= t0 + config.measure => {
-                return Ok(Outcome {
-                    datagrams,
-                    lost,
-                    elapsed: now - t0,
-                    latency,
-                    server_cpu: procfs::cpu_time(server_pid)?.since(server0),
-                    client_cpu: procfs::cpu_time(client_pid)?.since(client0),
-                });
-            }
-            _ => {}
+        if recorder.is_over(now)? {
+            return recorder.finish(now);
         }
 
         seq += 1;
@@ -182,12 +108,10 @@ pub fn run(addr: SocketAddr, server_pid: u32, config: &Config) -> Result<Outcome
             }
         }
         if answered {
-            latency
-                .saturating_record(u64::try_from(sent_at.elapsed().as_nanos()).unwrap_or(u64::MAX));
-            datagrams += 1;
+            recorder.completed(sent_at.elapsed());
             lost_in_a_row = 0;
         } else {
-            lost += 1;
+            recorder.lost();
             lost_in_a_row += 1;
             if lost_seqs.len() == REMEMBERED_LOST {
                 lost_seqs.pop_front();
