@@ -19,6 +19,9 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
+// The contract's first line, read as the demo reads it.
+use crate::demo::check::listening_addr;
+
 /// How long a server may take to print its `listening on` line.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a server may take to exit after SIGTERM before it is killed.
@@ -125,8 +128,8 @@ impl ServerProcess {
                 bail!("`{command}` exited ({status}) before printing `listening on <addr>`")
             }
         };
-        server.addr = parse_listening_line(&first)
-            .with_context(|| format!("first stdout line of `{command}`"))?;
+        server.addr =
+            listening_addr(&first).with_context(|| format!("first stdout line of `{command}`"))?;
         Ok(server)
     }
 
@@ -188,16 +191,6 @@ pub fn pin_current_thread(cpu: usize) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The address in `listening on <addr>`.
-pub fn parse_listening_line(line: &str) -> Result<SocketAddr> {
-    let addr = line
-        .trim_end()
-        .strip_prefix("listening on ")
-        .with_context(|| format!("expected `listening on <addr>`, got {line:?}"))?;
-    addr.parse()
-        .with_context(|| format!("`{addr}` is not a socket address"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,15 +211,15 @@ mod tests {
 
     #[test]
     fn listening_line_gives_the_bound_address() {
-        let addr = parse_listening_line("listening on 127.0.0.1:40123\n").unwrap();
+        let addr = listening_addr("listening on 127.0.0.1:40123\n").unwrap();
         assert_eq!(addr, SocketAddr::from(([127, 0, 0, 1], 40123)));
-        assert!(parse_listening_line("listening on [::1]:9").is_ok());
+        assert!(listening_addr("listening on [::1]:9").is_ok());
     }
 
     #[test]
     fn other_first_lines_are_rejected() {
-        assert!(parse_listening_line("starting up").is_err());
-        assert!(parse_listening_line("listening on somewhere").is_err());
+        assert!(listening_addr("starting up").is_err());
+        assert!(listening_addr("listening on somewhere").is_err());
     }
 
     #[test]

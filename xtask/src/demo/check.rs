@@ -9,7 +9,8 @@ use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
 
-/// The address in `listening on <addr>`, every server's first line.
+/// The address in `listening on <addr>`, every server's first line (the
+/// bench reads it here too, so both read the contract alike).
 pub fn listening_addr(line: &str) -> Result<SocketAddr> {
     let addr = line
         .trim_end()
