@@ -5,7 +5,7 @@
 
 use std::{
     io::{Read, Write},
-    net::{SocketAddr, TcpListener, UdpSocket},
+    net::{SocketAddr, TcpListener, TcpStream, UdpSocket},
     thread,
     time::Duration,
 };
@@ -15,6 +15,24 @@ use super::{baseline::InProcess, bulk, exchange, idle, pingpong, udp};
 /// The "server" is this process: its CPU and RSS are what the scenarios read.
 fn me() -> u32 {
     std::process::id()
+}
+
+/// A deliberately wrong echo server on a thread: accepts one connection and
+/// hands it to `serve`, with a read timeout so that a test that goes wrong
+/// ends instead of hanging. Join the handle to see the peer's own panics.
+fn one_tcp_peer(
+    serve: impl FnOnce(TcpStream) + Send + 'static,
+) -> (SocketAddr, thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        serve(stream);
+    });
+    (addr, server)
 }
 
 fn short_pingpong(conns: usize, len: usize) -> pingpong::Config {
@@ -60,13 +78,7 @@ fn tcp_pingpong_with_requests_larger_than_one_read() {
 #[test]
 fn tcp_pingpong_catches_a_corrupted_echo() {
     // Echoes everything but flips one bit of the 10th request's 3rd byte.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
+    let (addr, server) = one_tcp_peer(|mut stream| {
         let mut buf = [0; 16];
         for request in 1..=10 {
             if stream.read_exact(&mut buf).is_err() {
@@ -101,13 +113,7 @@ fn bulk_against_tokio_baseline_matches_checksums() {
 #[test]
 fn bulk_catches_an_echo_that_drops_bytes() {
     // Echoes everything except byte 1000 of the stream, then closes.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
+    let (addr, server) = one_tcp_peer(|mut stream| {
         let mut buf = vec![0; 64 * 1024];
         let mut seen = 0usize;
         loop {

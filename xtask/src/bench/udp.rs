@@ -147,3 +147,17 @@ fn is_timeout(err: &io::Error) -> bool {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lost_row_names_the_reply_timeout_in_force() {
+        // The row's label is a fixed string (tables name targets by label):
+        // it must not drift from the timeout it describes.
+        let label = EXCHANGE.lost.expect("udp loses datagrams");
+        let timeout = format!("no reply in {} ms", REPLY_TIMEOUT.as_millis());
+        assert!(label.contains(&timeout), "{label}");
+    }
+}
