@@ -267,36 +267,19 @@ struct Setup {
 }
 
 impl Setup {
-    fn ours_tcp(&self) -> ServerCommand {
+    /// One of our release servers, `program`, on a port the kernel picks.
+    fn ours(&self, program: &str) -> ServerCommand {
         ServerCommand::new(
-            self.bin_dir.join("tcp-server"),
+            self.bin_dir.join(program),
             &["--addr", "127.0.0.1:0", "--quiet"],
         )
         .on_cpu(self.server_cpu)
     }
 
-    fn tokio_tcp(&self) -> ServerCommand {
-        ServerCommand::new(
-            &self.baselines,
-            &["tokio-tcp-echo", "--addr", "127.0.0.1:0"],
-        )
-        .on_cpu(self.server_cpu)
-    }
-
-    fn ours_udp(&self) -> ServerCommand {
-        ServerCommand::new(
-            self.bin_dir.join("udp-server"),
-            &["--addr", "127.0.0.1:0", "--quiet"],
-        )
-        .on_cpu(self.server_cpu)
-    }
-
-    fn tokio_udp(&self) -> ServerCommand {
-        ServerCommand::new(
-            &self.baselines,
-            &["tokio-udp-echo", "--addr", "127.0.0.1:0"],
-        )
-        .on_cpu(self.server_cpu)
+    /// A tokio baseline: this binary's hidden `subcommand`.
+    fn tokio(&self, subcommand: &str) -> ServerCommand {
+        ServerCommand::new(&self.baselines, &[subcommand, "--addr", "127.0.0.1:0"])
+            .on_cpu(self.server_cpu)
     }
 }
 
@@ -464,8 +447,8 @@ fn tcp_table(setup: &Setup) -> Result<Table> {
         measure: args.measure(),
     };
     let rounds = side_by_side(
-        &setup.ours_tcp(),
-        &setup.tokio_tcp(),
+        &setup.ours("tcp-server"),
+        &setup.tokio("tokio-tcp-echo"),
         PINGPONG_ROUNDS,
         |server| pingpong::run(server.addr, server.pid(), &config),
     )?;
@@ -586,8 +569,8 @@ fn exchange_table(
 fn bulk_table(setup: &Setup) -> Result<Table> {
     let bytes = setup.args.bytes;
     let rounds = side_by_side(
-        &setup.ours_tcp(),
-        &setup.tokio_tcp(),
+        &setup.ours("tcp-server"),
+        &setup.tokio("tokio-tcp-echo"),
         BULK_ROUNDS,
         |server| bulk::run(server.addr, server.pid(), bytes),
     )?;
@@ -652,10 +635,10 @@ fn idle_table(setup: &Setup) -> Result<Table> {
     let count = setup.args.count as usize;
     // Room for the warm-up and sample connections on top of the idle ones.
     let ours_command = setup
-        .ours_tcp()
+        .ours("tcp-server")
         .arg("--max-conns")
         .arg((count + 64).to_string());
-    let rounds = side_by_side(&ours_command, &setup.tokio_tcp(), 1, |server| {
+    let rounds = side_by_side(&ours_command, &setup.tokio("tokio-tcp-echo"), 1, |server| {
         idle::run(server.addr, server.pid(), count)
     })?;
     let (ours, tokio, said) = (&rounds.ours[0], &rounds.tokio[0], &rounds.ours_said);
@@ -709,8 +692,8 @@ fn udp_table(setup: &Setup) -> Result<Table> {
         measure: args.measure(),
     };
     let rounds = side_by_side(
-        &setup.ours_udp(),
-        &setup.tokio_udp(),
+        &setup.ours("udp-server"),
+        &setup.tokio("tokio-udp-echo"),
         PINGPONG_ROUNDS,
         |server| udp::run(server.addr, server.pid(), &config),
     )?;
