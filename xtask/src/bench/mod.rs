@@ -13,7 +13,8 @@
 //!    stops both, and prints a table: metric | ours | tokio | ratio.
 //!
 //! Scenarios, one module each: [`pingpong`] (`tcp`), [`bulk`], [`idle`],
-//! [`udp`]. Servers are separate processes ([`server::ServerProcess`]) so
+//! [`udp`]; the two ping-pongs count, and are reported, alike through
+//! [`exchange`]. Servers are separate processes ([`server::ServerProcess`]) so
 //! their CPU time and memory are read from `/proc` ([`procfs`]), and are
 //! killed and reaped whatever happens.
 
