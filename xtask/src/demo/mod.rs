@@ -1,7 +1,8 @@
 //! `cargo xtask demo [tcp|stick|udp]`: the whole tutorial, run and checked.
 //!
 //! Read [`run`] first: it builds the release binaries once, then runs the
-//! parts in the tutorial's order, [`tcp`], [`stick`] and [`udp`]. Each step
+//! parts in the tutorial's order: [`tcp`], the sticky-packet steps
+//! ([`stick_raw`] to [`stick_framed_chunks`]) and [`udp`]. Each step
 //! says in a few lines what is about to happen and why, starts the programs
 //! on ports the kernel picks (`--addr 127.0.0.1:0`; each server announces
 //! its port on its first line), shows their own output with their names in
