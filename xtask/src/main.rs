@@ -18,7 +18,12 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "sockets-rs project automation", version)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "sockets-rs project automation",
+    version
+)]
 struct Cli {
     #[command(subcommand)]
     task: Task,
