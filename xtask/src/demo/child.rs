@@ -71,6 +71,24 @@ impl Output {
         // A reader thread that panicked leaves the data intact; keep going.
         self.captured.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Sleeps until a reader thread records a change or `deadline` passes;
+    /// `None` at the deadline.
+    fn wait_for_change<'a>(
+        &'a self,
+        captured: MutexGuard<'a, Captured>,
+        deadline: Instant,
+    ) -> Option<MutexGuard<'a, Captured>> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        let (captured, _) = self
+            .changed
+            .wait_timeout(captured, left)
+            .unwrap_or_else(|e| e.into_inner());
+        Some(captured)
+    }
 }
 
 /// How a program's output is shown while it runs.
@@ -224,16 +242,10 @@ impl Program {
             if captured.open == 0 {
                 bail!("{} ended without printing {what}", self.label);
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            let Some(next) = self.output.wait_for_change(captured, deadline) else {
                 bail!("{} did not print {what} within {timeout:?}", self.label);
-            }
-            captured = self
-                .output
-                .changed
-                .wait_timeout(captured, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            };
+            captured = next;
         }
     }
 
@@ -321,16 +333,10 @@ impl Program {
     fn wait_for_output_end(&self, deadline: Instant) {
         let mut captured = self.output.lock();
         while captured.open > 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return;
+            match self.output.wait_for_change(captured, deadline) {
+                Some(next) => captured = next,
+                None => return,
             }
-            captured = self
-                .output
-                .changed
-                .wait_timeout(captured, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
         }
     }
 
