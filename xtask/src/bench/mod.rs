@@ -487,18 +487,24 @@ fn exchange_table(
     let ours_rate = median(rounds.ours.iter().map(exchange::Outcome::per_second));
     let tokio_rate = median(rounds.tokio.iter().map(exchange::Outcome::per_second));
     let mut table = Table::new(title);
-    let list = |outcomes: &[exchange::Outcome]| {
-        let rates: Vec<String> = outcomes
-            .iter()
-            .map(|o| report::group_thousands(o.per_second().round() as u64))
-            .collect();
-        rates.join(", ")
+    let list = |outcomes: &[exchange::Outcome], figure: fn(&exchange::Outcome) -> String| {
+        outcomes.iter().map(figure).collect::<Vec<_>>().join(", ")
     };
+    let rate = |o: &exchange::Outcome| report::group_thousands(o.per_second().round() as u64);
     table.notes.push(format!(
         "every round, {}: ours {}; tokio {}",
         exchange.per_second,
-        list(&rounds.ours),
-        list(&rounds.tokio)
+        list(&rounds.ours, rate),
+        list(&rounds.tokio, rate)
+    ));
+    // The machine's speed can change between rounds for both servers alike,
+    // and the CPU row covers all rounds, so show each round's figure too.
+    let cpu = |o: &exchange::Outcome| report::format_nanos(o.server_cpu_per_exchange_ns());
+    table.notes.push(format!(
+        "every round, {}: ours {}; tokio {}",
+        exchange.cpu_per,
+        list(&rounds.ours, cpu),
+        list(&rounds.tokio, cpu)
     ));
     table.row(
         exchange.per_second,
