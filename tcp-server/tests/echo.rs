@@ -43,10 +43,16 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 /// Writes `data` from a second thread while reading its echo, as a real
 /// client must for large payloads (or both sides' buffers fill and stall).
 fn echo_concurrently(stream: &TcpStream, data: &[u8]) -> Vec<u8> {
+    read_while_writing(stream, data, data.len())
+}
+
+/// Writes `data` from a second thread while reading `len` bytes, which may
+/// include echo of what was written before.
+fn read_while_writing(stream: &TcpStream, data: &[u8], len: usize) -> Vec<u8> {
     let mut writer = stream.try_clone().unwrap();
     let to_send = data.to_vec();
     let writer = thread::spawn(move || writer.write_all(&to_send));
-    let mut echoed = vec![0; data.len()];
+    let mut echoed = vec![0; len];
     (&*stream).read_exact(&mut echoed).expect("read the echo");
     writer.join().unwrap().expect("write the payload");
     echoed
@@ -175,12 +181,7 @@ fn client_that_writes_8_mib_and_never_reads_does_not_stop_a_second_client() {
     ping(&mut other, b"still served?");
 
     // And the hog loses nothing once it starts reading.
-    let mut writer = hog.try_clone().unwrap();
-    let rest = sent[written..].to_vec();
-    let writer = thread::spawn(move || writer.write_all(&rest));
-    let mut echoed = vec![0; sent.len()];
-    (&hog).read_exact(&mut echoed).expect("read the hog's echo");
-    writer.join().unwrap().expect("write the rest");
+    let echoed = read_while_writing(&hog, &sent[written..], sent.len());
     assert_same(&echoed, &sent);
 }
 
