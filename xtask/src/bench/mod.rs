@@ -376,6 +376,19 @@ struct Rounds<T> {
     ours_said: String,
 }
 
+impl<T> Rounds<T> {
+    /// The note listing one figure for every round of each server, so that
+    /// a disturbance in one round shows beside the merged or median row.
+    fn every_round(&self, name: &str, figure: impl Fn(&T) -> String) -> String {
+        let list = |outcomes: &[T]| outcomes.iter().map(&figure).collect::<Vec<_>>().join(", ");
+        format!(
+            "every round, {name}: ours {}; tokio {}",
+            list(&self.ours),
+            list(&self.tokio)
+        )
+    }
+}
+
 /// Starts our server and the baseline, then runs `measure` against each in
 /// turn, `rounds` times, alternating which goes first so that a disturbance
 /// from elsewhere on the machine does not always land on the same side. Both
@@ -487,25 +500,16 @@ fn exchange_table(
     let ours_rate = median(rounds.ours.iter().map(exchange::Outcome::per_second));
     let tokio_rate = median(rounds.tokio.iter().map(exchange::Outcome::per_second));
     let mut table = Table::new(title);
-    let list = |outcomes: &[exchange::Outcome], figure: fn(&exchange::Outcome) -> String| {
-        outcomes.iter().map(figure).collect::<Vec<_>>().join(", ")
-    };
-    let rate = |o: &exchange::Outcome| report::group_thousands(o.per_second().round() as u64);
-    table.notes.push(format!(
-        "every round, {}: ours {}; tokio {}",
-        exchange.per_second,
-        list(&rounds.ours, rate),
-        list(&rounds.tokio, rate)
-    ));
+    table
+        .notes
+        .push(rounds.every_round(exchange.per_second, |o| {
+            report::group_thousands(o.per_second().round() as u64)
+        }));
     // The machine's speed can change between rounds for both servers alike,
     // and the CPU row covers all rounds, so show each round's figure too.
-    let cpu = |o: &exchange::Outcome| report::format_nanos(o.server_cpu_per_exchange_ns());
-    table.notes.push(format!(
-        "every round, {}: ours {}; tokio {}",
-        exchange.cpu_per,
-        list(&rounds.ours, cpu),
-        list(&rounds.tokio, cpu)
-    ));
+    table.notes.push(rounds.every_round(exchange.cpu_per, |o| {
+        report::format_nanos(o.server_cpu_per_exchange_ns())
+    }));
     table.row(
         exchange.per_second,
         Unit::PerSecond,
@@ -618,18 +622,9 @@ fn bulk_table(setup: &Setup) -> Result<Table> {
         tokio.elapsed.as_nanos() as f64,
     );
     table.targets.push(Target::RatioAtLeast("throughput", 1.0));
-    let list = |outcomes: &[bulk::Outcome]| {
-        outcomes
-            .iter()
-            .map(|o| format!("{:.2}", o.gigabytes_per_second()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    table.notes.push(format!(
-        "every round, GB/s: ours {}; tokio {}",
-        list(&rounds.ours),
-        list(&rounds.tokio)
-    ));
+    table
+        .notes
+        .push(rounds.every_round("GB/s", |o| format!("{:.2}", o.gigabytes_per_second())));
     table.notes.push(format!(
         "checksums of sent and echoed streams matched (ours {:#018x}, tokio {:#018x}); GB = 10^9 bytes each way",
         ours.checksum, tokio.checksum
