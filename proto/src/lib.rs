@@ -29,8 +29,6 @@
 //! * [`FrameCodec::decode`]: the Go `Decode`, as a streaming decoder over a
 //!   [`BytesMut`] that grows as bytes arrive from the socket.
 //! * [`frames`]: an allocation-free iterator over a complete `&[u8]`.
-//! * [`Escaped`]: how every program of the workspace prints bytes a peer
-//!   sent, so no payload can drive the terminal or forge a line of output.
 //!
 //! # The four defects of the Go `Decode`, and the tests that prove them absent
 //!
@@ -49,9 +47,6 @@
 use std::fmt;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-
-pub mod text;
-pub use text::Escaped;
 
 /// Size of the length prefix: an `int32` in the Go program.
 pub const HEADER_LEN: usize = 4;

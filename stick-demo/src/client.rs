@@ -158,7 +158,7 @@ struct Sent {
 impl Sender {
     /// net.Dial("tcp", addr), with TCP_NODELAY as asked.
     fn connect(common: &CommonArgs, nodelay: bool) -> anyhow::Result<Self> {
-        let peer = crate::resolve(&common.addr).map_err(anyhow::Error::msg)?;
+        let peer = netpoll::cli::resolve(&common.addr).map_err(anyhow::Error::msg)?;
         let stream = match TcpStream::connect(peer) {
             Ok(stream) => stream,
             Err(e) => bail!("dial {peer} failed: {e} (is the stick-demo server running?)"),

@@ -41,9 +41,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::BytesMut;
-use proto::Escaped;
+use netpoll::Escaped;
 use proto::{DecodeError, FrameCodec};
-use tcp_server::{CloseReason, Conn, Handler, Server};
+use netpoll::tcp::{CloseReason, Conn, Handler, Server};
 
 use crate::boundaries::plural;
 
@@ -51,7 +51,7 @@ use crate::boundaries::plural;
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
     /// Address to listen on; port 0 picks a free port (printed on the first line).
-    #[arg(long, default_value = crate::DEFAULT_ADDR, value_parser = crate::resolve)]
+    #[arg(long, default_value = crate::DEFAULT_ADDR, value_parser = netpoll::cli::resolve)]
     pub addr: SocketAddr,
 
     /// Largest message accepted, in bytes; a header announcing more closes

@@ -40,7 +40,7 @@
 //!    its summary; [`boundaries`] draws where the reads ended.
 //! 3. `proto` (its own crate): the frame, and the Go `Decode`'s defects.
 //! 4. [`framed_server`]: `socket_stick/server2`, decoding frames on the
-//!    `tcp-server` event loop and treating the peer as hostile.
+//!    `netpoll` TCP loop and treating the peer as hostile.
 //!
 //! `src/main.rs` only parses the command line and calls one of them.
 
@@ -51,24 +51,17 @@ pub mod raw_server;
 
 use std::fmt;
 use std::io::Write;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 
 use anyhow::Context;
-use tcp_server::{Handler, Server, Stats};
+use netpoll::cli::announce_listening;
+use netpoll::tcp::{Handler, Server, Stats};
 
 /// Where every program of the chapter listens or connects by default.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:30000";
 
 /// The largest `--read-size`: the loop allocates one buffer of this size.
 pub const MAX_READ_SIZE: i64 = 64 * 1024 * 1024;
-
-/// Accepts `host:port` as Go's `net.Listen` and `net.Dial` do, not only IP literals.
-pub fn resolve(addr: &str) -> Result<SocketAddr, String> {
-    addr.to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {addr:?}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{addr:?} resolves to no address"))
-}
 
 /// Starts `server` on `addr`, prints `listening on <addr>` as the first line
 /// (the contract scripts and tests rely on), and waits for SIGINT/SIGTERM.
@@ -80,12 +73,7 @@ where
     let server = server
         .start(addr)
         .with_context(|| format!("listen on {addr} failed"))?;
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "listening on {}", server.local_addr())?;
-    // Whoever waits for this line (a test, a script) must get it before
-    // the first connection; do not rely on line buffering to send it.
-    stdout.flush()?;
-    drop(stdout);
+    announce_listening(server.local_addr())?;
     server.join().context("event loop failed")
 }
 

@@ -19,7 +19,7 @@
 //! One `fmt.Println` per `Read`: that is what makes the sticking visible,
 //! since a line holds whatever one read returned, be it two and a half
 //! messages. [`RawServer::on_data`] is that line; the event loop of
-//! `tcp-server` does the reading, one `on_data` per `read(2)`.
+//! `netpoll`'s TCP loop does the reading, one `on_data` per `read(2)`.
 //!
 //! Two deliberate differences from the Go program:
 //!
@@ -39,8 +39,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use proto::Escaped;
-use tcp_server::{CloseReason, Conn, Handler, Server};
+use netpoll::Escaped;
+use netpoll::tcp::{CloseReason, Conn, Handler, Server};
 
 use crate::boundaries::{ReadLog, legend, plural};
 
@@ -51,7 +51,7 @@ pub const DEFAULT_MESSAGE_LEN: u64 = 26;
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
     /// Address to listen on; port 0 picks a free port (printed on the first line).
-    #[arg(long, default_value = crate::DEFAULT_ADDR, value_parser = crate::resolve)]
+    #[arg(long, default_value = crate::DEFAULT_ADDR, value_parser = netpoll::cli::resolve)]
     pub addr: SocketAddr,
 
     /// Largest single read, in bytes. Small values (e.g. 16) show the other

@@ -28,41 +28,42 @@
 //! A refused or reset connection is one line on stderr and exit status 1.
 
 use std::io::{self, BufRead, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Parser;
-use proto::Escaped;
+use netpoll::Escaped;
 
 /// Sends each line of standard input to a TCP echo server and prints the echo.
 /// `Q` (any case) or end of input quits.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about = None)]
 struct Args {
-    /// Address of the echo server.
-    #[arg(long, default_value = "127.0.0.1:20000")]
-    addr: String,
+    /// Address of the echo server (a host name is resolved).
+    #[arg(long, default_value = "127.0.0.1:20000", value_name = "HOST:PORT", value_parser = netpoll::cli::resolve)]
+    addr: SocketAddr,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match run(&args.addr) {
+    match run(args.addr) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("tcp-client: {message}");
+        Err(e) => {
+            // One line, like Go's `fmt.Println("err :", err)`.
+            eprintln!("tcp-client: {e:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(addr: &str) -> Result<(), String> {
+fn run(server: SocketAddr) -> anyhow::Result<()> {
     // conn, err := net.Dial("tcp", "127.0.0.1:20000")
-    let server = resolve(addr)?;
     let mut conn = TcpStream::connect(server)
-        .map_err(|e| format!("cannot connect to {server}: {e} (is tcp-server running?)"))?;
+        .with_context(|| format!("cannot connect to {server} (is tcp-server running?)"))?;
     // Each line is one small request: send it now, do not let Nagle wait.
     conn.set_nodelay(true)
-        .map_err(|e| format!("cannot configure the connection to {server}: {e}"))?;
+        .with_context(|| format!("cannot configure the connection to {server}"))?;
 
     let mut stdin = io::stdin().lock();
     let mut stdout = io::stdout().lock();
@@ -74,7 +75,7 @@ fn run(addr: &str) -> Result<(), String> {
         input.clear();
         let n = stdin
             .read_until(b'\n', &mut input)
-            .map_err(|e| format!("cannot read standard input: {e}"))?;
+            .context("cannot read standard input")?;
         if n == 0 {
             return Ok(()); // end of input: quit like Q
         }
@@ -82,7 +83,7 @@ fn run(addr: &str) -> Result<(), String> {
         if line.eq_ignore_ascii_case(b"q") {
             return Ok(());
         }
-        echo_line(&mut conn, line, &mut echo).map_err(|e| describe(server, &e))?;
+        echo_line(&mut conn, line, &mut echo).map_err(|e| describe(server, e))?;
         // fmt.Println(string(buf[:n])), with the server's bytes escaped.
         if writeln!(stdout, "{}", Escaped(&echo))
             .and_then(|()| stdout.flush())
@@ -122,20 +123,13 @@ fn trim_cr_lf(mut line: &[u8]) -> &[u8] {
     line
 }
 
-fn resolve(addr: &str) -> Result<SocketAddr, String> {
-    addr.to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {addr:?}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{addr:?} resolves to no address"))
-}
-
 /// One line saying what happened to the connection, in words a user knows.
-fn describe(server: SocketAddr, err: &io::Error) -> String {
+fn describe(server: SocketAddr, err: io::Error) -> anyhow::Error {
     match err.kind() {
         io::ErrorKind::UnexpectedEof => {
-            format!("{server} closed the connection before echoing the whole line")
+            anyhow::anyhow!("{server} closed the connection before echoing the whole line")
         }
-        _ => format!("connection to {server} failed: {err}"),
+        _ => anyhow::Error::new(err).context(format!("connection to {server} failed")),
     }
 }
 

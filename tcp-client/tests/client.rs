@@ -1,6 +1,6 @@
 //! The `tcp-client` binary with piped standard input, against an echo
-//! server started in-process from the `tcp-server` library (or a tiny std
-//! peer where a misbehaving server is needed).
+//! server started in-process on `netpoll`'s TCP loop, the one `tcp-server`
+//! runs on (or a tiny std peer where a misbehaving server is needed).
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
@@ -8,12 +8,20 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
-use tcp_server::echo::Echo;
-use tcp_server::{Conn, Handler, Server, ServerHandle};
+use netpoll::tcp::{Conn, Handler, Server, ServerHandle};
 use test_support::{Finished, run_to_end};
 
+/// Sends back every byte, as `tcp-server` does.
+struct Echo;
+
+impl Handler for Echo {
+    fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) {
+        conn.send(data);
+    }
+}
+
 fn echo_server() -> ServerHandle {
-    Server::new(|_peer| Echo::new(true))
+    Server::new(|_peer| Echo)
         .start("127.0.0.1:0".parse().unwrap())
         .expect("start the in-process echo server")
 }
@@ -52,16 +60,8 @@ fn go_defect_2000_character_line_is_printed_whole_before_the_next() {
     // be printed after the next line.
     // Echo in 100-byte reads, each written at once (TCP_NODELAY), so the
     // echo really does arrive in pieces, as it may over a real network.
-    struct PiecewiseEcho;
-    impl Handler for PiecewiseEcho {
-        fn max_read(&self) -> usize {
-            100
-        }
-        fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) {
-            conn.send(data);
-        }
-    }
-    let server = Server::new(|_peer| PiecewiseEcho)
+    let server = Server::new(|_peer| Echo)
+        .read_buffer_size(100)
         .start("127.0.0.1:0".parse().unwrap())
         .unwrap();
     let long = "0123456789".repeat(200);

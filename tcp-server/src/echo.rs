@@ -20,8 +20,8 @@
 
 use std::io::Write;
 
-use crate::event_loop::{Conn, Handler};
-use proto::Escaped;
+use netpoll::Escaped;
+use netpoll::tcp::{Conn, Handler};
 
 /// Echoes every byte back, printing each read unless quiet.
 ///

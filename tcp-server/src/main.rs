@@ -9,21 +9,25 @@
 //! ```
 //!
 //! Go hides the event loop in its runtime and spends a goroutine (and its
-//! stack) per connection. Here the loop is explicit, in the crate's
-//! `event_loop` module, and `process` is the `Echo` handler in `echo.rs`.
+//! stack) per connection. Here the loop is explicit, in the `netpoll`
+//! library (`netpoll::tcp`), and `process` is the `Echo` handler in `echo.rs`.
 //! What `main` adds to the Go program: limits, backpressure, graceful
 //! shutdown with a summary, and the flags to tune them.
 
+mod echo;
+
 use std::io::Write;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use tcp_server::Server;
-use tcp_server::echo::Echo;
+use netpoll::cli::{announce_listening, resolve};
+use netpoll::tcp::Server;
+
+use echo::Echo;
 
 /// TCP echo server: writes back every byte it receives.
 #[derive(Parser, Debug)]
@@ -65,14 +69,6 @@ struct Args {
     no_nodelay: bool,
 }
 
-/// Accepts `host:port` as Go's `net.Listen` does, not only IP literals.
-fn resolve(addr: &str) -> Result<SocketAddr, String> {
-    addr.to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {addr:?}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{addr:?} resolves to no address"))
-}
-
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let args = Args::parse();
@@ -87,7 +83,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    raise_open_file_limit();
+    netpoll::raise_open_file_limit();
 
     // net.Listen("tcp", "127.0.0.1:20000")
     let server = Server::new(move |_peer| Echo::new(args.quiet))
@@ -102,13 +98,12 @@ fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("listen on {} failed", args.addr))?;
 
     // The contract with tests and scripts: the first line says where we are.
-    let mut stdout = std::io::stdout();
-    writeln!(stdout, "listening on {}", server.local_addr())?;
-    stdout.flush()?;
+    announce_listening(server.local_addr())?;
 
     // for { conn := listen.Accept(); go process(conn) }, until SIGINT/SIGTERM.
     let stats = server.join().context("event loop failed")?;
 
+    let mut stdout = std::io::stdout();
     writeln!(
         stdout,
         "summary: served {} connections ({} refused), read {} bytes, echoed {} bytes",
@@ -116,28 +111,4 @@ fn run(args: Args) -> anyhow::Result<()> {
     )?;
     stdout.flush()?;
     Ok(())
-}
-
-/// Every connection is a file descriptor, and the usual soft limit of 1024
-/// is far below `--max-conns`. Raise the soft limit to the hard limit, as
-/// Go's runtime does at start-up; if even that is too low, accept errors
-/// are handled (paused and logged), not fatal.
-fn raise_open_file_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
-        {
-            limit.rlim_cur = limit.rlim_max;
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                log::debug!(
-                    "cannot raise the open file limit: {}",
-                    std::io::Error::last_os_error()
-                );
-            }
-        }
-    }
 }

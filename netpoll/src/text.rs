@@ -15,7 +15,7 @@ use std::fmt;
 /// bidirectional-override characters are escaped.
 ///
 /// ```
-/// use proto::Escaped;
+/// use netpoll::Escaped;
 /// assert_eq!(Escaped(b"it's \"ok\"").to_string(), "it's \"ok\"");
 /// assert_eq!(Escaped(b"a\r\n\x1b[2J\\").to_string(), r"a\r\n\u{1b}[2J\\");
 /// assert_eq!(Escaped(b"caf\xc3\xa9 \xff").to_string(), r"café \xff");

@@ -1,0 +1,103 @@
+//! [`ServerHandle`]: a running server, TCP or UDP, seen from the thread that
+//! started it: where it listens, how to stop it, and what it did.
+//!
+//! Both servers run their loops on threads of their own and hand back the
+//! same kind of handle, so a test or a `main` stops either one the same way:
+//! [`shutdown`](ServerHandle::shutdown) asks, [`join`](ServerHandle::join)
+//! waits for the counters, [`stop`](ServerHandle::stop) does both.
+
+use std::io;
+use std::net::SocketAddr;
+use std::ops::AddAssign;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use mio::Waker;
+
+use crate::stop::StopRequest;
+
+/// A running server: its address, the way to stop it, and its counters
+/// (`S`: [`tcp::Stats`](crate::tcp::Stats) or [`udp::Stats`](crate::udp::Stats)),
+/// summed over its event loops.
+///
+/// Dropping the handle stops the server and waits for it, so a test that
+/// fails half-way leaves no loop running.
+pub struct ServerHandle<S> {
+    local_addr: SocketAddr,
+    stop: Arc<StopRequest>,
+    loops: Vec<(Arc<Waker>, JoinHandle<io::Result<S>>)>,
+}
+
+impl<S: Default + AddAssign> ServerHandle<S> {
+    /// A handle with no loops yet; [`add_loop`](Self::add_loop) adds them as
+    /// they start, so dropping a partly built server stops what did start.
+    pub(crate) fn new(local_addr: SocketAddr, stop: Arc<StopRequest>) -> Self {
+        ServerHandle {
+            local_addr,
+            stop,
+            loops: Vec::new(),
+        }
+    }
+
+    pub(crate) fn add_loop(&mut self, waker: Arc<Waker>, thread: JoinHandle<io::Result<S>>) {
+        self.loops.push((waker, thread));
+    }
+
+    /// The address the server is bound to (the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Asks every loop to stop gracefully, as SIGINT/SIGTERM would. Returns
+    /// at once; [`join`](Self::join) waits.
+    pub fn shutdown(&self) {
+        self.stop.request();
+        for (waker, _) in &self.loops {
+            // A loop that already ended has nothing to wake; that is fine.
+            let _ = waker.wake();
+        }
+    }
+
+    /// Waits until every loop has stopped (after a signal or
+    /// [`shutdown`](Self::shutdown)) and returns the summed counters.
+    pub fn join(mut self) -> io::Result<S> {
+        let mut total = S::default();
+        let mut first_error = None;
+        for (_, thread) in std::mem::take(&mut self.loops) {
+            match thread.join() {
+                Ok(Ok(stats)) => total += stats,
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                Err(_) => {
+                    first_error.get_or_insert(io::Error::other("an event loop panicked"));
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(total),
+        }
+    }
+
+    /// [`shutdown`](Self::shutdown) then [`join`](Self::join).
+    pub fn stop(self) -> io::Result<S> {
+        self.shutdown();
+        self.join()
+    }
+}
+
+impl<S> Drop for ServerHandle<S> {
+    fn drop(&mut self) {
+        if self.loops.is_empty() {
+            return;
+        }
+        self.stop.request();
+        for (waker, _) in &self.loops {
+            let _ = waker.wake();
+        }
+        for (_, thread) in self.loops.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}

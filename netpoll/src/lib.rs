@@ -1,0 +1,47 @@
+//! The readiness loops every server of this workspace runs on: TCP and UDP,
+//! one thread and one mio [`Poll`](mio::Poll) each.
+//!
+//! The Go tutorial's servers look blocking (`conn.Read`, `ReadFromUDP`), and
+//! Go's runtime hides what makes that cheap: the *netpoller*, an epoll (or
+//! kqueue, or IOCP) loop that parks a goroutine when its socket has nothing
+//! and wakes it when it has. This crate is that machinery, written out, so a
+//! reader can see every decision a netpoller makes; the programs
+//! (`tcp-server`, `udp-server`, `stick-demo`) only say what to do with bytes.
+//!
+//! # The same idea, with and without connections
+//!
+//! | | TCP ([`tcp`]) | UDP ([`udp`]) |
+//! |---|---|---|
+//! | what a program writes | a [`tcp::Handler`] per connection, made by a factory | one [`udp::Handler`] for the socket |
+//! | the builder | [`tcp::Server`] | [`udp::Server`] |
+//! | running | [`ServerHandle`]`<`[`tcp::Stats`]`>` | [`ServerHandle`]`<`[`udp::Stats`]`>` |
+//! | stopping | [`ServerHandle::shutdown`], or SIGINT/SIGTERM with `handle_signals(true)` | the same |
+//! | output the kernel cannot take yet | per-connection pending output, backpressure | a bounded [`udp::SendQueue`] |
+//! | sleeping | spin before sleeping ([`spin`]) | the same |
+//!
+//! # Where to start reading
+//!
+//! 1. [`tcp`]: its module doc lists what the loop does so a handler does not
+//!    have to; `tcp/event_loop.rs` opens with the loop itself.
+//! 2. [`udp`]: the same ideas without connections.
+//! 3. `stop.rs`, `spin.rs`, `os.rs`: what both loops share: how a loop learns
+//!    to stop, why it polls a little before sleeping, and the OS's words.
+//! 4. [`cli`] and [`Escaped`]: what every program does the same way at its
+//!    edges: `--addr`, `listening on <addr>`, and printing untrusted bytes.
+//!
+//! # Spinning before sleeping
+//!
+//! Explained once, in [`spin`]; measured in `docs/performance.md`.
+
+pub mod cli;
+mod handle;
+mod os;
+pub mod spin;
+mod stop;
+pub mod tcp;
+pub mod text;
+pub mod udp;
+
+pub use handle::ServerHandle;
+pub use os::raise_open_file_limit;
+pub use text::Escaped;

@@ -1,0 +1,119 @@
+//! Spinning before sleeping: after handling traffic, keep polling for a
+//! short window without sleeping, in case the next request follows at once.
+//!
+//! This is the one place the idea is explained; `--spin-us` in `--help` and
+//! the loops' docs point here.
+//!
+//! # Why
+//!
+//! A client that sends one request, waits for the reply and sends the next
+//! keeps exactly one request in flight. A server that goes back to sleep in
+//! `epoll_wait` after every reply is then woken once per request, and waking
+//! a sleeping thread (the kernel's wake-up, a context switch, on a virtual
+//! machine an idle vCPU brought back) takes longer than the few
+//! microseconds the client needs to answer. The round trip is then made of
+//! wake-ups, not of work.
+//!
+//! # How
+//!
+//! Once a wake-up has handled traffic, the loop keeps polling *without
+//! sleeping* (`poll` with a zero timeout) until [`Spin::window`] passes with
+//! nothing to do; each request that arrives meanwhile is handled at once and
+//! restarts the window. Only when a whole window passes in silence does the
+//! loop sleep again, so an idle server sleeps: the spin only ever follows
+//! traffic. Because each try is a full zero-timeout `poll`, a stop (the
+//! handle's waker, SIGINT/SIGTERM) and WRITABLE readiness are seen within one
+//! try, exactly as when sleeping. Between tries the thread calls
+//! [`std::thread::yield_now`]: any other runnable thread on the same core
+//! (the client, or anything else) gets the core at once instead of waiting
+//! for the spin to end. The cost is a busy core for at most one window after
+//! the last request; a zero window is the plain readiness loop.
+//!
+//! When client and server share one core, spinning cannot help (the
+//! client's wake-up is what hands the core over either way) and costs a
+//! little; `docs/performance.md` has the measurements, both ways.
+//!
+//! # Go does the same
+//!
+//! Go's scheduler makes the same trade in its own way: an idle worker thread
+//! (a "spinning M", `findRunnable` in `runtime/proc.go`) first polls the
+//! network poller without blocking (`netpoll(0)`) and tries to steal work
+//! from the other processors' run queues before it parks; its spin is a few
+//! bounded rounds of looking rather than a time window.
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The spin state of one loop: how long to keep polling after traffic, and
+/// until when the current window lasts.
+#[derive(Debug)]
+pub(crate) struct Spin {
+    window: Duration,
+    /// While traffic lasts: when the loop may go back to sleeping.
+    until: Option<Instant>,
+}
+
+impl Spin {
+    /// A spin of `window` after each turn with traffic; zero never spins.
+    pub(crate) fn new(window: Duration) -> Spin {
+        Spin {
+            window,
+            until: None,
+        }
+    }
+
+    /// The loop just handled traffic: open (or restart) the window.
+    pub(crate) fn after_traffic(&mut self) {
+        if !self.window.is_zero() {
+            self.until = Instant::now().checked_add(self.window);
+        }
+    }
+
+    /// Whether the next `poll` should return at once rather than sleep.
+    /// While the window is open this first yields the core, so whatever
+    /// else is runnable on it (the client, say) runs before we look again;
+    /// with the core to ourselves the yield returns at once. Once a whole
+    /// window has passed without traffic it closes, and the loop sleeps.
+    pub(crate) fn keep_polling(&mut self) -> bool {
+        match self.until {
+            Some(until) if Instant::now() < until => {
+                thread::yield_now();
+                true
+            }
+            Some(_) => {
+                self.until = None;
+                false
+            }
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zero_window_never_spins() {
+        let mut spin = Spin::new(Duration::ZERO);
+        spin.after_traffic();
+        assert!(!spin.keep_polling());
+    }
+
+    #[test]
+    fn traffic_opens_a_window_and_an_idle_loop_sleeps() {
+        let mut spin = Spin::new(Duration::from_secs(3600));
+        assert!(!spin.keep_polling(), "no traffic yet: sleep");
+        spin.after_traffic();
+        assert!(spin.keep_polling(), "just after traffic: poll again");
+    }
+
+    #[test]
+    fn a_window_that_passed_closes_and_the_loop_sleeps() {
+        let mut spin = Spin::new(Duration::from_secs(1));
+        // As if the window had closed a second ago.
+        spin.until = Instant::now().checked_sub(Duration::from_secs(1));
+        assert!(!spin.keep_polling());
+        assert!(spin.until.is_none(), "the window is closed, not re-checked");
+    }
+}

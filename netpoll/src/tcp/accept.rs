@@ -1,0 +1,114 @@
+//! New connections: accept until the listener's queue is empty, refuse
+//! what is over `max_conns`, and back off when the process is out of file
+//! descriptors instead of spinning on the error.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use mio::{Interest, Token};
+
+use super::Handler;
+use super::event_loop::EventLoop;
+use super::io::{Client, ClientSocket};
+use crate::os::{interrupted, is_per_connection_accept_error, would_block};
+
+/// How long accepting pauses after `EMFILE`/`ENFILE`: long enough not to
+/// spin on a full descriptor table, short enough that queued clients barely
+/// notice. Closing any connection ends the pause early.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
+impl<H, F> EventLoop<H, F>
+where
+    F: Fn(SocketAddr) -> H,
+    H: Handler,
+{
+    /// Accepts until the listener's queue is empty. Each accepted socket
+    /// is registered once for both READABLE and WRITABLE, edge-triggered,
+    /// and never re-registered.
+    ///
+    /// Why not toggle WRITABLE only while output is pending: each toggle is
+    /// an `epoll_ctl` syscall, two per stall, paid exactly when the server
+    /// is busiest. Registered once, a writable edge costs at most a wake-up
+    /// whose handling is a check of `pending.is_empty()`, no syscall; and
+    /// edges only fire on changes (connect, buffer space freed after it
+    /// ran out), so in ping-pong traffic they ride along with read events.
+    /// (The UDP loop toggles it, for the opposite reason: one socket serves
+    /// every peer, and a UDP socket is almost always writable, so an
+    /// always-registered WRITABLE would fire after every send.)
+    pub(super) fn accept(&mut self) {
+        let Some(listener) = &self.listener else {
+            self.accept_pending = false;
+            return;
+        };
+        loop {
+            let (mut stream, peer) = match listener.accept() {
+                Ok(accepted) => accepted,
+                // The queue is empty: a new connection raises a new edge.
+                Err(ref e) if would_block(e) => {
+                    self.accept_pending = false;
+                    return;
+                }
+                Err(ref e) if interrupted(e) => continue,
+                // That one client gave up before we accepted it; the
+                // others in the queue are unaffected.
+                Err(ref e) if is_per_connection_accept_error(e) => continue,
+                // EMFILE/ENFILE (and anything unexpected): accepting now
+                // would fail again at once, so the loop would spin. Pause,
+                // keep serving existing connections, and retry after the
+                // pause or as soon as a connection closes. `accept_pending`
+                // stays set because no new edge will announce the
+                // connections already queued.
+                Err(e) => {
+                    let now = Instant::now();
+                    if let Some(suppressed) = self.accept_error_log.ready(now) {
+                        log::error!(
+                            "accept failed: {e}; pausing accepts for {ACCEPT_PAUSE:?} \
+                             ({suppressed} similar errors not logged; raise `ulimit -n` \
+                             or lower --max-conns)"
+                        );
+                    }
+                    self.accept_paused_until = Some(now + ACCEPT_PAUSE);
+                    return;
+                }
+            };
+
+            if self.live_conns.load(Ordering::Relaxed) >= self.opts.max_conns {
+                self.stats.refused += 1;
+                if let Some(suppressed) = self.refused_log.ready(Instant::now()) {
+                    log::warn!(
+                        "refusing {peer}: {} connections open, the limit is --max-conns {} \
+                         ({suppressed} more refused since the last message)",
+                        self.live_conns.load(Ordering::Relaxed),
+                        self.opts.max_conns
+                    );
+                }
+                // Dropping the accepted socket closes it: the client reads EOF.
+                continue;
+            }
+
+            if self.opts.nodelay {
+                if let Err(e) = stream.set_nodelay(true) {
+                    log::debug!("{peer}: cannot set TCP_NODELAY: {e}");
+                }
+            }
+            let entry = self.clients.vacant_entry();
+            let token = Token(entry.key());
+            if let Err(e) = self.poll.registry().register(
+                &mut stream,
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                log::warn!("{peer}: cannot register the connection, closing it: {e}");
+                continue;
+            }
+            self.live_conns.fetch_add(1, Ordering::Relaxed);
+            self.stats.connections += 1;
+            log::debug!("{peer}: connected");
+            entry.insert(Client {
+                socket: ClientSocket::new(stream, peer, self.now_ms),
+                handler: (self.factory)(peer),
+            });
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The readiness loop every TCP server of this project runs on: one mio
+//! `Poll` per thread, connections in a `Slab` keyed by their `Token`, and a
+//! small [`Handler`] per connection that only decides what to do with bytes.
+//!
+//! # What the loop does so a handler does not have to
+//!
+//! * **Edge-triggered I/O done right.** mio reports a socket once when it
+//!   *becomes* ready, so the loop accepts, reads and writes until the OS says
+//!   `WouldBlock`, retries `Interrupted`, and — because an edge is not
+//!   repeated — remembers work it had to postpone (a paused read, a paused
+//!   accept, a connection that used up its turn) and resumes it itself.
+//! * **No wasted syscalls.** A read that returns fewer bytes than asked for
+//!   means the receive queue is empty: the loop does not issue the extra
+//!   `read` that would only say `WouldBlock` (new data, or the peer's FIN,
+//!   raises a new edge); likewise a short write means the send buffer is
+//!   full. A ping-pong request costs one `read`, one `write` and a share of
+//!   one `epoll_wait`.
+//! * **Echo inside the kernel.** A handler that only echoes can say so
+//!   ([`Handler::echo_in_kernel`]); once its peer streams (a read fills the
+//!   whole buffer), the loop moves the stream back with `splice(2)` through
+//!   a pipe (Linux), so the bytes never cross into user space. This is what Go's
+//!   `io.Copy` does between two TCP connections.
+//! * **Fairness.** A connection gets at most 16 reads per turn, so a peer
+//!   that sends as fast as the loop reads cannot starve the others.
+//! * **No byte lost.** [`Conn::send`] writes at once when it can and keeps
+//!   the rest as pending output, written when the socket becomes writable.
+//!   When the peer shuts down its write side, pending output is still flushed
+//!   before the connection closes.
+//! * **Backpressure.** A connection whose pending output exceeds the
+//!   high-water mark ([`Server::max_pending`]) is not read from until that
+//!   output has drained, so a peer that sends and never reads costs at most
+//!   the mark plus one read, and never slows the others.
+//! * **Small idle connections.** Reads go into one scratch buffer per loop;
+//!   pending output is allocated only while there is some.
+//! * **Failure is local.** A reset or broken pipe closes that connection only.
+//! * **Limits and shutdown.** `max_conns`, `EMFILE`/`ENFILE` back-off, an
+//!   idle timeout swept once in a while (no timer per connection), and a
+//!   graceful stop (signals or [`ServerHandle::shutdown`](crate::ServerHandle::shutdown)) that stops
+//!   accepting and reading, flushes pending output within a deadline
+//!   (closing with a FIN, never a reset that would destroy it) and returns
+//!   the [`Stats`].
+//!
+//! # Example
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use netpoll::tcp::{Conn, Handler, Server};
+//!
+//! /// Upper-cases what it receives and adds "!" when the peer is done.
+//! struct Shout;
+//!
+//! impl Handler for Shout {
+//!     fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) {
+//!         conn.send(&data.to_ascii_uppercase());
+//!     }
+//!     fn on_peer_closed_write(&mut self, conn: &mut Conn<'_>) {
+//!         conn.send(b"!");
+//!     }
+//! }
+//!
+//! let server = Server::new(|_peer| Shout).start("127.0.0.1:0".parse().unwrap())?;
+//! let mut client = std::net::TcpStream::connect(server.local_addr())?;
+//! client.write_all(b"hi")?;
+//! client.shutdown(std::net::Shutdown::Write)?;
+//! let mut reply = String::new();
+//! client.read_to_string(&mut reply)?;
+//! assert_eq!(reply, "HI!");
+//! let stats = server.stop()?;
+//! assert_eq!((stats.connections, stats.bytes_read, stats.bytes_written), (1, 2, 3));
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # The files
+//!
+//! One type, `EventLoop`, split by concern as smoltcp splits
+//! its `Interface`: `event_loop.rs` (the loop, opening with `run`),
+//! `accept.rs`, `io.rs`, `shutdown.rs`, `idle.rs`, `splice.rs`; the public
+//! side is `handler.rs` ([`Handler`], [`Conn`], [`CloseReason`]) and
+//! `server.rs` ([`Server`], [`Stats`]).
+
+mod accept;
+mod event_loop;
+mod handler;
+mod idle;
+mod io;
+mod server;
+mod shutdown;
+mod splice;
+#[cfg(test)]
+mod tests;
+
+pub use handler::{CloseReason, Conn, Handler};
+pub use server::{Server, Stats};
+
+/// A running TCP server; see [`ServerHandle`](crate::ServerHandle).
+pub type ServerHandle = crate::ServerHandle<Stats>;

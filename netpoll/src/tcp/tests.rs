@@ -1,0 +1,249 @@
+//! The loop's behaviour, proved in-process with handlers made for each test:
+//! counters, backpressure, turns, splice, a handler's close, read sizes.
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use super::*;
+use std::net::{Shutdown, TcpStream as StdStream};
+use std::sync::Mutex;
+use std::sync::mpsc;
+
+const TEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+fn localhost() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+fn connect(server: &ServerHandle) -> StdStream {
+    let stream = StdStream::connect(server.local_addr()).unwrap();
+    stream.set_read_timeout(Some(TEST_TIMEOUT)).unwrap();
+    stream.set_write_timeout(Some(TEST_TIMEOUT)).unwrap();
+    stream
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+struct PlainEcho;
+impl Handler for PlainEcho {
+    fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) {
+        conn.send(data);
+    }
+}
+
+#[test]
+fn echoes_and_counts_bytes_then_stops_on_request() {
+    let server = Server::new(|_| PlainEcho).start(localhost()).unwrap();
+    let mut client = connect(&server);
+    client.write_all(b"hello").unwrap();
+    let mut reply = [0; 5];
+    client.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"hello");
+    client.shutdown(Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    client.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+    let stats = server.stop().unwrap();
+    assert_eq!(
+        stats,
+        Stats {
+            connections: 1,
+            refused: 0,
+            bytes_read: 5,
+            bytes_written: 5
+        }
+    );
+}
+
+/// Echoes, and records the largest pending output it ever saw; tells
+/// the test once pending output passed the high-water mark.
+struct RecordingEcho {
+    peak: Arc<AtomicUsize>,
+    over_mark: Mutex<Option<mpsc::Sender<()>>>,
+    mark: usize,
+}
+impl Handler for Arc<RecordingEcho> {
+    fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) {
+        conn.send(data);
+        let pending = conn.pending_len();
+        self.peak.fetch_max(pending, Ordering::SeqCst);
+        if pending > self.mark {
+            if let Some(tx) = self.over_mark.lock().unwrap().take() {
+                let _ = tx.send(());
+            }
+        }
+    }
+}
+
+#[test]
+fn pending_output_never_exceeds_high_water_mark_plus_one_read() {
+    const MARK: usize = 64 * 1024;
+    const READ: usize = 16 * 1024;
+    const TOTAL: usize = 8 * 1024 * 1024;
+    let (tx, over_mark) = mpsc::channel();
+    let recorder = Arc::new(RecordingEcho {
+        peak: Arc::new(AtomicUsize::new(0)),
+        over_mark: Mutex::new(Some(tx)),
+        mark: MARK,
+    });
+    let factory_recorder = Arc::clone(&recorder);
+    let server = Server::new(move |_| Arc::clone(&factory_recorder))
+        .max_pending(MARK)
+        .read_buffer_size(READ)
+        .start(localhost())
+        .unwrap();
+
+    // A client that writes 8 MiB and does not read (yet).
+    let client = connect(&server);
+    let mut writer = client.try_clone().unwrap();
+    let sent = pattern(TOTAL, 7);
+    let to_send = sent.clone();
+    let writer = thread::spawn(move || writer.write_all(&to_send));
+
+    // The kernel buffers fill up, the server's pending output passes the
+    // mark, and the server stops reading: the mark is reached...
+    over_mark
+        .recv_timeout(TEST_TIMEOUT)
+        .expect("pending output never passed the high-water mark");
+
+    // ...and once the client reads, every byte still comes back in order.
+    let mut echoed = vec![0; TOTAL];
+    (&client).read_exact(&mut echoed).unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(echoed == sent, "echo differs from what was sent");
+
+    let peak = recorder.peak.load(Ordering::SeqCst);
+    assert!(
+        peak <= MARK + READ,
+        "pending output reached {peak} bytes, more than the mark {MARK} + one read {READ}"
+    );
+    drop(client);
+    server.stop().unwrap();
+}
+
+#[test]
+fn connection_that_used_up_its_turn_is_resumed_without_a_new_edge() {
+    // One byte per read: 1000 bytes sent at once need 1000 reads, far
+    // more than one turn. Nothing more is sent, so no new readiness
+    // edge comes: only the loop's own resume list can finish the echo.
+    let server = Server::new(|_| PlainEcho)
+        .read_buffer_size(1)
+        .start(localhost())
+        .unwrap();
+    let mut client = connect(&server);
+    let sent = pattern(1000, 1);
+    client.write_all(&sent).unwrap();
+    let mut echoed = vec![0; sent.len()];
+    client.read_exact(&mut echoed).unwrap();
+    assert_eq!(echoed, sent);
+    drop(client);
+    server.stop().unwrap();
+}
+
+#[test]
+fn echo_in_kernel_streams_past_on_data_and_loses_nothing() {
+    // Counts the bytes that went through user space.
+    struct KernelEcho(Arc<AtomicUsize>);
+    impl Handler for KernelEcho {
+        fn echo_in_kernel(&self) -> bool {
+            true
+        }
+        fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) {
+            self.0.fetch_add(data.len(), Ordering::SeqCst);
+            conn.send(data);
+        }
+    }
+    const TOTAL: usize = 16 * 1024 * 1024;
+    let seen = Arc::new(AtomicUsize::new(0));
+    let factory_seen = Arc::clone(&seen);
+    // A small mark, so the splice path also meets full send buffers,
+    // leftovers in pending output and paused reads.
+    let server = Server::new(move |_| KernelEcho(Arc::clone(&factory_seen)))
+        .max_pending(64 * 1024)
+        .start(localhost())
+        .unwrap();
+    let client = connect(&server);
+    let sent = pattern(TOTAL, 3);
+    let mut writer = client.try_clone().unwrap();
+    let to_send = sent.clone();
+    let writer = thread::spawn(move || {
+        writer.write_all(&to_send)?;
+        writer.shutdown(Shutdown::Write)
+    });
+    let mut echoed = Vec::new();
+    (&client).read_to_end(&mut echoed).unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(echoed == sent, "echo differs from what was sent");
+    let seen = seen.load(Ordering::SeqCst);
+    assert!(
+        seen < TOTAL,
+        "all {TOTAL} bytes went through on_data: no splice"
+    );
+    let stats = server.stop().unwrap();
+    assert_eq!(
+        (stats.bytes_read, stats.bytes_written),
+        (TOTAL as u64, TOTAL as u64)
+    );
+}
+
+#[test]
+fn handler_close_drops_only_that_connection() {
+    struct CloseOnX;
+    impl Handler for CloseOnX {
+        fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) {
+            if data.contains(&b'x') {
+                conn.close();
+            } else {
+                conn.send(data);
+            }
+        }
+    }
+    let server = Server::new(|_| CloseOnX).start(localhost()).unwrap();
+    let mut bad = connect(&server);
+    let mut good = connect(&server);
+    bad.write_all(b"x").unwrap();
+    let mut buf = [0; 2];
+    assert!(matches!(bad.read(&mut buf), Ok(0) | Err(_)));
+    good.write_all(b"ok").unwrap();
+    good.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"ok");
+    drop(good);
+    server.stop().unwrap();
+}
+
+#[test]
+fn read_buffer_size_bounds_what_the_handler_sees_at_once() {
+    struct Sizes(Arc<Mutex<Vec<usize>>>);
+    impl Handler for Sizes {
+        fn on_data(&mut self, _conn: &mut Conn<'_>, data: &[u8]) {
+            self.0.lock().unwrap().push(data.len());
+        }
+    }
+    let sizes = Arc::new(Mutex::new(Vec::new()));
+    let factory_sizes = Arc::clone(&sizes);
+    let server = Server::new(move |_| Sizes(Arc::clone(&factory_sizes)))
+        .read_buffer_size(4)
+        .start(localhost())
+        .unwrap();
+    let mut client = connect(&server);
+    client.write_all(b"0123456789").unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    client.read_to_end(&mut rest).unwrap();
+    let stats = server.stop().unwrap();
+    assert_eq!(stats.bytes_read, 10);
+    let sizes = sizes.lock().unwrap();
+    assert_eq!(sizes.iter().sum::<usize>(), 10);
+    assert!(
+        sizes.iter().all(|&n| n <= 4),
+        "reads larger than the read buffer: {sizes:?}"
+    );
+}
