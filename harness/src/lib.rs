@@ -1,0 +1,72 @@
+//! How this workspace starts its own programs as child processes: `cargo
+//! xtask demo`, `compare` and `bench` run the servers and clients this way,
+//! and so does every integration test. The crate mirrors no Go file; it is
+//! the one place that knows how a child is started, watched and stopped.
+//!
+//! Every program here keeps one contract: a server's first stdout line is
+//! `listening on <addr>`, and SIGTERM stops it with a `summary:` line. So a
+//! child is ready when that line arrives ([`listening_addr`] reads it), and
+//! no caller ever sleeps to wait for it.
+//!
+//! Three layers make sure no child outlives the program that started it:
+//!
+//! 1. Dropping a [`Process`] (or a [`Program`]) kills the child's whole
+//!    process group and reaps it, so an early return, a failed check or a
+//!    panicking test cleans up on the way out.
+//! 2. Each child leads a process group of its own ([`group`]): a Ctrl-C in
+//!    the terminal reaches the parent only, and [`install_interrupt_handler`]
+//!    then kills every live group and exits. (In the terminal's group, the
+//!    servers would print their summaries over the parent's last lines and
+//!    the clients would die mid-step.) One `killpg` also stops whatever the
+//!    child started itself (cargo's rustc processes, a shell's children).
+//! 3. On Linux, `PR_SET_PDEATHSIG` asks the kernel to SIGKILL each child if
+//!    the parent dies without running any of the above (`kill -9`). The
+//!    kernel sends it when the *thread* that started the child ends, so start
+//!    a child on the thread that keeps it (the main thread, or a test's own).
+//!
+//! Every wait has a deadline, so a hung child fails its caller instead of
+//! stalling it. Output is read by one thread per stream ([`output`]), so a
+//! chatty child never blocks on a full pipe while the caller waits for
+//! something else; lines are kept, bounded in number and length (a runaway
+//! child, like the Go server2 looping on a split frame, cannot exhaust our
+//! memory), and echoed at once, if asked, with the child's label in front.
+//!
+//! Two faces of one machinery:
+//! - [`Process`], for tools: labelled, errors as values ([`Error`]), output
+//!   kept whole so a check can look at all of it.
+//! - [`Program`], for tests: spawned from a `Command`, every failure a panic
+//!   that names the program and what it printed, lines read in order (each
+//!   once), and [`DEADLINE`] on every wait; [`run_to_end`] for a program fed
+//!   its stdin and waited for.
+
+mod error;
+pub mod group;
+mod listening;
+pub mod output;
+mod process;
+mod program;
+
+pub use error::Error;
+pub use group::{install_interrupt_handler, reaped, spawn_in_own_group};
+pub use listening::{NotListening, listening_addr};
+pub use output::{Echo, MAX_LINE_LEN, MAX_LINES, Stream};
+pub use process::{Process, exit_words};
+pub use program::{DEADLINE, Finished, Program, connect, run_to_end};
+
+use std::{path::Path, process::Command};
+
+/// The command line for messages, shortened: a test may pass a 60 000-byte
+/// argument.
+pub fn describe(command: &Command) -> String {
+    let program = command.get_program();
+    let program = Path::new(program).file_name().unwrap_or(program);
+    let words: Vec<_> = std::iter::once(program)
+        .chain(command.get_args())
+        .map(|word| word.to_string_lossy())
+        .collect();
+    let line = words.join(" ");
+    match line.char_indices().nth(120) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line,
+    }
+}

@@ -1,0 +1,266 @@
+//! What a child printed: one reader thread per stream, lines kept in order
+//! and bounded, and a condition variable to wait on with a deadline.
+//!
+//! A line is the text before a `\n`, decoded lossily: a `\r` stays visible,
+//! and invalid UTF-8 shows as U+FFFD instead of ending the capture (the pipe
+//! would fill and block the child). The last line may lack its `\n`; that is
+//! remembered, so [`crate::Finished`] can give back the exact text.
+
+use std::{
+    fmt,
+    io::{self, BufRead, BufReader, Read},
+    sync::{Arc, Condvar, Mutex, MutexGuard},
+    thread,
+    time::Instant,
+};
+
+use crate::Error;
+
+/// Lines kept per stream. Later lines are counted, not kept, so what is
+/// kept is always the beginning of the output, without gaps.
+pub const MAX_LINES: usize = 5_000;
+/// Bytes kept per line; the rest of a longer line is dropped.
+pub const MAX_LINE_LEN: usize = 64 * 1024;
+
+/// Which stream a line came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl fmt::Display for Stream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        })
+    }
+}
+
+/// A line shower for [`Echo::Each`]: the child's label, the stream, the line.
+pub type ShowLine = dyn Fn(&str, Stream, &str) + Send + Sync;
+
+/// What the reader threads do with each line besides keeping it.
+#[derive(Clone, Default)]
+pub enum Echo {
+    /// Nothing: the line is only kept.
+    #[default]
+    Silent,
+    /// Called at once, on the reader thread, with the child's label, the
+    /// stream and the line: how the demo shows a program's output live,
+    /// with the program's name in front.
+    Each(Arc<ShowLine>),
+}
+
+impl fmt::Debug for Echo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Echo::Silent => "Echo::Silent",
+            Echo::Each(_) => "Echo::Each(..)",
+        })
+    }
+}
+
+/// The lines of one stream.
+#[derive(Debug, Default)]
+pub(crate) struct Lines {
+    /// Without their `\n`.
+    pub(crate) kept: Vec<String>,
+    /// The last kept line had no `\n` (the child ended mid-line).
+    pub(crate) unterminated: bool,
+    /// Lines not kept because of [`MAX_LINES`].
+    pub(crate) dropped: usize,
+    /// Closed: the child, and anything holding its pipe, is gone.
+    pub(crate) closed: bool,
+}
+
+impl Lines {
+    /// The exact text of the kept lines from `from` on.
+    pub(crate) fn text_from(&self, from: usize) -> String {
+        let rest = self.kept.get(from..).unwrap_or_default();
+        let mut text = rest.join("\n");
+        if !rest.is_empty() && !self.unterminated {
+            text.push('\n');
+        }
+        text
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Captured {
+    stdout: Lines,
+    stderr: Lines,
+}
+
+impl Captured {
+    pub(crate) fn of(&self, stream: Stream) -> &Lines {
+        match stream {
+            Stream::Stdout => &self.stdout,
+            Stream::Stderr => &self.stderr,
+        }
+    }
+
+    fn of_mut(&mut self, stream: Stream) -> &mut Lines {
+        match stream {
+            Stream::Stdout => &mut self.stdout,
+            Stream::Stderr => &mut self.stderr,
+        }
+    }
+
+    pub(crate) fn all_closed(&self) -> bool {
+        self.stdout.closed && self.stderr.closed
+    }
+}
+
+/// The two streams of one child, shared with its reader threads.
+#[derive(Debug, Default)]
+pub(crate) struct Output {
+    captured: Mutex<Captured>,
+    changed: Condvar,
+}
+
+impl Output {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Captured> {
+        // A reader thread that panicked leaves the data intact; keep going.
+        self.captured.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until `check` returns an answer, re-asking after each change a
+    /// reader thread records; `None` at `deadline`.
+    pub(crate) fn wait<T>(
+        &self,
+        deadline: Instant,
+        mut check: impl FnMut(&Captured) -> Option<T>,
+    ) -> Option<T> {
+        let mut captured = self.lock();
+        loop {
+            if let Some(answer) = check(&captured) {
+                return Some(answer);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            captured = self
+                .changed
+                .wait_timeout(captured, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Starts the thread that reads `pipe` to its end into `stream`.
+    pub(crate) fn read(
+        self: &Arc<Self>,
+        pipe: impl Read + Send + 'static,
+        stream: Stream,
+        label: &str,
+        echo: Echo,
+    ) -> Result<(), Error> {
+        let output = Arc::clone(self);
+        let owned_label = label.to_owned();
+        thread::Builder::new()
+            .name(format!("{stream} of {label}"))
+            .spawn(move || {
+                let mut reader = BufReader::new(pipe);
+                let mut line = Vec::new();
+                // Ends at end of stream or on a read error (the pipe is ours
+                // and local, so an error means the same: nothing more comes).
+                while let Ok(Some(ended)) = read_line_bounded(&mut reader, &mut line, MAX_LINE_LEN)
+                {
+                    let text = String::from_utf8_lossy(&line).into_owned();
+                    if let Echo::Each(show) = &echo {
+                        show(&owned_label, stream, &text);
+                    }
+                    let mut captured = output.lock();
+                    let lines = captured.of_mut(stream);
+                    if lines.dropped == 0 && lines.kept.len() < MAX_LINES {
+                        lines.kept.push(text);
+                        lines.unterminated = !ended;
+                    } else {
+                        lines.dropped += 1;
+                    }
+                    drop(captured);
+                    output.changed.notify_all();
+                }
+                output.lock().of_mut(stream).closed = true;
+                output.changed.notify_all();
+            })
+            .map_err(|source| Error::Io {
+                label: label.to_owned(),
+                doing: "start an output reader thread",
+                source,
+            })?;
+        Ok(())
+    }
+}
+
+/// Reads one line (without its `\n`) into `line`, keeping at most `max`
+/// bytes of it. `Some(true)` for a line ended by `\n`, `Some(false)` for a
+/// last line without one, `None` at end of stream.
+fn read_line_bounded(
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<Option<bool>> {
+    line.clear();
+    let mut any = false;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(any.then_some(false));
+        }
+        any = true;
+        let (chunk, used) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (&available[..i], i + 1),
+            None => (available, available.len()),
+        };
+        let room = max.saturating_sub(line.len());
+        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let found_newline = used > chunk.len();
+        reader.consume(used);
+        if found_newline {
+            return Ok(Some(true));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_cut_and_a_last_line_may_lack_its_newline() {
+        let mut reader = io::Cursor::new(b"abcdef\r\nxy".to_vec());
+        let mut line = Vec::new();
+        assert_eq!(
+            read_line_bounded(&mut reader, &mut line, 4).unwrap(),
+            Some(true)
+        );
+        assert_eq!(line, b"abcd");
+        assert_eq!(
+            read_line_bounded(&mut reader, &mut line, 10).unwrap(),
+            Some(false)
+        );
+        assert_eq!(line, b"xy");
+        assert_eq!(read_line_bounded(&mut reader, &mut line, 4).unwrap(), None);
+    }
+
+    #[test]
+    fn the_exact_text_is_rebuilt_from_the_lines() {
+        let lines = |kept: &[&str], unterminated| Lines {
+            kept: kept.iter().map(|s| s.to_string()).collect(),
+            unterminated,
+            ..Lines::default()
+        };
+        assert_eq!(lines(&["a\r", "b"], true).text_from(0), "a\r\nb");
+        assert_eq!(lines(&["a", "b"], false).text_from(1), "b\n");
+        assert_eq!(lines(&["a"], false).text_from(1), "");
+        assert_eq!(lines(&[], false).text_from(0), "");
+    }
+}

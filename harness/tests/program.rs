@@ -1,0 +1,164 @@
+//! The harness itself, against small shell commands: what the other crates'
+//! tests rely on (a line is captured, a deadline is honoured, nothing is
+//! left running) must hold here first.
+
+use std::net::TcpListener;
+use std::os::unix::process::ExitStatusExt;
+use std::process::Command;
+use std::time::Duration;
+
+use harness::{DEADLINE, Finished, Program, connect, run_to_end};
+
+/// A program that must not finish on its own within any test's lifetime.
+const FOREVER: &str = "exec sleep 600";
+
+fn sh(script: &str) -> Program {
+    let mut command = Command::new("sh");
+    command.args(["-c", script]);
+    Program::spawn(command)
+}
+
+#[test]
+fn listening_addr_is_read_from_the_first_stdout_line_and_remembered() {
+    let program = sh("echo 'listening on 127.0.0.1:4242'; echo next; exec sleep 600");
+    let addr = program.listening_addr();
+    assert_eq!(addr, "127.0.0.1:4242".parse().unwrap());
+    assert_eq!(program.next_stdout_line(), "next");
+    assert_eq!(program.listening_addr(), addr);
+}
+
+#[test]
+#[should_panic(expected = "first stdout line is not `listening on <addr>`")]
+fn a_first_line_other_than_listening_on_fails_the_test() {
+    sh("echo hello; exec sleep 600").listening_addr();
+}
+
+#[test]
+#[should_panic(expected = "ask for listening_addr() before reading stdout")]
+fn listening_addr_after_stdout_was_read_fails_the_test() {
+    let program = sh("echo 'listening on 127.0.0.1:4242'; echo next");
+    program.wait_for_stdout("next");
+    program.listening_addr();
+}
+
+#[test]
+fn lines_keep_carriage_returns_and_survive_invalid_utf8() {
+    let program = sh(r"printf 'a\r\nb\377\nc\n'");
+    let lines = program.stdout_until(|line| line == "c");
+    assert_eq!(lines, ["a\r", "b\u{fffd}", "c"]);
+}
+
+#[test]
+fn stdout_until_returns_every_line_up_to_the_match_and_leaves_the_rest() {
+    let program = sh("echo one; echo two; echo three; echo four");
+    assert_eq!(program.stdout_until(|line| line == "two"), ["one", "two"]);
+    assert_eq!(program.stdout_until(|line| line.starts_with('f')).len(), 2);
+}
+
+#[test]
+fn wait_for_stderr_skips_to_the_matching_line_and_leaves_stdout_alone() {
+    let program = sh("echo out; echo noise >&2; echo 'the log line' >&2; exec sleep 600");
+    assert_eq!(program.wait_for_stderr("log"), "the log line");
+    assert_eq!(program.next_stdout_line(), "out");
+}
+
+#[test]
+fn a_program_flooding_stderr_does_not_block_a_wait_on_stdout() {
+    // Far more than a pipe holds (64 KiB on Linux): unread, it would block
+    // the program before it prints `done`.
+    let program = sh("yes 'log line' | head -n 100000 >&2; echo done; exec sleep 600");
+    assert_eq!(program.wait_for_stdout("done"), "done");
+}
+
+#[test]
+#[should_panic(expected = "not on stdout within 200ms")]
+fn a_line_that_never_comes_fails_the_test_at_the_timeout() {
+    sh(FOREVER)
+        .with_timeout(Duration::from_millis(200))
+        .wait_for_stdout("never");
+}
+
+#[test]
+#[should_panic(expected = "closed before a line containing \"never\"")]
+fn a_line_waited_for_after_the_program_exited_fails_at_once() {
+    sh("echo something else").wait_for_stdout("never");
+}
+
+#[test]
+#[should_panic(expected = "still running after 200ms")]
+fn finish_fails_the_test_at_the_timeout_if_the_program_runs_on() {
+    sh(FOREVER)
+        .with_timeout(Duration::from_millis(200))
+        .finish();
+}
+
+#[test]
+fn dropping_a_program_kills_and_reaps_it() {
+    let program = sh(FOREVER);
+    let pid = libc::pid_t::try_from(program.id()).unwrap();
+    drop(program);
+    // SAFETY: signal 0 only asks whether the pid exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    let error = std::io::Error::last_os_error();
+    assert_eq!(
+        (rc, error.raw_os_error()),
+        (-1, Some(libc::ESRCH)),
+        "the child is still there"
+    );
+}
+
+#[test]
+fn signal_reaches_the_program_and_wait_exit_reports_it() {
+    let mut program = sh(FOREVER);
+    program.signal(libc::SIGTERM);
+    let (stdout, stderr, status) = program.wait_exit();
+    assert_eq!(status.signal(), Some(libc::SIGTERM));
+    assert!(stdout.is_empty() && stderr.is_empty());
+}
+
+#[test]
+fn wait_exit_returns_the_lines_not_read_yet_and_the_status() {
+    let mut program = sh("echo 'listening on [::1]:80'; echo one; echo two >&2; exit 3");
+    assert_eq!(program.listening_addr().port(), 80);
+    let (stdout, stderr, status) = program.wait_exit();
+    assert_eq!(
+        (stdout, stderr),
+        (vec!["one".to_owned()], vec!["two".to_owned()])
+    );
+    assert_eq!(status.code(), Some(3));
+}
+
+#[test]
+fn finish_returns_the_exact_text_printed() {
+    let Finished {
+        status,
+        stdout,
+        stderr,
+    } = sh(r"printf 'a\r\nlast without newline'; printf 'e\n' >&2").finish();
+    assert!(status.success());
+    assert_eq!(stdout, "a\r\nlast without newline");
+    assert_eq!(stderr, "e\n");
+}
+
+#[test]
+fn run_to_end_feeds_stdin_and_returns_the_exact_text() {
+    let finished = run_to_end(Command::new("cat"), b"one\r\ntwo");
+    assert!(finished.status.success());
+    assert_eq!(finished.stdout, "one\r\ntwo");
+    assert_eq!(finished.stderr, "");
+}
+
+#[test]
+fn run_to_end_copes_with_a_program_that_never_reads_its_input() {
+    // More than a pipe holds: the feeder meets a broken pipe, not a hang.
+    let finished = run_to_end(Command::new("true"), &vec![b'x'; 1 << 20]);
+    assert!(finished.status.success());
+}
+
+#[test]
+fn connect_bounds_reads_and_writes_by_the_deadline() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let stream = connect(listener.local_addr().unwrap());
+    assert_eq!(stream.read_timeout().unwrap(), Some(DEADLINE));
+    assert_eq!(stream.write_timeout().unwrap(), Some(DEADLINE));
+}
