@@ -26,13 +26,14 @@
 //! timeout, which the message on stderr says.
 
 use std::io::{self, Write as _};
-use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use anyhow::{Context, bail};
 use clap::Parser;
 use log::warn;
-use proto::Escaped;
+use netpoll::Escaped;
 
 /// Big enough for any UDP payload (65 507 bytes over IPv4); the Go client's
 /// 4096-byte buffer silently truncates longer replies.
@@ -65,14 +66,15 @@ fn main() -> ExitCode {
     let args = Args::parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("udp-client: {message}");
+        Err(e) => {
+            // One line, like the Go client's `fmt.Println("…, err:", err)`.
+            eprintln!("udp-client: {e:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(args: &Args) -> Result<(), String> {
+fn run(args: &Args) -> anyhow::Result<()> {
     let server = args.addr;
     // socket, err := net.DialUDP("udp", nil, &net.UDPAddr{…})
     // Any local port, on the unspecified address of the server's family.
@@ -81,8 +83,7 @@ fn run(args: &Args) -> Result<(), String> {
     } else {
         "[::]:0".parse().unwrap()
     };
-    let socket =
-        UdpSocket::bind(local).map_err(|err| format!("cannot open a UDP socket: {err}"))?;
+    let socket = UdpSocket::bind(local).context("cannot open a UDP socket")?;
 
     let mut buf = vec![0; RECV_BUFFER_LEN];
     let mut stdout = io::stdout();
@@ -90,12 +91,7 @@ fn run(args: &Args) -> Result<(), String> {
         // _, err = socket.Write(sendData)
         socket
             .send_to(args.message.as_bytes(), server)
-            .map_err(|err| {
-                format!(
-                    "cannot send {} bytes to {server}: {err}",
-                    args.message.len()
-                )
-            })?;
+            .with_context(|| format!("cannot send {} bytes to {server}", args.message.len()))?;
 
         // n, remoteAddr, err := socket.ReadFromUDP(data)
         let len = receive_reply(&socket, server, args.timeout, &mut buf)?;
@@ -107,7 +103,7 @@ fn run(args: &Args) -> Result<(), String> {
             Escaped(&buf[..len])
         )
         .and_then(|()| stdout.flush())
-        .map_err(|err| format!("cannot print the reply: {err}"))?;
+        .context("cannot print the reply")?;
     }
     Ok(())
 }
@@ -120,23 +116,23 @@ fn receive_reply(
     server: SocketAddr,
     timeout: Duration,
     buf: &mut [u8],
-) -> Result<usize, String> {
+) -> anyhow::Result<usize> {
     let deadline = Instant::now() + timeout;
+    let no_reply = || {
+        anyhow::anyhow!(
+            "no reply from {server} within {}s (UDP reports nothing when the datagram, \
+             the reply or the server is missing; is udp-server running there?)",
+            timeout.as_secs_f64()
+        )
+    };
     loop {
-        let no_reply = || {
-            format!(
-                "no reply from {server} within {}s (UDP reports nothing when the datagram, \
-                 the reply or the server is missing; is udp-server running there?)",
-                timeout.as_secs_f64()
-            )
-        };
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(no_reply());
         }
         socket
             .set_read_timeout(Some(remaining))
-            .map_err(|err| format!("cannot set the read timeout: {err}"))?;
+            .context("cannot set the read timeout")?;
         match socket.recv_from(buf) {
             Ok((len, from)) if from == server => return Ok(len),
             Ok((len, from)) => {
@@ -154,30 +150,28 @@ fn receive_reply(
             }
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
             // E.g. ECONNRESET on Windows after an ICMP port unreachable.
-            Err(err) => return Err(format!("receiving from {server} failed: {err}")),
+            Err(err) => bail!("receiving from {server} failed: {err}"),
         }
     }
 }
 
-/// `--addr`: a socket address, or a host name resolved to its first address.
+/// `--addr`: read as every program reads it ([`netpoll::cli::resolve`]),
+/// then the unspecified address made loopback.
 fn parse_server_addr(text: &str) -> Result<SocketAddr, String> {
-    let mut addrs = text
-        .to_socket_addrs()
-        .map_err(|err| format!("expected HOST:PORT, e.g. 127.0.0.1:30000 ({err})"))?;
-    let addr = addrs
-        .next()
-        .ok_or_else(|| format!("{text} resolves to no address"))?;
-    // Sending to 0.0.0.0 (the Go client's address) reaches this host, and
-    // the reply comes from loopback; expect the reply from where it will
-    // really come from.
-    Ok(if addr.ip().is_unspecified() {
-        match addr {
-            SocketAddr::V4(_) => SocketAddr::from(([127, 0, 0, 1], addr.port())),
-            SocketAddr::V6(_) => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port())),
-        }
-    } else {
-        addr
-    })
+    netpoll::cli::resolve(text).map(replying_addr)
+}
+
+/// Where the replies to `addr` come from. Sending to 0.0.0.0 (the Go
+/// client's address) reaches this host, and the reply comes from loopback;
+/// expect it from where it will really come from.
+fn replying_addr(addr: SocketAddr) -> SocketAddr {
+    if !addr.ip().is_unspecified() {
+        return addr;
+    }
+    match addr {
+        SocketAddr::V4(_) => SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port())),
+        SocketAddr::V6(_) => SocketAddr::from((Ipv6Addr::LOCALHOST, addr.port())),
+    }
 }
 
 /// `--timeout`: positive, finite seconds.

@@ -1,17 +1,27 @@
-//! The `udp-client` binary against a `udp-server` running inside the test
-//! process (the server crate's library), or against a tiny std peer.
+//! The `udp-client` binary against an echo server running inside the test
+//! process (netpoll's UDP loop, as `udp-server` runs it), or against a tiny
+//! std peer.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::process::Command;
 use std::time::Duration;
 
+use netpoll::ServerHandle;
+use netpoll::udp::{self, Handler, Socket};
 use test_support::{DEADLINE, Finished, Program};
-use udp_server::{Options, RunningServer, Server};
 
-fn start_server() -> RunningServer {
-    Server::bind("127.0.0.1:0".parse().unwrap(), Options::quiet())
-        .unwrap()
-        .spawn()
+/// `udp-server`'s echo without its printing.
+struct Echo;
+
+impl Handler for Echo {
+    fn on_datagram(&mut self, socket: &mut Socket<'_>, payload: &[u8], peer: SocketAddr) {
+        socket.send_to(payload, peer);
+    }
+}
+
+fn start_server() -> ServerHandle<udp::Stats> {
+    udp::Server::new(Echo)
+        .start("127.0.0.1:0".parse().unwrap())
         .unwrap()
 }
 
@@ -36,8 +46,8 @@ fn default_message_is_echoed_and_printed_with_the_go_clients_fields() {
         out.stdout,
         format!("recv:Hello server addr:{addr} count:12\n")
     );
-    let summary = server.stop().unwrap();
-    assert_eq!((summary.datagrams, summary.bytes), (1, 12));
+    let stats = server.stop().unwrap();
+    assert_eq!((stats.datagrams, stats.bytes_read), (1, 12));
 }
 
 #[test]

@@ -2,22 +2,30 @@
 //!
 //! ```text
 //! Go                                         Rust
-//! listen, err := net.ListenUDP("udp", …)     Server::bind(args.addr, options)
-//! if err != nil { …; return }                error on stderr, exit status 1
-//! defer listen.Close()                       the socket is closed when `Server` drops
-//! for { ReadFromUDP; Printf; WriteToUDP }    server.run(): see the udp_server library
+//! listen, err := net.ListenUDP("udp", …)     udp::Server::new(Echo::new(quiet))….start(args.addr)
+//! if err != nil { fmt.Println(…); return }   one line on stderr (`udp-server: …`), exit status 1
+//! defer listen.Close()                       the socket is closed when the loop ends
+//! for { ReadFromUDP; Printf; WriteToUDP }    netpoll's UDP loop, calling `Echo` (src/echo.rs) per datagram
+//! (runs until killed)                        server.join(): until SIGINT/SIGTERM, then a summary line
 //! ```
 //!
-//! The loop itself lives in the library (`src/lib.rs`), so that tests can run
-//! the same server inside their own process.
+//! The loop lives in the `netpoll` library (`netpoll/src/udp/`), where its
+//! module doc lists what differs from the Go server and why; this program
+//! only says what to do with each datagram and what to print.
 
-use std::io::{self, Write};
+mod echo;
+
+use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::Parser;
-use udp_server::{DEFAULT_ADDR, DEFAULT_SPIN_US, Options, Server};
+use netpoll::cli::{announce_listening, resolve};
+use netpoll::udp::{self, DEFAULT_ADDR, DEFAULT_SPIN_US};
+
+use echo::Echo;
 
 /// UDP echo server: every datagram goes back to its sender unchanged.
 ///
@@ -30,32 +38,25 @@ use udp_server::{DEFAULT_ADDR, DEFAULT_SPIN_US, Options, Server};
 struct Args {
     /// Address to listen on; port 0 picks a free port.
     ///
-    /// Loopback by default, unlike the Go server's 0.0.0.0: a UDP echo server
-    /// on a public interface is an open reflector: anyone can forge a
-    /// victim's address as the source and have us send the victim traffic
-    /// (reflection), or make two echo servers bounce datagrams at each other
-    /// for ever (amplification). To serve other machines on purpose, bind
-    /// all interfaces: --addr 0.0.0.0:30000
-    #[arg(long, default_value = DEFAULT_ADDR, value_name = "HOST:PORT")]
+    /// Loopback by default, unlike the Go server's 0.0.0.0, which would make
+    /// this an open reflector for anyone who forges a victim's address (the
+    /// argument in full: netpoll::udp::DEFAULT_ADDR). To serve other
+    /// machines on purpose, bind all interfaces: --addr 0.0.0.0:30000
+    #[arg(long, default_value = DEFAULT_ADDR, value_name = "HOST:PORT", value_parser = resolve)]
     addr: SocketAddr,
 
     /// Don't print a line per datagram (the summary is still printed).
     #[arg(long)]
     quiet: bool,
 
-    /// After answering, keep polling this long before sleeping; 0 = sleep at once.
+    /// After traffic, keep polling this long before sleeping; 0 = sleep at once.
     ///
-    /// A client that sends its next datagram as soon as the echo arrives
-    /// would otherwise find the server asleep every time, and waking a
-    /// sleeping thread costs more than a few microseconds of polling: the
-    /// spin can triple the ping-pong rate. Each datagram restarts the
-    /// window; an idle server still sleeps (the spin only follows traffic),
-    /// and the spin yields the CPU between tries, so another thread on the
-    /// same core is not held up. Shutdown signals are seen during the spin as
-    /// when sleeping. If client and server share one core the spin cannot
-    /// help: use 0 there. (Go's scheduler makes the same trade: an idle worker
-    /// thread polls the network and looks for work to steal before it
-    /// parks.) At most 1000000 (one second).
+    /// Polling a little is cheaper than sleeping when the next datagram
+    /// follows at once, because waking a sleeping thread takes longer than
+    /// a ping-pong client takes to answer; an idle server still sleeps. Use
+    /// 0 where client and server share one core: there the spin cannot
+    /// help. Why and how: netpoll/src/spin.rs; measurements:
+    /// docs/performance.md. At most 1000000 (one second).
     #[arg(
         long,
         value_name = "MICROSECONDS",
@@ -68,47 +69,38 @@ struct Args {
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let args = Args::parse();
-
-    // listen, err := net.ListenUDP("udp", &net.UDPAddr{…})
-    let options = Options {
-        quiet: args.quiet,
-        spin: Duration::from_micros(args.spin_us),
-        ..Options::default()
-    };
-    let mut server = match Server::bind(args.addr, options) {
-        Ok(server) => server,
-        Err(err) => {
-            eprintln!("udp-server: cannot listen on {}: {err}", args.addr);
-            return ExitCode::FAILURE;
-        }
-    };
-    if let Err(err) = server.stop_on_signals() {
-        eprintln!("udp-server: cannot install the SIGINT/SIGTERM handler: {err}");
-        return ExitCode::FAILURE;
-    }
-
-    // The first line is a contract: scripts and tests wait for it to learn
-    // the real port. Flush, because stdout may be a pipe.
-    let mut stdout = io::stdout();
-    // A failed print of this line means nobody can learn where we listen.
-    if writeln!(stdout, "listening on {}", server.local_addr())
-        .and_then(|()| stdout.flush())
-        .is_err()
-    {
-        return ExitCode::FAILURE;
-    }
-
-    // for { ReadFromUDP; Printf; WriteToUDP }
-    match server.run() {
-        Ok(summary) => {
-            // A closed stdout at exit is not worth a different status: the
-            // server did its work.
-            let _ = writeln!(stdout, "{summary}").and_then(|()| stdout.flush());
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            eprintln!("udp-server: event loop failed: {err}");
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, like Go's `fmt.Println("listen failed, err:", err)`.
+            eprintln!("udp-server: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    // listen, err := net.ListenUDP("udp", &net.UDPAddr{…})
+    let server = udp::Server::new(Echo::new(args.quiet))
+        .spin(Duration::from_micros(args.spin_us))
+        .handle_signals(true)
+        .start(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+
+    // The contract with tests and scripts: the first line says where we are.
+    announce_listening(server.local_addr()).context("cannot print the listening line")?;
+
+    // for { ReadFromUDP; Printf; WriteToUDP }, until SIGINT/SIGTERM.
+    let stats = server.join().context("event loop failed")?;
+
+    // A closed stdout at exit is not worth a failure status: the server did
+    // its work.
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(
+        stdout,
+        "summary: datagrams={} bytes={} dropped={}",
+        stats.datagrams, stats.bytes_read, stats.dropped
+    )
+    .and_then(|()| stdout.flush());
+    Ok(())
 }

@@ -17,7 +17,7 @@ use std::mem;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::AsRawFd;
 
-use crate::RECV_BUFFER_LEN;
+use super::RECV_BUFFER_LEN;
 
 /// Datagrams received per `recvmmsg` call. Each has its own
 /// [`RECV_BUFFER_LEN`] buffer: 2 MiB in all, but of address space; the

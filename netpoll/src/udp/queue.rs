@@ -1,16 +1,19 @@
-//! [`SendQueue`]: the echoes the kernel could not take yet, bounded.
+//! [`SendQueue`]: the datagrams the kernel could not take yet, bounded, so
+//! that a full send buffer delays one reply instead of blocking the loop.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-/// Echoes waiting for the socket to become writable again, in arrival order.
+/// Datagrams (an echo server's echoes) waiting for the socket to become
+/// writable again, in the order [`Socket::send_to`](super::Socket::send_to)
+/// was called.
 ///
 /// UDP `send_to` either hands the whole datagram to the kernel or fails; it
 /// fails with `WouldBlock` when the socket's send buffer is full. The Go server
 /// blocks in `WriteToUDP` then, and stops reading from everyone. We keep the
 /// datagram here instead and keep reading, but a peer that floods us faster
 /// than the kernel drains must not grow the server without bound: past
-/// `max_datagrams` or `max_bytes` a new echo is dropped and counted. That is
+/// `max_datagrams` or `max_bytes` a new datagram is dropped and counted. That is
 /// what UDP itself does with a full buffer, so no peer can tell the difference
 /// from ordinary loss.
 ///
@@ -18,7 +21,7 @@ use std::net::SocketAddr;
 /// the kernel is refusing sends.
 ///
 /// ```
-/// let mut queue = udp_server::SendQueue::new(1, 1024);
+/// let mut queue = netpoll::udp::SendQueue::new(1, 1024);
 /// let peer = "127.0.0.1:9".parse().unwrap();
 /// assert!(queue.push(peer, b"first"));
 /// assert!(!queue.push(peer, b"second")); // full: dropped and counted
@@ -35,7 +38,7 @@ pub struct SendQueue {
 }
 
 impl SendQueue {
-    /// A queue that holds at most `max_datagrams` echoes totalling at most
+    /// A queue that holds at most `max_datagrams` datagrams totalling at most
     /// `max_bytes` payload bytes. Nothing is reserved up front: an idle
     /// server holds no queue memory.
     pub fn new(max_datagrams: usize, max_bytes: usize) -> SendQueue {
@@ -62,38 +65,38 @@ impl SendQueue {
         true
     }
 
-    /// The oldest queued echo: the next one to send.
+    /// The oldest queued datagram: the next one to send.
     pub fn front(&self) -> Option<(SocketAddr, &[u8])> {
         self.datagrams
             .front()
             .map(|(peer, payload)| (*peer, &payload[..]))
     }
 
-    /// Forgets the oldest queued echo, once it has been sent (or has failed
-    /// for good).
+    /// Forgets the oldest queued datagram, once it has been sent (or has
+    /// failed for good).
     pub fn pop_front(&mut self) {
         if let Some((_, payload)) = self.datagrams.pop_front() {
             self.queued_bytes -= payload.len();
         }
     }
 
-    /// Whether nothing is waiting; the server wants WRITABLE events only
+    /// Whether nothing is waiting; the loop wants WRITABLE events only
     /// while this is false.
     pub fn is_empty(&self) -> bool {
         self.datagrams.is_empty()
     }
 
-    /// How many echoes are waiting.
+    /// How many datagrams are waiting.
     pub fn len(&self) -> usize {
         self.datagrams.len()
     }
 
-    /// Payload bytes held by the waiting echoes.
+    /// Payload bytes held by the waiting datagrams.
     pub fn queued_bytes(&self) -> usize {
         self.queued_bytes
     }
 
-    /// Echoes refused because the queue was full.
+    /// Datagrams refused because the queue was full.
     pub fn dropped(&self) -> u64 {
         self.dropped
     }
