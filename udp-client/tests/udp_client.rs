@@ -6,7 +6,6 @@ use std::net::{SocketAddr, UdpSocket};
 use std::process::Command;
 use std::time::Duration;
 
-use netpoll::ServerHandle;
 use netpoll::udp::{self, Handler, Socket};
 use test_support::{DEADLINE, Finished, Program};
 
@@ -19,7 +18,7 @@ impl Handler for Echo {
     }
 }
 
-fn start_server() -> ServerHandle<udp::Stats> {
+fn start_server() -> udp::ServerHandle {
     udp::Server::new(Echo)
         .start("127.0.0.1:0".parse().unwrap())
         .unwrap()

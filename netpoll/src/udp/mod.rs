@@ -5,11 +5,6 @@
 //! ([`Server`], [`ServerHandle`](crate::ServerHandle)`<`[`Stats`]`>`,
 //! `handle_signals`).
 //!
-//! Where to start reading: `event_loop.rs` opens with the loop itself
-//! (`EventLoop::run`); `handler.rs` is what a program writes;
-//! `server.rs` is the builder and the thread; `batch.rs` receives many
-//! datagrams per system call on Linux.
-//!
 //! # What differs from the Go server, and why
 //!
 //! `udp-server` is this loop plus a handler that echoes and prints the Go
@@ -56,6 +51,14 @@
 //! );
 //! # Ok::<(), std::io::Error>(())
 //! ```
+//!
+//! # The files
+//!
+//! `event_loop.rs` (the loop, opening with `run`: receiving, the handler's
+//! turn, flushing the queue, stopping), `batch.rs` (many datagrams per
+//! system call, Linux only), `queue.rs` ([`SendQueue`]); the public side is
+//! `handler.rs` ([`Handler`], [`Socket`]) and `server.rs` ([`Server`],
+//! [`Stats`], the defaults).
 
 #[cfg(target_os = "linux")]
 mod batch;
@@ -70,3 +73,6 @@ pub use event_loop::RECV_BUFFER_LEN;
 pub use handler::{Handler, Socket};
 pub use queue::SendQueue;
 pub use server::{DEFAULT_ADDR, DEFAULT_SPIN_US, Server, Stats};
+
+/// A running UDP server; see [`ServerHandle`](crate::ServerHandle).
+pub type ServerHandle = crate::ServerHandle<Stats>;

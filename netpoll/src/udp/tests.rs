@@ -12,8 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::event_loop::EventLoop;
-use super::{Handler, Server, Socket, Stats};
-use crate::ServerHandle;
+use super::{Handler, Server, ServerHandle, Socket, Stats};
 
 /// Sends every datagram back to where it came from.
 struct Echo;
@@ -45,7 +44,7 @@ fn assert_echoed(socket: &StdUdpSocket, server: SocketAddr, payload: &[u8]) {
     assert_eq!((&buf[..n], from), (payload, server));
 }
 
-fn start() -> ServerHandle<Stats> {
+fn start() -> ServerHandle {
     Server::new(Echo).start(loopback()).unwrap()
 }
 
@@ -54,7 +53,7 @@ fn start() -> ServerHandle<Stats> {
 fn start_prepared(
     server: Server<Echo>,
     prepare: impl FnOnce(&mut EventLoop<Echo>),
-) -> ServerHandle<Stats> {
+) -> ServerHandle {
     let (mut event_loop, waker, mut handle) = server.bind(loopback()).unwrap();
     prepare(&mut event_loop);
     handle.add_loop(waker, thread::spawn(move || event_loop.run()));
@@ -207,14 +206,14 @@ fn dropping_the_handle_stops_the_loop_and_frees_the_port() {
 /// window, so whatever it does next it does while spinning.
 const AN_HOUR: Duration = Duration::from_secs(3600);
 
-fn start_spinning(spin: Duration) -> ServerHandle<Stats> {
+fn start_spinning(spin: Duration) -> ServerHandle {
     Server::new(Echo).spin(spin).start(loopback()).unwrap()
 }
 
 /// Stops `server` from another thread and fails the test if that has not
 /// finished by the deadline: a spin that ignored the waker would otherwise
 /// hang the test for the rest of the window.
-fn stop_within_deadline(server: ServerHandle<Stats>) -> Stats {
+fn stop_within_deadline(server: ServerHandle) -> Stats {
     let (done, finished) = mpsc::channel();
     thread::spawn(move || done.send(server.stop().unwrap()));
     finished
