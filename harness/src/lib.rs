@@ -49,7 +49,7 @@ mod program;
 pub use error::Error;
 pub use group::{install_interrupt_handler, reaped, spawn_in_own_group};
 pub use listening::{NotListening, listening_addr};
-pub use output::{Echo, MAX_LINE_LEN, MAX_LINES, Stream};
+pub use output::{EchoLines, MAX_LINE_LEN, MAX_LINES, Stream};
 pub use process::{Process, exit_words};
 pub use program::{DEADLINE, Finished, Program, connect, run_to_end};
 

@@ -38,12 +38,12 @@ impl fmt::Display for Stream {
     }
 }
 
-/// A line shower for [`Echo::Each`]: the child's label, the stream, the line.
+/// A line shower for [`EchoLines::Each`]: the child's label, the stream, the line.
 pub type ShowLine = dyn Fn(&str, Stream, &str) + Send + Sync;
 
 /// What the reader threads do with each line besides keeping it.
 #[derive(Clone, Default)]
-pub enum Echo {
+pub enum EchoLines {
     /// Nothing: the line is only kept.
     #[default]
     Silent,
@@ -53,11 +53,11 @@ pub enum Echo {
     Each(Arc<ShowLine>),
 }
 
-impl fmt::Debug for Echo {
+impl fmt::Debug for EchoLines {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Echo::Silent => "Echo::Silent",
-            Echo::Each(_) => "Echo::Each(..)",
+            EchoLines::Silent => "EchoLines::Silent",
+            EchoLines::Each(_) => "EchoLines::Each(..)",
         })
     }
 }
@@ -156,7 +156,7 @@ impl Output {
         pipe: impl Read + Send + 'static,
         stream: Stream,
         label: &str,
-        echo: Echo,
+        echo: EchoLines,
     ) -> Result<(), Error> {
         let output = Arc::clone(self);
         let owned_label = label.to_owned();
@@ -170,7 +170,7 @@ impl Output {
                 while let Ok(Some(ended)) = read_line_bounded(&mut reader, &mut line, MAX_LINE_LEN)
                 {
                     let text = String::from_utf8_lossy(&line).into_owned();
-                    if let Echo::Each(show) = &echo {
+                    if let EchoLines::Each(show) = &echo {
                         show(&owned_label, stream, &text);
                     }
                     let mut captured = output.lock();

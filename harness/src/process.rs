@@ -16,7 +16,7 @@ use std::{
 use wait_timeout::ChildExt as _;
 
 use crate::{
-    Echo, Error, Stream, describe,
+    EchoLines, Error, Stream, describe,
     group::{kill_group, reaped, spawn_in_own_group},
     listening_addr,
     output::Output,
@@ -53,7 +53,7 @@ impl Process {
         label: &str,
         mut command: Command,
         stdin: Option<Vec<u8>>,
-        echo: Echo,
+        echo: EchoLines,
     ) -> Result<Process, Error> {
         command
             .stdin(if stdin.is_some() {
@@ -121,15 +121,13 @@ impl Process {
         timeout: Duration,
         mut done: impl FnMut(&[String]) -> bool,
     ) -> Result<(), Error> {
-        let waited = self
-            .output
-            .wait(Instant::now() + timeout, |captured| {
-                if done(&captured.of(Stream::Stdout).kept) {
-                    Some(true)
-                } else {
-                    captured.all_closed().then_some(false)
-                }
-            });
+        let waited = self.output.wait(Instant::now() + timeout, |captured| {
+            if done(&captured.of(Stream::Stdout).kept) {
+                Some(true)
+            } else {
+                captured.all_closed().then_some(false)
+            }
+        });
         match waited {
             Some(true) => Ok(()),
             Some(false) => Err(Error::Ended {
@@ -174,7 +172,9 @@ impl Process {
     /// `deadline`.
     pub(crate) fn wait_closed(&self, stream: Stream, deadline: Instant) -> bool {
         self.output
-            .wait(deadline, |captured| captured.of(stream).closed.then_some(()))
+            .wait(deadline, |captured| {
+                captured.of(stream).closed.then_some(())
+            })
             .is_some()
     }
 
@@ -335,7 +335,7 @@ mod tests {
             "sh",
             command,
             stdin.map(|s| s.as_bytes().to_vec()),
-            Echo::Silent,
+            EchoLines::Silent,
         )
         .unwrap()
     }
@@ -415,8 +415,10 @@ mod tests {
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let echo = {
             let seen = Arc::clone(&seen);
-            Echo::Each(Arc::new(move |label: &str, stream: Stream, line: &str| {
-                seen.lock().unwrap().push(format!("{label} {stream} {line}"));
+            EchoLines::Each(Arc::new(move |label: &str, stream: Stream, line: &str| {
+                seen.lock()
+                    .unwrap()
+                    .push(format!("{label} {stream} {line}"));
             }))
         };
         let mut command = Command::new("/bin/sh");

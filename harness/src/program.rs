@@ -12,9 +12,7 @@ use std::{
 };
 
 use crate::{
-    Echo, MAX_LINES, NotListening, Process, Stream, describe,
-    error::chain,
-    process::Next,
+    EchoLines, MAX_LINES, NotListening, Process, Stream, describe, error::chain, process::Next,
 };
 
 /// The default bound on every wait. Generous on purpose: it catches a hang,
@@ -55,7 +53,7 @@ impl Program {
 
     fn start(command: Command, stdin: Option<Vec<u8>>) -> Program {
         let name = describe(&command);
-        let process = Process::start(&name, command, stdin, Echo::Silent)
+        let process = Process::start(&name, command, stdin, EchoLines::Silent)
             .unwrap_or_else(|e| panic!("{}", chain(&e)));
         Program {
             process,
@@ -161,7 +159,11 @@ impl Program {
     pub fn wait_exit(&mut self) -> (Vec<String>, Vec<String>, ExitStatus) {
         let (stdout, stderr, status) = self.exit();
         let rest = |stream, from: usize| self.process.lines(stream).split_off(from);
-        (rest(Stream::Stdout, stdout), rest(Stream::Stderr, stderr), status)
+        (
+            rest(Stream::Stdout, stdout),
+            rest(Stream::Stderr, stderr),
+            status,
+        )
     }
 
     /// Waits for the program to exit, returning the exact text it printed

@@ -10,10 +10,11 @@
 use std::{
     fs,
     path::{Path, PathBuf},
-    process::{Child, Command, ExitStatus, Stdio},
-    thread,
-    time::{Duration, Instant},
+    process::{Command, ExitStatus, Stdio},
+    time::Duration,
 };
+
+use harness::{Finished, Program};
 
 fn xtask() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
@@ -25,41 +26,14 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go")
 }
 
-/// Kills the child if the test ends early.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Runs `command` to its end (killing it at `timeout`), its output going to
-/// files so no pipe can fill; returns the status, stdout and stderr.
-fn run(mut command: Command, name: &str, timeout: Duration) -> (ExitStatus, String, String) {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let out_path = dir.join(format!("{name}.stdout"));
-    let err_path = dir.join(format!("{name}.stderr"));
-    command
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&out_path).unwrap())
-        .stderr(fs::File::create(&err_path).unwrap());
-    let mut guard = Guard(command.spawn().expect("xtask starts"));
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = guard.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "xtask compare did not finish within {timeout:?}"
-        );
-        // std has no wait-with-timeout; a bounded poll of the exit.
-        thread::sleep(Duration::from_millis(50));
-    };
-    let stdout = fs::read_to_string(out_path).unwrap();
-    let stderr = fs::read_to_string(err_path).unwrap();
+/// Runs `command` to its end (killed, and the test failed, at `timeout`);
+/// returns the status, stdout and stderr.
+fn run(command: Command, timeout: Duration) -> (ExitStatus, String, String) {
+    let Finished {
+        status,
+        stdout,
+        stderr,
+    } = Program::spawn(command).with_timeout(timeout).finish();
     (status, stdout, stderr)
 }
 
@@ -74,7 +48,7 @@ fn go_is_installed() -> bool {
 
 #[test]
 fn without_a_go_directory_it_says_how_to_call_it_and_exits_2() {
-    let (status, _, stderr) = run(xtask(), "no-dir", Duration::from_secs(60));
+    let (status, _, stderr) = run(xtask(), Duration::from_secs(60));
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("cargo xtask compare --go DIR"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "one clear line: {stderr}");
@@ -84,7 +58,7 @@ fn without_a_go_directory_it_says_how_to_call_it_and_exits_2() {
 fn a_directory_without_the_tutorial_layout_is_named_with_the_missing_files_and_exits_2() {
     let mut command = xtask();
     command.arg("--go").arg(fixtures().join("tcp"));
-    let (status, _, stderr) = run(command, "bad-layout", Duration::from_secs(60));
+    let (status, _, stderr) = run(command, Duration::from_secs(60));
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("missing: tcp/server/main.go"), "{stderr}");
     assert!(stderr.contains("socket_stick/proto/proto.go"), "{stderr}");
@@ -96,7 +70,7 @@ fn without_go_on_path_it_says_how_to_install_it_and_exits_2() {
     fs::create_dir_all(&empty).unwrap();
     let mut command = xtask();
     command.arg("--go").arg(fixtures()).env("PATH", &empty);
-    let (status, _, stderr) = run(command, "no-go", Duration::from_secs(60));
+    let (status, _, stderr) = run(command, Duration::from_secs(60));
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("`go` is not on PATH"), "{stderr}");
     assert!(stderr.contains("apt-get install golang-go"), "{stderr}");
@@ -114,7 +88,7 @@ fn go_fixtures_and_our_programs_work_together_in_every_pair() {
     let mut command = xtask();
     command.arg("--go").arg(fixtures());
     // Builds the release binaries (minutes when cold) and 8 Go programs.
-    let (status, stdout, stderr) = run(command, "fixtures", Duration::from_secs(900));
+    let (status, stdout, stderr) = run(command, Duration::from_secs(900));
     assert!(
         status.success(),
         "exit {status}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"

@@ -3,85 +3,19 @@
 //! behind. (The full demo runs in `.ci/run`.) Both build the release
 //! binaries first, which takes minutes when the target directory is cold.
 
-use std::{
-    fs,
-    io::{BufRead, BufReader},
-    path::PathBuf,
-    process::{Child, Command, Stdio},
-    sync::mpsc,
-    thread,
-    time::{Duration, Instant},
-};
+use std::{fs, process::Command, time::Duration};
+
+use harness::Program;
 
 /// Generous: a cold release build of the workspace comes first.
 const BUILD_AND_RUN: Duration = Duration::from_secs(900);
 
-/// Kills the child if the test ends early.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn demo(part: &str, name: &str) -> (Guard, mpsc::Receiver<String>, PathBuf) {
-    let stderr = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.stderr"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["demo", part])
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(fs::File::create(&stderr).unwrap())
-        .spawn()
-        .expect("xtask starts");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    (Guard(child), rx, stderr)
-}
-
-/// Lines until one satisfies `wanted` (returned last), or the deadline.
-fn read_until(
-    rx: &mpsc::Receiver<String>,
-    deadline: Instant,
-    wanted: impl Fn(&str) -> bool,
-) -> Vec<String> {
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => {
-                let done = wanted(&line);
-                seen.push(line);
-                if done {
-                    return seen;
-                }
-            }
-            Err(_) => panic!(
-                "wanted line never came; output so far:\n{}",
-                seen.join("\n")
-            ),
-        }
-    }
-}
-
-fn wait_exit(guard: &mut Guard, deadline: Instant) -> std::process::ExitStatus {
-    loop {
-        if let Some(status) = guard.0.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "xtask demo did not exit in time");
-        // std has no wait-with-timeout; a bounded poll of the exit.
-        thread::sleep(Duration::from_millis(20));
-    }
+/// `cargo xtask demo <part>`, without colour, every wait bounded by
+/// [`BUILD_AND_RUN`].
+fn demo(part: &str) -> Program {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    command.args(["demo", part]).env("NO_COLOR", "1");
+    Program::spawn(command).with_timeout(BUILD_AND_RUN)
 }
 
 /// Whether any process's command line is exactly `args` (NUL-separated in /proc).
@@ -96,18 +30,11 @@ fn process_running(args: &[&str]) -> bool {
 
 #[test]
 fn demo_udp_checks_the_real_output_and_passes() {
-    let (mut guard, rx, stderr) = demo("udp", "demo-udp");
-    let deadline = Instant::now() + BUILD_AND_RUN;
-    let lines = read_until(&rx, deadline, |l| {
-        l.contains("checks passed") || l.contains("FAILED")
-    });
-    let status = wait_exit(&mut guard, deadline);
+    let mut demo = demo("udp");
+    let lines = demo.stdout_until(|l| l.contains("checks passed") || l.contains("FAILED"));
+    let (_, stderr, status) = demo.wait_exit();
     let text = lines.join("\n");
-    assert!(
-        status.success(),
-        "{status}\n{text}\n{}",
-        fs::read_to_string(stderr).unwrap()
-    );
+    assert!(status.success(), "{status}\n{text}\n{}", stderr.join("\n"));
     // The programs' own lines, shown with their names.
     assert!(
         text.contains("udp-client │ recv:Hello server addr:127.0.0.1:"),
@@ -123,29 +50,24 @@ fn demo_udp_checks_the_real_output_and_passes() {
 
 #[test]
 fn ctrl_c_in_the_middle_of_a_step_stops_every_program_it_started() {
-    let (mut guard, rx, stderr) = demo("stick", "demo-interrupt");
-    let deadline = Instant::now() + BUILD_AND_RUN;
+    let mut demo = demo("stick");
     // Step 3b: client2 writes 600 one-byte pieces with a pause after each,
     // so both programs are running for a while after this line.
-    let lines = read_until(&rx, deadline, |l| {
-        l.contains("$ stick-demo client2") && l.ends_with("--chunk 1")
-    });
+    let lines =
+        demo.stdout_until(|l| l.contains("$ stick-demo client2") && l.ends_with("--chunk 1"));
     let command = lines.last().unwrap().clone();
     // The command is shown before it starts; its first message means it runs.
-    read_until(&rx, deadline, |l| {
-        l.contains("server2 │ received client Data sent:")
-    });
+    demo.wait_for_stdout("server2 │ received client Data sent:");
     let args: Vec<&str> = command.split_once("$ ").unwrap().1.split(' ').collect();
     let port = args[3].rsplit(':').next().unwrap().to_owned();
     let client_args: Vec<String> = std::iter::once("stick-demo".to_owned())
         .chain(args[1..].iter().map(|s| s.to_string()))
         .collect();
 
-    // SAFETY: kill only sends a signal to our own unreaped child.
-    unsafe { libc::kill(guard.0.id() as libc::pid_t, libc::SIGINT) };
-    let status = wait_exit(&mut guard, Instant::now() + Duration::from_secs(30));
+    demo.signal(libc::SIGINT);
+    let (_, stderr, status) = demo.wait_exit();
     assert_eq!(status.code(), Some(130), "128 + SIGINT");
-    let said = fs::read_to_string(stderr).unwrap();
+    let said = stderr.join("\n");
     // Both, unless the machine stalled this test until client2 finished.
     assert!(said.contains("interrupted: stopped "), "{said}");
 

@@ -20,7 +20,7 @@ use std::{
 
 use anyhow::{Context, Result};
 
-use crate::demo::child::{Echo, Program, Stream, exit_words};
+use harness::{EchoLines, Process, Stream, exit_words};
 
 /// The programs, by their directory under DIR; `optional` ones may be absent.
 pub const PROGRAMS: [(&str, bool); 8] = [
@@ -157,10 +157,16 @@ fn build_one(
             command.env("GOPATH", scratch.join("gopath"));
         }
     }
-    let mut build =
-        Program::start_command(&format!("go build {program}"), command, None, Echo::Silent)
-            .map_err(|e| format!("cannot run go: {e:#}"))?;
-    let status = build.wait(BUILD_TIMEOUT).map_err(|e| format!("{e:#}"))?;
+    let mut build = Process::start(
+        &format!("go build {program}"),
+        command,
+        None,
+        EchoLines::Silent,
+    )
+    .map_err(|e| format!("cannot run go: {:#}", anyhow::Error::from(e)))?;
+    let status = build
+        .wait(BUILD_TIMEOUT)
+        .map_err(|e| format!("{:#}", anyhow::Error::from(e)))?;
     if status.success() {
         return Ok(());
     }

@@ -26,15 +26,18 @@
 mod gobuild;
 mod ports;
 
-use std::{fmt, path::PathBuf, time::Duration};
+use std::{fmt, path::PathBuf, process::Command, time::Duration};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
+use harness::{EchoLines, Process, Stream, exit_words};
 
-use crate::demo::{
-    Binaries,
-    check::{glued_equals_repeated, payload, payloads, pieces_of_repeated, summary},
-    child::{self, Echo, Program, Stream, exit_words},
-    release_binaries,
+use crate::{
+    build::{Binaries, release_binaries},
+    demo::{
+        PACKAGES,
+        check::{glued_equals_repeated, payload, payloads, pieces_of_repeated, summary},
+        report::shown,
+    },
 };
 use ports::Transport;
 
@@ -97,7 +100,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
         );
     };
 
-    child::install_interrupt_handler()?;
+    harness::install_interrupt_handler().context("cannot install the Ctrl-C handler")?;
     println!(
         "Go programs from {}, built with {}",
         dir.display(),
@@ -105,7 +108,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
     );
     let go_programs = gobuild::build(&go, &dir)?;
     println!("   (built in {})", go_programs.tree().display());
-    let rust = release_binaries()?;
+    let rust = release_binaries(&PACKAGES)?;
 
     let mut cells = Vec::new();
     for family in Family::ALL {
@@ -314,9 +317,15 @@ fn launch(
     }
 }
 
-fn start(launch: &Launch, stdin: Option<Vec<u8>>) -> Result<Program> {
-    let args: Vec<&str> = launch.args.iter().map(String::as_str).collect();
-    Program::start(&launch.label, &launch.program, &args, stdin, Echo::Silent)
+fn start(launch: &Launch, stdin: Option<Vec<u8>>) -> Result<Process> {
+    let mut command = Command::new(&launch.program);
+    command.args(&launch.args);
+    Ok(Process::start(
+        &launch.label,
+        command,
+        stdin,
+        EchoLines::Silent,
+    )?)
 }
 
 /// Runs one pair and prints what both sides said.
@@ -354,7 +363,7 @@ fn run_pair(pair: Pair, go: &gobuild::GoPrograms, rust: &Binaries) -> Outcome {
     outcome
 }
 
-fn show_output(label: &str, program: &Program) {
+fn show_output(label: &str, program: &Process) {
     for stream in [Stream::Stdout, Stream::Stderr] {
         let lines = program.lines(stream);
         let tag = match stream {
@@ -362,14 +371,9 @@ fn show_output(label: &str, program: &Program) {
             Stream::Stderr => format!("{:>12} │", format!("{label} (err)")),
         };
         for line in lines.iter().take(SHOWN_LINES) {
-            println!("   {tag} {}", crate::demo::report::shown(line));
+            println!("   {tag} {}", shown(line));
         }
-        let more = lines.len().saturating_sub(SHOWN_LINES)
-            + if stream == Stream::Stdout {
-                program.dropped_lines()
-            } else {
-                0
-            };
+        let more = lines.len().saturating_sub(SHOWN_LINES) + program.dropped_lines(stream);
         if more > 0 {
             println!("   {tag} … and {more} more lines");
         }
@@ -393,8 +397,8 @@ fn exchange(
     pair: Pair,
     server: &Launch,
     client: &Launch,
-    server_slot: &mut Option<Program>,
-    client_slot: &mut Option<Program>,
+    server_slot: &mut Option<Process>,
+    client_slot: &mut Option<Process>,
 ) -> Result<Vec<String>> {
     let family = pair.family;
     let (transport, port) = (family.transport(), family.port());
@@ -466,7 +470,7 @@ fn tcp_line(client: Side) -> String {
 const TCP_PREFIX: &str = "received client Data sent from terminal: ";
 const STICK_PREFIX: &str = "received client Data sent: ";
 
-fn check_tcp(pair: Pair, server: &Program, client: &Program) -> Result<Vec<String>> {
+fn check_tcp(pair: Pair, server: &Process, client: &Process) -> Result<Vec<String>> {
     let line = tcp_line(pair.client);
     server.wait_for_line(&format!("{line:?}"), OUTPUT, |l| {
         payload(l, TCP_PREFIX) == Some(&line)
@@ -483,7 +487,7 @@ fn check_tcp(pair: Pair, server: &Program, client: &Program) -> Result<Vec<Strin
 
 /// The unframed messages: every byte for our server; for a Go server, what
 /// it printed must be pieces of the messages (it may lose some: a note).
-fn check_stick(pair: Pair, server: &Program) -> Result<Vec<String>> {
+fn check_stick(pair: Pair, server: &Process) -> Result<Vec<String>> {
     // The raw server's prefix; a copy of tcp/server prints the longer one.
     let texts = |lines: &[String]| -> Vec<String> {
         lines
@@ -535,7 +539,7 @@ fn check_stick(pair: Pair, server: &Program) -> Result<Vec<String>> {
 }
 
 /// The framed messages: exactly 20, each the text.
-fn check_framed(pair: Pair, server: &Program) -> Result<Vec<String>> {
+fn check_framed(pair: Pair, server: &Process) -> Result<Vec<String>> {
     match pair.server {
         Side::Rust => {
             server.wait_for_line("the connection's `decoded` line", OUTPUT, |l| {
@@ -556,7 +560,7 @@ fn check_framed(pair: Pair, server: &Program) -> Result<Vec<String>> {
     let empty = messages.iter().filter(|m| m.is_empty()).count();
     if empty > 0 {
         // Past the lines kept, the count is a lower bound.
-        let more = if server.dropped_lines() > 0 {
+        let more = if server.dropped_lines(Stream::Stdout) > 0 {
             " or more"
         } else {
             ""
@@ -576,7 +580,7 @@ fn check_framed(pair: Pair, server: &Program) -> Result<Vec<String>> {
     Ok(Vec::new())
 }
 
-fn check_udp(server: &Program, client: &Program) -> Result<Vec<String>> {
+fn check_udp(server: &Process, client: &Process) -> Result<Vec<String>> {
     server.wait_for_line("`data:Hello server … count:12`", OUTPUT, |l| {
         l.starts_with("data:Hello server addr:") && l.ends_with(" count:12")
     })?;
@@ -733,7 +737,7 @@ mod tests {
                         .iter()
                         .any(|(d, _)| *d == family.go_dir(role))
                 );
-                assert!(crate::demo::build::PACKAGES.contains(&family.rust(role).0));
+                assert!(PACKAGES.contains(&family.rust(role).0));
             }
         }
     }

@@ -3,22 +3,9 @@
 //!
 //! The programs' lines are a contract (the Go programs' own `fmt.Println`
 //! text, plus `listening on <addr>` and a `summary:` line), so the checks
-//! parse exactly those lines and say what they saw when they fail.
-
-use std::net::SocketAddr;
-
-use anyhow::{Context, Result};
-
-/// The address in `listening on <addr>`, every server's first line (the
-/// bench reads it here too, so both read the contract alike).
-pub fn listening_addr(line: &str) -> Result<SocketAddr> {
-    let addr = line
-        .trim_end()
-        .strip_prefix("listening on ")
-        .with_context(|| format!("expected `listening on <addr>`, got {line:?}"))?;
-    addr.parse()
-        .with_context(|| format!("`{addr}` is not a socket address"))
-}
+//! parse exactly those lines and say what they saw when they fail. (The
+//! `listening on <addr>` line is read by `harness::listening_addr`, the one
+//! parser of it.)
 
 /// The number right after `key` in `line`: `number_after("read 520 bytes",
 /// "read ")` is 520. Used on summary lines, which name each figure.
@@ -153,17 +140,6 @@ mod tests {
 
     fn owned(lines: &[&str]) -> Vec<String> {
         lines.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn listening_line_gives_the_address_and_anything_else_is_an_error() {
-        assert_eq!(
-            listening_addr("listening on 127.0.0.1:40123").unwrap(),
-            SocketAddr::from(([127, 0, 0, 1], 40123))
-        );
-        assert!(listening_addr("listening on [::1]:9").is_ok());
-        assert!(listening_addr("Listening on 127.0.0.1:1").is_err());
-        assert!(listening_addr("listening on nowhere").is_err());
     }
 
     #[test]

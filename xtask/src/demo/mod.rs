@@ -10,25 +10,37 @@
 //! received, the messages it decoded, the summary it printed on SIGTERM.
 //! The closing table lists every check; any ✗ makes the exit status 1.
 //!
-//! Every program is a [`child::Program`], killed and reaped however the
-//! step ends (even on Ctrl-C), and every wait has a deadline.
+//! Every program is a [`harness::Process`], killed with its process group
+//! and reaped however the step ends (even on Ctrl-C), and every wait has a
+//! deadline.
 
-pub mod build;
 pub mod check;
-pub mod child;
 pub mod report;
 
-use std::{path::Path, time::Duration, time::Instant};
+use std::{
+    path::Path,
+    process::Command,
+    time::{Duration, Instant},
+};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
+use harness::{Process, Stream, exit_words};
 
-pub use build::{Binaries, release_binaries};
+use crate::build::{Binaries, release_binaries};
 use check::{
     exact_lines, glued_equals_repeated, number_after, payloads, picture, read_sizes, summary,
 };
-use child::{Echo, Program, Stream, exit_words};
 use report::{Row, Style};
+
+/// The packages of the tutorial's programs, which the demo and `compare` run.
+pub const PACKAGES: [&str; 5] = [
+    "tcp-server",
+    "tcp-client",
+    "udp-server",
+    "udp-client",
+    "stick-demo",
+];
 
 /// How long a server may take to print `listening on …`.
 const START: Duration = Duration::from_secs(10);
@@ -64,8 +76,8 @@ pub struct DemoArgs {
 
 /// `cargo xtask demo`: build, run each part, print the table.
 pub fn run(args: DemoArgs) -> Result<()> {
-    child::install_interrupt_handler()?;
-    let binaries = release_binaries()?;
+    harness::install_interrupt_handler().context("cannot install the Ctrl-C handler")?;
+    let binaries = release_binaries(&PACKAGES)?;
     let style = Style::detect();
     let started = Instant::now();
     let mut demo = Demo {
@@ -153,17 +165,10 @@ impl Demo {
 
     /// Starts a server on a port the kernel picks; returns it with the
     /// address it announced.
-    fn server(&self, label: &str, binary: &str, args: &[&str]) -> Result<(Program, String)> {
+    fn server(&self, label: &str, binary: &str, args: &[&str]) -> Result<(Process, String)> {
         let mut all = args.to_vec();
         all.extend(["--addr", "127.0.0.1:0"]);
-        self.show_command(label, binary, &all);
-        let program = Program::start(
-            label,
-            self.binary(binary)?,
-            &all,
-            None,
-            Echo::Live(self.style),
-        )?;
+        let program = self.start(label, binary, &all, None)?;
         let addr = program.listening_addr(START)?;
         Ok((program, addr.to_string()))
     }
@@ -175,17 +180,29 @@ impl Demo {
         binary: &str,
         args: &[&str],
         stdin: Option<String>,
-    ) -> Result<Program> {
-        self.show_command(label, binary, args);
-        let mut program = Program::start(
-            label,
-            self.binary(binary)?,
-            args,
-            stdin.map(String::into_bytes),
-            Echo::Live(self.style),
-        )?;
+    ) -> Result<Process> {
+        let mut program = self.start(label, binary, args, stdin.map(String::into_bytes))?;
         program.wait(CLIENT)?;
         Ok(program)
+    }
+
+    /// Shows the command line, then starts it with its lines shown live.
+    fn start(
+        &self,
+        label: &str,
+        binary: &str,
+        args: &[&str],
+        stdin: Option<Vec<u8>>,
+    ) -> Result<Process> {
+        self.show_command(label, binary, args);
+        let mut command = Command::new(self.binary(binary)?);
+        command.args(args);
+        Ok(Process::start(
+            label,
+            command,
+            stdin,
+            self.style.echo_lines(),
+        )?)
     }
 
     fn show_command(&self, label: &str, binary: &str, args: &[&str]) {
@@ -200,7 +217,7 @@ impl Demo {
     }
 
     /// Checks that a client exited 0.
-    fn exited_zero(&mut self, program: &mut Program) {
+    fn exited_zero(&mut self, program: &mut Process) {
         let status = program.wait(Duration::ZERO);
         let outcome = match status {
             Ok(s) if s.success() => Ok(String::new()),
@@ -211,7 +228,7 @@ impl Demo {
     }
 
     /// SIGTERM, then: exit 0, and a summary line that `expected` accepts.
-    fn stop(&mut self, mut server: Program, what: &str, expected: impl Fn(&str) -> bool) {
+    fn stop(&mut self, mut server: Process, what: &str, expected: impl Fn(&str) -> bool) {
         let label = server.label().to_owned();
         let outcome = match server.terminate(STOP) {
             Ok(status) if status.success() => Ok(String::new()),
@@ -297,7 +314,7 @@ fn tcp(d: &mut Demo) -> Result<()> {
 
 /// Waits for the raw server's per-connection summary, then checks what it
 /// printed: every byte, as reads of at most `max_read` bytes.
-fn raw_server_checks(d: &mut Demo, server: &Program, max_read: Option<usize>) {
+fn raw_server_checks(d: &mut Demo, server: &Process, max_read: Option<usize>) {
     const PREFIX: &str = "received client Data sent: ";
     let total = STICK_MESSAGE.len() * STICK_COUNT;
     // The connection's summary is printed when the server sees it close:
@@ -354,7 +371,7 @@ fn raw_server_checks(d: &mut Demo, server: &Program, max_read: Option<usize>) {
     }
 }
 
-fn stop_raw(d: &mut Demo, server: Program) {
+fn stop_raw(d: &mut Demo, server: Process) {
     let total = (STICK_MESSAGE.len() * STICK_COUNT) as u64;
     d.stop(server, &format!("read {total} bytes"), |line| {
         number_after(line, "read ") == Some(total)
@@ -423,7 +440,7 @@ fn stick_small_reads(d: &mut Demo) -> Result<()> {
 }
 
 /// Waits for server2's per-connection line, then checks the messages.
-fn framed_checks(d: &mut Demo, server: &Program) {
+fn framed_checks(d: &mut Demo, server: &Process) {
     const PREFIX: &str = "received client Data sent: ";
     let closed = server.wait_for_line("the connection's `decoded` line", OUTPUT, |l| {
         l.contains(": decoded ")
@@ -459,7 +476,7 @@ fn framed_checks(d: &mut Demo, server: &Program) {
     );
 }
 
-fn stop_framed(d: &mut Demo, server: Program) {
+fn stop_framed(d: &mut Demo, server: Process) {
     d.stop(server, &format!("decoded {STICK_COUNT} messages"), |line| {
         number_after(line, "decoded ") == Some(STICK_COUNT as u64)
     });

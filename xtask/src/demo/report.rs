@@ -7,9 +7,10 @@
 use std::{
     fmt::Write as _,
     io::{IsTerminal as _, Write as _},
+    sync::Arc,
 };
 
-use super::child::Stream;
+use harness::{EchoLines, Stream};
 
 /// Lines longer than this are shortened on screen (the checks always see
 /// the whole line).
@@ -64,6 +65,14 @@ impl Style {
             let _ = writeln!(out, "   {line}");
         }
         let _ = out.flush();
+    }
+
+    /// How the harness shows a program's lines as they arrive: each with
+    /// [`Style::program_line`].
+    pub fn echo_lines(self) -> EchoLines {
+        EchoLines::Each(Arc::new(move |label: &str, stream: Stream, line: &str| {
+            self.program_line(label, stream, line)
+        }))
     }
 
     /// One line a program printed, shown as `   label │ line`.

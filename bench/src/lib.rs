@@ -1,22 +1,24 @@
-//! `cargo xtask bench`: our servers against tokio baselines, side by side, in
-//! one run.
+//! The load generator and the tokio baselines: our servers against tokio,
+//! side by side, in one run. `cargo xtask bench` builds this crate in
+//! release with the servers, then runs its `bench` binary with the
+//! arguments it was given: the load generator must not be a debug build, or
+//! it, not the server, would be what is measured. (It is a crate of its own
+//! so that tokio and hdrhistogram are compiled only for the bench, never for
+//! `cargo xtask demo`.)
 //!
-//! How a run goes:
-//! 1. [`build_and_run`] (the debug xtask that `cargo xtask` starts) builds the
-//!    release binaries with `$CARGO build --release`, then *execs* the release
-//!    xtask as `xtask bench-run …`: the load generator must not be a debug
-//!    build, or it, not the server, would be what is measured.
-//! 2. [`run`] raises `RLIMIT_NOFILE` (inherited by every server it starts),
-//!    pins itself to CPU 0 and the servers to CPU 1, then for each scenario
-//!    starts our server and the tokio baseline (this same binary, hidden
-//!    subcommand), measures them in alternating rounds ([`side_by_side`]),
-//!    stops both, and prints a table: metric | ours | tokio | ratio.
+//! How a run goes: [`run`] raises `RLIMIT_NOFILE` (inherited by every
+//! server it starts), pins itself to CPU 0 and the servers to CPU 1, then
+//! for each scenario starts our server and the tokio baseline (the
+//! `tokio-tcp-echo` and `tokio-udp-echo` binaries of this crate, see
+//! [`baseline`]), measures them in alternating rounds ([`side_by_side`]),
+//! stops both, and prints a table: metric | ours | tokio | ratio.
 //!
 //! Scenarios, one module each: [`pingpong`] (`tcp`), [`bulk`], [`idle`],
 //! [`udp`]; the two ping-pongs count, and are reported, alike through
-//! [`exchange`]. Servers are separate processes ([`server::ServerProcess`]) so
-//! their CPU time and memory are read from `/proc` ([`procfs`]), and are
-//! killed and reaped whatever happens.
+//! [`exchange`]. Servers are separate processes ([`server::ServerProcess`],
+//! started through the workspace's `harness`) so their CPU time and memory
+//! are read from `/proc` ([`procfs`]), and are killed and reaped whatever
+//! happens.
 
 pub mod baseline;
 mod bulk;
@@ -34,13 +36,12 @@ mod udp;
 use std::{
     env,
     io::Write as _,
-    os::unix::process::CommandExt as _,
     path::{Path, PathBuf},
     process::Command,
     time::Duration,
 };
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 
 use self::{
@@ -134,7 +135,8 @@ pub struct BenchArgs {
 }
 
 impl BenchArgs {
-    /// The same settings as command-line arguments, for the re-exec.
+    /// The same settings as command-line arguments: the report's settings
+    /// line, which reproduces the run.
     fn to_args(&self) -> Vec<String> {
         let mut args = vec![
             self.scenario.name().to_owned(),
@@ -187,81 +189,42 @@ fn parse_bytes(text: &str) -> Result<u64, String> {
     }
 }
 
-#[derive(clap::Args, Debug)]
+/// `bench [SCENARIO] [OPTIONS]`: what `cargo xtask bench` runs, after the
+/// release build, with the arguments it was given.
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "bench",
+    about = "Benchmark tcp-server and udp-server against tokio baselines, side by side \
+             (run by `cargo xtask bench`, which builds everything in release first)",
+    version
+)]
 pub struct RunArgs {
     #[command(flatten)]
     pub bench: BenchArgs,
 
-    /// Directory holding the release tcp-server and udp-server.
+    /// Directory holding the release tcp-server and udp-server (default:
+    /// this binary's own directory, where cargo puts them).
     #[arg(long)]
-    pub bin_dir: PathBuf,
+    pub bin_dir: Option<PathBuf>,
 
     /// The command line the user typed, for the report.
-    #[arg(long)]
+    #[arg(long, hide = true)]
     pub invoked_as: Option<String>,
 }
 
-/// `cargo xtask bench`: build release binaries, then exec the release xtask.
-pub fn build_and_run(args: BenchArgs) -> Result<()> {
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let root = workspace_root();
-    let packages = ["tcp-server", "udp-server", "xtask"];
-    eprintln!("building release binaries: {}", packages.join(", "));
-    let mut build = Command::new(&cargo);
-    build.current_dir(&root).args(["build", "--release"]);
-    for package in packages {
-        build.args(["-p", package]);
-    }
-    let status = build
-        .status()
-        .with_context(|| format!("running `{} build --release`", cargo.to_string_lossy()))?;
-    ensure!(
-        status.success(),
-        "`cargo build --release` failed ({status})"
-    );
-
-    let bin_dir = target_dir(&root).join("release");
-    let xtask = bin_dir.join("xtask");
-    let typed: Vec<String> = env::args().skip(1).collect();
-    let error = Command::new(&xtask)
-        .arg("bench-run")
-        .args(args.to_args())
-        .arg("--bin-dir")
-        .arg(&bin_dir)
-        .arg("--invoked-as")
-        .arg(format!("cargo xtask {}", typed.join(" ")))
-        .exec();
-    Err(error).with_context(|| format!("executing {}", xtask.display()))
-}
-
 fn workspace_root() -> PathBuf {
-    // xtask/ sits directly in the workspace root.
+    // bench/ sits directly in the workspace root.
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-}
-
-fn target_dir(root: &Path) -> PathBuf {
-    match env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => {
-            let dir = PathBuf::from(dir);
-            if dir.is_absolute() {
-                dir
-            } else {
-                // Cargo resolves a relative CARGO_TARGET_DIR against the
-                // directory it was started in, which we inherited.
-                env::current_dir().map_or(dir.clone(), |cwd| cwd.join(&dir))
-            }
-        }
-        None => root.join("target"),
-    }
 }
 
 /// What every scenario needs: the settings and the two servers' programs.
 struct Setup {
     args: BenchArgs,
     bin_dir: PathBuf,
-    /// This release binary, which also holds the tokio baselines.
+    /// The directory of this release binary, which also holds the tokio
+    /// baselines (`tokio-tcp-echo`, `tokio-udp-echo`).
     baselines: PathBuf,
     /// The CPU the servers run on, when pinned.
     server_cpu: Option<usize>,
@@ -277,14 +240,14 @@ impl Setup {
         .on_cpu(self.server_cpu)
     }
 
-    /// A tokio baseline: this binary's hidden `subcommand`.
-    fn tokio(&self, subcommand: &str) -> ServerCommand {
-        ServerCommand::new(&self.baselines, &[subcommand, "--addr", "127.0.0.1:0"])
+    /// A tokio baseline, `program`, on a port the kernel picks.
+    fn tokio(&self, program: &str) -> ServerCommand {
+        ServerCommand::new(self.baselines.join(program), &["--addr", "127.0.0.1:0"])
             .on_cpu(self.server_cpu)
     }
 }
 
-/// `xtask bench-run`: the bench proper, from the release build.
+/// The bench proper, from the release build.
 pub fn run(args: RunArgs) -> Result<()> {
     let nofile = procfs::raise_nofile_limit()?;
     let machine = Machine::describe();
@@ -296,17 +259,19 @@ pub fn run(args: RunArgs) -> Result<()> {
     if pinned {
         server::pin_current_thread(0).context("pinning the load generator to CPU 0")?;
     }
+    let exe = env::current_exe().context("locating this executable")?;
+    let baselines = exe.parent().context("this executable has no directory")?;
     let setup = Setup {
         args: args.bench,
-        bin_dir: args.bin_dir,
-        baselines: env::current_exe().context("locating this executable")?,
+        bin_dir: args.bin_dir.unwrap_or_else(|| baselines.to_path_buf()),
+        baselines: baselines.to_path_buf(),
         server_cpu: pinned.then_some(1),
     };
     let settings = setup.args.to_args()[1..].join(" ");
     println!("## cargo xtask bench\n");
     println!(
         "- command: `{}`",
-        args.invoked_as.as_deref().unwrap_or("xtask bench-run")
+        args.invoked_as.as_deref().unwrap_or("bench")
     );
     println!("- settings: {settings}");
     println!("- date: {}", utc_now());
@@ -743,7 +708,8 @@ fn source_revision(root: &Path) -> String {
         "--",
         "tcp-server",
         "udp-server",
-        "xtask",
+        "netpoll",
+        "bench",
     ]) {
         Some(changes) if changes.is_empty() => format!("commit {head}"),
         Some(changes) => {
@@ -813,8 +779,9 @@ mod unit_tests {
     }
 
     #[test]
-    fn settings_survive_the_re_exec() {
-        // The release binary must run exactly what the user asked for.
+    fn the_printed_settings_reproduce_the_run() {
+        // The report's settings line, given back, must run exactly what the
+        // user asked for.
         use clap::Parser;
         #[derive(Parser)]
         struct Cli {

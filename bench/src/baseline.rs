@@ -10,9 +10,10 @@
 //! * UDP: one task, `recv_from` then `send_to`, with udp-server's 65 535-byte
 //!   buffer.
 //!
-//! The bench runs them as separate processes (hidden `xtask tokio-tcp-echo` and
-//! `xtask tokio-udp-echo`), so their CPU time and memory are read from `/proc`
-//! exactly like our servers'; the tests run them in-process.
+//! The bench runs them as separate processes (this crate's `tokio-tcp-echo`
+//! and `tokio-udp-echo` binaries, `src/bin/`), so their CPU time and memory
+//! are read from `/proc` exactly like our servers'; the tests run them
+//! in-process.
 
 use std::{
     io::{self, Write},
@@ -34,14 +35,16 @@ pub const TCP_READ_BUF_LEN: usize = 64 * 1024;
 /// The largest UDP payload over IPv4, as udp-server's receive buffer.
 pub const UDP_BUF_LEN: usize = 65_535;
 
-#[derive(clap::Args, Debug)]
+/// The baselines' one option; like our servers, they print `listening on
+/// <addr>` first (SIGTERM simply ends them: they have no summary to print).
+#[derive(clap::Parser, Debug)]
 pub struct BaselineArgs {
     /// Address to bind; port 0 lets the kernel choose.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub addr: SocketAddr,
 }
 
-/// `xtask tokio-tcp-echo`: the TCP baseline as a process.
+/// `tokio-tcp-echo`: the TCP baseline as a process.
 pub fn tcp_main(args: BaselineArgs) -> Result<()> {
     runtime()?.block_on(async {
         let listener = TcpListener::bind(args.addr)
@@ -53,7 +56,7 @@ pub fn tcp_main(args: BaselineArgs) -> Result<()> {
     })
 }
 
-/// `xtask tokio-udp-echo`: the UDP baseline as a process.
+/// `tokio-udp-echo`: the UDP baseline as a process.
 pub fn udp_main(args: BaselineArgs) -> Result<()> {
     runtime()?.block_on(async {
         let socket = UdpSocket::bind(args.addr)

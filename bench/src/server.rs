@@ -1,5 +1,8 @@
-//! A server under test, run as a child process: started, asked for its address,
-//! and always killed and reaped, even when the bench fails half-way.
+//! A server under test, run as a child process: started, asked for its
+//! address, stopped with SIGTERM, and always killed and reaped, even when
+//! the bench fails half-way. The child machinery is the workspace's
+//! `harness`; this adds what the bench needs: a CPU to pin the server to,
+//! the server's log on our stderr, and its last words.
 //!
 //! Every server of this project (and each baseline) prints `listening on <addr>`
 //! as its first stdout line, so all of them bind port 0 and the bench reads the
@@ -7,20 +10,16 @@
 
 use std::{
     ffi::OsString,
-    io::{BufRead, BufReader},
     net::SocketAddr,
     os::unix::process::CommandExt as _,
     path::PathBuf,
-    process::{Child, Command, ExitStatus, Stdio},
-    sync::mpsc::{self, Receiver, RecvTimeoutError},
-    thread,
-    time::{Duration, Instant},
+    process::{Command, ExitStatus},
+    sync::Arc,
+    time::Duration,
 };
 
-use anyhow::{Context, Result, bail};
-
-// The contract's first line, read as the demo reads it.
-use crate::demo::check::listening_addr;
+use anyhow::{Context, Result};
+use harness::{EchoLines, Process, Stream};
 
 /// How long a server may take to print its `listening on` line.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -68,110 +67,65 @@ impl std::fmt::Display for ServerCommand {
 
 /// A running server. Dropping it kills and reaps the process.
 pub struct ServerProcess {
-    child: Child,
-    reaped: bool,
+    process: Process,
     pub addr: SocketAddr,
-    /// Stdout lines after the first, read by a thread so the server never blocks
-    /// on a full pipe.
-    output: Receiver<String>,
 }
 
 impl ServerProcess {
     /// Spawns `command` and waits for its `listening on <addr>` line.
     pub fn start(command: &ServerCommand) -> Result<ServerProcess> {
-        let mut process = Command::new(&command.program);
-        process
-            .args(&command.args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        let mut child = Command::new(&command.program);
+        child.args(&command.args);
         if let Some(cpu) = command.cpu {
             // SAFETY: the closure runs in the child between fork and exec and
             // only makes one system call, which is async-signal-safe.
             unsafe {
-                process.pre_exec(move || pin_current_thread(cpu));
+                child.pre_exec(move || pin_current_thread(cpu));
             }
         }
-        let mut child = process
-            .spawn()
+        let label = command
+            .program
+            .file_name()
+            .map_or_else(|| command.to_string(), |n| n.to_string_lossy().into_owned());
+        // The server's own log goes where it would go if run by hand; its
+        // stdout is the contract, read here.
+        let log = EchoLines::Each(Arc::new(|_: &str, stream: Stream, line: &str| {
+            if stream == Stream::Stderr {
+                eprintln!("{line}");
+            }
+        }));
+        let process = Process::start(&label, child, None, log)
             .with_context(|| format!("starting `{command}`"))?;
-        let stdout = child.stdout.take();
-        let (lines_tx, lines_rx) = mpsc::channel();
-        // From here on the guard owns the child: any early return kills it.
-        let mut server = ServerProcess {
-            child,
-            reaped: false,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            output: lines_rx,
-        };
-        let stdout = stdout.context("child stdout was not captured")?;
-        thread::Builder::new()
-            .name("server-stdout".into())
-            .spawn(move || {
-                for line in BufReader::new(stdout).lines() {
-                    let Ok(line) = line else { break };
-                    if lines_tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            })
-            .context("spawning the stdout reader thread")?;
-
-        let first = match server.output.recv_timeout(START_TIMEOUT) {
-            Ok(line) => line,
-            Err(RecvTimeoutError::Timeout) => {
-                bail!("`{command}` printed nothing within {START_TIMEOUT:?}")
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                let status = server.child.wait().context("waiting for the server")?;
-                server.reaped = true;
-                bail!("`{command}` exited ({status}) before printing `listening on <addr>`")
-            }
-        };
-        server.addr =
-            listening_addr(&first).with_context(|| format!("first stdout line of `{command}`"))?;
-        Ok(server)
+        let addr = process
+            .listening_addr(START_TIMEOUT)
+            .with_context(|| format!("first stdout line of `{command}`"))?;
+        Ok(ServerProcess { process, addr })
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.id()
     }
 
     /// Sends SIGTERM, waits for the exit (killing it after a deadline), and
-    /// returns the exit status with the server's last stdout line (its summary).
+    /// returns the exit status with the server's last stdout line after
+    /// `listening on` (its summary).
     pub fn stop(mut self) -> Result<(ExitStatus, Option<String>)> {
-        let pid = libc::pid_t::try_from(self.child.id()).context("pid out of range")?;
-        // SAFETY: kill only sends a signal; the pid is our own unreaped child,
-        // so it cannot have been recycled for another process.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().context("waiting for the server")? {
-                break status;
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                break self.child.wait().context("waiting for the killed server")?;
-            }
-            thread::sleep(Duration::from_millis(5));
+        let status = match self.process.terminate(STOP_TIMEOUT) {
+            Ok(status) => status,
+            // Killed at the deadline: how it ended still goes in the report.
+            Err(harness::Error::Killed { .. }) => self
+                .process
+                .try_reap()?
+                .context("the killed server was not reaped")?,
+            Err(other) => return Err(other.into()),
         };
-        self.reaped = true;
-        // The reader thread sees EOF once the process is gone; wait for it
-        // briefly so the summary line is not lost to the race.
-        let mut last = None;
-        while let Ok(line) = self.output.recv_timeout(Duration::from_millis(200)) {
-            last = Some(line);
-        }
+        let last = self
+            .process
+            .lines(Stream::Stdout)
+            .into_iter()
+            .skip(1)
+            .last();
         Ok((status, last))
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        if !self.reaped {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 
@@ -203,23 +157,12 @@ mod tests {
         let command = ServerCommand::new("sh", &["-c", script]).on_cpu(Some(0));
         let server = ServerProcess::start(&command).unwrap();
         let line = server
-            .output
-            .recv_timeout(Duration::from_secs(5))
+            .process
+            .wait_for_line("its CPU list", Duration::from_secs(5), |l| {
+                l.starts_with("Cpus_allowed_list")
+            })
             .expect("the child printed its CPU list");
         assert_eq!(line.split_whitespace().last(), Some("0"), "{line}");
-    }
-
-    #[test]
-    fn listening_line_gives_the_bound_address() {
-        let addr = listening_addr("listening on 127.0.0.1:40123\n").unwrap();
-        assert_eq!(addr, SocketAddr::from(([127, 0, 0, 1], 40123)));
-        assert!(listening_addr("listening on [::1]:9").is_ok());
-    }
-
-    #[test]
-    fn other_first_lines_are_rejected() {
-        assert!(listening_addr("starting up").is_err());
-        assert!(listening_addr("listening on somewhere").is_err());
     }
 
     #[test]

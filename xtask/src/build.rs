@@ -1,4 +1,5 @@
-//! Building the programs once, in release mode, and finding the binaries.
+//! Building the workspace's programs once, in release mode, and finding the
+//! binaries: the one build that `demo`, `compare` and `bench` all start with.
 //!
 //! Cargo is run through `$CARGO` (the cargo that started `cargo xtask`, so
 //! `cargo +nightly xtask demo` builds with nightly) and asked for JSON
@@ -14,15 +15,6 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail, ensure};
-
-/// The packages the demo and `compare` run.
-pub const PACKAGES: [&str; 5] = [
-    "tcp-server",
-    "tcp-client",
-    "udp-server",
-    "udp-client",
-    "stick-demo",
-];
 
 /// Release binaries by name (`tcp-server`, `stick-demo`, …).
 #[derive(Debug, Clone)]
@@ -40,9 +32,9 @@ impl Binaries {
     }
 }
 
-/// `$CARGO build --release -p …` for [`PACKAGES`]; cargo's progress and
+/// `$CARGO build --release -p …` for `packages`; cargo's progress and
 /// errors go to our stderr as usual.
-pub fn release_binaries() -> Result<Binaries> {
+pub fn release_binaries(packages: &[&str]) -> Result<Binaries> {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(&cargo);
     command.current_dir(workspace_root()).args([
@@ -50,14 +42,14 @@ pub fn release_binaries() -> Result<Binaries> {
         "--release",
         "--message-format=json-render-diagnostics",
     ]);
-    for package in PACKAGES {
+    for package in packages {
         command.args(["-p", package]);
     }
-    eprintln!("building release binaries: {}", PACKAGES.join(", "));
+    eprintln!("building release binaries: {}", packages.join(", "));
     command.stdout(Stdio::piped());
-    // In its own group, like every program the demo starts: a Ctrl-C while
+    // In its own group, like every program xtask starts: a Ctrl-C while
     // cargo builds stops cargo and its rustc processes too.
-    let mut child = super::child::spawn_in_own_group(&mut command)
+    let mut child = harness::spawn_in_own_group(&mut command)
         .with_context(|| format!("cannot run {}", cargo.to_string_lossy()))?;
     let stdout = child.stdout.take().context("cargo's stdout not captured")?;
     let mut binaries = BTreeMap::new();
@@ -71,7 +63,7 @@ pub fn release_binaries() -> Result<Binaries> {
         }
     }
     let status = child.wait().context("waiting for cargo");
-    super::child::reaped(child.id());
+    harness::reaped(child.id());
     let status = status?;
     ensure!(
         status.success(),

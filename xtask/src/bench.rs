@@ -1,0 +1,45 @@
+//! `cargo xtask bench [ARGS]`: builds the servers and the `bench` crate in
+//! release, then runs the `bench` binary with ARGS. The load generator and
+//! the tokio baselines live in `bench/`, so that tokio and hdrhistogram are
+//! compiled for the bench only, never before a learner's `cargo xtask demo`;
+//! the scenarios, options and tables are documented there
+//! (`cargo xtask bench --help` prints them, after the build).
+
+use std::{ffi::OsString, os::unix::process::CommandExt as _, process::Command};
+
+use anyhow::{Context, Result};
+
+use crate::build::release_binaries;
+
+/// The servers measured, and the load generator with its baselines.
+const PACKAGES: [&str; 3] = ["tcp-server", "udp-server", "bench"];
+
+#[derive(clap::Args, Debug)]
+// `--help` too is the bench's: it knows its options, xtask only passes them on.
+#[command(disable_help_flag = true)]
+pub struct BenchArgs {
+    /// The scenario and options, passed to the bench binary as they are
+    /// (`cargo xtask bench --help` lists them).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<OsString>,
+}
+
+/// Builds, then replaces this process with the release `bench` binary, so
+/// that a Ctrl-C and the exit status are the bench's own.
+pub fn run(args: BenchArgs) -> Result<()> {
+    let binaries = release_binaries(&PACKAGES)?;
+    let bench = binaries.get("bench")?;
+    let servers = binaries
+        .get("tcp-server")?
+        .parent()
+        .context("tcp-server has no directory")?;
+    let typed: Vec<String> = std::env::args().skip(1).collect();
+    let error = Command::new(bench)
+        .args(&args.args)
+        .arg("--bin-dir")
+        .arg(servers)
+        .arg("--invoked-as")
+        .arg(format!("cargo xtask {}", typed.join(" ")))
+        .exec();
+    Err(error).with_context(|| format!("executing {}", bench.display()))
+}
