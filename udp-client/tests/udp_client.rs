@@ -114,7 +114,15 @@ fn a_datagram_from_a_foreign_address_is_ignored_and_logged() {
 
     let client = spawn_client(&["--addr", &server_addr, "--message", "ping"]);
     let mut buf = [0; 64];
-    let (len, client_addr) = server.recv_from(&mut buf).expect("the client's datagram");
+    // Retried when interrupted: the SIGCHLD handler of this process (the
+    // harness waits for children with deadlines) interrupts a receive with
+    // a timeout whenever another test's child exits (signal(7)).
+    let (len, client_addr) = (0..1000)
+        .find_map(|_| match server.recv_from(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => None,
+            received => Some(received.expect("the client's datagram")),
+        })
+        .expect("recv_from interrupted 1000 times in a row");
     assert_eq!(&buf[..len], b"ping");
     // Loopback delivers in sending order: the stranger's datagram is
     // waiting in the client's socket before the real reply.

@@ -33,9 +33,23 @@ fn client_socket() -> UdpSocket {
 fn round_trip(socket: &UdpSocket, server: SocketAddr, payload: &[u8]) -> (Vec<u8>, SocketAddr) {
     socket.send_to(payload, server).unwrap();
     let mut buf = vec![0; 65_535];
-    let (len, from) = socket.recv_from(&mut buf).expect("an echo");
+    let (len, from) = recv_from(socket, &mut buf);
     buf.truncate(len);
     (buf, from)
+}
+
+/// `recv_from`, retried when a signal interrupts it. This process has a
+/// SIGCHLD handler (the harness waits for children with deadlines), and
+/// whenever another test's child exits it interrupts a receive that has a
+/// timeout, `SA_RESTART` or not (signal(7)).
+fn recv_from(socket: &UdpSocket, buf: &mut [u8]) -> (usize, SocketAddr) {
+    for _ in 0..1000 {
+        match socket.recv_from(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            received => return received.expect("an echo"),
+        }
+    }
+    panic!("recv_from interrupted 1000 times in a row");
 }
 
 #[test]

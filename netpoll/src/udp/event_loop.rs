@@ -170,14 +170,8 @@ impl<H: Handler> EventLoop<H> {
     fn on_datagram(&mut self, payload: &[u8], peer: SocketAddr) {
         self.stats.datagrams += 1;
         self.stats.bytes_read += payload.len() as u64;
-        // Built from the fields it needs, so that the handler, another
-        // field, can be borrowed beside it.
-        let mut socket = Socket {
-            socket: &self.socket,
-            queue: &mut self.queue,
-            stats: &mut self.stats,
-        };
-        self.handler.on_datagram(&mut socket, payload, peer);
+        let (handler, mut socket) = self.handler_and_socket();
+        handler.on_datagram(&mut socket, payload, peer);
     }
 }
 
@@ -220,15 +214,16 @@ impl<H> EventLoop<H> {
         }
     }
 
-    /// The handler's view of the socket, for tests that send as a handler
-    /// would before the loop runs.
-    #[cfg(test)]
-    pub(super) fn socket_for_handler(&mut self) -> Socket<'_> {
-        Socket {
+    /// The handler, and its view of the socket: the send queue and the
+    /// counters it shares with the loop, borrowed field by field so that
+    /// both can be used at once.
+    pub(super) fn handler_and_socket(&mut self) -> (&mut H, Socket<'_>) {
+        let socket = Socket {
             socket: &self.socket,
             queue: &mut self.queue,
             stats: &mut self.stats,
-        }
+        };
+        (&mut self.handler, socket)
     }
 
     /// Sends queued datagrams until the queue is empty or the kernel

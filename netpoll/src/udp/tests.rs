@@ -60,6 +60,11 @@ fn start_prepared(
     handle
 }
 
+/// What [`Socket::send_to`] does when a handler calls it.
+fn send_as_handler(event_loop: &mut EventLoop<Echo>, payload: &[u8], peer: SocketAddr) {
+    event_loop.handler_and_socket().1.send_to(payload, peer);
+}
+
 #[test]
 fn stop_ends_an_idle_server_with_empty_stats() {
     let server = start();
@@ -137,7 +142,7 @@ fn queued_datagrams_are_sent_in_order_when_the_socket_reports_writable_and_readi
         // As if the kernel had refused the first send…
         assert!(event_loop.queue.push(peer, b"queued one"));
         // …so that the next one goes behind it instead of overtaking it.
-        event_loop.socket_for_handler().send_to(b"", peer);
+        send_as_handler(event_loop, b"", peer);
         event_loop.want_writable(true).unwrap();
     });
 
@@ -159,7 +164,7 @@ fn a_datagram_refused_by_a_full_queue_is_counted_as_dropped() {
     let peer = socket.local_addr().unwrap();
     let server = start_prepared(Server::new(Echo).queue_datagrams(1), |event_loop| {
         assert!(event_loop.queue.push(peer, b"kept"));
-        event_loop.socket_for_handler().send_to(b"refused", peer);
+        send_as_handler(event_loop, b"refused", peer);
         event_loop.want_writable(true).unwrap();
     });
 
@@ -179,9 +184,7 @@ fn a_failed_send_to_one_peer_is_counted_and_the_server_keeps_serving() {
     let unreachable: SocketAddr = "[::1]:9".parse().unwrap();
     let server = start_prepared(Server::new(Echo), |event_loop| {
         // Directly, as a handler sends…
-        event_loop
-            .socket_for_handler()
-            .send_to(b"lost", unreachable);
+        send_as_handler(event_loop, b"lost", unreachable);
         // …and from the queue, as `on_writable` sends a delayed one.
         assert!(event_loop.queue.push(unreachable, b"lost too"));
         event_loop.want_writable(true).unwrap();
