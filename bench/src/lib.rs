@@ -10,7 +10,7 @@
 //! server it starts), pins itself to CPU 0 and the servers to CPU 1, then
 //! for each scenario starts our server and the tokio baseline (the
 //! `tokio-tcp-echo` and `tokio-udp-echo` binaries of this crate, see
-//! [`baseline`]), measures them in alternating rounds ([`side_by_side`]),
+//! [`baseline`]), measures them in alternating rounds ([`tables::side_by_side`]),
 //! stops both, and prints a table: metric | ours | tokio | ratio.
 //!
 //! Scenarios, one module each: [`pingpong`] (`tcp`), [`bulk`], [`idle`],
@@ -29,6 +29,7 @@ mod pingpong;
 mod procfs;
 mod report;
 mod server;
+mod tables;
 #[cfg(test)]
 mod tests;
 mod udp;
@@ -44,12 +45,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 
-use self::{
-    exchange::Exchange,
-    procfs::Machine,
-    report::{Better, Table, Target, Unit},
-    server::{ServerCommand, ServerProcess},
-};
+use self::{procfs::Machine, server::ServerCommand};
 
 /// A transfer of the default 1 GiB lasts about a second, short enough for one
 /// disturbance on a shared machine to move it by a fifth: the median of a few
@@ -308,10 +304,10 @@ pub fn run(args: RunArgs) -> Result<()> {
     let mut failed = Vec::new();
     for scenario in setup.args.scenario.expand() {
         let table = match scenario {
-            Scenario::Tcp => tcp_table(&setup),
-            Scenario::Bulk => bulk_table(&setup),
-            Scenario::Idle => idle_table(&setup),
-            Scenario::Udp => udp_table(&setup),
+            Scenario::Tcp => tables::tcp_table(&setup),
+            Scenario::Bulk => tables::bulk_table(&setup),
+            Scenario::Idle => tables::idle_table(&setup),
+            Scenario::Udp => tables::udp_table(&setup),
             Scenario::All => unreachable!("expanded above"),
         };
         match table {
@@ -331,357 +327,6 @@ pub fn run(args: RunArgs) -> Result<()> {
 
 fn flush() {
     let _ = std::io::stdout().flush();
-}
-
-/// What [`side_by_side`] measured: one outcome per round for each server.
-struct Rounds<T> {
-    ours: Vec<T>,
-    tokio: Vec<T>,
-    /// How our server exited and its last stdout line (its summary).
-    ours_said: String,
-}
-
-impl<T> Rounds<T> {
-    /// The note listing one figure for every round of each server, so that
-    /// a disturbance in one round shows beside the merged or median row.
-    fn every_round(&self, name: &str, figure: impl Fn(&T) -> String) -> String {
-        let list = |outcomes: &[T]| outcomes.iter().map(&figure).collect::<Vec<_>>().join(", ");
-        format!(
-            "every round, {name}: ours {}; tokio {}",
-            list(&self.ours),
-            list(&self.tokio)
-        )
-    }
-}
-
-/// Starts our server and the baseline, then runs `measure` against each in
-/// turn, `rounds` times, alternating which goes first so that a disturbance
-/// from elsewhere on the machine does not always land on the same side. Both
-/// servers are stopped (or killed) before it returns, error or not.
-fn side_by_side<T>(
-    ours: &ServerCommand,
-    tokio: &ServerCommand,
-    rounds: usize,
-    measure: impl Fn(&ServerProcess) -> Result<T>,
-) -> Result<Rounds<T>> {
-    let ours_server = ServerProcess::start(ours)?;
-    let tokio_server = ServerProcess::start(tokio)?;
-    let run = |server: &ServerProcess, command: &ServerCommand| -> Result<T> {
-        let started = std::time::Instant::now();
-        let outcome = measure(server).with_context(|| format!("against `{command}`"))?;
-        eprintln!(
-            "bench: `{command}`: {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
-        Ok(outcome)
-    };
-    let mut measured = Rounds {
-        ours: Vec::with_capacity(rounds),
-        tokio: Vec::with_capacity(rounds),
-        ours_said: String::new(),
-    };
-    for round in 0..rounds {
-        if round % 2 == 0 {
-            measured.ours.push(run(&ours_server, ours)?);
-            measured.tokio.push(run(&tokio_server, tokio)?);
-        } else {
-            measured.tokio.push(run(&tokio_server, tokio)?);
-            measured.ours.push(run(&ours_server, ours)?);
-        }
-    }
-    let (status, last) = ours_server.stop()?;
-    tokio_server.stop()?;
-    measured.ours_said = match last {
-        Some(line) => format!("exited with {status}, last line: `{line}`"),
-        None => format!("exited with {status}"),
-    };
-    Ok(measured)
-}
-
-/// The median of some values (the mean of the middle two for an even count),
-/// NaN for none.
-fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let mut sorted: Vec<f64> = values.collect();
-    sorted.sort_by(f64::total_cmp);
-    match sorted.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => sorted[n / 2],
-        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
-    }
-}
-
-/// The element whose `key` is the median (the lower one for an even count).
-fn median_by<T>(items: &[T], key: impl Fn(&T) -> f64) -> Option<&T> {
-    let mut sorted: Vec<&T> = items.iter().collect();
-    sorted.sort_by(|a, b| key(a).total_cmp(&key(b)));
-    sorted.get(sorted.len().saturating_sub(1) / 2).copied()
-}
-
-fn tcp_table(setup: &Setup) -> Result<Table> {
-    let args = &setup.args;
-    let config = pingpong::Config {
-        conns: args.conns as usize,
-        len: args.len as usize,
-        warmup: args.warmup(),
-        measure: args.measure(),
-    };
-    let rounds = side_by_side(
-        &setup.ours("tcp-server"),
-        &setup.tokio("tokio-tcp-echo"),
-        PINGPONG_ROUNDS,
-        |server| pingpong::run(server.addr, server.pid(), &config),
-    )?;
-    let mut table = exchange_table(
-        format!(
-            "tcp ping-pong: {} connections × {} B, {} s measured per server in \
-             {PINGPONG_ROUNDS} alternating rounds, each after a {} s warm-up; \
-             requests/s of the median round, latency and CPU over all rounds",
-            config.conns,
-            config.len,
-            args.secs,
-            config.warmup.as_secs_f64()
-        ),
-        &pingpong::EXCHANGE,
-        &rounds,
-    )?;
-    let names = &pingpong::EXCHANGE;
-    table
-        .targets
-        .push(Target::RatioAtLeast(names.per_second, 1.0));
-    table.targets.push(Target::RatioAtMost(names.cpu_per, 0.9));
-    table.notes.push(format!("tcp-server {}", rounds.ours_said));
-    Ok(table)
-}
-
-/// The table of either ping-pong scenario: the same rows, named after what
-/// it exchanges; the caller adds its targets and its server's last words.
-fn exchange_table(
-    title: String,
-    exchange: &Exchange,
-    rounds: &Rounds<exchange::Outcome>,
-) -> Result<Table> {
-    let ours = &exchange::Outcome::merge(&rounds.ours)?;
-    let tokio = &exchange::Outcome::merge(&rounds.tokio)?;
-    let ours_rate = median(rounds.ours.iter().map(exchange::Outcome::per_second));
-    let tokio_rate = median(rounds.tokio.iter().map(exchange::Outcome::per_second));
-    let mut table = Table::new(title);
-    table
-        .notes
-        .push(rounds.every_round(exchange.per_second, |o| {
-            report::group_thousands(o.per_second().round() as u64)
-        }));
-    // The machine's speed can change between rounds for both servers alike,
-    // and the CPU row covers all rounds, so show each round's figure too.
-    table.notes.push(rounds.every_round(exchange.cpu_per, |o| {
-        report::format_nanos(o.server_cpu_per_exchange_ns())
-    }));
-    table.row(
-        exchange.per_second,
-        Unit::PerSecond,
-        Better::Higher,
-        ours_rate,
-        tokio_rate,
-    );
-    for (name, q) in [
-        ("latency p50", 50.0),
-        ("latency p99", 99.0),
-        ("latency p99.9", 99.9),
-    ] {
-        table.row(
-            name,
-            Unit::Nanos,
-            Better::Lower,
-            ours.latency.value_at_percentile(q) as f64,
-            tokio.latency.value_at_percentile(q) as f64,
-        );
-    }
-    table.row(
-        exchange.cpu_per,
-        Unit::Nanos,
-        Better::Lower,
-        ours.server_cpu_per_exchange_ns(),
-        tokio.server_cpu_per_exchange_ns(),
-    );
-    table.row(
-        "… of which in user space",
-        Unit::Nanos,
-        Better::Lower,
-        ours.server_user_cpu_per_exchange_ns(),
-        tokio.server_user_cpu_per_exchange_ns(),
-    );
-    table.row(
-        "server CPU busy",
-        Unit::Cores,
-        Better::Neither,
-        ours.server_cores(),
-        tokio.server_cores(),
-    );
-    table.row(
-        "load generator CPU busy",
-        Unit::Cores,
-        Better::Neither,
-        ours.client_cores(),
-        tokio.client_cores(),
-    );
-    table.row(
-        exchange.verified,
-        Unit::Count,
-        Better::Neither,
-        ours.completed as f64,
-        tokio.completed as f64,
-    );
-    if let Some(lost) = exchange.lost {
-        table.row(
-            lost,
-            Unit::Count,
-            Better::Lower,
-            ours.lost as f64,
-            tokio.lost as f64,
-        );
-    }
-    Ok(table)
-}
-
-fn bulk_table(setup: &Setup) -> Result<Table> {
-    let bytes = setup.args.bytes;
-    let rounds = side_by_side(
-        &setup.ours("tcp-server"),
-        &setup.tokio("tokio-tcp-echo"),
-        BULK_ROUNDS,
-        |server| bulk::run(server.addr, server.pid(), bytes),
-    )?;
-    let rate = |outcome: &bulk::Outcome| outcome.gigabytes_per_second();
-    let ours = median_by(&rounds.ours, rate).context("no bulk round ran")?;
-    let tokio = median_by(&rounds.tokio, rate).context("no bulk round ran")?;
-    let said = &rounds.ours_said;
-    let mut table = Table::new(format!(
-        "bulk: one connection streams {bytes} bytes and reads the echo concurrently \
-         (median of {BULK_ROUNDS} alternating rounds)"
-    ));
-    table.row(
-        "throughput",
-        Unit::GigabytesPerSecond,
-        Better::Higher,
-        ours.gigabytes_per_second(),
-        tokio.gigabytes_per_second(),
-    );
-    table.row(
-        "server CPU/GB",
-        Unit::Nanos,
-        Better::Lower,
-        ours.server_cpu_per_gigabyte_ns(),
-        tokio.server_cpu_per_gigabyte_ns(),
-    );
-    table.row(
-        "… of which in user space",
-        Unit::Nanos,
-        Better::Lower,
-        ours.server_user_cpu_per_gigabyte_ns(),
-        tokio.server_user_cpu_per_gigabyte_ns(),
-    );
-    table.row(
-        "elapsed",
-        Unit::Nanos,
-        Better::Lower,
-        ours.elapsed.as_nanos() as f64,
-        tokio.elapsed.as_nanos() as f64,
-    );
-    table.targets.push(Target::RatioAtLeast("throughput", 1.0));
-    table
-        .notes
-        .push(rounds.every_round("GB/s", |o| format!("{:.2}", o.gigabytes_per_second())));
-    table.notes.push(format!(
-        "checksums of sent and echoed streams matched (ours {:#018x}, tokio {:#018x}); GB = 10^9 bytes each way",
-        ours.checksum, tokio.checksum
-    ));
-    table.notes.push(format!("tcp-server {said}"));
-    Ok(table)
-}
-
-fn idle_table(setup: &Setup) -> Result<Table> {
-    let count = setup.args.count as usize;
-    // Room for the warm-up and sample connections on top of the idle ones.
-    let ours_command = setup
-        .ours("tcp-server")
-        .arg("--max-conns")
-        .arg((count + 64).to_string());
-    let rounds = side_by_side(&ours_command, &setup.tokio("tokio-tcp-echo"), 1, |server| {
-        idle::run(server.addr, server.pid(), count)
-    })?;
-    let (ours, tokio, said) = (&rounds.ours[0], &rounds.tokio[0], &rounds.ours_said);
-    let mut table = Table::new(format!("idle: {count} idle connections"));
-    table.row(
-        "server RSS/connection",
-        Unit::Bytes,
-        Better::Lower,
-        ours.bytes_per_connection(),
-        tokio.bytes_per_connection(),
-    );
-    table.row(
-        "server RSS before",
-        Unit::Bytes,
-        Better::Neither,
-        ours.rss_before as f64,
-        tokio.rss_before as f64,
-    );
-    table.row(
-        "server RSS with all open",
-        Unit::Bytes,
-        Better::Neither,
-        ours.rss_after as f64,
-        tokio.rss_after as f64,
-    );
-    table.row(
-        "sampled connections that echoed",
-        Unit::Count,
-        Better::Neither,
-        ours.sampled as f64,
-        tokio.sampled as f64,
-    );
-    table
-        .targets
-        .push(Target::OursAtMost("server RSS/connection", 256.0));
-    if ours.source_addrs > 1 || tokio.source_addrs > 1 {
-        table.notes.push(format!(
-            "ephemeral ports ran out: connections came from {} (ours) / {} (tokio) source addresses in 127.0.0.0/8",
-            ours.source_addrs, tokio.source_addrs
-        ));
-    }
-    table.notes.push(format!("tcp-server {said}"));
-    Ok(table)
-}
-
-fn udp_table(setup: &Setup) -> Result<Table> {
-    let args = &setup.args;
-    let config = udp::Config {
-        len: args.len as usize,
-        warmup: args.warmup(),
-        measure: args.measure(),
-    };
-    let rounds = side_by_side(
-        &setup.ours("udp-server"),
-        &setup.tokio("tokio-udp-echo"),
-        PINGPONG_ROUNDS,
-        |server| udp::run(server.addr, server.pid(), &config),
-    )?;
-    let mut table = exchange_table(
-        format!(
-            "udp ping-pong: one socket, one {} B datagram in flight, {} s measured per server in \
-             {PINGPONG_ROUNDS} alternating rounds, each after a {} s warm-up; \
-             datagrams/s of the median round, latency and CPU over all rounds",
-            config.len,
-            args.secs,
-            config.warmup.as_secs_f64()
-        ),
-        &udp::EXCHANGE,
-        &rounds,
-    )?;
-    let names = &udp::EXCHANGE;
-    table
-        .targets
-        .push(Target::RatioAtLeast(names.per_second, 1.1));
-    table.notes.push(format!("udp-server {}", rounds.ours_said));
-    Ok(table)
 }
 
 /// The commit measured, and which measured crates differ from it: a figure
@@ -818,21 +463,6 @@ mod unit_tests {
             args(5.0).measure() * PINGPONG_ROUNDS as u32,
             Duration::from_secs(5)
         );
-    }
-
-    #[test]
-    fn median_of_an_even_count_is_the_mean_of_the_middle_two() {
-        assert_eq!(median([4.0, 1.0, 3.0, 2.0].into_iter()), 2.5);
-        assert_eq!(median([9.0, 1.0, 5.0].into_iter()), 5.0);
-        assert!(median(std::iter::empty()).is_nan());
-    }
-
-    #[test]
-    fn median_is_the_middle_element_by_key() {
-        assert_eq!(median_by(&[3.0, 1.0, 2.0], |x| *x), Some(&2.0));
-        assert_eq!(median_by(&[4.0, 1.0, 3.0, 2.0], |x| *x), Some(&2.0));
-        assert_eq!(median_by(&[7.0], |x| *x), Some(&7.0));
-        assert_eq!(median_by(&[] as &[f64], |x| *x), None);
     }
 
     #[test]
