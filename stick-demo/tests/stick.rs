@@ -12,7 +12,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::Command;
 
-use test_support::{DEADLINE, Finished, Program};
+use harness::{DEADLINE, Finished, Program};
 
 const MESSAGE: &str = "Hello, Hello. How are you?";
 const RECEIVED: &str = "received client Data sent: ";

@@ -9,7 +9,7 @@ use std::thread;
 use std::time::Duration;
 
 use netpoll::tcp::{Conn, Handler, Server, ServerHandle};
-use test_support::{Finished, run_to_end};
+use harness::{Finished, run_to_end};
 
 /// Sends back every byte, as `tcp-server` does.
 struct Echo;

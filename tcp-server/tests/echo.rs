@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use test_support::{DEADLINE, Program, connect};
+use harness::{DEADLINE, Program, connect};
 
 const MIB: usize = 1024 * 1024;
 

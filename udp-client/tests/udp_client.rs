@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use netpoll::udp::{self, Handler, Socket};
-use test_support::{DEADLINE, Finished, Program};
+use harness::{DEADLINE, Finished, Program};
 
 /// `udp-server`'s echo without its printing.
 struct Echo;

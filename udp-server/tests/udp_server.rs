@@ -5,7 +5,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use test_support::{DEADLINE, Program};
+use harness::{DEADLINE, Program};
 
 fn udp_server(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_udp-server"));
