@@ -17,7 +17,7 @@
 //! # How
 //!
 //! Once a wake-up has handled traffic, the loop keeps polling *without
-//! sleeping* (`poll` with a zero timeout) until [`Spin::window`] passes with
+//! sleeping* (`poll` with a zero timeout) until its window passes with
 //! nothing to do; each request that arrives meanwhile is handled at once and
 //! restarts the window. Only when a whole window passes in silence does the
 //! loop sleep again, so an idle server sleeps: the spin only ever follows

@@ -42,8 +42,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::BytesMut;
 use netpoll::Escaped;
-use proto::{DecodeError, FrameCodec};
 use netpoll::tcp::{CloseReason, Conn, Handler, Server};
+use proto::{DecodeError, FrameCodec};
 
 use crate::boundaries::plural;
 

@@ -166,7 +166,11 @@ where
 
     /// Closes one connection and tells its handler why.
     pub(super) fn close(&mut self, key: usize, reason: CloseReason) {
-        let Some(Client { socket, mut handler }) = self.clients.try_remove(key) else {
+        let Some(Client {
+            socket,
+            mut handler,
+        }) = self.clients.try_remove(key)
+        else {
             return;
         };
         self.live_conns.fetch_sub(1, Ordering::Relaxed);
