@@ -115,7 +115,7 @@ impl ServerProcess {
             // Killed at the deadline: how it ended still goes in the report.
             Err(harness::Error::Killed { .. }) => self
                 .process
-                .try_reap()?
+                .exit_status()
                 .context("the killed server was not reaped")?,
             Err(other) => return Err(other.into()),
         };

@@ -1,5 +1,7 @@
-//! What a child printed: one reader thread per stream, lines kept in order
-//! and bounded, and a condition variable to wait on with a deadline.
+//! What a child printed and how it ended: one reader thread per stream,
+//! lines kept in order and bounded, the exit status recorded by the
+//! child's reaper thread, and one condition variable to wait on for any of
+//! it with a deadline.
 //!
 //! A line is the text before a `\n`, decoded lossily: a `\r` stays visible,
 //! and invalid UTF-8 shows as U+FFFD instead of ending the capture (the pipe
@@ -9,6 +11,7 @@
 use std::{
     fmt,
     io::{self, BufRead, BufReader, Read},
+    process::ExitStatus,
     sync::{Arc, Condvar, Mutex, MutexGuard},
     thread,
     time::Instant,
@@ -87,10 +90,14 @@ impl Lines {
     }
 }
 
+/// Everything the threads watching one child have seen.
 #[derive(Debug, Default)]
 pub(crate) struct Captured {
     stdout: Lines,
     stderr: Lines,
+    /// Set when the child is reaped: from then on its pid may belong to
+    /// another process, so nothing may signal it.
+    pub(crate) status: Option<ExitStatus>,
 }
 
 impl Captured {
@@ -113,7 +120,8 @@ impl Captured {
     }
 }
 
-/// The two streams of one child, shared with its reader threads.
+/// The two streams and the exit of one child, shared with the threads that
+/// watch it.
 #[derive(Debug, Default)]
 pub(crate) struct Output {
     captured: Mutex<Captured>,
@@ -124,6 +132,12 @@ impl Output {
     pub(crate) fn lock(&self) -> MutexGuard<'_, Captured> {
         // A reader thread that panicked leaves the data intact; keep going.
         self.captured.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes the state under the lock and wakes every waiter.
+    pub(crate) fn update(&self, change: impl FnOnce(&mut Captured)) {
+        change(&mut self.lock());
+        self.changed.notify_all();
     }
 
     /// Waits until `check` returns an answer, re-asking after each change a
@@ -173,19 +187,17 @@ impl Output {
                     if let EchoLines::Each(show) = &echo {
                         show(&owned_label, stream, &text);
                     }
-                    let mut captured = output.lock();
-                    let lines = captured.of_mut(stream);
-                    if lines.dropped == 0 && lines.kept.len() < MAX_LINES {
-                        lines.kept.push(text);
-                        lines.unterminated = !ended;
-                    } else {
-                        lines.dropped += 1;
-                    }
-                    drop(captured);
-                    output.changed.notify_all();
+                    output.update(|captured| {
+                        let lines = captured.of_mut(stream);
+                        if lines.dropped == 0 && lines.kept.len() < MAX_LINES {
+                            lines.kept.push(text);
+                            lines.unterminated = !ended;
+                        } else {
+                            lines.dropped += 1;
+                        }
+                    });
                 }
-                output.lock().of_mut(stream).closed = true;
-                output.changed.notify_all();
+                output.update(|captured| captured.of_mut(stream).closed = true);
             })
             .map_err(|source| Error::Io {
                 label: label.to_owned(),

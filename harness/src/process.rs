@@ -2,9 +2,16 @@
 //! output captured, waited for with deadlines, stopped with SIGTERM, and
 //! killed with its whole group when dropped. Every failure is an [`Error`]
 //! value that names the child.
+//!
+//! Each child has a reaper thread that blocks until the child exits, kills
+//! what is left of its group, reaps it and records the status where every
+//! wait can see it. So a wait with a deadline is a wait on a condition
+//! variable: no polling, and no SIGCHLD handler (which would interrupt
+//! blocking calls with timeouts, a `recv_from` say, on every other thread
+//! of the process whenever any child exits).
 
 use std::{
-    io::Write,
+    io::{self, Write},
     net::SocketAddr,
     os::unix::process::ExitStatusExt as _,
     process::{Child, ChildStdin, Command, ExitStatus, Stdio},
@@ -12,8 +19,6 @@ use std::{
     thread,
     time::{Duration, Instant},
 };
-
-use wait_timeout::ChildExt as _;
 
 use crate::{
     EchoLines, Error, Stream, describe,
@@ -29,8 +34,8 @@ const REAP_TIMEOUT: Duration = Duration::from_secs(5);
 /// A running child. Dropping it kills its process group and reaps it.
 pub struct Process {
     label: String,
-    child: Child,
-    status: Option<ExitStatus>,
+    pid: u32,
+    /// Its output and, once reaped, its exit status.
     output: Arc<Output>,
 }
 
@@ -63,25 +68,36 @@ impl Process {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let child = spawn_in_own_group(&mut command).map_err(|source| Error::Spawn {
+        let mut child = spawn_in_own_group(&mut command).map_err(|source| Error::Spawn {
             command: describe(&command),
             source,
         })?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let input = child.stdin.take();
+        let output = Arc::new(Output::default());
+        let pid = child.id();
+        if let Err(source) = reap_when_it_exits(child, Arc::clone(&output), label) {
+            // Without its reaper the child cannot be waited for: stop it
+            // now (it stays a zombie until we exit, a rare leak).
+            kill_group(pid);
+            return Err(Error::Io {
+                label: label.to_owned(),
+                doing: "start its reaper thread",
+                source,
+            });
+        }
         // From here on the guard owns the child: any early return kills it.
-        let mut process = Process {
+        let process = Process {
             label: label.to_owned(),
-            child,
-            status: None,
-            output: Arc::default(),
+            pid,
+            output,
         };
-        let stdout = process.child.stdout.take().expect("stdout is piped");
-        let stderr = process.child.stderr.take().expect("stderr is piped");
         process
             .output
             .read(stdout, Stream::Stdout, label, echo.clone())?;
         process.output.read(stderr, Stream::Stderr, label, echo)?;
-        if let Some(input) = stdin {
-            let pipe = process.child.stdin.take().expect("stdin is piped");
+        if let (Some(pipe), Some(input)) = (input, stdin) {
             feed(pipe, input, label)?;
         }
         Ok(process)
@@ -94,7 +110,7 @@ impl Process {
 
     /// The process id (also its process group id).
     pub fn id(&self) -> u32 {
-        self.child.id()
+        self.pid
     }
 
     /// Waits until a stdout line satisfies `wanted` and returns it. Fails
@@ -191,16 +207,18 @@ impl Process {
             doing: "send it a signal",
             source,
         };
-        if self.status.is_some() {
-            // Its pid may belong to another process by now.
-            return Err(io_error(std::io::Error::from_raw_os_error(libc::ESRCH)));
+        // Under the lock the reaper records the exit with: while no status
+        // is recorded the child is not reaped, so its pid is still ours.
+        let captured = self.output.lock();
+        if captured.status.is_some() {
+            return Err(io_error(io::Error::from_raw_os_error(libc::ESRCH)));
         }
-        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid fits in pid_t");
-        // SAFETY: kill only sends a signal; the pid is our own unreaped
-        // child (checked above), so it cannot have been recycled.
+        let pid = libc::pid_t::try_from(self.pid).expect("a pid fits in pid_t");
+        // SAFETY: kill only sends a signal, to our own unreaped child.
         if unsafe { libc::kill(pid, signal) } != 0 {
-            return Err(io_error(std::io::Error::last_os_error()));
+            return Err(io_error(io::Error::last_os_error()));
         }
+        drop(captured);
         Ok(())
     }
 
@@ -208,18 +226,12 @@ impl Process {
     /// end. At the deadline the child is killed and this is an error.
     pub fn wait(&mut self, timeout: Duration) -> Result<ExitStatus, Error> {
         let deadline = Instant::now() + timeout;
-        let status = match self.status {
-            Some(status) => status,
-            None => match self.reap_within(timeout)? {
-                Some(status) => status,
-                None => {
-                    self.kill();
-                    return Err(Error::Killed {
-                        label: self.label.clone(),
-                        timeout,
-                    });
-                }
-            },
+        let Some(status) = self.output.wait(deadline, |captured| captured.status) else {
+            self.kill();
+            return Err(Error::Killed {
+                label: self.label.clone(),
+                timeout,
+            });
         };
         self.wait_for_output_end(deadline.max(Instant::now() + Duration::from_secs(1)));
         Ok(status)
@@ -228,49 +240,31 @@ impl Process {
     /// Sends SIGTERM (the servers' "stop and print your summary") and waits
     /// for the exit like [`Process::wait`].
     pub fn terminate(&mut self, timeout: Duration) -> Result<ExitStatus, Error> {
-        if self.status.is_none() {
+        if self.exit_status().is_none() {
             self.signal(libc::SIGTERM)?;
         }
         self.wait(timeout)
     }
 
-    /// Kills the process group and reaps the child. Idempotent.
+    /// Kills the process group and waits for the reaper. Idempotent.
     pub fn kill(&mut self) {
-        if self.status.is_some() {
-            return;
+        {
+            let captured = self.output.lock();
+            if captured.status.is_some() {
+                return;
+            }
+            // Under the lock, as in `signal`: the group's leader is unreaped.
+            kill_group(self.pid);
         }
-        kill_group(self.child.id());
-        let _ = self.reap_within(REAP_TIMEOUT);
+        self.output
+            .wait(Instant::now() + REAP_TIMEOUT, |captured| captured.status);
         self.wait_for_output_end(Instant::now() + Duration::from_millis(500));
     }
 
-    /// The exit status if the child has ended, without waiting.
-    pub fn try_reap(&mut self) -> Result<Option<ExitStatus>, Error> {
-        self.reap_within(Duration::ZERO)
-    }
-
-    /// The exit status, waiting for it at most `timeout`.
-    fn reap_within(&mut self, timeout: Duration) -> Result<Option<ExitStatus>, Error> {
-        if let Some(status) = self.status {
-            return Ok(Some(status));
-        }
-        let exited = if timeout.is_zero() {
-            self.child.try_wait()
-        } else {
-            self.child.wait_timeout(timeout)
-        }
-        .map_err(|source| Error::Io {
-            label: self.label.clone(),
-            doing: "wait for it",
-            source,
-        })?;
-        if let Some(status) = exited {
-            self.status = Some(status);
-            // Anything the child left in its group goes with it.
-            kill_group(self.child.id());
-            reaped(self.child.id());
-        }
-        Ok(exited)
+    /// The exit status if the child has ended (and is reaped), without
+    /// waiting.
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        self.output.lock().status
     }
 
     fn wait_for_output_end(&self, deadline: Instant) {
@@ -287,6 +281,47 @@ impl Process {
     /// Lines printed on `stream` beyond what was kept.
     pub fn dropped_lines(&self, stream: Stream) -> usize {
         self.output.lock().of(stream).dropped
+    }
+}
+
+/// Starts the thread that waits for `child` to exit, kills what is left of
+/// its group, reaps it and records its status in `output`.
+fn reap_when_it_exits(mut child: Child, output: Arc<Output>, label: &str) -> io::Result<()> {
+    thread::Builder::new()
+        .name(format!("reaper of {label}"))
+        .spawn(move || {
+            let pid = child.id();
+            wait_for_exit_unreaped(pid);
+            // Reaping and recording under one lock: see `Process::signal`.
+            output.update(|captured| {
+                // The child is a zombie now: its pid, and so its group id,
+                // cannot be reused yet. Anything it left in its group (a
+                // shell's background job holding our pipes) goes with it.
+                kill_group(pid);
+                // An error means someone else reaped it (the interrupt
+                // handler, on its way to exit): call that killed.
+                let status = child
+                    .wait()
+                    .unwrap_or_else(|_| ExitStatus::from_raw(libc::SIGKILL));
+                captured.status = Some(status);
+            });
+            reaped(pid);
+        })?;
+    Ok(())
+}
+
+/// Blocks until the child `pid` has exited, leaving it unreaped.
+fn wait_for_exit_unreaped(pid: libc::id_t) {
+    loop {
+        // SAFETY: siginfo_t is plain data, written by waitid.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid writes only into `info`. WNOWAIT leaves the child
+        // a zombie, so its pid stays reserved until it is reaped.
+        let rc =
+            unsafe { libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT) };
+        if rc == 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            return; // exited, or no longer our child to wait for
+        }
     }
 }
 

@@ -162,3 +162,17 @@ fn connect_bounds_reads_and_writes_by_the_deadline() {
     assert_eq!(stream.read_timeout().unwrap(), Some(DEADLINE));
     assert_eq!(stream.write_timeout().unwrap(), Some(DEADLINE));
 }
+
+#[test]
+fn waiting_for_programs_installs_no_sigchld_handler() {
+    // A SIGCHLD handler would interrupt a receive with a timeout on every
+    // other thread of the test whenever any child exits (signal(7)).
+    run_to_end(Command::new("true"), b"");
+    let finished = sh("exit 0").with_timeout(Duration::from_secs(10)).finish();
+    assert!(finished.status.success());
+    // SAFETY: sigaction with no new action only reads the current one.
+    let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut current) };
+    assert_eq!(rc, 0);
+    assert_eq!(current.sa_sigaction, libc::SIG_DFL, "SIGCHLD is handled");
+}

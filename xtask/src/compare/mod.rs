@@ -417,7 +417,7 @@ fn exchange(
             // The Go servers print nothing when they start: wait for the
             // kernel to show the port bound, unless the server gave up.
             ports::wait_until(transport, port, true, START, || {
-                if let Some(status) = server_program.try_reap()? {
+                if let Some(status) = server_program.exit_status() {
                     bail!(
                         "the Go server ended ({}) before listening",
                         exit_words(status)
