@@ -29,7 +29,8 @@
 //! chatty child never blocks on a full pipe while the caller waits for
 //! something else; lines are kept, bounded in number and length (a runaway
 //! child, like the Go server2 looping on a split frame, cannot exhaust our
-//! memory), and echoed at once, if asked, with the child's label in front.
+//! memory), and, if asked, handed at once to a function that shows them
+//! with the child's label in front ([`EchoLines`]: how the demo narrates).
 //!
 //! Two faces of one machinery:
 //! - [`Process`], for tools: labelled, errors as values ([`Error`]), output
@@ -57,7 +58,7 @@ use std::{path::Path, process::Command};
 
 /// The command line for messages, shortened: a test may pass a 60 000-byte
 /// argument.
-pub fn describe(command: &Command) -> String {
+pub(crate) fn describe(command: &Command) -> String {
     let program = command.get_program();
     let program = Path::new(program).file_name().unwrap_or(program);
     let words: Vec<_> = std::iter::once(program)

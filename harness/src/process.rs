@@ -200,23 +200,24 @@ impl Process {
         self.output.lock().of(stream).text_from(index)
     }
 
-    /// Sends `signal` (`libc::SIGTERM`, …) to the child itself.
+    /// Sends `signal` (`libc::SIGTERM`, …) to the child itself. A child
+    /// that has already exited is left alone, as the kernel would ignore a
+    /// signal to it (its exit status says how it ended).
     pub fn signal(&self, signal: libc::c_int) -> Result<(), Error> {
-        let io_error = |source| Error::Io {
-            label: self.label.clone(),
-            doing: "send it a signal",
-            source,
-        };
         // Under the lock the reaper records the exit with: while no status
         // is recorded the child is not reaped, so its pid is still ours.
         let captured = self.output.lock();
         if captured.status.is_some() {
-            return Err(io_error(io::Error::from_raw_os_error(libc::ESRCH)));
+            return Ok(());
         }
         let pid = libc::pid_t::try_from(self.pid).expect("a pid fits in pid_t");
         // SAFETY: kill only sends a signal, to our own unreaped child.
         if unsafe { libc::kill(pid, signal) } != 0 {
-            return Err(io_error(io::Error::last_os_error()));
+            return Err(Error::Io {
+                label: self.label.clone(),
+                doing: "send it a signal",
+                source: io::Error::last_os_error(),
+            });
         }
         drop(captured);
         Ok(())
@@ -240,9 +241,7 @@ impl Process {
     /// Sends SIGTERM (the servers' "stop and print your summary") and waits
     /// for the exit like [`Process::wait`].
     pub fn terminate(&mut self, timeout: Duration) -> Result<ExitStatus, Error> {
-        if self.exit_status().is_none() {
-            self.signal(libc::SIGTERM)?;
-        }
+        self.signal(libc::SIGTERM)?;
         self.wait(timeout)
     }
 

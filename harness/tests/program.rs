@@ -176,3 +176,12 @@ fn waiting_for_programs_installs_no_sigchld_handler() {
     assert_eq!(rc, 0);
     assert_eq!(current.sa_sigaction, libc::SIG_DFL, "SIGCHLD is handled");
 }
+
+#[test]
+fn a_signal_to_a_program_that_has_exited_changes_nothing() {
+    let mut program = sh("exit 3");
+    let (_, _, status) = program.wait_exit();
+    // Its pid may be another process's by now: nothing may be sent to it.
+    program.signal(libc::SIGTERM);
+    assert_eq!(status.code(), Some(3));
+}
