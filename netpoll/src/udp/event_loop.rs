@@ -22,9 +22,10 @@ use crate::os::{interrupted, would_block};
 use crate::spin::Spin;
 use crate::stop::{SIGNALS, StopRequest, StopSignals, WAKER};
 
-/// The server's one socket. The loop's own sources (waker, signals) take
-/// the top of the token range, as in the TCP loop.
-pub(super) const SOCKET: Token = Token(0);
+/// The server's one socket, at the top of the token range like the TCP
+/// loop's listener; the loop's own sources (waker, signals) sit just below
+/// (see `stop.rs`).
+pub(super) const SOCKET: Token = Token(usize::MAX);
 
 /// The largest UDP payload over IPv4 is 65 507 bytes, over IPv6 (without
 /// jumbograms) 65 527; 65 535 holds either. The Go server reads into 1024
