@@ -8,8 +8,8 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
-use netpoll::tcp::{Conn, Handler, Server, ServerHandle};
 use harness::{Finished, run_to_end};
+use netpoll::tcp::{Conn, Handler, Server, ServerHandle};
 
 /// Sends back every byte, as `tcp-server` does.
 struct Echo;

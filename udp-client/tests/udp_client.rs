@@ -6,8 +6,8 @@ use std::net::{SocketAddr, UdpSocket};
 use std::process::Command;
 use std::time::Duration;
 
-use netpoll::udp::{self, Handler, Socket};
 use harness::{DEADLINE, Finished, Program};
+use netpoll::udp::{self, Handler, Socket};
 
 /// `udp-server`'s echo without its printing.
 struct Echo;
