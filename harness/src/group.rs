@@ -47,6 +47,17 @@ pub fn reaped(pid: u32) {
     live_groups().retain(|&p| p != pid);
 }
 
+/// Runs `reap` (which reaps the child `pid`) and forgets its group, under
+/// the lock the interrupt handler holds while it stops everything: once
+/// Ctrl-C is being handled, no child is seen to end, so the parent cannot
+/// go on (record failures, print a table, exit 1) before the handler
+/// exits with 128 + signal.
+pub(crate) fn reap_registered(pid: u32, reap: impl FnOnce()) {
+    let mut live = live_groups();
+    reap();
+    live.retain(|&p| p != pid);
+}
+
 /// Process groups of children started and not yet reaped.
 fn live_groups() -> MutexGuard<'static, Vec<u32>> {
     static LIVE: OnceLock<Mutex<Vec<u32>>> = OnceLock::new();

@@ -22,7 +22,7 @@ use std::{
 
 use crate::{
     EchoLines, Error, Stream, describe,
-    group::{kill_group, reaped, spawn_in_own_group},
+    group::{kill_group, reap_registered, spawn_in_own_group},
     listening_addr,
     output::Output,
 };
@@ -292,19 +292,21 @@ fn reap_when_it_exits(mut child: Child, output: Arc<Output>, label: &str) -> io:
             let pid = child.id();
             wait_for_exit_unreaped(pid);
             // Reaping and recording under one lock: see `Process::signal`.
-            output.update(|captured| {
-                // The child is a zombie now: its pid, and so its group id,
-                // cannot be reused yet. Anything it left in its group (a
-                // shell's background job holding our pipes) goes with it.
-                kill_group(pid);
-                // An error means someone else reaped it (the interrupt
-                // handler, on its way to exit): call that killed.
-                let status = child
-                    .wait()
-                    .unwrap_or_else(|_| ExitStatus::from_raw(libc::SIGKILL));
-                captured.status = Some(status);
+            reap_registered(pid, || {
+                output.update(|captured| {
+                    // The child is a zombie now: its pid, and so its group
+                    // id, cannot be reused yet. Anything it left in its
+                    // group (a shell's background job holding our pipes)
+                    // goes with it.
+                    kill_group(pid);
+                    // An error means someone else reaped it (the interrupt
+                    // handler, on its way to exit): call that killed.
+                    let status = child
+                        .wait()
+                        .unwrap_or_else(|_| ExitStatus::from_raw(libc::SIGKILL));
+                    captured.status = Some(status);
+                })
             });
-            reaped(pid);
         })?;
     Ok(())
 }
