@@ -24,7 +24,20 @@ pub(crate) fn is_per_connection_accept_error(err: &io::Error) -> bool {
     matches!(
         err.kind(),
         io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
-    ) || matches!(err.raw_os_error(), Some(libc::EPROTO | libc::EPERM))
+    ) || is_per_connection_accept_errno(err)
+}
+
+/// Linux reports a protocol error on the queued connection (`EPROTO`) and a
+/// firewall's refusal (`EPERM`) from `accept` itself. Windows reports these
+/// as `WSAECONNRESET`, already matched above by its kind.
+#[cfg(unix)]
+fn is_per_connection_accept_errno(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::EPROTO | libc::EPERM))
+}
+
+#[cfg(not(unix))]
+fn is_per_connection_accept_errno(_err: &io::Error) -> bool {
+    false
 }
 
 /// The peer went away abruptly (reset, or its end closed while we wrote).
@@ -44,6 +57,13 @@ pub(crate) fn is_routine_disconnect(err: &io::Error) -> bool {
 /// is far below a server's `--max-conns`. If even the hard limit is too
 /// low, accept errors are handled (paused and logged), not fatal, so a
 /// failure here is only worth a debug line.
+///
+/// On macOS the hard limit is often "unlimited", which `setrlimit` refuses
+/// for `RLIMIT_NOFILE`: the soft limit may go no higher than
+/// `kern.maxfilesperproc`, so that is asked for instead, as Go does.
+/// Windows has no such limit (a socket is a handle, bounded only by
+/// memory): there this does nothing.
+#[cfg(unix)]
 pub fn raise_open_file_limit() {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -53,7 +73,7 @@ pub fn raise_open_file_limit() {
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
         {
-            limit.rlim_cur = limit.rlim_max;
+            limit.rlim_cur = limit.rlim_max.min(max_files_per_process());
             if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
                 log::debug!(
                     "cannot raise the open file limit: {}",
@@ -62,6 +82,39 @@ pub fn raise_open_file_limit() {
             }
         }
     }
+}
+
+/// Windows: nothing to raise (see the Unix version's doc).
+#[cfg(not(unix))]
+pub fn raise_open_file_limit() {}
+
+/// The most descriptors the kernel lets one process have, where it says.
+#[cfg(target_vendor = "apple")]
+fn max_files_per_process() -> libc::rlim_t {
+    let mut max: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>();
+    // SAFETY: the name is NUL-terminated, and `max`/`len` describe a
+    // buffer of exactly the size the kernel writes for this integer.
+    let rc = unsafe {
+        libc::sysctlbyname(
+            c"kern.maxfilesperproc".as_ptr(),
+            (&mut max as *mut libc::c_int).cast(),
+            &mut len,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    match rc {
+        0 if max > 0 => max as libc::rlim_t,
+        // OPEN_MAX, the limit macOS documents for setrlimit.
+        _ => 10_240,
+    }
+}
+
+/// Linux and the BSDs accept the hard limit itself.
+#[cfg(all(unix, not(target_vendor = "apple")))]
+fn max_files_per_process() -> libc::rlim_t {
+    libc::RLIM_INFINITY
 }
 
 /// Lets a repeated error be logged at most once a second, so a peer (or a

@@ -203,6 +203,11 @@ where
                         if self.pipe.is_none() {
                             match SplicePipe::new() {
                                 Ok(pipe) => self.pipe = Some(pipe),
+                                // No splice(2) on this OS (see splice.rs):
+                                // user space from now on, never asked again.
+                                Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+                                    self.pipe_failed = true;
+                                }
                                 // Out of descriptors, typically: echo via user
                                 // space for now, try again on a later stream.
                                 Err(e) => log::debug!("no pipe for splice yet: {e}"),

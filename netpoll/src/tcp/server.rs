@@ -84,9 +84,11 @@ where
         }
     }
 
-    /// Number of event loops (default 1), each on its own thread with its
-    /// own listener bound with `SO_REUSEPORT`; the kernel spreads new
-    /// connections over them.
+    /// Number of event loops (default 1), each on its own thread. How new
+    /// connections are spread over them depends on the OS (see
+    /// [`Spread`]): on Linux and FreeBSD each loop has its own listener and
+    /// the kernel balances; on macOS and the other BSDs the loops share one
+    /// listener; on Windows [`Server::start`] refuses more than one loop.
     pub fn threads(mut self, threads: usize) -> Self {
         self.opts.threads = threads.max(1);
         self
@@ -144,17 +146,12 @@ where
 
     /// Binds `addr` (port 0 picks a free port) and starts the loops on
     /// their own threads. Returns once the listeners are bound, so
-    /// [`ServerHandle::local_addr`] is immediately connectable.
+    /// [`ServerHandle::local_addr`] is immediately connectable. An address
+    /// already served fails with `AddrInUse`, however many threads either
+    /// server has.
     pub fn start(self, addr: SocketAddr) -> io::Result<ServerHandle<Stats>> {
-        let threads = self.opts.threads;
-        // With several loops, every listener must be on the port the first
-        // one actually got, which matters when `addr` asks for port 0.
-        let first = bind_listener(addr, threads > 1)?;
-        let local_addr = first.local_addr()?;
-        let mut listeners = vec![first];
-        for _ in 1..threads {
-            listeners.push(bind_listener(local_addr, true)?);
-        }
+        let listeners = bind_listeners(addr, self.opts.threads)?;
+        let local_addr = listeners[0].local_addr()?;
 
         let stop = Arc::new(StopRequest::default());
         let live_conns = Arc::new(AtomicUsize::new(0));
@@ -190,21 +187,119 @@ where
     }
 }
 
+/// How one port's new connections reach several loops: the one part of
+/// `--threads` that differs by OS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spread {
+    /// A listener per loop, all bound to the port with `SO_REUSEPORT`
+    /// (Linux) or `SO_REUSEPORT_LB` (FreeBSD): the kernel hashes each new
+    /// connection to one of them, so the loops share the work evenly and
+    /// never wake for a connection another loop takes.
+    KernelBalanced,
+    /// One listener, registered with every loop's poller (a duplicate
+    /// descriptor each). Every loop wakes for a new connection and those
+    /// that lose the race to accept it see `WouldBlock`: a little wasted
+    /// work, but every loop serves. For macOS and the other BSDs, where
+    /// `SO_REUSEPORT` lets sockets bind the same port but sends every
+    /// connection to the last one bound.
+    SharedListener,
+    /// Only one loop: Windows has no `SO_REUSEPORT`, and registering one
+    /// socket with several pollers is not something mio promises there
+    /// (its Windows backend polls through AFD on each socket's base
+    /// handle), so [`Server::start`] refuses `threads > 1` with a message
+    /// rather than silently serving on one loop.
+    OneLoop,
+}
+
+impl Spread {
+    /// This OS's way (see the variants).
+    pub const HERE: Spread = if cfg!(any(target_os = "linux", target_os = "freebsd")) {
+        Spread::KernelBalanced
+    } else if cfg!(unix) {
+        Spread::SharedListener
+    } else {
+        Spread::OneLoop
+    };
+}
+
+/// The listeners of `threads` loops on `addr`, the first on the port the
+/// kernel gave when `addr` asks for port 0.
+///
+/// A second server on a port already served must fail as it would with one
+/// loop (`AddrInUse`), not join the first one's `SO_REUSEPORT` group and
+/// take half its connections (any socket of the same user with the option
+/// may join). So the port is first claimed exactly as a one-loop server
+/// claims it (a listener without the option: it fails if anyone serves the
+/// port, with or without the option), then released and taken at once by
+/// the group. Another server could only slip into that gap of a few
+/// microseconds by starting at that very moment.
+fn bind_listeners(addr: SocketAddr, threads: usize) -> io::Result<Vec<std::net::TcpListener>> {
+    let first = bind_listener(addr, false)?;
+    if threads == 1 {
+        return Ok(vec![first]);
+    }
+    match Spread::HERE {
+        Spread::KernelBalanced => {
+            let local_addr = first.local_addr()?;
+            drop(first);
+            (0..threads)
+                .map(|_| bind_listener(local_addr, true))
+                .collect()
+        }
+        Spread::SharedListener => {
+            let mut listeners = Vec::with_capacity(threads);
+            for _ in 1..threads {
+                listeners.push(first.try_clone()?);
+            }
+            listeners.push(first);
+            Ok(listeners)
+        }
+        Spread::OneLoop => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "{threads} threads need several listeners on one port \
+                 (SO_REUSEPORT), which this OS does not have: use one thread"
+            ),
+        )),
+    }
+}
+
 /// Binds one listening socket. `SO_REUSEADDR` lets a restarted server bind
-/// while old connections linger in TIME_WAIT; `SO_REUSEPORT` (only asked
-/// for with several loops, so two servers never share a port by accident)
-/// lets each loop own a listener on the same port.
+/// while old connections linger in TIME_WAIT (on Unix; Windows' option of
+/// that name would let a second server take the port, so it is left off
+/// there, and Windows lets a restarted server bind anyway). `reuse_port`
+/// joins the port's kernel-balanced group ([`Spread::KernelBalanced`]).
 fn bind_listener(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    #[cfg(unix)]
     socket.set_reuse_address(true)?;
     if reuse_port {
-        socket.set_reuse_port(true)?;
+        join_balanced_group(&socket)?;
     }
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     // The kernel caps this at net.core.somaxconn.
     socket.listen(4096)?;
     Ok(socket.into())
+}
+
+/// `SO_REUSEPORT`: Linux balances connections over the group's listeners.
+#[cfg(target_os = "linux")]
+fn join_balanced_group(socket: &Socket) -> io::Result<()> {
+    socket.set_reuse_port(true)
+}
+
+/// `SO_REUSEPORT_LB`: FreeBSD's balancing form (its plain `SO_REUSEPORT`
+/// does not balance).
+#[cfg(target_os = "freebsd")]
+fn join_balanced_group(socket: &Socket) -> io::Result<()> {
+    socket.set_reuse_port_lb(true)
+}
+
+/// Never called: [`Spread::HERE`] is not `KernelBalanced` here.
+#[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+fn join_balanced_group(_socket: &Socket) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
 }
 
 /// What `start` prepares on the caller's thread (so errors surface there)
@@ -219,4 +314,77 @@ pub(super) struct LoopParts<F> {
     /// Connections open over all loops, for `max_conns`.
     pub(super) live_conns: Arc<AtomicUsize>,
     pub(super) opts: Options,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::{Ipv4Addr, TcpStream};
+
+    use super::*;
+    use crate::tcp::Conn;
+
+    struct Echo;
+
+    impl Handler for Echo {
+        fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) {
+            conn.send(data);
+        }
+    }
+
+    fn start(addr: SocketAddr, threads: usize) -> io::Result<ServerHandle<Stats>> {
+        Server::new(|_| Echo).threads(threads).start(addr)
+    }
+
+    fn loopback() -> SocketAddr {
+        (Ipv4Addr::LOCALHOST, 0).into()
+    }
+
+    /// Issue 13.6: with `SO_REUSEPORT`, a second `--threads` server on the
+    /// same port used to start and take half the first one's connections.
+    #[test]
+    fn a_second_server_on_a_served_port_fails_with_addr_in_use_whatever_its_threads() {
+        let threads = if Spread::HERE == Spread::OneLoop {
+            1
+        } else {
+            2
+        };
+        for (first_threads, second_threads) in [(threads, threads), (1, threads), (threads, 1)] {
+            let first = start(loopback(), first_threads).unwrap();
+            let err = start(first.local_addr(), second_threads)
+                .map(|_| ())
+                .expect_err("a second server started on a served port");
+            assert_eq!(
+                err.kind(),
+                io::ErrorKind::AddrInUse,
+                "{first_threads} then {second_threads} threads: {err}"
+            );
+            // The first server still serves.
+            let mut client = TcpStream::connect(first.local_addr()).unwrap();
+            client.write_all(b"still mine").unwrap();
+            let mut echo = [0; 10];
+            client.read_exact(&mut echo).unwrap();
+            assert_eq!(&echo, b"still mine");
+            first.stop().unwrap();
+        }
+    }
+
+    #[test]
+    fn several_threads_serve_on_one_port_or_are_refused_where_the_os_cannot() {
+        let started = start(loopback(), 3);
+        if Spread::HERE == Spread::OneLoop {
+            let err = started.map(|_| ()).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
+            return;
+        }
+        let server = started.unwrap();
+        for i in 0..30u8 {
+            let mut client = TcpStream::connect(server.local_addr()).unwrap();
+            client.write_all(&[i]).unwrap();
+            let mut echo = [0];
+            client.read_exact(&mut echo).unwrap();
+            assert_eq!(echo, [i]);
+        }
+        assert_eq!(server.stop().unwrap().connections, 30);
+    }
 }

@@ -9,7 +9,7 @@
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::event_loop::EventLoop;
 use super::{Handler, Server, ServerHandle, Socket, Stats};
@@ -296,9 +296,12 @@ fn the_server_sleeps_again_once_a_spin_window_passes_without_datagrams() {
     let socket = client();
     for _ in 0..3 {
         assert_echoed(&socket, handle.local_addr(), b"traffic");
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while thread_state(tid) != 'S' {
-            assert!(Instant::now() < deadline, "the server never slept again");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server never slept again"
+            );
             // Retry pacing, not synchronisation: the state is re-read.
             thread::sleep(Duration::from_millis(1));
         }
