@@ -24,6 +24,11 @@
 //!    kernel sends it when the *thread* that started the child ends, so start
 //!    a child on the thread that keeps it (the main thread, or a test's own).
 //!
+//! On Windows the same three layers are a job object per child (killed
+//! when dropped, on Ctrl-C, and by Windows itself when the parent dies) and
+//! a console process group of its own; SIGTERM becomes Ctrl-Break. The
+//! difference lives in `sys/unix.rs` and `sys/windows.rs` only.
+//!
 //! Every wait has a deadline, so a hung child fails its caller instead of
 //! stalling it. Output is read by one thread per stream ([`output`]), so a
 //! chatty child never blocks on a full pipe while the caller waits for
@@ -46,6 +51,11 @@ mod listening;
 pub mod output;
 mod process;
 mod program;
+/// The one place that differs by OS: process groups and signals on Unix,
+/// job objects and console events on Windows.
+#[cfg_attr(unix, path = "sys/unix.rs")]
+#[cfg_attr(windows, path = "sys/windows.rs")]
+mod sys;
 
 pub use error::Error;
 pub use group::{install_interrupt_handler, reaped, spawn_in_own_group};

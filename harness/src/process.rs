@@ -13,7 +13,6 @@
 use std::{
     io::{self, Write},
     net::SocketAddr,
-    os::unix::process::ExitStatusExt as _,
     process::{Child, ChildStdin, Command, ExitStatus, Stdio},
     sync::Arc,
     thread,
@@ -22,9 +21,10 @@ use std::{
 
 use crate::{
     EchoLines, Error, Stream, describe,
-    group::{kill_group, reap_registered, spawn_in_own_group},
+    group::{reap_registered, spawn_grouped},
     listening_addr,
     output::Output,
+    sys::{self, Group},
 };
 
 /// How long a child killed by `Drop` may take to be reaped (SIGKILL cannot
@@ -35,6 +35,7 @@ const REAP_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Process {
     label: String,
     pid: u32,
+    group: Arc<Group>,
     /// Its output and, once reaped, its exit status.
     output: Arc<Output>,
 }
@@ -68,7 +69,7 @@ impl Process {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = spawn_in_own_group(&mut command).map_err(|source| Error::Spawn {
+        let (mut child, group) = spawn_grouped(&mut command).map_err(|source| Error::Spawn {
             command: describe(&command),
             source,
         })?;
@@ -77,10 +78,12 @@ impl Process {
         let input = child.stdin.take();
         let output = Arc::new(Output::default());
         let pid = child.id();
-        if let Err(source) = reap_when_it_exits(child, Arc::clone(&output), label) {
+        if let Err(source) =
+            reap_when_it_exits(child, Arc::clone(&group), Arc::clone(&output), label)
+        {
             // Without its reaper the child cannot be waited for: stop it
             // now (it stays a zombie until we exit, a rare leak).
-            kill_group(pid);
+            group.kill();
             return Err(Error::Io {
                 label: label.to_owned(),
                 doing: "start its reaper thread",
@@ -91,6 +94,7 @@ impl Process {
         let process = Process {
             label: label.to_owned(),
             pid,
+            group,
             output,
         };
         process
@@ -202,7 +206,9 @@ impl Process {
 
     /// Sends `signal` (`libc::SIGTERM`, …) to the child itself. A child
     /// that has already exited is left alone, as the kernel would ignore a
-    /// signal to it (its exit status says how it ended).
+    /// signal to it (its exit status says how it ended). On Windows,
+    /// SIGTERM and SIGINT become a Ctrl-Break to the child's console group
+    /// (see `sys/windows.rs`); other signals are an error there.
     pub fn signal(&self, signal: libc::c_int) -> Result<(), Error> {
         // Under the lock the reaper records the exit with: while no status
         // is recorded the child is not reaped, so its pid is still ours.
@@ -210,13 +216,11 @@ impl Process {
         if captured.status.is_some() {
             return Ok(());
         }
-        let pid = libc::pid_t::try_from(self.pid).expect("a pid fits in pid_t");
-        // SAFETY: kill only sends a signal, to our own unreaped child.
-        if unsafe { libc::kill(pid, signal) } != 0 {
+        if let Err(source) = sys::send_signal(self.pid, signal) {
             return Err(Error::Io {
                 label: self.label.clone(),
                 doing: "send it a signal",
-                source: io::Error::last_os_error(),
+                source,
             });
         }
         drop(captured);
@@ -253,7 +257,7 @@ impl Process {
                 return;
             }
             // Under the lock, as in `signal`: the group's leader is unreaped.
-            kill_group(self.pid);
+            self.group.kill();
         }
         self.output
             .wait(Instant::now() + REAP_TIMEOUT, |captured| captured.status);
@@ -285,12 +289,17 @@ impl Process {
 
 /// Starts the thread that waits for `child` to exit, kills what is left of
 /// its group, reaps it and records its status in `output`.
-fn reap_when_it_exits(mut child: Child, output: Arc<Output>, label: &str) -> io::Result<()> {
+fn reap_when_it_exits(
+    mut child: Child,
+    group: Arc<Group>,
+    output: Arc<Output>,
+    label: &str,
+) -> io::Result<()> {
     thread::Builder::new()
         .name(format!("reaper of {label}"))
         .spawn(move || {
             let pid = child.id();
-            wait_for_exit_unreaped(pid);
+            sys::wait_for_exit_unreaped(&child);
             // Reaping and recording under one lock: see `Process::signal`.
             reap_registered(pid, || {
                 output.update(|captured| {
@@ -298,32 +307,15 @@ fn reap_when_it_exits(mut child: Child, output: Arc<Output>, label: &str) -> io:
                     // id, cannot be reused yet. Anything it left in its
                     // group (a shell's background job holding our pipes)
                     // goes with it.
-                    kill_group(pid);
+                    group.kill();
                     // An error means someone else reaped it (the interrupt
                     // handler, on its way to exit): call that killed.
-                    let status = child
-                        .wait()
-                        .unwrap_or_else(|_| ExitStatus::from_raw(libc::SIGKILL));
+                    let status = child.wait().unwrap_or_else(|_| sys::killed_status());
                     captured.status = Some(status);
                 })
             });
         })?;
     Ok(())
-}
-
-/// Blocks until the child `pid` has exited, leaving it unreaped.
-fn wait_for_exit_unreaped(pid: libc::id_t) {
-    loop {
-        // SAFETY: siginfo_t is plain data, written by waitid.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        // SAFETY: waitid writes only into `info`. WNOWAIT leaves the child
-        // a zombie, so its pid stays reserved until it is reaped.
-        let rc =
-            unsafe { libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT) };
-        if rc == 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            return; // exited, or no longer our child to wait for
-        }
-    }
 }
 
 impl Drop for Process {
@@ -353,14 +345,17 @@ fn feed(mut pipe: ChildStdin, input: Vec<u8>, label: &str) -> Result<(), Error> 
 
 /// `exit 0`, `exit 1`, `killed by signal 9`: how a child ended, in words.
 pub fn exit_words(status: ExitStatus) -> String {
-    match (status.code(), status.signal()) {
+    match (status.code(), sys::killing_signal(status)) {
         (Some(code), _) => format!("exit {code}"),
         (None, Some(signal)) => format!("killed by signal {signal}"),
         (None, None) => status.to_string(),
     }
 }
 
-#[cfg(test)]
+/// The tests run small `sh` scripts as children: Unix only. The same
+/// machinery is exercised on Windows by the workspace's integration tests,
+/// which start our own programs.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

@@ -1,6 +1,11 @@
 //! The harness itself, against small shell commands: what the other crates'
 //! tests rely on (a line is captured, a deadline is honoured, nothing is
 //! left running) must hold here first.
+//!
+//! Unix only: the children are `sh` scripts. On Windows the harness is
+//! exercised by every other crate's integration tests, which start our own
+//! programs through it.
+#![cfg(unix)]
 
 use std::net::TcpListener;
 use std::os::unix::process::ExitStatusExt;
