@@ -185,7 +185,7 @@ fn server_escapes_control_characters_and_invalid_utf8() {
     raw.shutdown(Shutdown::Write).unwrap();
     let lines = server.stdout_until(is_raw_summary);
     let shown: String = lines.iter().filter_map(|l| received_text(l)).collect();
-    assert_eq!(shown, r"\u{1b}[2J\xff\n");
+    assert_eq!(shown, "⟦ESC⟧[2J⟦0xff⟧⟦LF⟧");
 }
 
 #[test]

@@ -93,7 +93,7 @@ fn echoed_control_bytes_are_escaped() {
     let server = echo_server();
     let run = run_client(server.local_addr(), b"a\x1b[2Jb\tc\xff\nQ\n");
     assert!(run.status.success(), "{}", run.stderr);
-    assert_eq!(run.stdout, "a\\u{1b}[2Jb\\tc\\xff\n");
+    assert_eq!(run.stdout, "a⟦ESC⟧[2Jb\tc⟦0xff⟧\n");
 }
 
 #[test]

@@ -347,7 +347,7 @@ fn teaching_output_mirrors_go_and_escapes_untrusted_bytes() {
     let line = server.next_stdout_line();
     assert_eq!(
         line,
-        format!(r"received client Data sent from terminal: hi\u{{1b}}[2J\xff\n (from {local})")
+        format!("received client Data sent from terminal: hi⟦ESC⟧[2J⟦0xff⟧⟦LF⟧ (from {local})")
     );
 }
 

@@ -216,6 +216,6 @@ mod tests {
 
     #[test]
     fn reply_text_is_escaped() {
-        assert_eq!(Escaped(b"ok\r\n\x00\xfe").to_string(), r"ok\r\n\0\xfe");
+        assert_eq!(Escaped(b"ok\r\n\x00\xfe").to_string(), "ok⟦CR⟧⟦LF⟧⟦NUL⟧⟦0xfe⟧");
     }
 }

@@ -102,7 +102,7 @@ fn control_bytes_and_invalid_utf8_are_escaped_in_the_per_datagram_line() {
     assert_eq!(
         server.next_stdout_line(),
         format!(
-            r"data:hi\ndata:forged\u{{1b}}[2J\xff addr:{} count:{}",
+            "data:hi⟦LF⟧data:forged⟦ESC⟧[2J⟦0xff⟧ addr:{} count:{}",
             socket.local_addr().unwrap(),
             payload.len()
         )
