@@ -43,5 +43,5 @@ pub mod text;
 pub mod udp;
 
 pub use handle::ServerHandle;
-pub use os::raise_open_file_limit;
+pub use os::{RateLimitedLog, raise_open_file_limit};
 pub use text::Escaped;

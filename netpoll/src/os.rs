@@ -120,7 +120,7 @@ fn max_files_per_process() -> libc::rlim_t {
 /// Lets a repeated error be logged at most once a second, so a peer (or a
 /// full descriptor table) that causes it a million times cannot flood the log.
 #[derive(Default)]
-pub(crate) struct RateLimitedLog {
+pub struct RateLimitedLog {
     last: Option<Instant>,
     suppressed: u64,
 }
@@ -128,7 +128,7 @@ pub(crate) struct RateLimitedLog {
 impl RateLimitedLog {
     /// `Some(number suppressed since the last message)` when a message may
     /// be logged now.
-    pub(crate) fn ready(&mut self, now: Instant) -> Option<u64> {
+    pub fn ready(&mut self, now: Instant) -> Option<u64> {
         match self.last {
             Some(last) if now.duration_since(last) < Duration::from_secs(1) => {
                 self.suppressed += 1;
