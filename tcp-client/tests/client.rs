@@ -29,9 +29,32 @@ fn echo_server() -> ServerHandle {
 /// Runs `tcp-client --addr addr` with `input` piped to its stdin, and waits
 /// (bounded) for it to exit: a client that hangs fails the test.
 fn run_client(addr: SocketAddr, input: &[u8]) -> Finished {
+    run_client_with(addr, &[], input)
+}
+
+/// [`run_client`] with more flags.
+fn run_client_with(addr: SocketAddr, args: &[&str], input: &[u8]) -> Finished {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tcp-client"));
-    command.args(["--addr", &addr.to_string()]);
+    command.args(["--addr", &addr.to_string()]).args(args);
     run_to_end(command, input)
+}
+
+/// Echoes only the first 128 bytes of each read, as the Go tutorial's
+/// `tcp/server` does (`var buf [128]byte; reader.Read(buf[:])`, then a new
+/// `bufio.Reader` each time round, which drops what it buffered).
+struct KeepsOnly128;
+
+impl Handler for KeepsOnly128 {
+    fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) {
+        conn.send(&data[..data.len().min(128)]);
+    }
+}
+
+/// Reads everything and never answers, as `stick-demo server` does.
+struct NeverEchoes;
+
+impl Handler for NeverEchoes {
+    fn on_data(&mut self, _conn: &mut Conn<'_>, _data: &[u8]) {}
 }
 
 #[test]
@@ -133,4 +156,122 @@ fn reset_by_the_server_exits_1_with_a_one_line_error() {
     assert_eq!(run.stderr.lines().count(), 1, "{:?}", run.stderr);
     assert!(run.stderr.contains(&addr.to_string()), "{}", run.stderr);
     assert!(!run.stderr.contains("panicked"));
+}
+
+#[test]
+fn a_32_mib_line_is_echoed_whole_without_deadlock() {
+    // More than both sockets' buffers and the server's 1 MiB of pending
+    // output hold together: a client that writes it all before reading
+    // waits for ever, and so does the server, which stops reading a peer
+    // that does not take its echo.
+    let server = echo_server();
+    let long = "0123456789abcdef".repeat(2 * 1024 * 1024);
+    let input = format!("{long}\nafter\nQ\n");
+    let run = run_client(server.local_addr(), input.as_bytes());
+    assert!(run.status.success(), "{}", run.stderr);
+    // No "echo incomplete": all 32 MiB came back, then the next line.
+    assert_eq!(run.stderr, "");
+    // The harness keeps the first 64 KiB of a line.
+    let (first, rest) = run.stdout.split_once('\n').unwrap();
+    assert!(long.starts_with(first) && !first.is_empty());
+    assert_eq!(rest, "after\n");
+    let stats = server.stop().unwrap();
+    let sent = long.len() as u64 + "after".len() as u64;
+    assert_eq!((stats.bytes_read, stats.bytes_written), (sent, sent));
+}
+
+#[test]
+fn a_short_echo_is_printed_with_what_is_missing_then_the_next_line_is_sent() {
+    let server = Server::new(|_peer| KeepsOnly128)
+        .start("127.0.0.1:0".parse().unwrap())
+        .unwrap();
+    let line = "x".repeat(300);
+    let input = format!("{line}\nnext\nQ\n");
+    let run = run_client_with(server.local_addr(), &["--timeout", "1"], input.as_bytes());
+    assert!(run.status.success(), "{}", run.stderr);
+    // What did arrive is printed (a read may have split the line, so
+    // 128 bytes at least, never the whole), then the next line's echo.
+    let (short, rest) = run.stdout.split_once('\n').unwrap();
+    assert!(short.len() >= 128 && short.len() < 300, "{short:?}");
+    assert!(line.starts_with(short));
+    assert_eq!(rest, "next\n");
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with(&format!(
+            "tcp-client: echo incomplete: {} of 300 bytes after 1 s",
+            short.len()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("may have lost data"), "{}", run.stderr);
+}
+
+#[test]
+fn a_server_that_never_echoes_is_reported_not_waited_for() {
+    let server = Server::new(|_peer| NeverEchoes)
+        .start("127.0.0.1:0".parse().unwrap())
+        .unwrap();
+    let run = run_client_with(server.local_addr(), &["--timeout", "0.5"], b"hello\nQ\n");
+    assert!(run.status.success(), "{}", run.stderr);
+    assert_eq!(run.stdout, "\n");
+    assert!(
+        run.stderr
+            .starts_with("tcp-client: echo incomplete: 0 of 5 bytes after 0.5 s"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("may not echo"), "{}", run.stderr);
+    assert_eq!(server.stop().unwrap().bytes_read, 5);
+}
+
+#[test]
+fn every_timeout_the_parser_accepts_works() {
+    // 1e19 s overflows `Instant + Duration` unless the deadline saturates.
+    let server = echo_server();
+    let run = run_client_with(server.local_addr(), &["--timeout", "1e19"], b"hi\nQ\n");
+    assert!(run.status.success(), "{}", run.stderr);
+    assert_eq!(run.stdout, "hi\n");
+}
+
+#[test]
+fn command_line_misuse_names_the_expected_form_and_exits_2() {
+    for (args, expected) in [
+        (
+            &["--addr", "garbage"][..],
+            "expected HOST:PORT, e.g. 127.0.0.1:20000",
+        ),
+        (
+            &["--addr", "127.0.0.1"],
+            "expected HOST:PORT, e.g. 127.0.0.1:20000",
+        ),
+        (&["--timeout", "0"], "e.g. 2 or 0.5"),
+        (&["--timeout", "soon"], "e.g. 2 or 0.5"),
+        (&["--timeout", "1e30"], "e.g. 2 or 0.5"),
+    ] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tcp-client"));
+        command.args(args);
+        let run = run_to_end(command, b"");
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
+        assert_eq!(run.stdout, "", "{args:?}");
+    }
+}
+
+#[test]
+fn a_host_name_is_dialled_at_each_of_its_addresses() {
+    // `localhost` as the resolver gives it; the server listens on the last
+    // of its addresses only, which a client trying just the first misses
+    // whenever there are several (127.0.0.1 and ::1 on most machines).
+    let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs("localhost:0")
+        .unwrap()
+        .collect();
+    let last = *addrs.last().unwrap();
+    let server = Server::new(|_peer| Echo).start(last).unwrap();
+    let port = server.local_addr().port();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tcp-client"));
+    command.args(["--addr", &format!("localhost:{port}")]);
+    let run = run_to_end(command, b"hi\nQ\n");
+    assert!(run.status.success(), "{addrs:?}: {}", run.stderr);
+    assert_eq!(run.stdout, "hi\n");
 }
