@@ -12,7 +12,9 @@
 //!
 //! The Go client waits for ever when its datagram or the reply is lost (UDP
 //! gives no error for either); this one gives up after `--timeout` seconds
-//! with one line on stderr and exit status 1.
+//! with one line on stderr and exit status 1. A mistyped flag is one line
+//! naming the expected form and exit status 2, and every value a flag
+//! accepts works (`--timeout 1e19` waits, `--message` fits in a datagram).
 //!
 //! # Why an unconnected socket
 //!
@@ -23,7 +25,13 @@
 //! stranger is not printed as the answer but *logged*: the learner sees that
 //! UDP lets anyone send to an open port, and that checking the source is the
 //! receiver's job. The price is that a closed port is detected only by the
-//! timeout, which the message on stderr says.
+//! timeout, which the message on stderr says. Those warnings are rate
+//! limited: a stranger flooding the port gets at most about one line a
+//! second, each counting the datagrams ignored since the last.
+//!
+//! UDP has no handshake, so there is nothing to try at each address a host
+//! name resolves to, as the TCP clients do: the first address is used, as
+//! Go's `Dial("udp", …)` does.
 
 use std::io::{self, Write as _};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
@@ -33,11 +41,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Parser;
 use log::warn;
-use netpoll::Escaped;
+use netpoll::{Escaped, RateLimitedLog};
 
 /// Big enough for any UDP payload (65 507 bytes over IPv4); the Go client's
 /// 4096-byte buffer silently truncates longer replies.
 const RECV_BUFFER_LEN: usize = 65_535;
+
+/// The largest UDP payload over IPv4 (65 535 minus the IP and UDP headers);
+/// a longer `--message` could not be sent.
+const MAX_MESSAGE_LEN: usize = 65_507;
 
 /// Sends a message to a UDP echo server and prints each reply, like the Go
 /// client, but gives up (exit 1) when no reply comes within --timeout.
@@ -48,8 +60,8 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:30000", value_name = "HOST:PORT", value_parser = parse_server_addr)]
     addr: SocketAddr,
 
-    /// Text to send in each datagram.
-    #[arg(long, default_value = "Hello server")]
+    /// Text to send in each datagram (at most 65507 bytes, one datagram).
+    #[arg(long, default_value = "Hello server", value_parser = parse_message)]
     message: String,
 
     /// How many round trips to make, one after the other.
@@ -57,7 +69,7 @@ struct Args {
     count: u64,
 
     /// Seconds to wait for each reply (fractions allowed, e.g. 0.5).
-    #[arg(long, default_value = "2", value_name = "SECONDS", value_parser = parse_timeout)]
+    #[arg(long, default_value = "2", value_name = "SECONDS", value_parser = netpoll::cli::seconds)]
     timeout: Duration,
 }
 
@@ -86,6 +98,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let socket = UdpSocket::bind(local).context("cannot open a UDP socket")?;
 
     let mut buf = vec![0; RECV_BUFFER_LEN];
+    let mut strangers = Strangers::default();
     let mut stdout = io::stdout();
     for _ in 0..args.count {
         // _, err = socket.Write(sendData)
@@ -94,7 +107,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
             .with_context(|| format!("cannot send {} bytes to {server}", args.message.len()))?;
 
         // n, remoteAddr, err := socket.ReadFromUDP(data)
-        let len = receive_reply(&socket, server, args.timeout, &mut buf)?;
+        let len = receive_reply(&socket, server, args.timeout, &mut buf, &mut strangers)?;
 
         // fmt.Printf("recv:%v addr:%v count:%v\n", string(data[:n]), remoteAddr, n)
         writeln!(
@@ -109,15 +122,17 @@ fn run(args: &Args) -> anyhow::Result<()> {
 }
 
 /// Waits up to `timeout` for a datagram from `server` and returns its
-/// length; datagrams from anyone else are logged and skipped, without
-/// extending the deadline (so a stranger cannot keep us waiting for ever).
+/// length; datagrams from anyone else are logged (rate limited) and
+/// skipped, without extending the deadline (so a stranger cannot keep us
+/// waiting for ever).
 fn receive_reply(
     socket: &UdpSocket,
     server: SocketAddr,
     timeout: Duration,
     buf: &mut [u8],
+    strangers: &mut Strangers,
 ) -> anyhow::Result<usize> {
-    let deadline = Instant::now() + timeout;
+    let deadline = netpoll::cli::deadline_after(timeout);
     let no_reply = || {
         anyhow::anyhow!(
             "no reply from {server} within {}s (UDP reports nothing when the datagram, \
@@ -135,9 +150,7 @@ fn receive_reply(
             .context("cannot set the read timeout")?;
         match socket.recv_from(buf) {
             Ok((len, from)) if from == server => return Ok(len),
-            Ok((len, from)) => {
-                warn!("ignored a {len}-byte datagram from {from}: it is not the server {server}")
-            }
+            Ok((len, from)) => strangers.ignore(len, from, server),
             // The timeout: std reports it as WouldBlock on Unix and
             // TimedOut on Windows.
             Err(err)
@@ -174,32 +187,39 @@ fn replying_addr(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-/// `--timeout`: positive, finite seconds.
-fn parse_timeout(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text
-        .parse()
-        .map_err(|_| format!("expected seconds, e.g. 2 or 0.5, not {text:?}"))?;
-    // NaN compares false with everything, so it needs its own check.
-    if secs.is_nan() || secs <= 0.0 {
+/// Datagrams from addresses other than the server's, logged at most about
+/// once a second: a flood must not become a flood of log lines.
+#[derive(Default)]
+struct Strangers {
+    log: RateLimitedLog,
+}
+
+impl Strangers {
+    fn ignore(&mut self, len: usize, from: SocketAddr, server: SocketAddr) {
+        if let Some(suppressed) = self.log.ready(Instant::now()) {
+            let more = match suppressed {
+                0 => String::new(),
+                n => format!(" ({n} more ignored since the last such warning)"),
+            };
+            warn!("ignored a {len}-byte datagram from {from}: it is not the server {server}{more}");
+        }
+    }
+}
+
+/// `--message`: what fits in one datagram.
+fn parse_message(text: &str) -> Result<String, String> {
+    if text.len() > MAX_MESSAGE_LEN {
         return Err(format!(
-            "the timeout must be more than 0 seconds, not {text}"
+            "{} bytes do not fit in one UDP datagram; expected at most {MAX_MESSAGE_LEN} bytes",
+            text.len()
         ));
     }
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("{text} seconds is too long a timeout"))
+    Ok(text.to_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timeout_accepts_fractions_and_rejects_zero_negative_and_nan() {
-        assert_eq!(parse_timeout("0.5"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_timeout("2"), Ok(Duration::from_secs(2)));
-        for bad in ["0", "-1", "NaN", "inf", "soon", ""] {
-            assert!(parse_timeout(bad).is_err(), "{bad:?} accepted");
-        }
-    }
 
     #[test]
     fn the_go_clients_unspecified_address_means_this_host() {
@@ -216,6 +236,9 @@ mod tests {
 
     #[test]
     fn reply_text_is_escaped() {
-        assert_eq!(Escaped(b"ok\r\n\x00\xfe").to_string(), "ok⟦CR⟧⟦LF⟧⟦NUL⟧⟦0xfe⟧");
+        assert_eq!(
+            Escaped(b"ok\r\n\x00\xfe").to_string(),
+            "ok⟦CR⟧⟦LF⟧⟦NUL⟧⟦0xfe⟧"
+        );
     }
 }
