@@ -25,8 +25,15 @@
 //! * `client2 --chunk N` writes every frame in N-byte pieces with a pause
 //!   after each, so frames *arrive* split, and `server2` must put them back
 //!   together.
+//!
+//! The Go clients wait for ever on a server that accepts and then stops
+//! reading: once the sockets' buffers are full, `conn.Write` blocks. Here
+//! the server must take more within `--timeout` seconds (and accept the
+//! connection within as long), or the client says how far it got and exits
+//! with status 1. A host name is dialled at each of its addresses in turn,
+//! as Go's `net.Dial` does.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::num::NonZeroUsize;
 use std::thread;
@@ -34,6 +41,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use bytes::BytesMut;
+use netpoll::cli::ServerAddr;
 
 use crate::boundaries::plural;
 
@@ -43,9 +51,10 @@ pub const DEFAULT_MESSAGE: &str = "Hello, Hello. How are you?";
 /// Flags shared by both clients.
 #[derive(clap::Args, Debug, Clone)]
 pub struct CommonArgs {
-    /// Address of the server.
-    #[arg(long, default_value = crate::DEFAULT_ADDR)]
-    pub addr: String,
+    /// Address of the server. A host name is resolved, and each of its
+    /// addresses is tried in turn, as Go's net.Dial does.
+    #[arg(long, default_value = crate::DEFAULT_ADDR, value_name = "HOST:PORT", value_parser = netpoll::cli::resolve_all)]
+    pub addr: ServerAddr,
 
     /// How many times to send the message.
     #[arg(long, default_value_t = 20)]
@@ -63,6 +72,11 @@ pub struct CommonArgs {
     /// Pause this many milliseconds between messages.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub delay_ms: u64,
+
+    /// Seconds to wait for the server to accept the connection, and then
+    /// to take more of what is sent, before giving up (exit status 1).
+    #[arg(long, default_value = "3", value_name = "SECONDS", value_parser = netpoll::cli::seconds)]
+    pub timeout: Duration,
 }
 
 /// Flags of `stick-demo client`.
@@ -145,6 +159,7 @@ struct Sender {
     peer: SocketAddr,
     nodelay: bool,
     delay: Duration,
+    timeout: Duration,
 }
 
 /// What [`Sender::send_all`] did, for the summary line.
@@ -156,21 +171,29 @@ struct Sent {
 }
 
 impl Sender {
-    /// net.Dial("tcp", addr), with TCP_NODELAY as asked.
+    /// net.Dial("tcp", addr), with TCP_NODELAY as asked, and a write
+    /// timeout so that a server that stops reading is reported.
     fn connect(common: &CommonArgs, nodelay: bool) -> anyhow::Result<Self> {
-        let peer = netpoll::cli::resolve(&common.addr).map_err(anyhow::Error::msg)?;
-        let stream = match TcpStream::connect(peer) {
+        let addr = &common.addr;
+        let stream = match addr.connect(common.timeout) {
             Ok(stream) => stream,
-            Err(e) => bail!("dial {peer} failed: {e} (is the stick-demo server running?)"),
+            Err(e) => bail!("dial {addr} failed: {e} (is the stick-demo server running?)"),
         };
+        let peer = stream
+            .peer_addr()
+            .with_context(|| format!("the connection to {addr} closed at once"))?;
         stream
             .set_nodelay(nodelay)
             .with_context(|| format!("cannot set TCP_NODELAY on the connection to {peer}"))?;
+        stream
+            .set_write_timeout(Some(common.timeout))
+            .with_context(|| format!("cannot set a write timeout on the connection to {peer}"))?;
         Ok(Sender {
             stream,
             peer,
             nodelay,
             delay: Duration::from_millis(common.delay_ms),
+            timeout: common.timeout,
         })
     }
 
@@ -196,12 +219,25 @@ impl Sender {
                 if chunk.is_some() && writes > 0 {
                     thread::sleep(pause);
                 }
-                self.stream.write_all(piece).with_context(|| {
-                    format!(
+                if let Err(e) = self.stream.write_all(piece) {
+                    // A write timeout: std reports it as WouldBlock on Unix
+                    // and TimedOut on Windows.
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) {
+                        bail!(
+                            "{} took nothing for {} s with {i} of {count} messages sent \
+                             whole: it has stopped reading",
+                            self.peer,
+                            self.timeout.as_secs_f64(),
+                        );
+                    }
+                    return Err(anyhow::Error::new(e).context(format!(
                         "connection to {} failed after {i} of {count} messages",
                         self.peer
-                    )
-                })?;
+                    )));
+                }
                 bytes += piece.len() as u64;
                 writes += 1;
             }
