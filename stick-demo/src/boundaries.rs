@@ -34,14 +34,37 @@ pub const PICTURE_WIDTH: usize = 96;
 /// How many distinct runs of read sizes a summary lists; the rest is counted.
 const MAX_SIZE_RUNS: usize = 12;
 
-/// Printed once, before the first summary, so the pictures need no key.
+/// The widest line of the [`legend`], in characters: it fits a terminal
+/// beside the demo's 20-character program labels.
+pub const LEGEND_WIDTH: usize = 72;
+
+/// Printed once, before the first summary, so the pictures need no key:
+/// several lines, the first starting `legend: `, the rest indented under it.
 pub fn legend(message_len: u64) -> String {
-    format!(
-        "legend: in `reads` pictures each digit is one {message_len}-byte message, numbered \
+    const HEAD: &str = "legend: ";
+    let text = format!(
+        "in `reads` pictures each digit is one {message_len}-byte message, numbered \
          1 2 … 9 0 1 …; `|` is where one read ended and the next began. Several digits \
          between two `|` = messages stuck together in one read; the same digit on both \
          sides of a `|` (like 3|3) = one message split across reads."
-    )
+    );
+    let indent = " ".repeat(HEAD.len());
+    let mut out = String::from(HEAD);
+    let mut width = HEAD.len();
+    for (i, word) in text.split(' ').enumerate() {
+        let len = word.chars().count();
+        if i > 0 && width + 1 + len > LEGEND_WIDTH {
+            out.push('\n');
+            out.push_str(&indent);
+            width = indent.len();
+        } else if i > 0 {
+            out.push(' ');
+            width += 1;
+        }
+        out.push_str(word);
+        width += len;
+    }
+    out
 }
 
 /// Draws read boundaries against `message_len`-byte messages, at most
@@ -213,6 +236,33 @@ pub fn plural(n: u64, noun: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn legend_is_wrapped_to_fit_a_terminal_and_loses_no_word() {
+        let text = legend(26);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.len() > 1, "{text}");
+        assert!(
+            lines[0].starts_with("legend: in `reads` pictures"),
+            "{text}"
+        );
+        for line in &lines {
+            assert!(line.chars().count() <= LEGEND_WIDTH, "too wide: {line:?}");
+        }
+        assert!(
+            lines[1..]
+                .iter()
+                .all(|l| l.starts_with("        ") && !l.starts_with("         "))
+        );
+        let words: Vec<&str> = text.split_whitespace().collect();
+        assert_eq!(
+            words.join(" "),
+            "legend: in `reads` pictures each digit is one 26-byte message, numbered 1 2 … 9 0 \
+             1 …; `|` is where one read ended and the next began. Several digits between two \
+             `|` = messages stuck together in one read; the same digit on both sides of a `|` \
+             (like 3|3) = one message split across reads."
+        );
+    }
 
     /// Boundaries of reads of the given sizes.
     fn boundaries_of(sizes: &[u64]) -> (Vec<u64>, u64) {

@@ -149,7 +149,8 @@ fn server_prints_the_legend_once_before_the_first_summary() {
     run_client("client", server.listening_addr(), &["--count", "2"]);
     let first = server.stdout_until(is_raw_summary);
     assert!(
-        first[0].starts_with("legend: ") && first.len() == 2,
+        first[0].starts_with("legend: ")
+            && first.len() == stick_demo::boundaries::legend(26).lines().count() + 1,
         "{first:#?}"
     );
     // The picture line follows its summary.

@@ -9,7 +9,7 @@ use std::{ffi::OsString, os::unix::process::CommandExt as _, process::Command};
 
 use anyhow::{Context, Result};
 
-use crate::build::release_binaries;
+use crate::build::{Profile, binaries};
 
 /// The servers measured, and the load generator with its baselines.
 const PACKAGES: [&str; 3] = ["tcp-server", "udp-server", "bench"];
@@ -27,7 +27,7 @@ pub struct BenchArgs {
 /// Builds, then replaces this process with the release `bench` binary, so
 /// that a Ctrl-C and the exit status are the bench's own.
 pub fn run(args: BenchArgs) -> Result<()> {
-    let binaries = release_binaries(&PACKAGES)?;
+    let binaries = binaries(Profile::Release, &PACKAGES)?;
     let bench = binaries.get("bench")?;
     let servers = binaries
         .get("tcp-server")?

@@ -1,5 +1,12 @@
-//! Building the workspace's programs once, in release mode, and finding the
-//! binaries: the one build that `demo`, `compare` and `bench` all start with.
+//! Building the workspace's programs once and finding the binaries: the one
+//! build that `demo`, `compare` and `bench` all start with.
+//!
+//! The bench measures speed, so it builds with the release profile (whole-
+//! program optimisation: over a minute from cold on two cores). The demo and
+//! `compare` show behaviour, so they build with the dev profile, which shares
+//! every dependency xtask itself was just built with (clap, anyhow, libc):
+//! a learner's first `cargo xtask demo` reaches its first step in well under
+//! half a minute instead of a minute and a half.
 //!
 //! Cargo is run through `$CARGO` (the cargo that started `cargo xtask`, so
 //! `cargo +nightly xtask demo` builds with nightly) and asked for JSON
@@ -16,7 +23,29 @@ use std::{
 
 use anyhow::{Context, Result, bail, ensure};
 
-/// Release binaries by name (`tcp-server`, `stick-demo`, …).
+/// Which cargo profile to build with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// `dev`: quick to build, for the demo and `compare`.
+    Dev,
+    /// `release`: for measurements.
+    Release,
+}
+
+impl Profile {
+    /// What the learner is told before the build: what and how long.
+    fn build_time(self) -> &'static str {
+        match self {
+            Profile::Dev => "debug build: about 20 s the first time on two cores, a second after",
+            Profile::Release => {
+                "release build, optimised for the benchmark: a minute or two the first time \
+                 on two cores, a second after"
+            }
+        }
+    }
+}
+
+/// Built binaries by name (`tcp-server`, `stick-demo`, …).
 #[derive(Debug, Clone)]
 pub struct Binaries(BTreeMap<String, PathBuf>);
 
@@ -32,20 +61,26 @@ impl Binaries {
     }
 }
 
-/// `$CARGO build --release -p …` for `packages`; cargo's progress and
+/// `$CARGO build [--release] -p …` for `packages`, after one line on stdout
+/// saying what is built and about how long it takes; cargo's progress and
 /// errors go to our stderr as usual.
-pub fn release_binaries(packages: &[&str]) -> Result<Binaries> {
+pub fn binaries(profile: Profile, packages: &[&str]) -> Result<Binaries> {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(&cargo);
-    command.current_dir(workspace_root()).args([
-        "build",
-        "--release",
-        "--message-format=json-render-diagnostics",
-    ]);
+    command
+        .current_dir(workspace_root())
+        .args(["build", "--message-format=json-render-diagnostics"]);
+    if profile == Profile::Release {
+        command.arg("--release");
+    }
     for package in packages {
         command.args(["-p", package]);
     }
-    eprintln!("building release binaries: {}", packages.join(", "));
+    println!(
+        "building {} ({})",
+        packages.join(", "),
+        profile.build_time()
+    );
     command.stdout(Stdio::piped());
     // In its own group, like every program xtask starts: a Ctrl-C while
     // cargo builds stops cargo and its rustc processes too.
@@ -65,10 +100,7 @@ pub fn release_binaries(packages: &[&str]) -> Result<Binaries> {
     let status = child.wait().context("waiting for cargo");
     harness::reaped(child.id());
     let status = status?;
-    ensure!(
-        status.success(),
-        "`cargo build --release` failed ({status})"
-    );
+    ensure!(status.success(), "`cargo build` failed ({status})");
     if binaries.is_empty() {
         bail!("cargo reported no binaries; is this the sockets-rs workspace?");
     }

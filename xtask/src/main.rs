@@ -4,7 +4,7 @@
 //! Start reading at [`Task`]: one variant per task, one module per task. To add a
 //! task, add a module and a variant; `main` only dispatches. xtask is the
 //! orchestrator only: every task builds the programs it runs with the one
-//! release build in [`build`] (cargo is run through the `CARGO` environment
+//! build in [`build`] (cargo is run through the `CARGO` environment
 //! variable, so `cargo +toolchain xtask …` builds with the same toolchain that
 //! started it), and starts them through the workspace's `harness` crate. The
 //! load generator and the tokio baselines are the `bench` crate, which
@@ -15,7 +15,8 @@ mod build;
 mod compare;
 mod demo;
 
-use anyhow::Result;
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -49,10 +50,20 @@ enum Task {
     Bench(bench::BenchArgs),
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().task {
+/// A failed task is one line on stderr and exit status 1: the error and its
+/// context, never a backtrace (which `RUST_BACKTRACE=1`, set by many
+/// learners, would add to anyhow's `Debug` output of an error from `main`).
+fn main() -> ExitCode {
+    let outcome = match Cli::parse().task {
         Task::Demo(args) => demo::run(args),
         Task::Compare(args) => compare::run(args),
         Task::Bench(args) => bench::run(args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("cargo xtask: {err:#}");
+            ExitCode::FAILURE
+        }
     }
 }

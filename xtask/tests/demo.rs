@@ -1,13 +1,13 @@
 //! `cargo xtask demo`, run as a learner runs it: one part checked end to
 //! end, and a Ctrl-C in the middle of a step that must leave no program
-//! behind. (The full demo runs in `.ci/run`.) Both build the release
-//! binaries first, which takes minutes when the target directory is cold.
+//! behind. (The full demo runs in `.ci/run`.) Both build the programs first
+//! (dev profile), which takes a while when the target directory is cold.
 
 use std::{fs, process::Command, time::Duration};
 
 use harness::Program;
 
-/// Generous: a cold release build of the workspace comes first.
+/// Generous: a cold build of the programs comes first.
 const BUILD_AND_RUN: Duration = Duration::from_secs(900);
 
 /// `cargo xtask demo <part>`, without colour, every wait bounded by
@@ -35,6 +35,12 @@ fn demo_udp_checks_the_real_output_and_passes() {
     let (_, stderr, status) = demo.wait_exit();
     let text = lines.join("\n");
     assert!(status.success(), "{status}\n{text}\n{}", stderr.join("\n"));
+    // Before cargo's output, one line says what is built and how long it takes.
+    assert!(
+        lines[0].starts_with("building tcp-server, ")
+            && lines[0].contains("debug build: about 20 s the first time"),
+        "{text}"
+    );
     // The programs' own lines, shown with their names.
     assert!(
         text.contains("udp-client │ recv:Hello server addr:127.0.0.1:"),

@@ -11,7 +11,7 @@
 //! DIR/UDP/server/main.go           DIR/UDP/client/main.go
 //! ```
 //!
-//! [`run`] builds them ([`gobuild`]) and our release binaries, then, for
+//! [`run`] builds them ([`gobuild`]) and ours (dev profile, as the demo), then, for
 //! each program of the tutorial, runs every client against every server:
 //! Go → Go, Go → Rust, Rust → Go, Rust → Rust. The Go programs hard-code
 //! their ports (20000 for TCP echo, 30000 for the rest), so the pairs run
@@ -32,10 +32,12 @@ use anyhow::{Context, Result, bail};
 use harness::{EchoLines, Process, Stream, exit_words};
 
 use crate::{
-    build::{Binaries, release_binaries},
+    build::{Binaries, Profile, binaries},
     demo::{
         PACKAGES,
-        check::{glued_equals_repeated, payload, payloads, pieces_of_repeated, summary},
+        check::{
+            glued_equals_repeated, payload, payloads, pieces_of_repeated, received_texts, summary,
+        },
         report::shown,
     },
 };
@@ -108,7 +110,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
     );
     let go_programs = gobuild::build(&go, &dir)?;
     println!("   (built in {})", go_programs.tree().display());
-    let rust = release_binaries(&PACKAGES)?;
+    let rust = binaries(Profile::Dev, &PACKAGES)?;
 
     let mut cells = Vec::new();
     for family in Family::ALL {
@@ -488,22 +490,14 @@ fn check_tcp(pair: Pair, server: &Process, client: &Process) -> Result<Vec<Strin
 /// The unframed messages: every byte for our server; for a Go server, what
 /// it printed must be pieces of the messages (it may lose some: a note).
 fn check_stick(pair: Pair, server: &Process) -> Result<Vec<String>> {
-    // The raw server's prefix; a copy of tcp/server prints the longer one.
-    let texts = |lines: &[String]| -> Vec<String> {
-        lines
-            .iter()
-            .filter_map(|l| payload(l, TCP_PREFIX).or_else(|| payload(l, STICK_PREFIX)))
-            .map(str::to_owned)
-            .collect()
-    };
     let total = STICK_MESSAGE.len() * STICK_COUNT;
     match pair.server {
         Side::Rust => {
             server.wait_for_line("the connection's `reads` picture", OUTPUT, |l| {
                 l.contains(": reads ")
             })?;
-            let reads = texts(&server.lines(Stream::Stdout));
-            let reads: Vec<&str> = reads.iter().map(String::as_str).collect();
+            let lines = server.lines(Stream::Stdout);
+            let reads = received_texts(&lines);
             glued_equals_repeated(&reads, STICK_MESSAGE, STICK_COUNT)
                 .map_err(anyhow::Error::msg)?;
             Ok(vec![format!(
@@ -516,8 +510,8 @@ fn check_stick(pair: Pair, server: &Process) -> Result<Vec<String>> {
             server.wait_for_line("`read from client failed`", OUTPUT, |l| {
                 l.starts_with("read from client failed")
             })?;
-            let reads = texts(&server.lines(Stream::Stdout));
-            let reads: Vec<&str> = reads.iter().map(String::as_str).collect();
+            let lines = server.lines(Stream::Stdout);
+            let reads = received_texts(&lines);
             let printed: usize = reads.iter().map(|r| r.len()).sum();
             if printed == 0 || !pieces_of_repeated(&reads, STICK_MESSAGE) {
                 bail!("the Go server printed {printed} bytes that are not the client's messages");

@@ -31,6 +31,23 @@ pub fn payloads<'a>(lines: &'a [String], prefix: &str) -> Vec<&'a str> {
     lines.iter().filter_map(|l| payload(l, prefix)).collect()
 }
 
+/// The two lines the Go tutorial prints for a read: `tcp/server`'s, which
+/// the sticky-packet chapter's "unchanged" server also prints, and the
+/// chapter's own sample output's (which `server2` prints for a message).
+pub const RECEIVED_PREFIXES: [&str; 2] = [
+    "received client Data sent from terminal: ",
+    "received client Data sent: ",
+];
+
+/// The texts of every read a raw (unframed) server printed, with either of
+/// the [`RECEIVED_PREFIXES`], in order.
+pub fn received_texts(lines: &[String]) -> Vec<&str> {
+    lines
+        .iter()
+        .filter_map(|l| RECEIVED_PREFIXES.iter().find_map(|p| payload(l, p)))
+        .collect()
+}
+
 /// The picture in the raw server's `<peer>: reads 1234|56…` line, which
 /// shows where its reads ended among the messages.
 pub fn picture(line: &str) -> Option<&str> {
@@ -177,6 +194,16 @@ mod tests {
             "b",
         ]);
         assert_eq!(payloads(&lines, prefix), ["a"]);
+    }
+
+    #[test]
+    fn received_texts_take_either_go_line() {
+        let lines = owned(&[
+            "received client Data sent from terminal: a (from p)",
+            "received client Data sent: b",
+            "legend: x",
+        ]);
+        assert_eq!(received_texts(&lines), ["a", "b"]);
     }
 
     #[test]

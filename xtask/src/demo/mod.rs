@@ -1,6 +1,6 @@
 //! `cargo xtask demo [tcp|stick|udp]`: the whole tutorial, run and checked.
 //!
-//! Read [`run`] first: it builds the release binaries once, then runs the
+//! Read [`run`] first: it builds the programs once (dev profile), then runs the
 //! parts in the tutorial's order: [`tcp`], the sticky-packet steps
 //! ([`stick_raw`] to [`stick_framed_chunks`]) and [`udp`]. Each step
 //! says in a few lines what is about to happen and why, starts the programs
@@ -27,9 +27,10 @@ use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use harness::{Process, Stream, exit_words};
 
-use crate::build::{Binaries, release_binaries};
+use crate::build::{Binaries, Profile, binaries};
 use check::{
-    exact_lines, glued_equals_repeated, number_after, payloads, picture, read_sizes, summary,
+    exact_lines, glued_equals_repeated, number_after, payloads, picture, read_sizes,
+    received_texts, summary,
 };
 use report::{Row, Style};
 
@@ -77,7 +78,9 @@ pub struct DemoArgs {
 /// `cargo xtask demo`: build, run each part, print the table.
 pub fn run(args: DemoArgs) -> Result<()> {
     harness::install_interrupt_handler().context("cannot install the Ctrl-C handler")?;
-    let binaries = release_binaries(&PACKAGES)?;
+    // The dev profile: the demo shows behaviour, and a learner should see
+    // it within half a minute of a cold start (see `build`).
+    let binaries = binaries(Profile::Dev, &PACKAGES)?;
     let style = Style::detect();
     let started = Instant::now();
     let mut demo = Demo {
@@ -257,20 +260,25 @@ fn long_line() -> String {
 /// Part 1: `tcp/server` and `tcp/client`.
 fn tcp(d: &mut Demo) -> Result<()> {
     const SHORT: &str = "Hello, sockets!";
+    // Printable text comes back as typed, backslashes and tabs included;
+    // the `\x07` here is four typed characters, not a BEL.
+    const TYPED: &str = "a \"quoted\" C:\\path\\x07\tand a tab";
     const PREFIX: &str = "received client Data sent from terminal: ";
     d.narrate(
         "tcp-server and tcp-client (Go: tcp/server, tcp/client)",
         &[
             "tcp-server echoes every byte it reads and prints each read, as the Go server does.",
             "tcp-client sends each line of its input and prints the echo. We give it a short",
-            "line, a 2 000-character line, then Q. The Go client reads once, 512 bytes, so it",
-            "prints a long echo in pieces, one line late; the Go server loses what its reader",
-            "buffered past 128 bytes. Ours must print both echoes whole, in order.",
+            "line, a line with quotes, backslashes and a tab (shown as typed: only what could",
+            "drive a terminal is escaped, as ⟦ESC⟧), a 2 000-character line, then Q. The Go",
+            "client reads once, 512 bytes, so it prints a long echo in pieces, one line late;",
+            "the Go server loses what its reader buffered past 128 bytes. Ours must print",
+            "every echo whole, in order.",
         ],
     );
     let (server, addr) = d.server("tcp-server", "tcp-server", &[])?;
     let long = long_line();
-    let input = format!("{SHORT}\n{long}\nQ\n");
+    let input = format!("{SHORT}\n{TYPED}\n{long}\nQ\n");
     let mut client = d.client("tcp-client", "tcp-client", &["--addr", &addr], Some(input))?;
     d.exited_zero(&mut client);
     let echoes = client.lines(Stream::Stdout);
@@ -282,12 +290,19 @@ fn tcp(d: &mut Demo) -> Result<()> {
         },
     );
     d.record(
+        "quotes, backslashes and a tab echoed exactly as typed",
+        match echoes.get(1) {
+            Some(line) if line == TYPED => Ok(String::new()),
+            other => Err(format!("second line printed: {other:?}")),
+        },
+    );
+    d.record(
         "2 000-character line echoed whole, on one line",
-        exact_lines(&echoes, &[SHORT, &long]).map(|()| String::new()),
+        exact_lines(&echoes, &[SHORT, TYPED, &long]).map(|()| String::new()),
     );
 
     // Each read is one line on the server; together they must be every byte.
-    let sent = SHORT.len() + long.len();
+    let sent = SHORT.len() + TYPED.len() + long.len();
     let waited = server.wait_until("every byte as reads", OUTPUT, |lines| {
         payloads(lines, PREFIX)
             .iter()
@@ -300,7 +315,7 @@ fn tcp(d: &mut Demo) -> Result<()> {
     d.record(
         &format!("tcp-server printed all {sent} bytes it read"),
         waited.map_err(|e| format!("{e:#}")).and_then(|()| {
-            (reads.concat() == format!("{SHORT}{long}"))
+            (reads.concat() == format!("{SHORT}{TYPED}{long}"))
                 .then(|| format!("in {} reads", reads.len()))
                 .ok_or_else(|| format!("the reads add up to {} bytes", reads.concat().len()))
         }),
@@ -315,7 +330,6 @@ fn tcp(d: &mut Demo) -> Result<()> {
 /// Waits for the raw server's per-connection summary, then checks what it
 /// printed: every byte, as reads of at most `max_read` bytes.
 fn raw_server_checks(d: &mut Demo, server: &Process, max_read: Option<usize>) {
-    const PREFIX: &str = "received client Data sent: ";
     let total = STICK_MESSAGE.len() * STICK_COUNT;
     // The connection's summary is printed when the server sees it close:
     // after that line, every read has been printed.
@@ -330,7 +344,7 @@ fn raw_server_checks(d: &mut Demo, server: &Process, max_read: Option<usize>) {
         }
     };
     let lines = server.lines(Stream::Stdout);
-    let reads = payloads(&lines, PREFIX);
+    let reads = received_texts(&lines);
     let (largest, count) = read_sizes(&reads);
     d.record(
         &format!(

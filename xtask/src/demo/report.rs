@@ -105,13 +105,20 @@ pub fn use_colour(stdout_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) 
 }
 
 /// A line made safe and short enough for the screen: control characters
-/// escaped (a program's output must not drive the terminal), and a long
-/// line shown as its two ends and its length.
+/// other than tab escaped (our programs escape what they print already; a
+/// Go program's output must not drive the terminal either), and a long line
+/// shortened.
+///
+/// A teaching line is `<Go prefix><text> (from <peer>)`, and the text a
+/// demo sends long is one run without spaces: that run is what is
+/// shortened, to its two ends and its own length, so a 2 000-character line
+/// is said to be 2 000 characters, with the prefix and peer still readable.
+/// A line that is long some other way is shortened as a whole.
 pub fn shown(line: &str) -> String {
     let safe: String = line
         .chars()
         .flat_map(|c| -> Box<dyn Iterator<Item = char>> {
-            if c.is_control() {
+            if c.is_control() && c != '\t' {
                 Box::new(c.escape_debug())
             } else {
                 Box::new(std::iter::once(c))
@@ -122,9 +129,31 @@ pub fn shown(line: &str) -> String {
     if count <= SHOWN_LINE_LEN {
         return safe;
     }
-    let head: String = safe.chars().take(60).collect();
-    let tail: String = safe.chars().skip(count - 40).collect();
-    format!("{head} … {tail}  [{count} characters, shortened here]")
+    let mut longest = (0, "");
+    let mut offset = 0;
+    for word in safe.split(' ') {
+        if word.chars().count() > longest.1.chars().count() {
+            longest = (offset, word);
+        }
+        offset += word.len() + 1;
+    }
+    let (at, word) = longest;
+    let word_count = word.chars().count();
+    if count - word_count + SHORTENED_LEN <= SHOWN_LINE_LEN {
+        let (before, after) = (&safe[..at], &safe[at + word.len()..]);
+        return format!("{before}{}{after}", shortened(word, word_count));
+    }
+    shortened(&safe, count)
+}
+
+/// Room a [`shortened`] run takes, at most.
+const SHORTENED_LEN: usize = 140;
+
+/// `text`, of `count` characters, as its two ends and its length.
+fn shortened(text: &str, count: usize) -> String {
+    let head: String = text.chars().take(60).collect();
+    let tail: String = text.chars().skip(count - 40).collect();
+    format!("{head} … {tail} [{count} characters, shortened here]")
 }
 
 /// One check of one step.
@@ -259,11 +288,31 @@ mod tests {
 
     #[test]
     fn shown_lines_are_escaped_and_long_ones_shortened() {
-        assert_eq!(shown("a\x1b[2Jb\tc"), r"a\u{1b}[2Jb\tc");
+        assert_eq!(shown("a\x1b[2Jb\tc"), "a\\u{1b}[2Jb\tc");
         let long = "x".repeat(2000);
         let s = shown(&long);
         assert!(s.len() < 200, "{s}");
-        assert!(s.contains("[2000 characters, shortened here]"), "{s}");
+        assert!(s.ends_with("[2000 characters, shortened here]"), "{s}");
         assert_eq!(shown("short"), "short");
+        let words = "word ".repeat(400);
+        assert!(shown(&words).ends_with("[2000 characters, shortened here]"));
+    }
+
+    #[test]
+    fn a_long_teaching_line_is_counted_by_its_text_not_its_prefix() {
+        let line = format!(
+            "received client Data sent from terminal: {} (from 127.0.0.1:40000)",
+            "y".repeat(2000)
+        );
+        let s = shown(&line);
+        assert!(
+            s.starts_with("received client Data sent from terminal: yyy"),
+            "{s}"
+        );
+        assert!(
+            s.ends_with("yyy [2000 characters, shortened here] (from 127.0.0.1:40000)"),
+            "{s}"
+        );
+        assert!(!s.contains("2064"), "{s}");
     }
 }
