@@ -182,6 +182,24 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_os = "linux")]
+    fn dial_gives_up_after_the_timeout_when_the_server_does_not_answer() {
+        // A listener whose accept queue (backlog 0: one connection) is
+        // full: Linux drops further SYNs, so a connect is never answered,
+        // as with a server behind a firewall that drops packets.
+        let listener =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        listener
+            .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        listener.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap().as_socket().unwrap();
+        let _queued = TcpStream::connect(addr).unwrap();
+        let err = connect_any(&[addr], Duration::from_millis(200)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+    }
+
+    #[test]
     fn every_addr_error_names_the_expected_form_and_an_example() {
         for bad in ["garbage", "no port", "127.0.0.1", ":", "host:notaport", ""] {
             let err = resolve(bad).unwrap_err();
