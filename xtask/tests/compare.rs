@@ -9,12 +9,25 @@
 
 use std::{
     fs,
+    io::ErrorKind,
+    net::TcpListener,
     path::{Path, PathBuf},
     process::{Command, ExitStatus, Stdio},
+    sync::{Mutex, MutexGuard},
     time::Duration,
 };
 
 use harness::{Finished, Program};
+
+/// The tests that reach the port check take this first: one holds port
+/// 20000 on purpose, the full run needs it free.
+static FIXED_PORTS: Mutex<()> = Mutex::new(());
+
+fn fixed_ports() -> MutexGuard<'static, ()> {
+    FIXED_PORTS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 fn xtask() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
@@ -66,6 +79,7 @@ fn a_directory_without_the_tutorial_layout_is_named_with_the_missing_files_and_e
 
 #[test]
 fn without_go_on_path_it_says_how_to_install_it_and_exits_2() {
+    let _ports = fixed_ports();
     let empty = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("empty-path");
     fs::create_dir_all(&empty).unwrap();
     let mut command = xtask();
@@ -77,6 +91,37 @@ fn without_go_on_path_it_says_how_to_install_it_and_exits_2() {
 }
 
 #[test]
+fn a_busy_go_port_is_named_with_its_holder_in_one_line_before_anything_runs() {
+    let _ports = fixed_ports();
+    // The one test bound to a fixed port: the Go tcp/server's, held here.
+    let held = match TcpListener::bind("127.0.0.1:20000") {
+        Ok(listener) => Some(listener),
+        // Something else has it: the check must name that instead.
+        Err(e) if e.kind() == ErrorKind::AddrInUse => None,
+        Err(e) => panic!("binding 127.0.0.1:20000: {e}"),
+    };
+    let mut command = xtask();
+    command
+        .arg("--go")
+        .arg(fixtures())
+        .env("RUST_BACKTRACE", "1");
+    let (status, stdout, stderr) = run(command, Duration::from_secs(60));
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains("TCP port 20000 (needed by tcp/server) is in use by "),
+        "{stderr}"
+    );
+    if held.is_some() {
+        let holder = format!("by pid {} (", std::process::id());
+        assert!(stderr.contains(&holder), "{stderr}");
+    }
+    assert!(!stderr.contains("backtrace"), "{stderr}");
+    // Nothing was built or run.
+    assert!(!stdout.contains("go build"), "{stdout}");
+}
+
+#[test]
 fn go_fixtures_and_our_programs_work_together_in_every_pair() {
     if !go_is_installed() {
         eprintln!(
@@ -85,6 +130,7 @@ fn go_fixtures_and_our_programs_work_together_in_every_pair() {
         );
         return;
     }
+    let _ports = fixed_ports();
     let mut command = xtask();
     command.arg("--go").arg(fixtures());
     // Builds the release binaries (minutes when cold) and 8 Go programs.

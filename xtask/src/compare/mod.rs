@@ -21,7 +21,8 @@
 //! Go program's known defect showed (see `docs/pitfalls.md`).
 //!
 //! Exit status: 0 when every pair that ran worked, 1 when one did not, 2
-//! when the comparison cannot run (no `go`, no DIR, or not that layout).
+//! when the comparison cannot run (no `go`, no DIR, not that layout, or a
+//! fixed port already taken: [`busy_ports`] names it and its holder first).
 
 mod gobuild;
 mod ports;
@@ -95,6 +96,9 @@ pub fn run(args: CompareArgs) -> Result<()> {
             missing.join(", ")
         ));
     }
+    if let Some(busy) = busy_ports() {
+        cannot_run(&busy);
+    }
     let Some(go) = gobuild::find_go() else {
         cannot_run(
             "`go` is not on PATH, so the Go programs cannot be built. Install Go \
@@ -139,6 +143,44 @@ pub fn run(args: CompareArgs) -> Result<()> {
         bail!("{failed} of {} pairs failed", cells.len());
     }
     Ok(())
+}
+
+/// The Go programs' fixed ports that something else holds, in one line
+/// naming each port, who holds it (when that can be known) and which Go
+/// programs need it; `None` when all are free. Checked before anything is
+/// built, so a busy port costs the learner one line, not a timeout per pair.
+fn busy_ports() -> Option<String> {
+    let mut busy = Vec::new();
+    for (transport, port) in [
+        (Transport::Tcp, 20000),
+        (Transport::Tcp, 30000),
+        (Transport::Udp, 30000),
+    ] {
+        let needed_by: Vec<&str> = Family::ALL
+            .iter()
+            .filter(|f| f.transport() == transport && f.port() == port)
+            .map(|f| f.go_dir(Role::Server))
+            .collect();
+        let who = match ports::in_use(transport, port) {
+            Ok(false) => continue,
+            Ok(true) => match ports::holder(transport, port) {
+                Ok(Some(holder)) => format!("by {holder}"),
+                _ => "by a process this user cannot see".to_owned(),
+            },
+            Err(e) => return Some(format!("{e:#}")),
+        };
+        busy.push(format!(
+            "{transport} port {port} (needed by {}) is in use {who}",
+            needed_by.join(", ")
+        ));
+    }
+    let them = if busy.len() == 1 { "it" } else { "them" };
+    (!busy.is_empty()).then(|| {
+        format!(
+            "{}; the Go programs hard-code their ports: stop {them} and run again",
+            busy.join("; ")
+        )
+    })
 }
 
 /// Which implementation plays a part.

@@ -5,10 +5,11 @@
 //! prints nothing at start) has bound it. Asking by connecting would be seen
 //! by the Go server as a client (it would print a failed read); binding to
 //! test would race with the server's own bind. `/proc/net/{tcp,udp}{,6}`
-//! answer without touching the port.
+//! answer without touching the port, and name the socket's inode, which
+//! [`holder`] follows to the process that has it open.
 
 use std::{
-    fs,
+    fmt, fs,
     time::{Duration, Instant},
 };
 
@@ -30,6 +31,15 @@ impl Transport {
     }
 }
 
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Transport::Tcp => "TCP",
+            Transport::Udp => "UDP",
+        })
+    }
+}
+
 /// The kernel's `st` value for a listening TCP socket.
 const TCP_LISTEN: u8 = 0x0A;
 
@@ -38,15 +48,24 @@ const TCP_LISTEN: u8 = 0x0A;
 /// TIME_WAIT do not stop a listener, which sets SO_REUSEADDR), or any UDP
 /// socket with that local port.
 pub fn in_use(transport: Transport, port: u16) -> Result<bool> {
+    Ok(!colliding_inodes(transport, port)?.is_empty())
+}
+
+/// The inodes of the sockets that [`in_use`] counts.
+fn colliding_inodes(transport: Transport, port: u16) -> Result<Vec<u64>> {
     let mut readable = false;
-    let mut used = false;
+    let mut inodes = Vec::new();
     for table in transport.tables() {
         // tcp6/udp6 are missing when IPv6 is disabled; that is fine.
         if let Ok(text) = fs::read_to_string(table) {
             readable = true;
-            used |= local_sockets(&text).any(|(p, state)| {
-                p == port && (transport == Transport::Udp || state == TCP_LISTEN)
-            });
+            inodes.extend(
+                local_sockets(&text)
+                    .filter(|s| {
+                        s.port == port && (transport == Transport::Udp || s.state == TCP_LISTEN)
+                    })
+                    .map(|s| s.inode),
+            );
         }
     }
     if !readable {
@@ -55,7 +74,42 @@ pub fn in_use(transport: Transport, port: u16) -> Result<bool> {
             transport.tables()[0]
         );
     }
-    Ok(used)
+    Ok(inodes)
+}
+
+/// Who holds `port`, when it is in use: `pid 4242 (nc)`, or `None` when no
+/// process this user may look into has the socket open (another user's,
+/// or one that has just exited).
+pub fn holder(transport: Transport, port: u16) -> Result<Option<String>> {
+    let inodes = colliding_inodes(transport, port)?;
+    let Ok(processes) = fs::read_dir("/proc") else {
+        return Ok(None);
+    };
+    for process in processes.flatten() {
+        let Some(pid) = process
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // Another user's descriptors are unreadable: skipped, not an error.
+        let Ok(fds) = fs::read_dir(process.path().join("fd")) else {
+            continue;
+        };
+        let holds = fds.flatten().any(|fd| {
+            fs::read_link(fd.path()).is_ok_and(|target| {
+                inodes
+                    .iter()
+                    .any(|inode| target.as_os_str() == format!("socket:[{inode}]").as_str())
+            })
+        });
+        if holds {
+            let name = fs::read_to_string(process.path().join("comm")).unwrap_or_default();
+            return Ok(Some(format!("pid {pid} ({})", name.trim())));
+        }
+    }
+    Ok(None)
 }
 
 /// Waits until `in_use` is `wanted`, checking `still_ok` between looks (a
@@ -83,18 +137,26 @@ pub fn wait_until(
     }
 }
 
-/// `(local port, state)` of every socket in one `/proc/net` table.
+/// One line of a `/proc/net` table: what `compare` needs of a socket.
+#[derive(Debug, PartialEq, Eq)]
+struct Socket {
+    port: u16,
+    state: u8,
+    inode: u64,
+}
+
+/// Every socket in one `/proc/net` table.
 ///
-/// A line reads `sl local_address rem_address st …`, the address as hex
-/// `IP:PORT`, e.g. `0: 0100007F:4E20 00000000:0000 0A …` for 127.0.0.1:20000
-/// listening.
-fn local_sockets(table: &str) -> impl Iterator<Item = (u16, u8)> + '_ {
+/// A line reads `sl local_address rem_address st tx:rx tr:when retrnsmt uid
+/// timeout inode …`, the address as hex `IP:PORT`, e.g. `0: 0100007F:4E20
+/// 00000000:0000 0A …` for 127.0.0.1:20000 listening.
+fn local_sockets(table: &str) -> impl Iterator<Item = Socket> + '_ {
     table.lines().skip(1).filter_map(|line| {
-        let mut fields = line.split_whitespace().skip(1);
-        let local = fields.next()?;
-        let state = fields.nth(1)?;
-        let port = u16::from_str_radix(local.rsplit(':').next()?, 16).ok()?;
-        Some((port, u8::from_str_radix(state, 16).ok()?))
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let port = u16::from_str_radix(fields.get(1)?.rsplit(':').next()?, 16).ok()?;
+        let state = u8::from_str_radix(fields.get(3)?, 16).ok()?;
+        let inode = fields.get(9)?.parse().ok()?;
+        Some(Socket { port, state, inode })
     })
 }
 
@@ -109,8 +171,10 @@ mod tests {
 
     #[test]
     fn proc_net_lines_give_port_and_state() {
-        let sockets: Vec<_> = local_sockets(TCP).collect();
-        assert_eq!(sockets, [(20000, 0x0A), (30000, 0x06)]);
+        let sockets: Vec<_> = local_sockets(TCP)
+            .map(|s| (s.port, s.state, s.inode))
+            .collect();
+        assert_eq!(sockets, [(20000, 0x0A, 1), (30000, 0x06, 0)]);
         assert_eq!(local_sockets("header only\n").count(), 0);
         assert_eq!(local_sockets("h\n   0: garbage\n").count(), 0);
     }
@@ -128,5 +192,16 @@ mod tests {
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = socket.local_addr().unwrap().port();
         assert!(in_use(Transport::Udp, port).unwrap());
+    }
+
+    #[test]
+    fn the_holder_of_a_port_is_named_by_pid() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let holder = holder(Transport::Tcp, port).unwrap().unwrap();
+        assert!(
+            holder.starts_with(&format!("pid {} (", std::process::id())),
+            "{holder}"
+        );
     }
 }
