@@ -465,6 +465,10 @@ fn bad_flags_are_refused_with_a_message() {
         &["server", "--message-len", "0"],
         &["client2", "--chunk", "0"],
         &["server2", "--addr", "not an address"],
+        &["client", "--addr", "not an address"],
+        &["client2", "--addr", "127.0.0.1"],
+        &["client", "--timeout", "0"],
+        &["client2", "--timeout", "soon"],
     ] {
         let mut command = stick_demo();
         command.args(args);
@@ -472,4 +476,43 @@ fn bad_flags_are_refused_with_a_message() {
         assert_eq!(status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains("invalid value"), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn clients_report_a_server_that_stops_reading_and_exit_1() {
+    // A listener that never accepts: the kernel completes the handshake and
+    // queues what arrives until the buffers are full, then takes nothing.
+    // 26 MB is more than they hold; the Go client blocks in Write for ever.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    for client in ["client", "client2"] {
+        let args = ["--count", "1000000", "--timeout", "0.5"];
+        let Finished {
+            status,
+            stdout,
+            stderr,
+        } = spawn_client(client, &addr, &args).finish();
+        assert_eq!(status.code(), Some(1), "{client}: {stderr}");
+        assert!(stdout.is_empty(), "{stdout}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with(&format!(
+                "stick-demo {client}: {addr} took nothing for 0.5 s"
+            )),
+            "{stderr}"
+        );
+        assert!(stderr.contains("stopped reading"), "{stderr}");
+    }
+    drop(listener);
+}
+
+#[test]
+fn clients_accept_every_timeout_their_parser_accepts() {
+    // 1e19 s must neither panic nor stop the client sending.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let out = run_client("client", &addr, &["--count", "2", "--timeout", "1e19"]);
+    assert!(out.starts_with("sent 2 messages"), "{out}");
+    let out = run_client("client2", &addr, &["--count", "2", "--timeout", "1e19"]);
+    assert!(out.starts_with("sent 2 frames"), "{out}");
 }
