@@ -36,7 +36,7 @@ impl Profile {
     /// What the learner is told before the build: what and how long.
     fn build_time(self) -> &'static str {
         match self {
-            Profile::Dev => "debug build: about 20 s the first time on two cores, a second after",
+            Profile::Dev => "debug build: about 15 s the first time on two cores, a second after",
             Profile::Release => {
                 "release build, optimised for the benchmark: a minute or two the first time \
                  on two cores, a second after"

@@ -1,9 +1,9 @@
 //! `cargo xtask compare`: refuses clearly when it cannot run, and, when `go`
-//! is installed, runs our programs against the Go fixtures in `tests/go/`
-//! (written in the tutorial's layout, with the tutorial's behaviour) in
-//! every pair.
+//! is installed, runs our programs against the Go tutorial's programs in the
+//! repository's `go/` directory (the tutorial's layout and code) in every
+//! pair.
 //!
-//! The full run builds the release binaries and the Go programs, and uses
+//! The full run builds our programs and the Go programs, and uses
 //! the Go programs' fixed ports 20000 and 30000; it is skipped, with a
 //! message, where `go` is missing.
 
@@ -35,8 +35,12 @@ fn xtask() -> Command {
     command
 }
 
+/// The repository's `go/`: the Go programs a learner reads beside ours.
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace root")
+        .join("go")
 }
 
 /// Runs `command` to its end (killed, and the test failed, at `timeout`);
@@ -133,7 +137,7 @@ fn go_fixtures_and_our_programs_work_together_in_every_pair() {
     let _ports = fixed_ports();
     let mut command = xtask();
     command.arg("--go").arg(fixtures());
-    // Builds the release binaries (minutes when cold) and 8 Go programs.
+    // Builds our programs (a while when cold) and 8 Go programs.
     let (status, stdout, stderr) = run(command, Duration::from_secs(900));
     assert!(
         status.success(),

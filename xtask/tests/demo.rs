@@ -38,7 +38,7 @@ fn demo_udp_checks_the_real_output_and_passes() {
     // Before cargo's output, one line says what is built and how long it takes.
     assert!(
         lines[0].starts_with("building tcp-server, ")
-            && lines[0].contains("debug build: about 20 s the first time"),
+            && lines[0].contains("debug build: about 15 s the first time"),
         "{text}"
     );
     // The programs' own lines, shown with their names.

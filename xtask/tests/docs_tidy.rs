@@ -2,7 +2,7 @@
 //! "tidy" idea): every test a document cites on a `**Proved by:**` line must
 //! exist as a `fn` in some crate's `src/` or `tests/`, every defect in
 //! `docs/pitfalls.md` must cite one, and every source path a document names
-//! must exist.
+//! (the README's too, and the Go programs' under `go/`) must exist.
 
 use std::{
     fs,
@@ -142,11 +142,20 @@ fn every_defect_in_pitfalls_names_a_test() {
 #[test]
 fn every_source_path_named_in_the_docs_exists() {
     let mut missing = Vec::new();
-    for name in ["pitfalls.md", "go-to-rust.md"] {
-        for quoted in backticked(&doc(name)) {
-            // A workspace path: `crate/src/file.rs`, `crate/tests/x.rs`, ….
+    let readme = fs::read_to_string(root().join("README.md")).expect("README.md");
+    for (name, text) in [
+        ("pitfalls.md", doc("pitfalls.md")),
+        ("go-to-rust.md", doc("go-to-rust.md")),
+        ("README.md", readme),
+    ] {
+        for quoted in backticked(&text) {
+            // A workspace path: `crate/src/file.rs`, `crate/tests/x.rs`, …,
+            // or a Go program's, `go/tcp/server/main.go`.
             let path = quoted.split(['#', ' ', ':']).next().unwrap_or("");
-            let is_path = path.ends_with(".rs") && path.contains('/') && !path.contains("..");
+            let is_path = (path.ends_with(".rs")
+                || path.starts_with("go/") && path.ends_with(".go"))
+                && path.contains('/')
+                && !path.contains("..");
             if is_path && !root().join(path).is_file() {
                 missing.push(format!("{name}: {path}"));
             }

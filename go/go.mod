@@ -1,0 +1,3 @@
+module gotutorial.example
+
+go 1.16
