@@ -50,6 +50,22 @@ pub(crate) fn is_routine_disconnect(err: &io::Error) -> bool {
     )
 }
 
+/// Bytes written to a TCP socket that its peer has not acknowledged yet
+/// (Linux: `SIOCOUTQ`), counting a FIN as one. `None` where the OS cannot
+/// say: a graceful stop then cannot tell delivered echo from echo in flight.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn unacknowledged(socket: &impl std::os::fd::AsRawFd) -> Option<usize> {
+    let mut queued: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ writes one int into the variable we pass.
+    let rc = unsafe { libc::ioctl(socket.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
+    (rc == 0).then(|| usize::try_from(queued).unwrap_or(0))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn unacknowledged<S>(_socket: &S) -> Option<usize> {
+    None
+}
+
 /// Raises the soft limit on open files to the hard limit, as Go's runtime
 /// does at start-up.
 ///
@@ -119,7 +135,7 @@ fn max_files_per_process() -> libc::rlim_t {
 
 /// Lets a repeated error be logged at most once a second, so a peer (or a
 /// full descriptor table) that causes it a million times cannot flood the log.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct RateLimitedLog {
     last: Option<Instant>,
     suppressed: u64,

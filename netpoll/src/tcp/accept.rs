@@ -18,6 +18,17 @@ use crate::os::{interrupted, is_per_connection_accept_error, would_block};
 /// notice. Closing any connection ends the pause early.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
+/// What a connection is registered for. PRIORITY (Linux's EPOLLPRI) reports
+/// urgent data: a read stops short at its mark, so from then on a short
+/// read of that connection no longer proves its receive queue empty (see
+/// `ClientSocket::urgent`).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const CONNECTION_INTEREST: Interest = Interest::READABLE
+    .add(Interest::WRITABLE)
+    .add(Interest::PRIORITY);
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const CONNECTION_INTEREST: Interest = Interest::READABLE.add(Interest::WRITABLE);
+
 impl<H, F> EventLoop<H, F>
 where
     F: Fn(SocketAddr) -> H,
@@ -73,14 +84,21 @@ where
                 }
             };
 
-            if self.live_conns.load(Ordering::Relaxed) >= self.opts.max_conns {
+            // Admission takes a slot in one atomic step: with several loops,
+            // a check now and an increment later would let two loops both
+            // see the last free slot and both take it.
+            let max_conns = self.opts.max_conns;
+            let admitted =
+                self.live_conns
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
+                        (open < max_conns).then_some(open + 1)
+                    });
+            if let Err(open) = admitted {
                 self.stats.refused += 1;
                 if let Some(suppressed) = self.refused_log.ready(Instant::now()) {
                     log::warn!(
-                        "refusing {peer}: {} connections open, the limit is --max-conns {} \
-                         ({suppressed} more refused since the last message)",
-                        self.live_conns.load(Ordering::Relaxed),
-                        self.opts.max_conns
+                        "refusing {peer}: {open} connections open, the limit is --max-conns \
+                         {max_conns} ({suppressed} more refused since the last message)"
                     );
                 }
                 // Dropping the accepted socket closes it: the client reads EOF.
@@ -92,17 +110,22 @@ where
                     log::debug!("{peer}: cannot set TCP_NODELAY: {e}");
                 }
             }
+            // Urgent data (MSG_OOB) stays in the stream, so its byte is
+            // echoed like any other instead of being set aside by the kernel.
+            if let Err(e) = socket2::SockRef::from(&stream).set_out_of_band_inline(true) {
+                log::debug!("{peer}: cannot set SO_OOBINLINE: {e}");
+            }
             let entry = self.clients.vacant_entry();
             let token = Token(entry.key());
-            if let Err(e) = self.poll.registry().register(
-                &mut stream,
-                token,
-                Interest::READABLE | Interest::WRITABLE,
-            ) {
+            if let Err(e) = self
+                .poll
+                .registry()
+                .register(&mut stream, token, CONNECTION_INTEREST)
+            {
                 log::warn!("{peer}: cannot register the connection, closing it: {e}");
+                self.live_conns.fetch_sub(1, Ordering::AcqRel);
                 continue;
             }
-            self.live_conns.fetch_add(1, Ordering::Relaxed);
             self.stats.connections += 1;
             log::debug!("{peer}: connected");
             entry.insert(Client {

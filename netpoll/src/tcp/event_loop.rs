@@ -42,6 +42,7 @@ where
         // The handle may have asked to stop before this thread started.
         if self.stop.is_requested() {
             self.begin_shutdown();
+            self.announce_wait(false);
         }
         while !(self.draining() && self.clients.is_empty()) {
             let timeout = self.next_timeout();
@@ -64,8 +65,9 @@ where
                     // event for its old connection may still follow.
                     LISTENER => listener_ready = true,
                     WAKER => {
-                        if self.stop.is_requested() {
+                        if self.stop.is_requested() && !self.draining() {
                             self.begin_shutdown();
+                            self.announce_wait(false);
                         }
                     }
                     SIGNALS => self.on_signal(),
@@ -112,14 +114,17 @@ where
         if event.is_read_closed() {
             client.socket.fin_seen = true;
         }
+        if event.is_priority() {
+            client.socket.urgent = true;
+        }
         // Write first: draining pending output may resume a paused read.
         let mut did_read = false;
         if event.is_writable() && !client.socket.pending.is_empty() {
             did_read = self.on_writable(key);
         }
-        if !did_read && (event.is_readable() || event.is_read_closed()) {
+        if !did_read && (event.is_readable() || event.is_read_closed() || event.is_priority()) {
             if self.draining() {
-                self.finish_for_shutdown(key, false);
+                self.finish_for_shutdown(key);
             } else {
                 self.read_until_drained(key);
             }
@@ -132,10 +137,16 @@ where
         if !self.resume.is_empty() {
             return Some(Duration::ZERO);
         }
+        // Shutting down, connections may wait for their peer to take the
+        // echo still in the kernel; no event says when it has.
+        let ack_check = self
+            .drain_deadline
+            .map(|_| Instant::now() + super::shutdown::ACK_CHECK_INTERVAL);
         let nearest = [
             self.accept_paused_until,
             self.next_idle_sweep,
             self.drain_deadline,
+            ack_check,
         ]
         .into_iter()
         .flatten()
@@ -161,6 +172,8 @@ where
         }
         if self.drain_deadline.is_some_and(|t| now >= t) {
             self.close_at_deadline();
+        } else if self.draining() {
+            self.check_delivered();
         }
     }
 
@@ -173,7 +186,14 @@ where
         else {
             return;
         };
-        self.live_conns.fetch_sub(1, Ordering::Relaxed);
+        self.live_conns.fetch_sub(1, Ordering::AcqRel);
+        if self.draining() {
+            // The server is going: echo the peer has not acknowledged may
+            // still arrive, or never (a peer that does not read). The
+            // summary must not claim it as delivered.
+            let unacknowledged = super::shutdown::unacknowledged_echo(&socket);
+            self.stats.bytes_unacknowledged += unacknowledged as u64;
+        }
         match &reason {
             // A peer that resets or vanishes is routine on a network: worth
             // a line when asked for (RUST_LOG=info), not a warning.
@@ -181,9 +201,11 @@ where
                 log::info!("{}: closing: {e}", socket.peer)
             }
             CloseReason::Error(e) => log::warn!("{}: closing: {e}", socket.peer),
-            CloseReason::Shutdown { flushed: false } => {
-                log::warn!("{}: {reason} ({} bytes)", socket.peer, socket.pending.len())
-            }
+            CloseReason::Shutdown { flushed: false } => log::warn!(
+                "{}: {reason} ({} bytes not taken)",
+                socket.peer,
+                socket.pending.len() + super::shutdown::unacknowledged_echo(&socket)
+            ),
             _ => log::debug!("{}: closing: {reason}", socket.peer),
         }
         handler.on_close(socket.peer, &reason);
@@ -247,6 +269,8 @@ pub(super) struct EventLoop<H, F> {
     pub(super) next_idle_sweep: Option<Instant>,
     /// Set when shutting down: close whatever is left at this instant.
     pub(super) drain_deadline: Option<Instant>,
+    /// A second stop signal came: the deadline was brought forward to now.
+    pub(super) stop_now: bool,
     pub(super) accept_error_log: RateLimitedLog,
     pub(super) refused_log: RateLimitedLog,
     /// Reused list of keys to visit during a sweep or a shutdown.
@@ -287,6 +311,7 @@ impl<H, F> EventLoop<H, F> {
             accept_paused_until: None,
             next_idle_sweep,
             drain_deadline: None,
+            stop_now: false,
             accept_error_log: RateLimitedLog::default(),
             refused_log: RateLimitedLog::default(),
             to_close: Vec::new(),

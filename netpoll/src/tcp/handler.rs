@@ -54,12 +54,16 @@ pub enum CloseReason {
     Error(io::Error),
     /// Nothing was read or written for the configured idle timeout.
     IdleTimeout,
-    /// The server stopped. `flushed` is false when pending output was
-    /// dropped because the shutdown deadline passed.
+    /// The server stopped. `flushed` is false when the shutdown deadline
+    /// passed before the peer took all its output (pending, or still in
+    /// the kernel's send queue).
     Shutdown {
-        /// Whether all pending output was written before closing.
+        /// Whether all output was written, and taken by the peer, before closing.
         flushed: bool,
     },
+    /// The server stopped at once, without waiting for the peer to take its
+    /// output: a second stop signal came during a graceful shutdown.
+    StoppedNow,
 }
 
 impl fmt::Display for CloseReason {
@@ -71,7 +75,10 @@ impl fmt::Display for CloseReason {
             CloseReason::IdleTimeout => f.write_str("idle timeout"),
             CloseReason::Shutdown { flushed: true } => f.write_str("server shutdown"),
             CloseReason::Shutdown { flushed: false } => {
-                f.write_str("server shutdown deadline passed, pending output dropped")
+                f.write_str("server shutdown deadline passed before the peer took its echo")
+            }
+            CloseReason::StoppedNow => {
+                f.write_str("second stop signal: stopped without waiting for the peer")
             }
         }
     }

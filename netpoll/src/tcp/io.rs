@@ -45,6 +45,13 @@ pub(super) struct ClientSocket {
     pub(super) write_shut: bool,
     /// The peer streams and the handler echoes: move bytes with `splice`.
     pub(super) splicing: bool,
+    /// The peer may have sent urgent data (`MSG_OOB`). A read stops short
+    /// at the urgent mark however much follows it, and no new edge comes
+    /// for what is already queued, so for this connection a short read no
+    /// longer proves the receive queue empty: it is read until `WouldBlock`.
+    /// Set by a priority event (Linux); where there is none, from the start.
+    /// (`splice` stops at the mark too, for good: never spliced again.)
+    pub(super) urgent: bool,
 }
 
 /// Whether the loop reads this connection.
@@ -70,6 +77,7 @@ impl ClientSocket {
             fin_seen: false,
             write_shut: false,
             splicing: false,
+            urgent: cfg!(not(any(target_os = "linux", target_os = "android"))),
         }
     }
 
@@ -117,7 +125,7 @@ where
         match flushed {
             Err(e) => self.close(key, CloseReason::Error(e)),
             Ok(false) => {}
-            Ok(true) if draining => self.finish_for_shutdown(key, false),
+            Ok(true) if draining => self.finish_for_shutdown(key),
             Ok(true) if eof => self.close(key, CloseReason::PeerClosed),
             Ok(true) => {
                 // Resume a read paused by backpressure (no edge will announce
@@ -146,7 +154,10 @@ where
             let want = self.scratch.len();
             // Splice only while nothing is pending: pending output must go
             // out before anything read after it.
-            let spliced = socket.splicing && socket.pending.is_empty() && self.pipe.is_some();
+            let spliced = socket.splicing
+                && socket.pending.is_empty()
+                && !socket.urgent
+                && self.pipe.is_some();
             let result = match &mut self.pipe {
                 Some(pipe) if spliced => {
                     pipe.echo(socket, &mut self.scratch, &mut self.stats.bytes_written)
@@ -193,13 +204,15 @@ where
                     }
                     // A short read emptied the receive queue; the next read
                     // would only say WouldBlock. Unless the FIN is already
-                    // in (no edge would follow it), wait for the next edge.
-                    if n < want && !socket.fin_seen {
+                    // in (no edge would follow it), or urgent data may have
+                    // cut the read short, wait for the next edge.
+                    if n < want && !socket.fin_seen && !socket.urgent {
                         break None;
                     }
                     // A full buffer: the peer is streaming. An echo handler
                     // lets the kernel carry the stream back from now on.
-                    if n == want && handler.echo_in_kernel() && !self.pipe_failed {
+                    if n == want && handler.echo_in_kernel() && !self.pipe_failed && !socket.urgent
+                    {
                         if self.pipe.is_none() {
                             match SplicePipe::new() {
                                 Ok(pipe) => self.pipe = Some(pipe),

@@ -28,8 +28,13 @@ pub struct Stats {
     pub refused: u64,
     /// Bytes read from all connections.
     pub bytes_read: u64,
-    /// Bytes written to all connections.
+    /// Bytes written to all connections (handed to the kernel).
     pub bytes_written: u64,
+    /// Of `bytes_written`, those the peer had not acknowledged when the
+    /// server, stopping, closed their connection: still on their way, or
+    /// never to arrive (a peer that does not read). Linux only; 0 where
+    /// the OS cannot say. See `shutdown.rs`.
+    pub bytes_unacknowledged: u64,
 }
 
 impl AddAssign for Stats {
@@ -38,6 +43,7 @@ impl AddAssign for Stats {
         self.refused += other.refused;
         self.bytes_read += other.bytes_read;
         self.bytes_written += other.bytes_written;
+        self.bytes_unacknowledged += other.bytes_unacknowledged;
     }
 }
 

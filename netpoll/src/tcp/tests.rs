@@ -58,7 +58,8 @@ fn echoes_and_counts_bytes_then_stops_on_request() {
             connections: 1,
             refused: 0,
             bytes_read: 5,
-            bytes_written: 5
+            bytes_written: 5,
+            bytes_unacknowledged: 0,
         }
     );
 }
