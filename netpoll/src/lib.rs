@@ -34,6 +34,7 @@
 //! Explained once, in [`spin`]; measured in `docs/performance.md`.
 
 pub mod cli;
+pub mod console;
 mod handle;
 mod os;
 pub mod spin;

@@ -33,15 +33,22 @@
 //!   a length of a billion bytes.
 //! * A stream that ends inside a frame says which frame and how many bytes
 //!   were missing; the Go server says `unexpected EOF`, or nothing.
-//! * When a connection closes: how many messages came out of how many reads.
+//! * When a connection closes: how many messages came out of how many reads,
+//!   and, if the server stopped in the middle of one, how much of that frame
+//!   had arrived.
+//! * Limits: `--max-conns` and `--idle-timeout`, as `tcp-server` has, and
+//!   a connection's buffer gives a large frame's memory back once it is
+//!   decoded ([`FrameBuffer`]), so memory follows what is buffered now.
+//!   Rejected peers are logged at most once a second, however many there are.
 
-use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use netpoll::Escaped;
+use netpoll::console::{self, Console};
 use netpoll::tcp::{CloseReason, Conn, Handler, Server};
 use proto::{DecodeError, FrameCodec};
 
@@ -68,6 +75,75 @@ pub struct Args {
     /// Print only the per-connection and final summaries, not every message.
     #[arg(long)]
     pub quiet: bool,
+
+    /// Most connections served at once; further ones are accepted and closed.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_conns: usize,
+
+    /// Close connections silent for this many seconds (default: never), so
+    /// a peer that sends part of a frame and stops cannot hold its buffer
+    /// for ever.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout: Option<u64>,
+}
+
+/// A buffer that grew past this much is given back once it holds no more:
+/// an idle connection keeps at most this, not the largest frame it ever got.
+pub const KEEP_CAPACITY: usize = 64 * 1024;
+
+/// One connection's bytes received and not yet decoded: at most one
+/// partial frame, which the codec has already checked against the maximum,
+/// plus one read. Its memory follows what it holds now: after a large frame
+/// is decoded, the large allocation goes back (see [`FrameBuffer::settle`]).
+#[derive(Debug, Default)]
+pub struct FrameBuffer {
+    bytes: BytesMut,
+    /// The allocation grew past [`KEEP_CAPACITY`] since the last settle.
+    large: bool,
+}
+
+impl FrameBuffer {
+    /// Appends one read.
+    pub fn extend(&mut self, data: &[u8]) {
+        self.bytes.extend_from_slice(data);
+        self.large |= self.bytes.capacity() > KEEP_CAPACITY;
+    }
+
+    /// The next whole frame's message, if one has arrived.
+    pub fn decode(&mut self, codec: &FrameCodec) -> Result<Option<Bytes>, DecodeError> {
+        codec.decode(&mut self.bytes)
+    }
+
+    /// At end of stream: an error if a frame was left unfinished.
+    pub fn decode_eof(&mut self, codec: &FrameCodec) -> Result<Option<Bytes>, DecodeError> {
+        codec.decode_eof(&mut self.bytes)
+    }
+
+    /// Gives a large allocation back once what is left fits a small one.
+    /// A decoded frame is a view into the buffer's allocation, and so is
+    /// what is left after it: without this, one 8 MiB frame would keep
+    /// 8 MiB (or more, with growth) for the connection's whole life.
+    pub fn settle(&mut self) {
+        if self.large && self.bytes.len() <= KEEP_CAPACITY {
+            self.bytes = BytesMut::from(&self.bytes[..]);
+            self.large = false;
+        }
+    }
+
+    /// Drops everything (a rejected stream: nothing more will be decoded).
+    pub fn clear(&mut self) {
+        *self = FrameBuffer::default();
+    }
+
+    /// Bytes held.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
 }
 
 /// What the framed server's connections share: settings and totals.
@@ -77,6 +153,10 @@ pub struct Shared {
     codec: FrameCodec,
     messages: AtomicU64,
     reads: AtomicU64,
+    /// Frames left incomplete when the server stopped.
+    cut_frames: AtomicU64,
+    /// A flood of bad peers must not flood stderr.
+    reject_log: Mutex<RejectLog>,
 }
 
 impl Shared {
@@ -87,6 +167,8 @@ impl Shared {
             codec: FrameCodec::with_max_frame_len(max_frame),
             messages: AtomicU64::new(0),
             reads: AtomicU64::new(0),
+            cut_frames: AtomicU64::new(0),
+            reject_log: Mutex::new(RejectLog::default()),
         })
     }
 
@@ -99,15 +181,52 @@ impl Shared {
     pub fn reads(&self) -> u64 {
         self.reads.load(Ordering::Relaxed)
     }
+
+    /// Frames the server stopped in the middle of.
+    pub fn cut_frames(&self) -> u64 {
+        self.cut_frames.load(Ordering::Relaxed)
+    }
+}
+
+/// Most rejected peers logged in one second; the rest are counted and
+/// the count is given with the next line logged.
+pub const REJECTS_LOGGED_PER_SECOND: u32 = 10;
+
+/// Rate limit of the rejected-peer log: a burst of
+/// [`REJECTS_LOGGED_PER_SECOND`] lines (a learner trying a few bad frames
+/// sees each), then silence until the second is over.
+#[derive(Debug, Default)]
+struct RejectLog {
+    window_start: Option<Instant>,
+    logged: u32,
+    suppressed: u64,
+}
+
+impl RejectLog {
+    /// `Some(rejections not logged since the last line)` if this one may be.
+    fn ready(&mut self, now: Instant) -> Option<u64> {
+        let window_over = self
+            .window_start
+            .is_none_or(|start| now.duration_since(start) >= Duration::from_secs(1));
+        if window_over {
+            self.window_start = Some(now);
+            self.logged = 0;
+        }
+        if self.logged < REJECTS_LOGGED_PER_SECOND {
+            self.logged += 1;
+            Some(std::mem::take(&mut self.suppressed))
+        } else {
+            self.suppressed += 1;
+            None
+        }
+    }
 }
 
 /// One connection of the framed server: the Go `process` function.
 #[derive(Debug)]
 pub struct FramedServer {
     shared: Arc<Shared>,
-    /// Bytes received and not yet decoded: at most one partial frame, which
-    /// the codec has already checked against the maximum, plus one read.
-    buf: BytesMut,
+    buf: FrameBuffer,
     messages: u64,
     reads: u64,
     bytes: u64,
@@ -120,7 +239,7 @@ impl FramedServer {
     pub fn new(shared: Arc<Shared>) -> Self {
         FramedServer {
             shared,
-            buf: BytesMut::new(),
+            buf: FrameBuffer::default(),
             messages: 0,
             reads: 0,
             bytes: 0,
@@ -134,10 +253,23 @@ impl FramedServer {
     fn reject(&mut self, peer: SocketAddr, err: &DecodeError) {
         let frame = self.messages + 1;
         self.failed_frame = Some(frame);
+        let ready = self
+            .shared
+            .reject_log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .ready(Instant::now());
+        let Some(suppressed) = ready else {
+            return;
+        };
+        let more = match suppressed {
+            0 => String::new(),
+            n => format!(" ({n} more rejected since the last message)"),
+        };
         match err {
-            DecodeError::Truncated { .. } => log::warn!("{peer}: frame {frame}: {err}"),
+            DecodeError::Truncated { .. } => log::warn!("{peer}: frame {frame}: {err}{more}"),
             _ => log::warn!(
-                "{peer}: decode msg failed at frame {frame}, closing the connection: {err}"
+                "{peer}: decode msg failed at frame {frame}, closing the connection: {err}{more}"
             ),
         }
     }
@@ -148,20 +280,19 @@ impl Handler for FramedServer {
         self.reads += 1;
         self.bytes += data.len() as u64;
         self.shared.reads.fetch_add(1, Ordering::Relaxed);
-        self.buf.extend_from_slice(data);
+        self.buf.extend(data);
         // One read may complete zero, one or many frames.
         loop {
-            match self.shared.codec.decode(&mut self.buf) {
+            match self.buf.decode(&self.shared.codec) {
                 Ok(Some(message)) => {
                     self.messages += 1;
                     self.shared.messages.fetch_add(1, Ordering::Relaxed);
                     if !self.shared.quiet {
-                        let _ = writeln!(
-                            std::io::stdout().lock(),
+                        Console::stdout().line(format_args!(
                             "received client Data sent: {} (from {})",
                             Escaped(&message),
                             conn.peer_addr()
-                        );
+                        ));
                     }
                 }
                 // Part of a frame: keep it, the rest comes with a later read.
@@ -170,18 +301,19 @@ impl Handler for FramedServer {
                 Err(e) => {
                     self.reject(conn.peer_addr(), &e);
                     // Nothing more will be decoded; let the buffer go now.
-                    self.buf = BytesMut::new();
+                    self.buf.clear();
                     conn.close();
                     break;
                 }
             }
         }
+        self.buf.settle();
     }
 
     fn on_peer_closed_write(&mut self, conn: &mut Conn<'_>) {
         // Every whole frame was decoded in on_data; anything left is the
         // start of a frame the peer never finished.
-        if let Err(e) = self.shared.codec.decode_eof(&mut self.buf) {
+        if let Err(e) = self.buf.decode_eof(&self.shared.codec) {
             self.reject(conn.peer_addr(), &e);
         }
     }
@@ -198,11 +330,29 @@ impl Handler for FramedServer {
                 "; frame {frame} was bad or incomplete (see stderr)"
             ));
         } else if !matches!(reason, CloseReason::PeerClosed) {
+            // Closed before the peer's end of stream (a stop, an idle
+            // timeout, a reset), maybe in the middle of a frame: say how
+            // much of it had come.
+            if let Err(DecodeError::Truncated {
+                frame_len,
+                received,
+            }) = self.buf.decode_eof(&self.shared.codec)
+            {
+                self.shared.cut_frames.fetch_add(1, Ordering::Relaxed);
+                let frame = self.messages + 1;
+                line.push_str(&match frame_len {
+                    Some(len) => format!(
+                        "; frame {frame} incomplete: {} of {len} arrived",
+                        plural(received as u64, "byte")
+                    ),
+                    None => format!(
+                        "; frame {frame} incomplete: {received} of its 4 header bytes arrived"
+                    ),
+                });
+            }
             line.push_str(&format!(" ({reason})"));
         }
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
+        Console::stdout().line(format_args!("{line}"));
     }
 }
 
@@ -212,13 +362,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let per_conn = Arc::clone(&shared);
     let server = Server::new(move |_peer| FramedServer::new(Arc::clone(&per_conn)))
         .read_buffer_size(args.read_size as usize)
+        .max_conns(args.max_conns)
+        .idle_timeout(args.idle_timeout.map(Duration::from_secs))
         .handle_signals(true);
     let stats = crate::serve(server, args.addr)?;
-    crate::print_totals(format_args!(
-        "summary: served {}, decoded {} from {} ({})",
-        plural(stats.connections, "connection"),
-        plural(shared.messages(), "message"),
-        plural(shared.reads(), "read"),
-        plural(stats.bytes_read, "byte")
-    ))
+    let cut = match shared.cut_frames() {
+        0 => String::new(),
+        n => format!(", {} left incomplete at the stop", plural(n, "frame")),
+    };
+    Console::stdout().finish(
+        format_args!(
+            "summary: served {}, decoded {} from {} ({}){cut}",
+            plural(stats.connections, "connection"),
+            plural(shared.messages(), "message"),
+            plural(shared.reads(), "read"),
+            plural(stats.bytes_read, "byte")
+        ),
+        console::stdout_is_terminal(),
+    );
+    Ok(())
 }

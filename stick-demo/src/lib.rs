@@ -49,8 +49,6 @@ pub mod client;
 pub mod framed_server;
 pub mod raw_server;
 
-use std::fmt;
-use std::io::Write;
 use std::net::SocketAddr;
 
 use anyhow::Context;
@@ -75,12 +73,4 @@ where
         .with_context(|| format!("listen on {addr} failed"))?;
     announce_listening(server.local_addr())?;
     server.join().context("event loop failed")
-}
-
-/// Prints the final one-line summary.
-fn print_totals(line: fmt::Arguments<'_>) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{line}")?;
-    stdout.flush()?;
-    Ok(())
 }

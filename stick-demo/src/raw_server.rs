@@ -3,15 +3,18 @@
 //!
 //! ```go
 //! func process(conn net.Conn) {
-//!     defer conn.Close()
+//!     defer conn.Close() // Close connection
 //!     for {
 //!         reader := bufio.NewReader(conn)
 //!         var buf [128]byte
-//!         n, err := reader.Read(buf[:])
-//!         if err != nil { break }
+//!         n, err := reader.Read(buf[:]) // Read data
+//!         if err != nil {
+//!             fmt.Println("read from client failed, err:", err)
+//!             break
+//!         }
 //!         recvStr := string(buf[:n])
-//!         fmt.Println("received client Data sent:", recvStr)
-//!         conn.Write([]byte(recvStr))
+//!         fmt.Println("received client Data sent from terminal:", recvStr)
+//!         conn.Write([]byte(recvStr)) // send data
 //!     }
 //! }
 //! ```
@@ -27,19 +30,25 @@
 //!   fill its receive buffer, and closing a socket with unread data makes
 //!   Linux send a reset instead of a clean end of stream, so the server
 //!   would log "connection reset" for a client that did nothing wrong.
-//! * **A summary when the connection closes** ([`ReadLog`]): the bytes, the
-//!   reads and a picture of where the reads ended among the messages.
+//! * **A summary when the connection closes** ([`ReadLog`]), in place of
+//!   the Go `read from client failed, err: EOF`: the bytes, the reads and a
+//!   picture of where the reads ended among the messages.
+//!
+//! (The Go tutorial's own sample output shows `received client Data sent:`,
+//! from a different build of the server; the code it prints, quoted above,
+//! says `sent from terminal:`, and so does this server.) Every line goes
+//! out through [`Console`], so a full stdout never stops the loop.
 //!
 //! The Go server's `bufio.Reader` (re-created each time round the loop, which
 //! drops whatever it buffered beyond 128 bytes) is replaced by one plain
 //! read of up to `--read-size` bytes, so no byte is lost.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use netpoll::Escaped;
+use netpoll::console::{self, Console};
 use netpoll::tcp::{CloseReason, Conn, Handler, Server};
 
 use crate::boundaries::{ReadLog, legend, plural};
@@ -119,41 +128,36 @@ impl Handler for RawServer {
         self.log.record(data.len());
         self.shared.reads.fetch_add(1, Ordering::Relaxed);
         if !self.shared.quiet {
-            // fmt.Println("received client Data sent:", recvStr), escaped,
-            // plus the peer since one process serves many clients. A closed
-            // stdout must not stop the server: a failed print is ignored.
-            let _ = writeln!(
-                std::io::stdout().lock(),
-                "received client Data sent: {} (from {})",
+            // fmt.Println("received client Data sent from terminal:", recvStr),
+            // escaped, plus the peer since one process serves many clients.
+            Console::stdout().line(format_args!(
+                "received client Data sent from terminal: {} (from {})",
                 Escaped(data),
                 conn.peer_addr()
-            );
+            ));
         }
     }
 
     fn on_close(&mut self, peer: SocketAddr, reason: &CloseReason) {
-        let mut out = std::io::stdout().lock();
+        let out = Console::stdout();
         if !self.shared.legend_printed.swap(true, Ordering::Relaxed) {
-            let _ = writeln!(out, "{}", legend(self.shared.message_len));
+            out.line(format_args!("{}", legend(self.shared.message_len)));
         }
         let ending = match reason {
             CloseReason::PeerClosed => String::new(),
             other => format!(" ({other})"),
         };
-        let _ = writeln!(
-            out,
+        out.line(format_args!(
             "{peer}: {}{ending}",
             self.log.summary(self.shared.message_len)
-        );
+        ));
         // A connection that sent nothing has nothing to draw.
         if self.log.total() > 0 {
-            let _ = writeln!(
-                out,
+            out.line(format_args!(
                 "{peer}: reads {}",
                 self.log.picture(self.shared.message_len)
-            );
+            ));
         }
-        let _ = out.flush();
     }
 }
 
@@ -167,10 +171,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .read_buffer_size(args.read_size as usize)
         .handle_signals(true);
     let stats = crate::serve(server, args.addr)?;
-    crate::print_totals(format_args!(
-        "summary: served {}, read {} in {}",
-        plural(stats.connections, "connection"),
-        plural(stats.bytes_read, "byte"),
-        plural(shared.reads(), "read")
-    ))
+    Console::stdout().finish(
+        format_args!(
+            "summary: served {}, read {} in {}",
+            plural(stats.connections, "connection"),
+            plural(stats.bytes_read, "byte"),
+            plural(shared.reads(), "read")
+        ),
+        console::stdout_is_terminal(),
+    );
+    Ok(())
 }

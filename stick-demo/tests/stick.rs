@@ -15,7 +15,10 @@ use std::process::Command;
 use harness::{DEADLINE, Finished, Program};
 
 const MESSAGE: &str = "Hello, Hello. How are you?";
+/// server2's line per message, as Go's `socket_stick/server2` prints it.
 const RECEIVED: &str = "received client Data sent: ";
+/// The raw server's line per read, as the Go `tcp/server` it stands for.
+const RECEIVED_RAW: &str = "received client Data sent from terminal: ";
 
 fn stick_demo() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_stick-demo"));
@@ -58,7 +61,9 @@ fn run_client(subcommand: &str, addr: impl Display, args: &[&str]) -> String {
 
 /// The text of a `received client Data sent: <text> (from <peer>)` line.
 fn received_text(line: &str) -> Option<&str> {
-    let rest = line.strip_prefix(RECEIVED)?;
+    let rest = line
+        .strip_prefix(RECEIVED_RAW)
+        .or_else(|| line.strip_prefix(RECEIVED))?;
     Some(rest.rsplit_once(" (from ").map_or(rest, |(text, _)| text))
 }
 
@@ -399,7 +404,7 @@ fn quiet_servers_print_only_summaries() {
         run_client(client_cmd, server.listening_addr(), &[]);
         let lines = server.stdout_until(is_summary);
         assert!(
-            lines.iter().all(|line| !line.starts_with(RECEIVED)),
+            lines.iter().all(|line| received_text(line).is_none()),
             "{server_cmd} --quiet printed reads: {lines:#?}"
         );
     }
@@ -515,4 +520,46 @@ fn clients_accept_every_timeout_their_parser_accepts() {
     assert!(out.starts_with("sent 2 messages"), "{out}");
     let out = run_client("client2", &addr, &["--count", "2", "--timeout", "1e19"]);
     assert!(out.starts_with("sent 2 frames"), "{out}");
+}
+
+#[test]
+fn server_prints_each_read_with_the_go_servers_words() {
+    // The chapter's "unchanged" server is Go's tcp/server, whose line is
+    // `received client Data sent from terminal:` (server2's is shorter).
+    let server = start_server("server", &[]);
+    let mut raw = server.connect();
+    let local = raw.local_addr().unwrap();
+    raw.write_all(b"hi").unwrap();
+    raw.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(
+        server.next_stdout_line(),
+        format!("received client Data sent from terminal: hi (from {local})")
+    );
+}
+
+#[test]
+fn server2_rate_limits_its_log_of_rejected_peers() {
+    // 60 peers each sending a bad header: each is closed, but stderr gets
+    // at most a burst of lines per second, not one per peer.
+    let mut server = start_server("server2", &[]);
+    let started = std::time::Instant::now();
+    for _ in 0..60 {
+        let mut hostile = server.connect();
+        hostile.write_all(&(-1i32).to_le_bytes()).unwrap();
+        assert_closed_by_server(&mut hostile);
+    }
+    let seconds = started.elapsed().as_secs();
+    server.signal(libc::SIGTERM);
+    let (stdout, stderr, status) = server.wait_exit();
+    assert!(status.success());
+    let logged = stderr
+        .iter()
+        .filter(|l| l.contains("decode msg failed"))
+        .count() as u64;
+    assert!(
+        logged <= 10 * (seconds + 1),
+        "{logged} lines in {seconds} s: {stderr:#?}"
+    );
+    // Every peer still gets its own summary line on stdout.
+    assert_eq!(stdout.iter().filter(|l| is_framed_summary(l)).count(), 60);
 }

@@ -5,7 +5,11 @@
 //!     reader := bufio.NewReader(conn)
 //!     var buf [128]byte
 //!     n, err := reader.Read(buf[:])
-//!     ...
+//!     if err != nil {
+//!         fmt.Println("read from client failed, err:", err)
+//!         break
+//!     }
+//!     recvStr := string(buf[:n])
 //!     fmt.Println("received client Data sent from terminal:", recvStr)
 //!     conn.Write([]byte(recvStr))
 //! }
@@ -17,11 +21,17 @@
 //! loses data. Here the event loop reads straight into its scratch buffer
 //! and hands every byte read to [`Echo::on_data`], which sends all of it.
 //! The loop's "read until the socket is drained" replaces the Go `for`.
+//!
+//! The lines go out through [`Console`], never a blocking `write` on the
+//! loop thread: a full stdout (a pipe nobody reads) must not stop serving
+//! (`netpoll/src/console.rs` says how; proved by
+//! `full_stdout_does_not_stop_the_server_from_serving`).
 
-use std::io::Write;
+use std::net::SocketAddr;
 
 use netpoll::Escaped;
-use netpoll::tcp::{Conn, Handler};
+use netpoll::console::Console;
+use netpoll::tcp::{CloseReason, Conn, Handler};
 
 /// Echoes every byte back, printing each read unless quiet.
 ///
@@ -49,15 +59,34 @@ impl Handler for Echo {
     fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) {
         if !self.quiet {
             // The Go server's line, plus the peer, since one process serves
-            // many clients. A closed or full stdout must not stop serving,
-            // so a failed print is ignored rather than unwrapped.
-            let _ = writeln!(
-                std::io::stdout().lock(),
+            // many clients.
+            Console::stdout().line(format_args!(
                 "received client Data sent from terminal: {} (from {})",
                 Escaped(data),
                 conn.peer_addr()
-            );
+            ));
         }
         conn.send(data);
+    }
+
+    /// The Go read loop ends on `io.EOF` with its line; so does ours (the
+    /// loop still flushes the echo and closes the connection after this).
+    fn on_peer_closed_write(&mut self, conn: &mut Conn<'_>) {
+        if !self.quiet {
+            Console::stdout().line(format_args!(
+                "read from client failed, err: EOF (from {})",
+                conn.peer_addr()
+            ));
+        }
+    }
+
+    /// A failed read or write (a reset, typically): the Go line, with our
+    /// error's words.
+    fn on_close(&mut self, peer: SocketAddr, reason: &CloseReason) {
+        if let (false, CloseReason::Error(e)) = (self.quiet, reason) {
+            Console::stdout().line(format_args!(
+                "read from client failed, err: {e} (from {peer})"
+            ));
+        }
     }
 }

@@ -16,7 +16,6 @@
 
 mod echo;
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::process::ExitCode;
@@ -25,7 +24,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use netpoll::cli::{announce_listening, resolve};
-use netpoll::tcp::Server;
+use netpoll::console::{self, Console};
+use netpoll::tcp::{Server, Stats};
 
 use echo::Echo;
 
@@ -53,8 +53,9 @@ struct Args {
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: Option<u64>,
 
-    /// On SIGINT/SIGTERM, wait at most this long for pending echoes to be
-    /// delivered before closing anyway (a second signal stops waiting).
+    /// On SIGINT/SIGTERM, wait at most this long for every client to take
+    /// its echo before closing anyway (a second signal stops waiting). Any
+    /// value works: a very long one means "until the clients are done".
     #[arg(long, value_name = "SECS", default_value_t = 5)]
     shutdown_timeout: u64,
 
@@ -103,12 +104,41 @@ fn run(args: Args) -> anyhow::Result<()> {
     // for { conn := listen.Accept(); go process(conn) }, until SIGINT/SIGTERM.
     let stats = server.join().context("event loop failed")?;
 
-    let mut stdout = std::io::stdout();
-    writeln!(
-        stdout,
-        "summary: served {} connections ({} refused), read {} bytes, echoed {} bytes",
-        stats.connections, stats.refused, stats.bytes_read, stats.bytes_written
-    )?;
-    stdout.flush()?;
+    // Through the console, after every teaching line still queued; on a
+    // terminal, below the `^C` it echoed.
+    Console::stdout().finish(
+        format_args!("{}", summary(&stats)),
+        console::stdout_is_terminal(),
+    );
     Ok(())
+}
+
+/// The last line: what the server did, counting as echoed only what its
+/// clients acknowledged (or took before it stopped): echo left in the kernel
+/// when a stop closed its connection may never arrive, and says so.
+fn summary(stats: &Stats) -> String {
+    let delivered = stats.bytes_written - stats.bytes_unacknowledged;
+    let mut line = format!(
+        "summary: served {} ({} refused), read {}, echoed {}",
+        plural(stats.connections, "connection"),
+        stats.refused,
+        plural(stats.bytes_read, "byte"),
+        plural(delivered, "byte")
+    );
+    if stats.bytes_unacknowledged > 0 {
+        line.push_str(&format!(
+            "; {} more sent but not acknowledged when the server stopped (they may never arrive)",
+            plural(stats.bytes_unacknowledged, "byte")
+        ));
+    }
+    line
+}
+
+/// `1 connection`, `2 connections`.
+fn plural(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }

@@ -299,7 +299,7 @@ fn sigterm_does_not_wait_for_idle_clients_to_hang_up() {
     let (lines, _, status) = server.wait_exit();
     assert!(status.success(), "exit status {status}");
     assert!(
-        lines[0].starts_with("summary: served 1 connections"),
+        lines[0].starts_with("summary: served 1 connection ("),
         "{lines:?}"
     );
     // The client sees a clean end-of-file, not a reset.
@@ -320,7 +320,7 @@ fn second_signal_stops_waiting_for_a_client_that_never_reads() {
     let (lines, _, status) = server.wait_exit();
     assert!(status.success(), "exit status {status}");
     assert!(
-        lines[0].starts_with("summary: served 1 connections"),
+        lines[0].starts_with("summary: served 1 connection ("),
         "{lines:?}"
     );
     drop(hog);
@@ -438,4 +438,258 @@ fn bad_flag_value_is_a_clear_error_and_nonzero_exit() {
     assert!(!output.status.success());
     let stderr = output.stderr;
     assert!(stderr.contains("--threads"), "{stderr}");
+}
+
+/// The text of a `received client Data sent from terminal: <text> (from <peer>)` line.
+fn read_text(line: &str) -> Option<&str> {
+    let rest = line.strip_prefix("received client Data sent from terminal: ")?;
+    Some(rest.rsplit_once(" (from ").map_or(rest, |(text, _)| text))
+}
+
+/// Letters only, so each read's line shows exactly the bytes read.
+fn letters(len: usize) -> Vec<u8> {
+    (0..len).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+/// A client whose receive buffer is tiny: the server's echo to it waits in
+/// the server's kernel send queue, not in the server's pending output.
+fn connect_with_small_receive_buffer(server: &Program) -> TcpStream {
+    use socket2::{Domain, Socket, Type};
+    let addr = server.listening_addr();
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    stream.set_write_timeout(Some(DEADLINE)).unwrap();
+    stream
+}
+
+/// Sends `sent` (letters) and waits until the server has printed every
+/// byte of it as reads: from then on, all of it was read and echoed.
+fn send_and_wait_until_read(server: &Program, client: &TcpStream, sent: &[u8]) {
+    (&*client).write_all(sent).expect("write");
+    let seen = std::cell::Cell::new(0);
+    server.stdout_until(|line| {
+        seen.set(seen.get() + read_text(line).map_or(0, str::len));
+        seen.get() >= sent.len()
+    });
+}
+
+#[test]
+fn sigterm_keeps_echo_queued_in_the_kernel_for_a_slow_reader() {
+    // 32 KiB echoed to a client that reads nothing yet: most of it sits in
+    // the server's kernel send queue. A stop that closed now would answer
+    // the client's next bytes with a reset, destroying that echo. (Each
+    // read is one line; 32 KiB keeps it under the harness' longest line.)
+    const SENT: usize = 32 * 1024;
+    let mut server = start(&[]);
+    let client = connect_with_small_receive_buffer(&server);
+    let sent = letters(SENT);
+    send_and_wait_until_read(&server, &client, &sent);
+
+    server.signal(libc::SIGTERM);
+    let waiting = server.wait_for_stderr("waiting up to 5 s for 1 connection to take");
+    assert!(waiting.contains("Ctrl-C again to stop now"), "{waiting}");
+    // More bytes after the stop began: discarded, never answered by a reset.
+    (&client).write_all(b"more").unwrap();
+    let mut echoed = Vec::new();
+    (&client)
+        .read_to_end(&mut echoed)
+        .expect("the whole echo, then end-of-file, and no reset");
+    assert_same(&echoed, &sent);
+    drop(client);
+
+    let (lines, _, status) = server.wait_exit();
+    assert!(status.success(), "exit status {status}");
+    let summary = lines.iter().find(|l| l.starts_with("summary: ")).unwrap();
+    assert_eq!(
+        summary,
+        &format!(
+            "summary: served 1 connection (0 refused), read {SENT} bytes, echoed {SENT} bytes"
+        )
+    );
+}
+
+#[test]
+fn second_signal_is_named_and_unacknowledged_echo_is_not_counted_as_echoed() {
+    const SENT: usize = 32 * 1024;
+    let mut server = start(&["--shutdown-timeout", "3600"]);
+    let client = connect_with_small_receive_buffer(&server);
+    let sent = letters(SENT);
+    send_and_wait_until_read(&server, &client, &sent);
+
+    // The first Ctrl-C says at once what the stop waits for.
+    server.signal(libc::SIGINT);
+    let waiting = server.wait_for_stderr("waiting up to 3600 s for 1 connection to take");
+    assert!(
+        waiting.contains("of echo; Ctrl-C again to stop now"),
+        "{waiting}"
+    );
+    // The second one ends the wait, and is named as what ended it.
+    server.signal(libc::SIGINT);
+    let (lines, stderr, status) = server.wait_exit();
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        stderr.iter().any(|l| l.contains("again: stopping now")),
+        "{stderr:?}"
+    );
+    assert!(
+        !stderr.iter().any(|l| l.contains("deadline passed")),
+        "{stderr:?}"
+    );
+    // The client never read: most of the echo was never acknowledged, and
+    // the summary does not count it as echoed.
+    let summary = lines.iter().find(|l| l.starts_with("summary: ")).unwrap();
+    let [connections, _refused, read, echoed, unacknowledged] = summary_numbers(summary)[..] else {
+        panic!("unexpected summary {summary:?}");
+    };
+    assert_eq!((connections, read), (1, SENT as u64));
+    assert!(unacknowledged > 0, "{summary}");
+    assert_eq!(echoed + unacknowledged, SENT as u64, "{summary}");
+    assert!(
+        summary.contains("not acknowledged when the server stopped"),
+        "{summary}"
+    );
+    drop(client);
+}
+
+#[test]
+fn urgent_data_does_not_stall_the_echo() {
+    // An urgent byte (MSG_OOB) makes a read stop short at its mark; a loop
+    // that took that short read for "queue empty" left the rest unread.
+    let server = start(&["--quiet"]);
+    let mut client = server.connect();
+    ping(&mut client, b"registered");
+    // Paused, the server cannot read until everything below is queued.
+    server.signal(libc::SIGSTOP);
+    client.write_all(&[b'a'; 100]).unwrap();
+    socket2::SockRef::from(&client)
+        .send_out_of_band(b"!")
+        .unwrap();
+    client.write_all(&[b'b'; 99]).unwrap();
+    server.signal(libc::SIGCONT);
+    let mut echoed = [0; 200];
+    client
+        .read_exact(&mut echoed)
+        .expect("all 200 bytes echoed, the urgent one in its place");
+    let mut expected = vec![b'a'; 100];
+    expected.push(b'!');
+    expected.extend_from_slice(&[b'b'; 99]);
+    assert_eq!(echoed.as_slice(), expected.as_slice());
+}
+
+#[test]
+fn max_conns_holds_across_several_loops() {
+    // Four loops, four slots, 64 clients connecting at once: every loop
+    // admits from the same count, so at most four are ever served. The
+    // race it guards against is narrow, so the test tries it many times.
+    for _ in 0..ROUNDS {
+        let server = start(&["--quiet", "--threads", "4", "--max-conns", "4"]);
+        // All connect first, so the loops find them queued and accept at once.
+        let streams: Vec<_> = (0..64).map(|_| server.connect()).collect();
+        let all_tried = Arc::new(std::sync::Barrier::new(64));
+        let clients: Vec<_> = streams
+            .into_iter()
+            .map(|mut stream| {
+                let all_tried = Arc::clone(&all_tried);
+                thread::spawn(move || {
+                    let mut echoed = [0; 1];
+                    // Served: the echo. Refused: end-of-file or a reset.
+                    let served = stream
+                        .write_all(b"x")
+                        .and_then(|()| stream.read_exact(&mut echoed))
+                        .is_ok();
+                    // Hold every connection open until all have been tried.
+                    all_tried.wait();
+                    served
+                })
+            })
+            .collect();
+        let served = clients
+            .into_iter()
+            .map(|client| client.join().unwrap())
+            .filter(|&served| served)
+            .count();
+        assert_eq!(served, 4);
+    }
+}
+
+/// How many servers `max_conns_holds_across_several_loops` tries.
+const ROUNDS: usize = 50;
+
+#[test]
+fn every_value_the_flags_accept_works() {
+    // The largest value each duration and size flag accepts: the stop must
+    // neither panic nor wait (the one client is idle).
+    let max = u64::MAX.to_string();
+    let mut server = start(&[
+        "--quiet",
+        "--shutdown-timeout",
+        &max,
+        "--idle-timeout",
+        &max,
+        "--max-pending",
+        &max,
+        "--max-conns",
+        &max,
+    ]);
+    let mut client = server.connect();
+    ping(&mut client, b"served");
+    server.signal(libc::SIGTERM);
+    let (lines, stderr, status) = server.wait_exit();
+    assert!(status.success(), "exit status {status}; {stderr:?}");
+    assert!(
+        lines[0].starts_with("summary: served 1 connection ("),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn full_stdout_does_not_stop_the_server_from_serving() {
+    // stdout is a pipe whose reader took the first line and then sleeps:
+    // it fills up, and a blocking print would stop the loop.
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(r#""$0" --addr 127.0.0.1:0 | { IFS= read -r line; printf '%s\n' "$line"; exec sleep 3600; }"#)
+        .arg(env!("CARGO_BIN_EXE_tcp-server"))
+        .env("RUST_LOG", "warn");
+    let server = Program::spawn(command);
+    let mut chatty = server.connect();
+    // About 2 MB of teaching output: more than the pipe and the queue hold.
+    let message = letters(2000);
+    for _ in 0..1000 {
+        ping(&mut chatty, &message);
+    }
+    let warning = server.wait_for_stderr("stdout is not keeping up");
+    assert!(warning.contains("still serving"), "{warning}");
+    // And everyone is still served.
+    let mut other = server.connect();
+    ping(&mut other, b"still served?");
+    ping(&mut chatty, b"and you?");
+}
+
+#[test]
+fn a_client_leaving_prints_the_go_eof_line_and_the_summary_says_1_connection() {
+    let mut server = start(&[]);
+    let mut client = server.connect();
+    let local = client.local_addr().unwrap();
+    ping(&mut client, b"hi");
+    client.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(client.read(&mut [0; 1]).unwrap(), 0);
+    assert_eq!(
+        server.stdout_until(|l| l.starts_with("read from client")),
+        [
+            format!("received client Data sent from terminal: hi (from {local})"),
+            format!("read from client failed, err: EOF (from {local})"),
+        ]
+    );
+    server.signal(libc::SIGTERM);
+    let (lines, _, status) = server.wait_exit();
+    assert!(status.success(), "exit status {status}");
+    assert_eq!(
+        lines,
+        ["summary: served 1 connection (0 refused), read 2 bytes, echoed 2 bytes"]
+    );
 }

@@ -11,20 +11,18 @@
 //! back; a send the kernel cannot take yet is queued by the loop, not
 //! blocked on.
 
-use std::io::{self, Write};
 use std::net::SocketAddr;
 
-use log::warn;
 use netpoll::Escaped;
+use netpoll::console::Console;
 use netpoll::udp::{Handler, Socket};
 
 /// Sends every datagram back to its sender unchanged, printing the Go
 /// server's line for each unless told to be quiet.
 #[derive(Debug)]
 pub struct Echo {
-    /// Whether to print the per-datagram line. Off with `--quiet` (a
-    /// benchmark wants no formatted write per datagram), and turned off for
-    /// good once stdout cannot be written.
+    /// Whether to print the per-datagram line. Off with `--quiet`: a
+    /// benchmark wants no formatted line per datagram.
     narrate: bool,
 }
 
@@ -33,29 +31,20 @@ impl Echo {
     pub fn new(quiet: bool) -> Self {
         Echo { narrate: !quiet }
     }
-
-    /// The Go `fmt.Printf("data:%v addr:%v count:%v\n", …)`, the payload
-    /// [`Escaped`] so that a datagram cannot drive the operator's terminal.
-    fn print(&mut self, payload: &[u8], peer: SocketAddr) {
-        let line = writeln!(
-            io::stdout(),
-            "data:{} addr:{peer} count:{}",
-            Escaped(payload),
-            payload.len()
-        );
-        if let Err(err) = line {
-            // Nobody reads our stdout any more (a closed pipe): keep
-            // echoing, which is the server's job, without the narration.
-            warn!("cannot print to stdout ({err}); per-datagram output turned off");
-            self.narrate = false;
-        }
-    }
 }
 
 impl Handler for Echo {
     fn on_datagram(&mut self, socket: &mut Socket<'_>, payload: &[u8], peer: SocketAddr) {
         if self.narrate {
-            self.print(payload, peer);
+            // The Go `fmt.Printf("data:%v addr:%v count:%v\n", …)`, the
+            // payload [`Escaped`] so that a datagram cannot drive the
+            // operator's terminal. Through the [`Console`]: a full or closed
+            // stdout drops lines, it never stops the echo.
+            Console::stdout().line(format_args!(
+                "data:{} addr:{peer} count:{}",
+                Escaped(payload),
+                payload.len()
+            ));
         }
         // listen.WriteToUDP(data[:n], addr)
         socket.send_to(payload, peer);

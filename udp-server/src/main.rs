@@ -15,7 +15,6 @@
 
 mod echo;
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -23,6 +22,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use netpoll::cli::{announce_listening, resolve};
+use netpoll::console::{self, Console};
 use netpoll::udp::{self, DEFAULT_ADDR, DEFAULT_SPIN_US};
 
 use echo::Echo;
@@ -93,14 +93,15 @@ fn run(args: Args) -> anyhow::Result<()> {
     // for { ReadFromUDP; Printf; WriteToUDP }, until SIGINT/SIGTERM.
     let stats = server.join().context("event loop failed")?;
 
-    // A closed stdout at exit is not worth a failure status: the server did
-    // its work.
-    let mut stdout = std::io::stdout();
-    let _ = writeln!(
-        stdout,
-        "summary: datagrams={} bytes={} dropped={}",
-        stats.datagrams, stats.bytes_read, stats.dropped
-    )
-    .and_then(|()| stdout.flush());
+    // After every line still queued for stdout; on a terminal, below the
+    // `^C` it echoed. A closed or stuck stdout at exit is not worth a
+    // failure status: the server did its work.
+    Console::stdout().finish(
+        format_args!(
+            "summary: datagrams={} bytes={} dropped={}",
+            stats.datagrams, stats.bytes_read, stats.dropped
+        ),
+        console::stdout_is_terminal(),
+    );
     Ok(())
 }
