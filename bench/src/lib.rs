@@ -245,6 +245,14 @@ impl Setup {
 
 /// The bench proper, from the release build.
 pub fn run(args: RunArgs) -> Result<()> {
+    // CPU time and memory come from /proc, pinning from sched_setaffinity:
+    // the figures would mean nothing half-measured, so say so at once.
+    if !cfg!(target_os = "linux") {
+        bail!(
+            "the bench is Linux only: it reads CPU time and memory from /proc \
+             and pins processes to CPUs with sched_setaffinity"
+        );
+    }
     let nofile = procfs::raise_nofile_limit()?;
     let machine = Machine::describe();
     // Pinned, the load generator and the server each own a core, as the

@@ -2,7 +2,9 @@
 //! and the machine's description for the report.
 //!
 //! The parsers are pure functions over the file's text so they can be tested
-//! without a process in the state the test needs.
+//! without a process in the state the test needs, on any OS; reading the
+//! files, and the two system calls here, are Linux (or Unix) only, and say
+//! so as an error elsewhere ([`crate::run`] stops before that).
 
 use std::{fs, time::Duration};
 
@@ -76,6 +78,7 @@ pub fn ticks_to_duration(ticks: u64, ticks_per_second: u64) -> Duration {
     Duration::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
 }
 
+#[cfg(unix)]
 fn clock_ticks_per_second() -> Result<u64> {
     // SAFETY: sysconf only reads a configuration value.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
@@ -83,6 +86,11 @@ fn clock_ticks_per_second() -> Result<u64> {
         bail!("sysconf(_SC_CLK_TCK) returned {ticks}");
     }
     Ok(ticks as u64)
+}
+
+#[cfg(not(unix))]
+fn clock_ticks_per_second() -> Result<u64> {
+    bail!("clock ticks: Unix only")
 }
 
 /// The resident set size of process `pid`, in bytes.
@@ -146,6 +154,7 @@ pub fn parse_cpu_model(cpuinfo: &str) -> Option<String> {
 /// Raises this process's soft `RLIMIT_NOFILE` to its hard limit and returns the
 /// new soft limit. Children spawned afterwards inherit it, which is how the
 /// servers under test get room for the idle scenario's connections too.
+#[cfg(unix)]
 pub fn raise_nofile_limit() -> Result<u64> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -162,7 +171,15 @@ pub fn raise_nofile_limit() -> Result<u64> {
             return Err(std::io::Error::last_os_error()).context("setrlimit(RLIMIT_NOFILE)");
         }
     }
-    Ok(limit.rlim_cur)
+    // rlim_t is unsigned on Linux, signed on FreeBSD.
+    #[allow(clippy::useless_conversion)]
+    Ok(u64::try_from(limit.rlim_cur).unwrap_or(u64::MAX))
+}
+
+/// No such limit elsewhere (see [`netpoll::raise_open_file_limit`]).
+#[cfg(not(unix))]
+pub fn raise_nofile_limit() -> Result<u64> {
+    bail!("RLIMIT_NOFILE: Unix only")
 }
 
 #[cfg(test)]

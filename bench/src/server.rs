@@ -11,7 +11,6 @@
 use std::{
     ffi::OsString,
     net::SocketAddr,
-    os::unix::process::CommandExt as _,
     path::PathBuf,
     process::{Command, ExitStatus},
     sync::Arc,
@@ -77,11 +76,7 @@ impl ServerProcess {
         let mut child = Command::new(&command.program);
         child.args(&command.args);
         if let Some(cpu) = command.cpu {
-            // SAFETY: the closure runs in the child between fork and exec and
-            // only makes one system call, which is async-signal-safe.
-            unsafe {
-                child.pre_exec(move || pin_current_thread(cpu));
-            }
+            pin_child(&mut child, cpu)?;
         }
         let label = command
             .program
@@ -129,8 +124,26 @@ impl ServerProcess {
     }
 }
 
+/// Makes the child confine itself to `cpu` before it runs the program.
+#[cfg(target_os = "linux")]
+fn pin_child(child: &mut Command, cpu: usize) -> Result<()> {
+    use std::os::unix::process::CommandExt as _;
+    // SAFETY: the closure runs in the child between fork and exec and
+    // only makes one system call, which is async-signal-safe.
+    unsafe {
+        child.pre_exec(move || pin_current_thread(cpu));
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pin_child(_child: &mut Command, _cpu: usize) -> Result<()> {
+    anyhow::bail!("pinning to a CPU: Linux only")
+}
+
 /// Confines the calling thread (and what it spawns or forks afterwards) to
-/// one CPU.
+/// one CPU (Linux only: `sched_setaffinity`).
+#[cfg(target_os = "linux")]
 pub fn pin_current_thread(cpu: usize) -> std::io::Result<()> {
     // SAFETY: cpu_set_t is plain data; CPU_ZERO/CPU_SET write inside it, and
     // sched_setaffinity reads it.
@@ -143,6 +156,15 @@ pub fn pin_current_thread(cpu: usize) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Elsewhere: an error, which [`crate::run`] never reaches.
+#[cfg(not(target_os = "linux"))]
+pub fn pin_current_thread(_cpu: usize) -> std::io::Result<()> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "pinning to a CPU: Linux only",
+    ))
 }
 
 #[cfg(test)]

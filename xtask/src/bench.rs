@@ -5,7 +5,7 @@
 //! the scenarios, options and tables are documented there
 //! (`cargo xtask bench --help` prints them, after the build).
 
-use std::{ffi::OsString, os::unix::process::CommandExt as _, process::Command};
+use std::{ffi::OsString, process::Command};
 
 use anyhow::{Context, Result};
 
@@ -34,12 +34,30 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .parent()
         .context("tcp-server has no directory")?;
     let typed: Vec<String> = std::env::args().skip(1).collect();
-    let error = Command::new(bench)
+    let mut command = Command::new(bench);
+    command
         .args(&args.args)
         .arg("--bin-dir")
         .arg(servers)
         .arg("--invoked-as")
-        .arg(format!("cargo xtask {}", typed.join(" ")))
-        .exec();
+        .arg(format!("cargo xtask {}", typed.join(" ")));
+    let error = exec(command);
     Err(error).with_context(|| format!("executing {}", bench.display()))
+}
+
+/// Replaces this process with `command`; returns only on failure.
+#[cfg(unix)]
+fn exec(mut command: Command) -> std::io::Error {
+    use std::os::unix::process::CommandExt as _;
+    command.exec()
+}
+
+/// Windows cannot replace a process: run the bench and exit with its code
+/// (Ctrl-C reaches it directly, as every process of the console).
+#[cfg(not(unix))]
+fn exec(mut command: Command) -> std::io::Error {
+    match command.status() {
+        Ok(status) => std::process::exit(status.code().unwrap_or(1)),
+        Err(error) => error,
+    }
 }

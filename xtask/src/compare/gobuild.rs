@@ -104,7 +104,7 @@ pub fn build(go: &Path, dir: &Path) -> Result<GoPrograms> {
         if !src.join(program).join("main.go").is_file() {
             continue;
         }
-        let output = bin.join(program.replace('/', "-"));
+        let output = bin.join(program.replace('/', "-") + env::consts::EXE_SUFFIX);
         let result = build_one(go, &src, program, &output, &tree.0);
         if let Err(why) = &result {
             println!("   ✗ go build {program}: {why}");
@@ -297,11 +297,18 @@ impl Drop for TempTree {
 }
 
 fn make_writable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt as _;
     if let Ok(meta) = fs::symlink_metadata(path) {
         if meta.is_dir() {
             let mut perms = meta.permissions();
-            perms.set_mode(perms.mode() | 0o700);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                perms.set_mode(perms.mode() | 0o700);
+            }
+            // Windows: only the read-only attribute, not "writable by all".
+            #[cfg(not(unix))]
+            #[allow(clippy::permissions_set_readonly_false)]
+            perms.set_readonly(false);
             let _ = fs::set_permissions(path, perms);
             if let Ok(entries) = fs::read_dir(path) {
                 for entry in entries.flatten() {
@@ -312,14 +319,23 @@ fn make_writable(path: &Path) {
     }
 }
 
-/// `go` on PATH, if any.
+/// `go` on PATH, if any (`go.exe` on Windows).
 pub fn find_go() -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt as _;
     env::split_paths(&env::var_os("PATH")?)
-        .map(|dir| dir.join("go"))
-        .find(|path| {
-            fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+        .map(|dir| dir.join(format!("go{}", env::consts::EXE_SUFFIX)))
+        .find(|path| fs::metadata(path).is_ok_and(|m| m.is_file() && is_executable(&m)))
+}
+
+#[cfg(unix)]
+fn is_executable(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    meta.permissions().mode() & 0o111 != 0
+}
+
+/// Windows has no execute bit: the `.exe` name says it.
+#[cfg(not(unix))]
+fn is_executable(_meta: &fs::Metadata) -> bool {
+    true
 }
 
 #[cfg(test)]
