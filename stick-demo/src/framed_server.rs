@@ -341,10 +341,9 @@ impl Handler for FramedServer {
                 self.shared.cut_frames.fetch_add(1, Ordering::Relaxed);
                 let frame = self.messages + 1;
                 line.push_str(&match frame_len {
-                    Some(len) => format!(
-                        "; frame {frame} incomplete: {} of {len} arrived",
-                        plural(received as u64, "byte")
-                    ),
+                    Some(len) => {
+                        format!("; frame {frame} incomplete: {received} of {len} bytes arrived")
+                    }
                     None => format!(
                         "; frame {frame} incomplete: {received} of its 4 header bytes arrived"
                     ),
@@ -381,4 +380,59 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         console::stdout_is_terminal(),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `data` to `buf` in reads of `read` bytes, decoding after each
+    /// as the handler does, and returns the messages.
+    fn feed(buf: &mut FrameBuffer, codec: &FrameCodec, data: &[u8], read: usize) -> Vec<Bytes> {
+        let mut messages = Vec::new();
+        for chunk in data.chunks(read) {
+            buf.extend(chunk);
+            while let Some(message) = buf.decode(codec).unwrap() {
+                messages.push(message);
+            }
+            buf.settle();
+        }
+        messages
+    }
+
+    #[test]
+    fn a_large_frame_gives_its_memory_back_once_decoded() {
+        let codec = FrameCodec::new();
+        let mut buf = FrameBuffer::default();
+        let big = vec![b'x'; proto::DEFAULT_MAX_FRAME_LEN];
+        let mut stream = BytesMut::new();
+        codec.encode_into(&big, &mut stream).unwrap();
+        // The start of the next frame, left buffered: the connection is idle.
+        stream.extend_from_slice(&[5, 0]);
+        let messages = feed(&mut buf, &codec, &stream, 64 * 1024);
+        assert_eq!(messages.len(), 1);
+        assert_eq!(buf.len(), 2);
+        // Once the message is dropped, nothing else may hold the large
+        // allocation: the buffer keeps only what it holds now.
+        let message = messages.into_iter().next().unwrap();
+        assert!(
+            message.is_unique(),
+            "the connection's buffer still holds the 8 MiB frame's memory"
+        );
+        assert!(buf.bytes.capacity() <= KEEP_CAPACITY);
+    }
+
+    #[test]
+    fn small_frames_keep_their_buffer() {
+        let codec = FrameCodec::new();
+        let mut buf = FrameBuffer::default();
+        let mut stream = BytesMut::new();
+        for _ in 0..100 {
+            codec
+                .encode_into(b"Hello, Hello. How are you?", &mut stream)
+                .unwrap();
+        }
+        assert_eq!(feed(&mut buf, &codec, &stream, 1024).len(), 100);
+        assert!(buf.is_empty() && !buf.large);
+    }
 }

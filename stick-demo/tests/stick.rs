@@ -563,3 +563,76 @@ fn server2_rate_limits_its_log_of_rejected_peers() {
     // Every peer still gets its own summary line on stdout.
     assert_eq!(stdout.iter().filter(|l| is_framed_summary(l)).count(), 60);
 }
+
+#[test]
+fn server2_max_conns_refuses_and_idle_timeout_closes_a_half_sent_frame() {
+    let server = start_server("server2", &["--max-conns", "1", "--idle-timeout", "1"]);
+    // A peer that sends 5 bytes of a 26-byte frame and then nothing: it
+    // holds a slot and a buffer until the idle timeout.
+    let mut stalled = server.connect();
+    let peer = stalled.local_addr().unwrap();
+    stalled.write_all(b"\x1a\x00\x00\x00Hello").unwrap();
+    let mut refused = server.connect();
+    assert_closed_by_server(&mut refused);
+    assert_closed_by_server(&mut stalled);
+    let line = server.stdout_until(is_framed_summary).pop().unwrap();
+    assert_eq!(
+        line,
+        format!(
+            "{peer}: decoded 0 messages from 1 read (9 bytes); frame 1 incomplete: 5 of 26 bytes arrived (idle timeout)"
+        )
+    );
+}
+
+#[test]
+fn server2_summary_at_shutdown_mentions_the_half_received_frame() {
+    let mut server = start_server("server2", &[]);
+    let mut peer = server.connect();
+    let local = peer.local_addr().unwrap();
+    let mut bytes = golden_frames(1);
+    bytes.extend_from_slice(b"\x1a\x00\x00\x00Hello");
+    peer.write_all(&bytes).unwrap();
+    server.stdout_until(|l| received_text(l) == Some(MESSAGE));
+    server.signal(libc::SIGTERM);
+    let (lines, _, status) = server.wait_exit();
+    assert!(status.success());
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "{local}: decoded 1 message from 1 read (39 bytes); frame 2 incomplete: 5 of 26 bytes arrived (server shutdown)"
+            ),
+            "summary: served 1 connection, decoded 1 message from 1 read (39 bytes), 1 frame left incomplete at the stop".to_owned(),
+        ]
+    );
+}
+
+#[test]
+fn stick_servers_work_with_every_value_their_flags_accept() {
+    let max = u64::MAX.to_string();
+    let mut server2 = start_server(
+        "server2",
+        &[
+            "--max-frame",
+            &max,
+            "--max-conns",
+            &max,
+            "--idle-timeout",
+            &max,
+            "--read-size",
+            "67108864",
+        ],
+    );
+    run_client("client2", server2.listening_addr(), &[]);
+    let summary = server2.stdout_until(is_framed_summary).pop().unwrap();
+    assert!(summary.contains(": decoded 20 messages"), "{summary}");
+    server2.signal(libc::SIGTERM);
+    assert!(server2.wait_exit().2.success());
+
+    let mut raw = start_server("server", &["--message-len", &max]);
+    run_client("client", raw.listening_addr(), &[]);
+    raw.stdout_until(is_raw_summary);
+    raw.signal(libc::SIGTERM);
+    let (_, stderr, status) = raw.wait_exit();
+    assert!(status.success(), "{stderr:?}");
+}

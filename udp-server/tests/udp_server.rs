@@ -333,3 +333,29 @@ fn sigterm_stops_a_server_kept_spinning_by_unbroken_traffic() {
     );
     assert!(summary.ends_with(" dropped=0"), "{summary}");
 }
+
+#[test]
+fn full_stdout_does_not_stop_the_udp_server() {
+    // stdout is a pipe whose reader took the first line and then sleeps:
+    // it fills up, and a blocking print would stop the loop.
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(r#""$0" --addr 127.0.0.1:0 | { IFS= read -r line; printf '%s\n' "$line"; exec sleep 3600; }"#)
+        .arg(env!("CARGO_BIN_EXE_udp-server"))
+        .env("RUST_LOG", "warn");
+    let server = Program::spawn(command);
+    let addr = server.listening_addr();
+    let socket = client_socket();
+    // About 2 MB of teaching output: more than the pipe and the queue hold.
+    let payload = vec![b'x'; 2000];
+    for _ in 0..1000 {
+        assert_eq!(round_trip(&socket, addr, &payload).0, payload);
+    }
+    let warning = server.wait_for_stderr("stdout is not keeping up");
+    assert!(warning.contains("still serving"), "{warning}");
+    assert_eq!(
+        round_trip(&socket, addr, b"still served?").0,
+        b"still served?"
+    );
+}
