@@ -178,18 +178,56 @@ mod windows {
         SENDERS.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The handler: one datagram to every live loop.
+    pub(super) fn notify_loops() {
+        for sender in senders().iter() {
+            // A full buffer already holds an unread event: enough.
+            let _ = sender.send(&[1]);
+        }
+    }
+
     /// `ctrlc` allows one handler per process; every loop shares it.
     fn install_handler() -> io::Result<()> {
         static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
-        let installed = INSTALLED.get_or_init(|| {
-            ctrlc::set_handler(|| {
-                for sender in senders().iter() {
-                    // A full buffer already holds an unread event: enough.
-                    let _ = sender.send(&[1]);
-                }
-            })
-            .map_err(|e| e.to_string())
-        });
+        let installed =
+            INSTALLED.get_or_init(|| ctrlc::set_handler(notify_loops).map_err(|e| e.to_string()));
         installed.clone().map_err(io::Error::other)
+    }
+}
+
+/// What the console handler does, minus the console: a test cannot press
+/// Ctrl-C, so it calls the handler's function itself.
+#[cfg(all(test, windows))]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use mio::{Events, Poll};
+
+    use super::*;
+
+    #[test]
+    fn each_console_event_wakes_every_registered_loop_once() {
+        let polls: Vec<Poll> = (0..2).map(|_| Poll::new().unwrap()).collect();
+        let mut signals: Vec<StopSignals> = polls
+            .iter()
+            .map(|poll| StopSignals::register(poll.registry()).unwrap())
+            .collect();
+        windows::notify_loops();
+        windows::notify_loops();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for (poll, signals) in polls.into_iter().zip(&mut signals) {
+            let mut poll = poll;
+            let mut events = Events::with_capacity(4);
+            let mut seen = Vec::new();
+            while seen.len() < 2 {
+                assert!(Instant::now() < deadline, "saw {seen:?}");
+                poll.poll(&mut events, Some(Duration::from_secs(1)))
+                    .unwrap();
+                if events.iter().any(|e| e.token() == SIGNALS) {
+                    seen.extend(signals.received());
+                }
+            }
+            assert_eq!(seen, [2, 2]);
+        }
     }
 }
