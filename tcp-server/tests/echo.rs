@@ -383,6 +383,9 @@ fn threads_2_on_port_0_serve_on_one_port_and_both_stop_on_sigterm() {
     );
 }
 
+/// Unix only: the limit is `RLIMIT_NOFILE`, set in the child before exec.
+/// (Windows has no per-process limit on sockets to run out of.)
+#[cfg(unix)]
 #[test]
 fn out_of_descriptors_pauses_accepting_then_serves_the_queued_clients() {
     // 16 descriptors: the server's own (stdio, epoll, waker, listener,
@@ -554,6 +557,9 @@ fn second_signal_is_named_and_unacknowledged_echo_is_not_counted_as_echoed() {
     drop(client);
 }
 
+/// Unix only: the server is paused with SIGSTOP so that everything is
+/// queued before it reads; Windows has no such signal.
+#[cfg(unix)]
 #[test]
 fn urgent_data_does_not_stall_the_echo() {
     // An urgent byte (MSG_OOB) makes a read stop short at its mark; a loop
