@@ -7,7 +7,7 @@
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -412,7 +412,7 @@ fn out_of_descriptors_pauses_accepting_then_serves_the_queued_clients() {
     });
     // All 20 connect before any hangs up, so the server must run out.
     let streams: Vec<_> = (0..20).map(|_| server.connect()).collect();
-    let served = Arc::new(Mutex::new(0));
+    let served = Arc::new(std::sync::Mutex::new(0));
     let clients: Vec<_> = streams
         .into_iter()
         .enumerate()
