@@ -26,8 +26,9 @@
 //! 2. [`udp`]: the same ideas without connections.
 //! 3. `stop.rs`, `spin.rs`, `os.rs`: what both loops share: how a loop learns
 //!    to stop, why it polls a little before sleeping, and the OS's words.
-//! 4. [`cli`] and [`Escaped`]: what every program does the same way at its
-//!    edges: `--addr`, `listening on <addr>`, and printing untrusted bytes.
+//! 4. [`cli`], [`Escaped`] and [`console`]: what every program does the
+//!    same way at its edges: `--addr`, `listening on <addr>`, printing
+//!    untrusted bytes, and printing without ever blocking a loop.
 //!
 //! # Spinning before sleeping
 //!

@@ -117,7 +117,9 @@ fn run(args: Args) -> anyhow::Result<()> {
 /// clients acknowledged (or took before it stopped): echo left in the kernel
 /// when a stop closed its connection may never arrive, and says so.
 fn summary(stats: &Stats) -> String {
-    let delivered = stats.bytes_written - stats.bytes_unacknowledged;
+    let delivered = stats
+        .bytes_written
+        .saturating_sub(stats.bytes_unacknowledged);
     let mut line = format!(
         "summary: served {} ({} refused), read {}, echoed {}",
         plural(stats.connections, "connection"),

@@ -14,7 +14,10 @@
 //!   `read` that would only say `WouldBlock` (new data, or the peer's FIN,
 //!   raises a new edge); likewise a short write means the send buffer is
 //!   full. A ping-pong request costs one `read`, one `write` and a share of
-//!   one `epoll_wait`.
+//!   one `epoll_wait`. The one exception: urgent data (`MSG_OOB`) stops a
+//!   read short at its mark, so a connection that sent some (a priority
+//!   event says so) is read until `WouldBlock` from then on, and its urgent
+//!   byte is echoed in its place (`SO_OOBINLINE`).
 //! * **Echo inside the kernel.** A handler that only echoes can say so
 //!   ([`Handler::echo_in_kernel`]); once its peer streams (a read fills the
 //!   whole buffer), the loop moves the stream back with `splice(2)` through
@@ -36,9 +39,11 @@
 //! * **Limits and shutdown.** `max_conns`, `EMFILE`/`ENFILE` back-off, an
 //!   idle timeout swept once in a while (no timer per connection), and a
 //!   graceful stop (signals or [`ServerHandle::shutdown`](crate::ServerHandle::shutdown)) that stops
-//!   accepting and reading, flushes pending output within a deadline
-//!   (closing with a FIN, never a reset that would destroy it) and returns
-//!   the [`Stats`].
+//!   accepting and reading, and within a deadline lets every peer take its
+//!   echo, pending and queued in the kernel alike (closing with a FIN, never
+//!   a reset that would destroy it), then returns the [`Stats`], which count
+//!   what was never acknowledged apart (`shutdown.rs`). `max_conns` holds
+//!   over all loops: a slot is taken in one atomic step.
 //!
 //! # Example
 //!

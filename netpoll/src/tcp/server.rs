@@ -136,7 +136,9 @@ where
         self
     }
 
-    /// How long a graceful stop waits for pending output (default 5 s).
+    /// How long a graceful stop waits for every peer to take its echo,
+    /// pending or queued in the kernel (default 5 s). Any value works: one
+    /// too large for the clock means "until the peers are done".
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.opts.shutdown_timeout = timeout;
         self
