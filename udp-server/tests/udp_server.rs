@@ -359,3 +359,19 @@ fn full_stdout_does_not_stop_the_udp_server() {
         b"still served?"
     );
 }
+
+#[test]
+fn the_largest_spin_the_parser_accepts_works() {
+    // --spin-us is udp-server's one duration flag; its parser stops at one
+    // second, and that value must serve and stop like any other.
+    let mut server = start(&["--spin-us", "1000000", "--quiet"]);
+    let socket = client_socket();
+    assert_eq!(
+        round_trip(&socket, server.listening_addr(), b"spin").0,
+        b"spin"
+    );
+    server.signal(libc::SIGTERM);
+    let (lines, _, status) = server.wait_exit();
+    assert!(status.success(), "exit status {status}");
+    assert_eq!(lines, ["summary: datagrams=1 bytes=4 dropped=0"]);
+}
