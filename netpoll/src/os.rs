@@ -66,6 +66,15 @@ pub(crate) fn unacknowledged<S>(_socket: &S) -> Option<usize> {
     None
 }
 
+/// Whether a short write proves the send buffer full, so that the loop may
+/// wait for the next writable event instead of writing again to hear
+/// `WouldBlock`. True for epoll and kqueue, which report new room on their
+/// own. Not on Windows: mio polls each socket there (through AFD) once per
+/// event and arms the next poll only when an operation returns `WouldBlock`,
+/// so a loop that stopped at a short write would never hear of that socket
+/// again. (Reads need the same care; see `ClientSocket::urgent`.)
+pub(crate) const SHORT_WRITE_MEANS_FULL: bool = cfg!(not(windows));
+
 /// Raises the soft limit on open files to the hard limit, as Go's runtime
 /// does at start-up.
 ///

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 
 use super::io::ClientSocket;
-use crate::os::{interrupted, would_block};
+use crate::os::{SHORT_WRITE_MEANS_FULL, interrupted, would_block};
 
 /// What a server does with one connection's bytes. One value per accepted
 /// connection, made by the factory given to [`Server::new`](super::Server::new).
@@ -128,11 +128,14 @@ impl<'a> Conn<'a> {
                         return;
                     }
                     // A short write means the send buffer is full; the
-                    // kernel raises a writable edge once it has room again.
+                    // kernel raises a writable edge once it has room again
+                    // (Windows: write on to hear WouldBlock, see os.rs).
                     Ok(n) => {
                         *self.bytes_written += n as u64;
                         data = &data[n..];
-                        break;
+                        if SHORT_WRITE_MEANS_FULL {
+                            break;
+                        }
                     }
                     Err(ref e) if would_block(e) => break,
                     Err(ref e) if interrupted(e) => continue,

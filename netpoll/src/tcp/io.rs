@@ -11,7 +11,7 @@ use mio::net::TcpStream;
 use super::event_loop::EventLoop;
 use super::splice::SplicePipe;
 use super::{CloseReason, Conn, Handler};
-use crate::os::{interrupted, would_block};
+use crate::os::{SHORT_WRITE_MEANS_FULL, interrupted, would_block};
 
 /// Most reads from one connection per readiness turn. A peer that sends
 /// as fast as the loop reads would otherwise keep `read_until_drained`
@@ -90,8 +90,9 @@ impl ClientSocket {
                 Ok(n) => {
                     *bytes_written += n as u64;
                     self.pending.advance(n);
-                    // Short write: the send buffer is full, wait for the next edge.
-                    if !self.pending.is_empty() {
+                    // Short write: the send buffer is full, wait for the next
+                    // edge (Windows: write on to hear WouldBlock, see os.rs).
+                    if !self.pending.is_empty() && SHORT_WRITE_MEANS_FULL {
                         return Ok(false);
                     }
                 }
