@@ -142,7 +142,7 @@ impl Console {
     /// wait). Says on stderr what could not be written. Returns the number
     /// of lines dropped or left unwritten.
     pub fn finish(&self, summary: fmt::Arguments<'_>, on_terminal: bool) -> u64 {
-        if on_terminal {
+        if on_terminal && !CTRL_C_LINE_ENDED.swap(true, Ordering::Relaxed) {
             self.push(format_args!(""), true);
         }
         self.push(summary, true);
@@ -183,6 +183,20 @@ impl Console {
 impl State {
     fn all_written(&self) -> bool {
         self.queue.is_empty() && !self.busy
+    }
+}
+
+/// Set once stderr ended the line on which the terminal echoed `^C`, so
+/// that the summary need not.
+static CTRL_C_LINE_ENDED: AtomicBool = AtomicBool::new(false);
+
+/// Ends the terminal's line after a `^C`, on stderr, before a diagnostic
+/// about the stop is logged there (see [`Console::finish`] for stdout's
+/// side). Does nothing when stderr is not a terminal.
+pub fn end_line_after_ctrl_c() {
+    if io::stderr().is_terminal() {
+        let _ = writeln!(io::stderr());
+        CTRL_C_LINE_ENDED.store(true, Ordering::Relaxed);
     }
 }
 

@@ -53,6 +53,7 @@ where
             if self.draining() {
                 if !self.stop_now {
                     let (conns, bytes) = self.echo_left();
+                    crate::console::end_line_after_ctrl_c();
                     log::warn!(
                         "signal {signal} again: stopping now; {} of echo not taken by {}",
                         bytes_words(bytes),
@@ -107,6 +108,8 @@ where
             }
         );
         if by_signal {
+            // Not after the `^C` the terminal echoed, on the same line.
+            crate::console::end_line_after_ctrl_c();
             log::warn!("{line}");
         } else {
             log::info!("{line}");
