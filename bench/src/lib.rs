@@ -30,7 +30,9 @@ mod procfs;
 mod report;
 mod server;
 mod tables;
-#[cfg(test)]
+// The scenarios against real servers: they read /proc, so Linux only, as
+// the bench itself is (see `run`).
+#[cfg(all(test, target_os = "linux"))]
 mod tests;
 mod udp;
 

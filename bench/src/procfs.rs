@@ -209,6 +209,7 @@ mod tests {
         assert!(parse_stat_cpu_ticks(&STAT.replace(" 7 3 ", " 7 x ")).is_err());
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn own_cpu_time_is_readable() {
         // Reads the real file of this test process: proves the path and field
