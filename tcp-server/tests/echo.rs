@@ -699,3 +699,34 @@ fn a_client_leaving_prints_the_go_eof_line_and_the_summary_says_1_connection() {
         ["summary: served 1 connection (0 refused), read 2 bytes, echoed 2 bytes"]
     );
 }
+
+#[test]
+fn several_loops_say_what_the_stop_waits_for_in_one_line() {
+    // Eight slow readers, spread by the kernel over four loops: one line
+    // for all of them, not one per loop.
+    const SENT: usize = 32 * 1024;
+    let mut server = start(&["--threads", "4", "--shutdown-timeout", "3600"]);
+    let clients: Vec<_> = (0..8)
+        .map(|_| connect_with_small_receive_buffer(&server))
+        .collect();
+    let all = letters(SENT).repeat(clients.len());
+    for client in &clients {
+        (&*client).write_all(&letters(SENT)).unwrap();
+    }
+    let seen = std::cell::Cell::new(0);
+    server.stdout_until(|line| {
+        seen.set(seen.get() + read_text(line).map_or(0, str::len));
+        seen.get() >= all.len()
+    });
+    server.signal(libc::SIGINT);
+    server.wait_for_stderr("waiting up to 3600 s for 8 connections to take");
+    server.signal(libc::SIGINT);
+    let (_, stderr, status) = server.wait_exit();
+    assert!(status.success(), "exit status {status}");
+    // The first line was read above; no loop said it again.
+    let count = |needle: &str| stderr.iter().filter(|l| l.contains(needle)).count();
+    assert_eq!(count("waiting up to"), 0, "{stderr:#?}");
+    assert_eq!(count("again: stopping now"), 1, "{stderr:#?}");
+    assert_eq!(count("not taken by 8 connections"), 1, "{stderr:#?}");
+    drop(clients);
+}

@@ -93,6 +93,11 @@ where
                 self.accept();
             }
         }
+        if !self.stop_now {
+            // Done before any second signal: nothing of this loop's to give
+            // up, so a busy loop's "stopping now" line need not wait for it.
+            let _ = self.stop_tallies.stopped_now.add(0, 0);
+        }
         Ok(self.stats)
     }
 
@@ -252,6 +257,8 @@ pub(super) struct EventLoop<H, F> {
     pub(super) stop: Arc<StopRequest>,
     /// Connections open over all loops of the server, for `max_conns`.
     pub(super) live_conns: Arc<AtomicUsize>,
+    /// What the loops wait for when stopping, said once for all of them.
+    pub(super) stop_tallies: Arc<super::shutdown::StopTallies>,
     pub(super) opts: Options,
     pub(super) clients: Slab<Client<H>>,
     /// The one read buffer of this loop, shared by all its connections.
@@ -301,6 +308,7 @@ impl<H, F> EventLoop<H, F> {
             factory: parts.factory,
             stop: parts.stop,
             live_conns: parts.live_conns,
+            stop_tallies: parts.stop_tallies,
             scratch: vec![0; parts.opts.read_buffer_size].into_boxed_slice(),
             opts: parts.opts,
             clients: Slab::new(),

@@ -16,6 +16,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::Handler;
 use super::event_loop::{EventLoop, LISTENER};
+use super::shutdown::StopTallies;
 use crate::ServerHandle;
 use crate::stop::{self, StopRequest, StopSignals};
 
@@ -163,6 +164,7 @@ where
 
         let stop = Arc::new(StopRequest::default());
         let live_conns = Arc::new(AtomicUsize::new(0));
+        let stop_tallies = Arc::new(StopTallies::new(listeners.len()));
         let factory = Arc::new(self.factory);
         // Dropping a partly built handle stops the loops already started.
         let mut handle = ServerHandle::new(local_addr, Arc::clone(&stop));
@@ -184,6 +186,7 @@ where
                 factory: Arc::clone(&factory),
                 stop: Arc::clone(&stop),
                 live_conns: Arc::clone(&live_conns),
+                stop_tallies: Arc::clone(&stop_tallies),
                 opts: self.opts.clone(),
             };
             let thread = thread::Builder::new()
@@ -321,6 +324,8 @@ pub(super) struct LoopParts<F> {
     pub(super) stop: Arc<StopRequest>,
     /// Connections open over all loops, for `max_conns`.
     pub(super) live_conns: Arc<AtomicUsize>,
+    /// What the loops wait for when stopping, said once for all of them.
+    pub(super) stop_tallies: Arc<StopTallies>,
     pub(super) opts: Options,
 }
 

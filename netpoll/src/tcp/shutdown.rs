@@ -26,6 +26,7 @@
 
 use std::io::Read;
 use std::net::SocketAddr;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::event_loop::EventLoop;
@@ -53,12 +54,15 @@ where
             if self.draining() {
                 if !self.stop_now {
                     let (conns, bytes) = self.echo_left();
-                    crate::console::end_line_after_ctrl_c();
-                    log::warn!(
-                        "signal {signal} again: stopping now; {} of echo not taken by {}",
-                        bytes_words(bytes),
-                        count_words(conns, "connection")
-                    );
+                    // One line for all loops, by the last to count its own.
+                    if let Some((conns, bytes)) = self.stop_tallies.stopped_now.add(conns, bytes) {
+                        crate::console::end_line_after_ctrl_c();
+                        log::warn!(
+                            "signal {signal} again: stopping now; {} of echo not taken by {}",
+                            bytes_words(bytes),
+                            count_words(conns, "connection")
+                        );
+                    }
                 }
                 self.stop_now = true;
                 self.drain_deadline = Some(Instant::now());
@@ -93,6 +97,10 @@ where
     /// pressed Ctrl-C should not sit through silent seconds.
     pub(super) fn announce_wait(&self, by_signal: bool) {
         let (conns, bytes) = self.echo_left();
+        // One line for all loops, by the last to count its own.
+        let Some((conns, bytes)) = self.stop_tallies.waiting.add(conns, bytes) else {
+            return;
+        };
         if conns == 0 {
             return;
         }
@@ -193,6 +201,50 @@ where
             // The peer has not taken all its echo yet.
             Ok(_) => {}
         }
+    }
+}
+
+/// What a server's loops wait for when it stops, added up so that one line
+/// says it for all of them: each loop adds its own share once, and the last
+/// one to do so gets the total to report.
+pub(super) struct StopTallies {
+    /// The first stop: connections still open and the echo they have not taken.
+    pub(super) waiting: Tally,
+    /// The second signal: what is given up.
+    pub(super) stopped_now: Tally,
+}
+
+impl StopTallies {
+    pub(super) fn new(loops: usize) -> Self {
+        StopTallies {
+            waiting: Tally::new(loops),
+            stopped_now: Tally::new(loops),
+        }
+    }
+}
+
+/// Connections and bytes, added up over `loops` loops.
+pub(super) struct Tally {
+    loops: usize,
+    /// (loops counted, connections, bytes)
+    sum: Mutex<(usize, usize, usize)>,
+}
+
+impl Tally {
+    fn new(loops: usize) -> Self {
+        Tally {
+            loops,
+            sum: Mutex::new((0, 0, 0)),
+        }
+    }
+
+    /// Adds one loop's share; the total once every loop has added its own.
+    pub(super) fn add(&self, conns: usize, bytes: usize) -> Option<(usize, usize)> {
+        let mut sum = self.sum.lock().unwrap_or_else(|e| e.into_inner());
+        sum.0 += 1;
+        sum.1 += conns;
+        sum.2 += bytes;
+        (sum.0 == self.loops).then_some((sum.1, sum.2))
     }
 }
 
