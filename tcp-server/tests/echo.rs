@@ -443,6 +443,33 @@ fn bad_flag_value_is_a_clear_error_and_nonzero_exit() {
     assert!(stderr.contains("--threads"), "{stderr}");
 }
 
+/// Issue 13.6: with `--threads`, a second server used to join the first
+/// one's `SO_REUSEPORT` group and take half its connections. It must fail
+/// as it does without `--threads`. (Windows refuses `--threads 2` outright,
+/// so there both servers run one loop; its message for the port is its own.)
+#[test]
+fn a_second_threaded_server_on_a_served_port_fails_with_address_in_use() {
+    let threads = if cfg!(windows) { "1" } else { "2" };
+    let first = start(&["--quiet", "--threads", threads]);
+    let addr = first.listening_addr().to_string();
+    let mut second = Command::new(env!("CARGO_BIN_EXE_tcp-server"));
+    second.args(["--quiet", "--threads", threads, "--addr", &addr]);
+    let output = Program::spawn(second).finish();
+    assert!(!output.status.success(), "{}", output.stdout);
+    assert!(
+        cfg!(windows) || output.stderr.contains("Address already in use"),
+        "{}",
+        output.stderr
+    );
+    // The first server still serves every connection.
+    for i in 0..4 {
+        ping(
+            &mut first.connect(),
+            format!("still the only one {i}").as_bytes(),
+        );
+    }
+}
+
 /// The text of a `received client Data sent from terminal: <text> (from <peer>)` line.
 fn read_text(line: &str) -> Option<&str> {
     let rest = line.strip_prefix("received client Data sent from terminal: ")?;
