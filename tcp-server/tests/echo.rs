@@ -7,7 +7,6 @@
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::process::Command;
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -361,6 +360,8 @@ fn idle_timeout_closes_a_silent_connection_and_keeps_serving() {
     ping(&mut next, b"new client");
 }
 
+/// Not on Windows, which refuses `--threads` above 1 (see `Spread`).
+#[cfg(not(windows))]
 #[test]
 fn threads_2_on_port_0_serve_on_one_port_and_both_stop_on_sigterm() {
     let mut server = start(&["--quiet", "--threads", "2"]);
@@ -412,12 +413,12 @@ fn out_of_descriptors_pauses_accepting_then_serves_the_queued_clients() {
     });
     // All 20 connect before any hangs up, so the server must run out.
     let streams: Vec<_> = (0..20).map(|_| server.connect()).collect();
-    let served = Arc::new(std::sync::Mutex::new(0));
+    let served = std::sync::Arc::new(std::sync::Mutex::new(0));
     let clients: Vec<_> = streams
         .into_iter()
         .enumerate()
         .map(|(i, mut stream)| {
-            let served = Arc::clone(&served);
+            let served = std::sync::Arc::clone(&served);
             thread::spawn(move || {
                 // Hanging up right after the echo frees the descriptor the
                 // next queued client needs.
@@ -612,6 +613,8 @@ fn urgent_data_does_not_stall_the_echo() {
     assert_eq!(echoed.as_slice(), expected.as_slice());
 }
 
+/// Not on Windows, which refuses `--threads` above 1 (see `Spread`).
+#[cfg(not(windows))]
 #[test]
 fn max_conns_holds_across_several_loops() {
     // Four loops, four slots, 64 clients connecting at once: every loop
@@ -621,11 +624,11 @@ fn max_conns_holds_across_several_loops() {
         let server = start(&["--quiet", "--threads", "4", "--max-conns", "4"]);
         // All connect first, so the loops find them queued and accept at once.
         let streams: Vec<_> = (0..64).map(|_| server.connect()).collect();
-        let all_tried = Arc::new(std::sync::Barrier::new(64));
+        let all_tried = std::sync::Arc::new(std::sync::Barrier::new(64));
         let clients: Vec<_> = streams
             .into_iter()
             .map(|mut stream| {
-                let all_tried = Arc::clone(&all_tried);
+                let all_tried = std::sync::Arc::clone(&all_tried);
                 thread::spawn(move || {
                     let mut echoed = [0; 1];
                     // Served: the echo. Refused: end-of-file or a reset.
@@ -649,6 +652,7 @@ fn max_conns_holds_across_several_loops() {
 }
 
 /// How many servers `max_conns_holds_across_several_loops` tries.
+#[cfg(not(windows))]
 const ROUNDS: usize = 50;
 
 #[test]
@@ -678,6 +682,8 @@ fn every_value_the_flags_accept_works() {
     );
 }
 
+/// Unix only: the full stdout is made with an `sh` pipeline.
+#[cfg(unix)]
 #[test]
 fn full_stdout_does_not_stop_the_server_from_serving() {
     // stdout is a pipe whose reader took the first line and then sleeps:

@@ -334,6 +334,8 @@ fn sigterm_stops_a_server_kept_spinning_by_unbroken_traffic() {
     assert!(summary.ends_with(" dropped=0"), "{summary}");
 }
 
+/// Unix only: the full stdout is made with an `sh` pipeline.
+#[cfg(unix)]
 #[test]
 fn full_stdout_does_not_stop_the_udp_server() {
     // stdout is a pipe whose reader took the first line and then sleeps:

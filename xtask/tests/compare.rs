@@ -9,8 +9,6 @@
 
 use std::{
     fs,
-    io::ErrorKind,
-    net::TcpListener,
     path::{Path, PathBuf},
     process::{Command, ExitStatus, Stdio},
     sync::{Mutex, MutexGuard},
@@ -94,14 +92,16 @@ fn without_go_on_path_it_says_how_to_install_it_and_exits_2() {
     assert!(stderr.contains("apt-get install golang-go"), "{stderr}");
 }
 
+/// Linux only: the holder of a port is found through /proc.
+#[cfg(target_os = "linux")]
 #[test]
 fn a_busy_go_port_is_named_with_its_holder_in_one_line_before_anything_runs() {
     let _ports = fixed_ports();
     // The one test bound to a fixed port: the Go tcp/server's, held here.
-    let held = match TcpListener::bind("127.0.0.1:20000") {
+    let held = match std::net::TcpListener::bind("127.0.0.1:20000") {
         Ok(listener) => Some(listener),
         // Something else has it: the check must name that instead.
-        Err(e) if e.kind() == ErrorKind::AddrInUse => None,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => None,
         Err(e) => panic!("binding 127.0.0.1:20000: {e}"),
     };
     let mut command = xtask();

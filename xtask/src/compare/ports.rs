@@ -194,6 +194,8 @@ mod tests {
         assert!(in_use(Transport::Udp, port).unwrap());
     }
 
+    /// Linux only: the holder of a port is found through /proc.
+    #[cfg(target_os = "linux")]
     #[test]
     fn the_holder_of_a_port_is_named_by_pid() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
