@@ -42,6 +42,7 @@ pub mod spin;
 mod stop;
 pub mod tcp;
 pub mod text;
+pub mod trace;
 pub mod udp;
 
 pub use handle::ServerHandle;

@@ -68,6 +68,11 @@ struct Args {
     /// once rather than held back until the previous one is acknowledged.
     #[arg(long)]
     no_nodelay: bool,
+
+    /// Watch the event loop work: one line on stderr per wake-up, accept,
+    /// read, write, pause and close, with the microseconds since start.
+    #[arg(long)]
+    trace: bool,
 }
 
 fn main() -> ExitCode {
@@ -95,6 +100,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         .nodelay(!args.no_nodelay)
         .shutdown_timeout(Duration::from_secs(args.shutdown_timeout))
         .handle_signals(true)
+        .trace(args.trace)
         .start(args.addr)
         .with_context(|| format!("listen on {} failed", args.addr))?;
 
@@ -103,6 +109,7 @@ fn run(args: Args) -> anyhow::Result<()> {
 
     // for { conn := listen.Accept(); go process(conn) }, until SIGINT/SIGTERM.
     let stats = server.join().context("event loop failed")?;
+    netpoll::trace::finish();
 
     // Through the console, after every teaching line still queued; on a
     // terminal, below the `^C` it echoed.

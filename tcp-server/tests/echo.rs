@@ -763,3 +763,64 @@ fn several_loops_say_what_the_stop_waits_for_in_one_line() {
     assert_eq!(count("not taken by 8 connections"), 1, "{stderr:#?}");
     drop(clients);
 }
+
+/// One exchange, traced: what `--trace` must show for a learner to follow
+/// a request through the loop (issue 14). The lines come in the loop's
+/// order, each naming the connection by its token and peer.
+#[test]
+fn trace_shows_the_accept_read_write_and_close_of_one_request() {
+    let mut server = start(&["--quiet", "--trace"]);
+    let mut client = server.connect();
+    let peer = client.local_addr().unwrap();
+    ping(&mut client, b"hello");
+    drop(client);
+    let traced = server.stderr_until(|l| l.contains("close: peer closed the connection"));
+    let conn = format!("conn 0 {peer}: ");
+    let expected = [
+        format!("loop: accept {peer} → token 0"),
+        format!("{conn}read 5 bytes"),
+        format!("{conn}wrote 5 bytes, 0 bytes pending"),
+        format!("{conn}short read (5 < 65536): queue drained"),
+        format!("{conn}read 0 bytes: peer closed its write side"),
+        format!("{conn}close: peer closed the connection"),
+    ];
+    let mut from = 0;
+    for line in &expected {
+        let at = traced[from..]
+            .iter()
+            .position(|l| l.contains(line.as_str()) && l.contains(" µs  "))
+            .unwrap_or_else(|| panic!("no {line:?} after line {from} in {traced:#?}"));
+        from += at + 1;
+    }
+    assert!(
+        traced
+            .iter()
+            .any(|l| l.contains("loop: poll: 1 events after sleeping")),
+        "{traced:#?}"
+    );
+    server.signal(libc::SIGTERM);
+    let (_, rest, status) = server.wait_exit();
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        rest.iter().any(|l| l.ends_with("loop: trace ends")),
+        "{rest:#?}"
+    );
+}
+
+/// Without `--trace` the same exchange writes no trace line: tracing is off
+/// by default (the close is still logged, at debug level).
+#[test]
+fn without_trace_nothing_is_traced() {
+    let mut server = start_with(&["--quiet"], |command| {
+        command.env("RUST_LOG", "debug");
+    });
+    let mut client = server.connect();
+    ping(&mut client, b"hello");
+    drop(client);
+    let mut stderr = server.stderr_until(|l| l.contains("closing: peer closed the connection"));
+    server.signal(libc::SIGTERM);
+    let (_, rest, status) = server.wait_exit();
+    assert!(status.success(), "exit status {status}");
+    stderr.extend(rest);
+    assert!(!stderr.iter().any(|l| l.contains(" µs  ")), "{stderr:#?}");
+}

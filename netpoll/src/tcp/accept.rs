@@ -79,6 +79,11 @@ where
                              or lower --max-conns)"
                         );
                     }
+                    if let Some(trace) = &self.trace {
+                        trace.event(format_args!(
+                            "accept failed: {e}: pause accepting for {ACCEPT_PAUSE:?}"
+                        ));
+                    }
                     self.accept_paused_until = Some(now + ACCEPT_PAUSE);
                     return;
                 }
@@ -95,6 +100,11 @@ where
                     });
             if let Err(open) = admitted {
                 self.stats.refused += 1;
+                if let Some(trace) = &self.trace {
+                    trace.event(format_args!(
+                        "refuse {peer}: {open} connections open, --max-conns {max_conns}"
+                    ));
+                }
                 if let Some(suppressed) = self.refused_log.ready(Instant::now()) {
                     log::warn!(
                         "refusing {peer}: {open} connections open, the limit is --max-conns \
@@ -127,6 +137,9 @@ where
                 continue;
             }
             self.stats.connections += 1;
+            if let Some(trace) = &self.trace {
+                trace.event(format_args!("accept {peer} → token {}", token.0));
+            }
             log::debug!("{peer}: connected");
             entry.insert(Client {
                 socket: ClientSocket::new(stream, peer, self.now_ms),

@@ -24,6 +24,7 @@ use super::splice::SplicePipe;
 use super::{CloseReason, Handler, Stats};
 use crate::os::{RateLimitedLog, interrupted, is_routine_disconnect};
 use crate::stop::{SIGNALS, StopRequest, StopSignals, WAKER};
+use crate::trace::Trace;
 
 /// The listener's token. Connections use their slab key as token, from 0
 /// up; the loop's own sources take the top of the range, which a slab
@@ -46,11 +47,19 @@ where
         }
         while !(self.draining() && self.clients.is_empty()) {
             let timeout = self.next_timeout();
+            let slept_from = self.trace.map(|trace| trace.micros());
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 // A signal arrived during epoll_wait: just wait again.
                 Err(ref e) if interrupted(e) => continue,
                 Err(e) => return Err(e),
+            }
+            if let (Some(trace), Some(from)) = (&self.trace, slept_from) {
+                let count = events.iter().count();
+                let slept = trace.micros().saturating_sub(from);
+                trace.event(format_args!(
+                    "poll: {count} events after sleeping {slept} µs"
+                ));
             }
             let now = self.has_timers().then(Instant::now);
             if let (Some(now), Some(_)) = (now, self.opts.idle_timeout) {
@@ -115,6 +124,20 @@ where
             };
             self.close(key, CloseReason::Error(err));
             return;
+        }
+        if let Some(trace) = &self.trace {
+            let ready = match (event.is_readable(), event.is_writable()) {
+                (true, true) => "readable, writable",
+                (true, false) => "readable",
+                (false, true) => "writable",
+                (false, false) => "event",
+            };
+            let fin = if event.is_read_closed() {
+                " (peer closed its write side)"
+            } else {
+                ""
+            };
+            trace.conn(key, client.socket.peer, format_args!("{ready}{fin}"));
         }
         if event.is_read_closed() {
             client.socket.fin_seen = true;
@@ -192,6 +215,9 @@ where
             return;
         };
         self.live_conns.fetch_sub(1, Ordering::AcqRel);
+        if let Some(trace) = &self.trace {
+            trace.conn(key, socket.peer, format_args!("close: {reason}"));
+        }
         if self.draining() {
             // The server is going: echo the peer has not acknowledged may
             // still arrive, or never (a peer that does not read). The
@@ -292,11 +318,14 @@ pub(super) struct EventLoop<H, F> {
     pub(super) pipe: Option<SplicePipe>,
     /// The kernel cannot splice: echo through user space from now on.
     pub(super) pipe_failed: bool,
+    /// `--trace`: `Some` writes a line per loop event (see `trace.rs`).
+    pub(super) trace: Option<Trace>,
 }
 
 impl<H, F> EventLoop<H, F> {
     pub(super) fn new(parts: LoopParts<F>) -> Self {
         let epoch = Instant::now();
+        let trace = Trace::when(parts.opts.trace);
         let next_idle_sweep = parts
             .opts
             .idle_timeout
@@ -327,6 +356,7 @@ impl<H, F> EventLoop<H, F> {
             resuming: Vec::new(),
             pipe: None,
             pipe_failed: false,
+            trace,
         }
     }
 

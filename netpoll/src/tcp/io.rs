@@ -120,8 +120,21 @@ where
             return false;
         };
         let socket = &mut client.socket;
+        let written_before = self.stats.bytes_written;
         let flushed = socket.flush(&mut self.stats.bytes_written);
         socket.last_active_ms = self.now_ms;
+        if let Some(trace) = &self.trace {
+            let wrote = self.stats.bytes_written - written_before;
+            let pending = socket.pending.len();
+            trace.conn(
+                key,
+                socket.peer,
+                format_args!("wrote {wrote} bytes of pending output, {pending} bytes pending"),
+            );
+            if flushed.as_ref().is_ok_and(|&all| all) && socket.read == ReadState::Paused {
+                trace.conn(key, socket.peer, format_args!("resume reading"));
+            }
+        }
         let eof = socket.read == ReadState::Eof;
         match flushed {
             Err(e) => self.close(key, CloseReason::Error(e)),
@@ -170,6 +183,13 @@ where
                 // it sent has been handed to the handler; finish after the
                 // pending output is flushed.
                 Ok(0) => {
+                    if let Some(trace) = &self.trace {
+                        trace.conn(
+                            key,
+                            socket.peer,
+                            format_args!("read 0 bytes: peer closed its write side"),
+                        );
+                    }
                     socket.read = ReadState::Eof;
                     let mut conn = Conn::new(socket, &mut self.stats.bytes_written);
                     handler.on_peer_closed_write(&mut conn);
@@ -183,6 +203,13 @@ where
                 // drained: go on until WouldBlock. A small one means the
                 // stream has slowed down: back to plain reads.
                 Ok(n) if spliced => {
+                    if let Some(trace) = &self.trace {
+                        trace.conn(
+                            key,
+                            socket.peer,
+                            format_args!("spliced {n} bytes: echoed inside the kernel"),
+                        );
+                    }
                     self.stats.bytes_read += n as u64;
                     socket.last_active_ms = self.now_ms;
                     if n < want / 2 {
@@ -192,14 +219,41 @@ where
                 Ok(n) => {
                     self.stats.bytes_read += n as u64;
                     socket.last_active_ms = self.now_ms;
+                    let written_before = self.stats.bytes_written;
+                    if let Some(trace) = &self.trace {
+                        trace.conn(key, socket.peer, format_args!("read {n} bytes"));
+                    }
                     let mut conn = Conn::new(socket, &mut self.stats.bytes_written);
                     handler.on_data(&mut conn, &self.scratch[..n]);
-                    if let Some(reason) = conn.close {
+                    let close = conn.close;
+                    if let Some(trace) = &self.trace {
+                        let wrote = self.stats.bytes_written - written_before;
+                        let pending = socket.pending.len();
+                        if wrote > 0 || pending > 0 {
+                            trace.conn(
+                                key,
+                                socket.peer,
+                                format_args!("wrote {wrote} bytes, {pending} bytes pending"),
+                            );
+                        }
+                    }
+                    if let Some(reason) = close {
                         break Some(reason);
                     }
                     // Backpressure: the peer is not reading its replies fast
                     // enough; stop taking its requests until they drain.
                     if socket.pending.len() > self.opts.max_pending {
+                        if let Some(trace) = &self.trace {
+                            trace.conn(
+                                key,
+                                socket.peer,
+                                format_args!(
+                                    "paused: backpressure ({} bytes pending, above --max-pending {}): pause reading",
+                                    socket.pending.len(),
+                                    self.opts.max_pending
+                                ),
+                            );
+                        }
                         socket.read = ReadState::Paused;
                         break None;
                     }
@@ -208,6 +262,15 @@ where
                     // in (no edge would follow it), or urgent data may have
                     // cut the read short, wait for the next edge.
                     if n < want && !socket.fin_seen && !socket.urgent {
+                        if let Some(trace) = &self.trace {
+                            trace.conn(
+                                key,
+                                socket.peer,
+                                format_args!(
+                                    "short read ({n} < {want}): queue drained, wait for the next edge"
+                                ),
+                            );
+                        }
                         break None;
                     }
                     // A full buffer: the peer is streaming. An echo handler
@@ -231,7 +294,16 @@ where
                     }
                 }
                 // Drained: edge-triggered readiness will report new data.
-                Err(ref e) if would_block(e) => break None,
+                Err(ref e) if would_block(e) => {
+                    if let Some(trace) = &self.trace {
+                        trace.conn(
+                            key,
+                            socket.peer,
+                            format_args!("would block: queue drained, wait for the next edge"),
+                        );
+                    }
+                    break None;
+                }
                 Err(ref e) if interrupted(e) => continue,
                 // The kernel cannot splice here; nothing was taken, so
                 // read instead, and never try again.
@@ -253,6 +325,15 @@ where
             }
             reads += 1;
             if reads == READS_PER_TURN {
+                if let Some(trace) = &self.trace {
+                    trace.conn(
+                        key,
+                        socket.peer,
+                        format_args!(
+                            "turn used up ({READS_PER_TURN} reads): back of the line, more after the others"
+                        ),
+                    );
+                }
                 self.resume.push(key);
                 break None;
             }

@@ -67,6 +67,7 @@ pub(super) struct Options {
     pub(super) read_buffer_size: usize,
     pub(super) shutdown_timeout: Duration,
     pub(super) handle_signals: bool,
+    pub(super) trace: bool,
 }
 
 impl<F, H> Server<F>
@@ -87,6 +88,7 @@ where
                 read_buffer_size: 64 * 1024,
                 shutdown_timeout: Duration::from_secs(5),
                 handle_signals: false,
+                trace: false,
             },
         }
     }
@@ -150,6 +152,14 @@ where
     /// A second signal during the stop drops what is still pending.
     pub fn handle_signals(mut self, on: bool) -> Self {
         self.opts.handle_signals = on;
+        self
+    }
+
+    /// Writes a line on stderr for each thing the loops do: each wake-up,
+    /// accept, read, write, pause and close (default false; see
+    /// [`crate::trace`] for the format, and why it costs nothing when off).
+    pub fn trace(mut self, on: bool) -> Self {
+        self.opts.trace = on;
         self
     }
 

@@ -1,0 +1,99 @@
+//! `--trace`: one line on stderr per thing the event loop does (a wake-up
+//! of `poll`, an accept, a read, a write, a pause, a close), so a learner
+//! can watch the loop work on their own traffic. The one place that knows
+//! the clock and the line format; both loops and stick-demo's handlers
+//! write through it.
+//!
+//! Off by default and free when off: a loop holds an `Option<Trace>`, and
+//! every trace point is `if let Some(trace) = &self.trace { … }`, so with
+//! the flag off no argument is formatted and nothing is allocated.
+//!
+//! Where the lines go: stderr, through a [`Console`] of its own (the same
+//! bounded queue and writer thread as the teaching output on stdout). A
+//! trace writes several lines per request; written on the loop thread, a
+//! stderr that nobody reads (a full pipe) would stop the loop and every
+//! client with it. Through the queue, a full stderr costs dropped trace
+//! lines, counted, never a stalled loop.
+//!
+//! A line reads: `    1234 µs  conn 0 127.0.0.1:51234: read 5 bytes`: the
+//! microseconds since the server started tracing, who (the loop itself, a
+//! connection's token and peer, or a UDP peer), and what happened.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use crate::console::{Console, QUEUE_BYTES};
+
+/// The tracer of one loop (or handler): cheap to copy, all copies share the
+/// process' trace clock and stderr queue.
+#[derive(Debug, Clone, Copy)]
+pub struct Trace {
+    start: Instant,
+}
+
+impl Trace {
+    /// `Some` tracer when `on`, else `None`: what a loop keeps, so that a
+    /// trace point off costs one check of an `Option`.
+    pub fn when(on: bool) -> Option<Trace> {
+        on.then(Trace::new)
+    }
+
+    /// A tracer; the clock starts at the first one made in the process.
+    pub fn new() -> Trace {
+        static START: OnceLock<Instant> = OnceLock::new();
+        Trace {
+            start: *START.get_or_init(Instant::now),
+        }
+    }
+
+    /// A line about the loop itself (`poll`, accept, timers).
+    pub fn event(&self, what: fmt::Arguments<'_>) {
+        self.line(format_args!("loop: {what}"));
+    }
+
+    /// A line about one TCP connection, named by its token and peer.
+    pub fn conn(&self, token: usize, peer: SocketAddr, what: fmt::Arguments<'_>) {
+        self.line(format_args!("conn {token} {peer}: {what}"));
+    }
+
+    /// A line about one UDP peer (UDP has no connections, so no token).
+    pub fn peer(&self, peer: SocketAddr, what: fmt::Arguments<'_>) {
+        self.line(format_args!("{peer}: {what}"));
+    }
+
+    /// Microseconds since the trace clock started.
+    pub fn micros(&self) -> u128 {
+        self.start.elapsed().as_micros()
+    }
+
+    fn line(&self, what: fmt::Arguments<'_>) {
+        stderr().line(format_args!("{:>9} µs  {what}", self.micros()));
+    }
+}
+
+impl Default for Trace {
+    fn default() -> Self {
+        Trace::new()
+    }
+}
+
+/// The trace's stderr queue, started by the first trace line.
+static STDERR: OnceLock<Console> = OnceLock::new();
+
+fn stderr() -> &'static Console {
+    STDERR.get_or_init(|| Console::new(io::stderr(), QUEUE_BYTES))
+}
+
+/// Ends the trace with `trace ends`, once the lines queued before it are
+/// on stderr (waiting only while stderr makes progress, see
+/// [`Console::finish`]). A server calls it before it exits; without any
+/// trace line it does nothing.
+pub fn finish() {
+    if let Some(console) = STDERR.get() {
+        let micros = Trace::new().micros();
+        console.finish(format_args!("{micros:>9} µs  loop: trace ends"), false);
+    }
+}
