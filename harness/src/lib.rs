@@ -62,7 +62,7 @@ pub use group::{install_interrupt_handler, reaped, spawn_in_own_group};
 pub use listening::{NotListening, listening_addr};
 pub use output::{EchoLines, MAX_LINE_LEN, MAX_LINES, Stream};
 pub use process::{Process, exit_words};
-pub use program::{DEADLINE, Finished, Program, connect, run_to_end};
+pub use program::{DEADLINE, Finished, Program, assert_lines_in_order, connect, run_to_end};
 
 use std::{path::Path, process::Command};
 

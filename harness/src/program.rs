@@ -154,6 +154,19 @@ impl Program {
         }
     }
 
+    /// Stops a server the way Ctrl-C would (SIGTERM) and checks that it
+    /// exited successfully; returns the stderr lines not read yet.
+    pub fn stop_ok(&mut self) -> Vec<String> {
+        self.signal(libc::SIGTERM);
+        let (_, stderr, status) = self.wait_exit();
+        assert!(
+            status.success(),
+            "{}: exit status {status}",
+            self.process.label()
+        );
+        stderr
+    }
+
     /// Waits for the program to exit: the stdout and stderr lines not read
     /// yet, and the exit status.
     pub fn wait_exit(&mut self) -> (Vec<String>, Vec<String>, ExitStatus) {
@@ -269,4 +282,17 @@ pub fn connect(addr: SocketAddr) -> TcpStream {
     stream.set_read_timeout(Some(DEADLINE)).unwrap();
     stream.set_write_timeout(Some(DEADLINE)).unwrap();
     stream
+}
+
+/// Asserts that `expected` are found in `lines` in that order, each in a
+/// line of its own, later than the one before: how tests read a `--trace`.
+pub fn assert_lines_in_order(lines: &[String], expected: &[impl AsRef<str>]) {
+    let mut from = 0;
+    for needle in expected {
+        let needle = needle.as_ref();
+        match lines[from..].iter().position(|l| l.contains(needle)) {
+            Some(at) => from += at + 1,
+            None => panic!("no line containing {needle:?} after line {from} of {lines:#?}"),
+        }
+    }
 }

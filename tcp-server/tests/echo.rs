@@ -10,7 +10,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use harness::{DEADLINE, Program, connect};
+use harness::{DEADLINE, Program, assert_lines_in_order, connect};
 
 const MIB: usize = 1024 * 1024;
 
@@ -775,36 +775,21 @@ fn trace_shows_the_accept_read_write_and_close_of_one_request() {
     ping(&mut client, b"hello");
     drop(client);
     let traced = server.stderr_until(|l| l.contains("close: peer closed the connection"));
-    let conn = format!("conn 0 {peer}: ");
-    let expected = [
-        format!("loop: accept {peer} → token 0"),
-        format!("{conn}read 5 bytes"),
-        format!("{conn}wrote 5 bytes, 0 bytes pending"),
-        format!("{conn}short read (5 < 65536): queue drained"),
-        format!("{conn}read 0 bytes: peer closed its write side"),
-        format!("{conn}close: peer closed the connection"),
-    ];
-    let mut from = 0;
-    for line in &expected {
-        let at = traced[from..]
-            .iter()
-            .position(|l| l.contains(line.as_str()) && l.contains(" µs  "))
-            .unwrap_or_else(|| panic!("no {line:?} after line {from} in {traced:#?}"));
-        from += at + 1;
-    }
-    assert!(
-        traced
-            .iter()
-            .any(|l| l.contains("loop: poll: 1 events after sleeping")),
-        "{traced:#?}"
+    let conn = format!(" µs  conn 0 {peer}: ");
+    assert_lines_in_order(
+        &traced,
+        &[
+            " µs  loop: poll: 1 events after sleeping".to_owned(),
+            format!(" µs  loop: accept {peer} → token 0"),
+            format!("{conn}read 5 bytes"),
+            format!("{conn}wrote 5 bytes, 0 bytes pending"),
+            format!("{conn}short read (5 < 65536): queue drained"),
+            format!("{conn}read 0 bytes: peer closed its write side"),
+            format!("{conn}close: peer closed the connection"),
+        ],
     );
-    server.signal(libc::SIGTERM);
-    let (_, rest, status) = server.wait_exit();
-    assert!(status.success(), "exit status {status}");
-    assert!(
-        rest.iter().any(|l| l.ends_with("loop: trace ends")),
-        "{rest:#?}"
-    );
+    let rest = server.stop_ok();
+    assert_lines_in_order(&rest, &["loop: trace ends"]);
 }
 
 /// Without `--trace` the same exchange writes no trace line: tracing is off
@@ -818,9 +803,6 @@ fn without_trace_nothing_is_traced() {
     ping(&mut client, b"hello");
     drop(client);
     let mut stderr = server.stderr_until(|l| l.contains("closing: peer closed the connection"));
-    server.signal(libc::SIGTERM);
-    let (_, rest, status) = server.wait_exit();
-    assert!(status.success(), "exit status {status}");
-    stderr.extend(rest);
+    stderr.extend(server.stop_ok());
     assert!(!stderr.iter().any(|l| l.contains(" µs  ")), "{stderr:#?}");
 }

@@ -64,6 +64,11 @@ struct Args {
         value_parser = clap::value_parser!(u64).range(0..=1_000_000)
     )]
     spin_us: u64,
+
+    /// Watch the event loop work: one line on stderr per wake-up (or spin),
+    /// receive batch, datagram and send, with the microseconds since start.
+    #[arg(long)]
+    trace: bool,
 }
 
 fn main() -> ExitCode {
@@ -84,6 +89,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let server = udp::Server::new(Echo::new(args.quiet))
         .spin(Duration::from_micros(args.spin_us))
         .handle_signals(true)
+        .trace(args.trace)
         .start(args.addr)
         .with_context(|| format!("cannot listen on {}", args.addr))?;
 
@@ -92,6 +98,7 @@ fn run(args: Args) -> anyhow::Result<()> {
 
     // for { ReadFromUDP; Printf; WriteToUDP }, until SIGINT/SIGTERM.
     let stats = server.join().context("event loop failed")?;
+    netpoll::trace::finish();
 
     // After every line still queued for stdout; on a terminal, below the
     // `^C` it echoed. A closed or stuck stdout at exit is not worth a

@@ -5,7 +5,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use harness::{DEADLINE, Program};
+use harness::{DEADLINE, Program, assert_lines_in_order};
 
 fn udp_server(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_udp-server"));
@@ -376,4 +376,35 @@ fn the_largest_spin_the_parser_accepts_works() {
     let (lines, _, status) = server.wait_exit();
     assert!(status.success(), "exit status {status}");
     assert_eq!(lines, ["summary: datagrams=1 bytes=4 dropped=0"]);
+}
+
+/// `--trace` shows the loop waking, the datagram and its echo (issue 14).
+#[test]
+fn trace_shows_the_wake_up_the_datagram_and_the_send() {
+    let mut server = start(&["--quiet", "--trace"]);
+    let socket = client_socket();
+    let client = socket.local_addr().unwrap();
+    let (reply, _) = round_trip(&socket, server.listening_addr(), b"Hello server");
+    assert_eq!(reply, b"Hello server");
+    let traced = server.stderr_until(|l| l.contains(&format!("{client}: sent 12 bytes")));
+    let mut expected = vec![" µs  loop: poll: 1 events after sleeping".to_owned()];
+    // One recvmmsg call per batch on Linux, one recv_from each elsewhere.
+    if cfg!(target_os = "linux") {
+        expected.push(" µs  loop: received a batch of 1 datagrams".to_owned());
+    }
+    expected.push(format!(" µs  {client}: datagram of 12 bytes"));
+    assert_lines_in_order(&traced, &expected);
+    let rest = server.stop_ok();
+    assert_lines_in_order(&rest, &["loop: trace ends"]);
+}
+
+/// Without `--trace` the same exchange writes no trace line.
+#[test]
+fn without_trace_the_udp_server_traces_nothing() {
+    let mut server = start(&["--quiet"]);
+    let socket = client_socket();
+    let (reply, _) = round_trip(&socket, server.listening_addr(), b"Hello server");
+    assert_eq!(reply, b"Hello server");
+    let stderr = server.stop_ok();
+    assert!(!stderr.iter().any(|l| l.contains(" µs  ")), "{stderr:#?}");
 }

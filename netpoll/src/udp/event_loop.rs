@@ -21,6 +21,7 @@ use super::{Handler, SendQueue, Socket, Stats};
 use crate::os::{interrupted, would_block};
 use crate::spin::Spin;
 use crate::stop::{SIGNALS, StopRequest, StopSignals, WAKER};
+use crate::trace::Trace;
 
 /// The server's one socket, at the top of the token range like the TCP
 /// loop's listener; the loop's own sources (waker, signals) sit just below
@@ -59,6 +60,10 @@ impl<H: Handler> EventLoop<H> {
         // socket: edge-triggered readiness will not announce the datagrams
         // still waiting, so the loop must come back by itself.
         let mut more_to_read = false;
+        // `--trace`: when the loop last handled a datagram (µs), and
+        // whether its last poll was a spin, to say how long it spun.
+        let mut last_traffic: u128 = 0;
+        let mut was_spinning = false;
 
         loop {
             // Sleep until something happens, unless there is more to read
@@ -69,12 +74,41 @@ impl<H: Handler> EventLoop<H> {
             } else {
                 None
             };
+            let spinning = timeout.is_some() && !more_to_read;
+            let polled_from = self.trace.map(|trace| trace.micros());
+            if let (Some(trace), true, None) = (&self.trace, was_spinning, timeout) {
+                let spun = trace.micros().saturating_sub(last_traffic);
+                trace.event(format_args!(
+                    "spun {spun} µs with no datagram: sleeping until the next event"
+                ));
+            }
+            was_spinning = spinning;
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 // A signal arrived during `epoll_wait`; its pipe event will
                 // be seen on the next poll.
                 Err(err) if interrupted(&err) => continue,
                 Err(err) => return Err(err),
+            }
+            if let (Some(trace), Some(from)) = (&self.trace, polled_from) {
+                let count = events.iter().count();
+                let now = trace.micros();
+                if timeout.is_none() {
+                    let slept = now.saturating_sub(from);
+                    trace.event(format_args!(
+                        "poll: {count} events after sleeping {slept} µs"
+                    ));
+                } else if count > 0 && spinning {
+                    let spun = now.saturating_sub(last_traffic);
+                    trace.event(format_args!(
+                        "spinning: woke {spun} µs after the last datagram, {count} events, \
+                         without sleeping"
+                    ));
+                } else if count > 0 {
+                    trace.event(format_args!(
+                        "poll: {count} events (did not sleep: more to read)"
+                    ));
+                }
             }
 
             for event in events.iter() {
@@ -109,6 +143,9 @@ impl<H: Handler> EventLoop<H> {
                 more_to_read = self.on_readable(&mut receive_buffers);
                 if self.stats.datagrams != before {
                     self.spin.after_traffic();
+                    if let Some(trace) = &self.trace {
+                        last_traffic = trace.micros();
+                    }
                 }
             }
             self.want_writable(!self.queue.is_empty())?;
@@ -123,6 +160,11 @@ impl<H: Handler> EventLoop<H> {
         for _ in 0..READ_BUDGET.div_ceil(batch::BATCH) {
             match batch.recv(&self.socket) {
                 Ok(received) => {
+                    if let Some(trace) = &self.trace {
+                        trace.event(format_args!(
+                            "received a batch of {received} datagrams (one recvmmsg call)"
+                        ));
+                    }
                     for i in 0..received {
                         if let Some((payload, peer)) = batch.datagram(i) {
                             self.on_datagram(payload, peer);
@@ -137,7 +179,12 @@ impl<H: Handler> EventLoop<H> {
                 }
                 // "Would block" is how the OS says the receive queue is
                 // empty: wait for the next readiness event.
-                Err(err) if would_block(&err) => return false,
+                Err(err) if would_block(&err) => {
+                    if let Some(trace) = &self.trace {
+                        trace.event(format_args!("would block: receive queue drained"));
+                    }
+                    return false;
+                }
                 // A signal interrupted the call before anything was read.
                 Err(err) if interrupted(&err) => {}
                 // A pending socket error, e.g. an ICMP error about an
@@ -157,7 +204,12 @@ impl<H: Handler> EventLoop<H> {
         for _ in 0..READ_BUDGET {
             match self.socket.recv_from(buf) {
                 Ok((len, peer)) => self.on_datagram(&buf[..len], peer),
-                Err(err) if would_block(&err) => return false,
+                Err(err) if would_block(&err) => {
+                    if let Some(trace) = &self.trace {
+                        trace.event(format_args!("would block: receive queue drained"));
+                    }
+                    return false;
+                }
                 Err(err) if interrupted(&err) => {}
                 // E.g. Windows reports an ICMP port unreachable about an
                 // earlier send as ECONNRESET here: one peer's problem.
@@ -171,8 +223,30 @@ impl<H: Handler> EventLoop<H> {
     fn on_datagram(&mut self, payload: &[u8], peer: SocketAddr) {
         self.stats.datagrams += 1;
         self.stats.bytes_read += payload.len() as u64;
+        let trace = self.trace;
+        let written_before = self.stats.bytes_written;
+        let queued_before = self.queue.len();
+        if let Some(trace) = &trace {
+            trace.peer(peer, format_args!("datagram of {} bytes", payload.len()));
+        }
         let (handler, mut socket) = self.handler_and_socket();
         handler.on_datagram(&mut socket, payload, peer);
+        if let Some(trace) = &trace {
+            let sent = self.stats.bytes_written - written_before;
+            let queued = self.queue.len().saturating_sub(queued_before);
+            if sent > 0 {
+                trace.peer(peer, format_args!("sent {sent} bytes"));
+            }
+            if queued > 0 {
+                trace.peer(
+                    peer,
+                    format_args!(
+                        "socket full: {queued} datagrams queued, {} in the queue",
+                        self.queue.len()
+                    ),
+                );
+            }
+        }
     }
 }
 
@@ -190,6 +264,8 @@ pub(super) struct EventLoop<H> {
     /// Whether the socket is registered for WRITABLE as well as READABLE.
     writable: bool,
     stats: Stats,
+    /// `--trace`: `Some` writes a line per loop event (see `trace.rs`).
+    trace: Option<Trace>,
 }
 
 impl<H> EventLoop<H> {
@@ -212,6 +288,7 @@ impl<H> EventLoop<H> {
             queue: SendQueue::new(options.queue_datagrams, options.queue_bytes),
             writable: false,
             stats: Stats::default(),
+            trace: Trace::when(options.trace),
         }
     }
 
@@ -232,7 +309,12 @@ impl<H> EventLoop<H> {
     fn on_writable(&mut self) {
         while let Some((peer, payload)) = self.queue.front() {
             match send_datagram(&self.socket, payload, peer) {
-                Sent::Whole => self.stats.bytes_written += payload.len() as u64,
+                Sent::Whole => {
+                    if let Some(trace) = &self.trace {
+                        trace.peer(peer, format_args!("sent {} queued bytes", payload.len()));
+                    }
+                    self.stats.bytes_written += payload.len() as u64
+                }
                 Sent::NotNow => return,
                 Sent::Failed(err) => {
                     self.stats.dropped += 1;

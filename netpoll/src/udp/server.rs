@@ -89,6 +89,7 @@ pub(super) struct Options {
     pub(super) queue_bytes: usize,
     pub(super) spin: Duration,
     pub(super) handle_signals: bool,
+    pub(super) trace: bool,
 }
 
 impl<H> Server<H>
@@ -107,6 +108,7 @@ where
                 queue_bytes: 1024 * 1024,
                 spin: Duration::from_micros(DEFAULT_SPIN_US),
                 handle_signals: false,
+                trace: false,
             },
         }
     }
@@ -136,6 +138,14 @@ where
     /// library used in tests must not take over the process' signals).
     pub fn handle_signals(mut self, on: bool) -> Self {
         self.options.handle_signals = on;
+        self
+    }
+
+    /// Writes a line on stderr for each thing the loop does: each wake-up
+    /// (or spin), receive batch, datagram and send (default false; see
+    /// [`crate::trace`]).
+    pub fn trace(mut self, on: bool) -> Self {
+        self.options.trace = on;
         self
     }
 
