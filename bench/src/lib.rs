@@ -11,7 +11,10 @@
 //! for each scenario starts our server and the tokio baseline (the
 //! `tokio-tcp-echo` and `tokio-udp-echo` binaries of this crate, see
 //! [`baseline`]), measures them in alternating rounds ([`tables::side_by_side`]),
-//! stops both, and prints a table: metric | ours | tokio | ratio.
+//! stops both, and prints a table: metric | ours | tokio | ratio. The tcp
+//! ping-pong also runs, in the same rounds, the Go baselines when `go` is
+//! installed (`golang.rs`: the tutorial's own server and an `io.Copy` echo, a
+//! column and a ratio each), and once per count of `--conns 1,50,500`.
 //!
 //! Scenarios, one module each: [`pingpong`] (`tcp`), [`bulk`], [`idle`],
 //! [`udp`]; the two ping-pongs count, and are reported, alike through
@@ -23,6 +26,7 @@
 pub mod baseline;
 mod bulk;
 mod exchange;
+mod golang;
 mod idle;
 mod payload;
 mod pingpong;
@@ -105,9 +109,11 @@ pub struct BenchArgs {
     #[arg(value_enum, default_value_t = Scenario::All)]
     pub scenario: Scenario,
 
-    /// tcp: connections, each with one request in flight.
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub conns: u32,
+    /// tcp: connections, each with one request in flight; a list
+    /// (`--conns 1,50,500`) runs the scenario once per count, one table each,
+    /// so that how each server's cost grows with connections shows.
+    #[arg(long, default_value = "50", value_delimiter = ',', num_args = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub conns: Vec<u32>,
 
     /// tcp, udp: bytes per request.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65_507))]
@@ -138,7 +144,14 @@ impl BenchArgs {
     fn to_args(&self) -> Vec<String> {
         let mut args = vec![
             self.scenario.name().to_owned(),
-            format!("--conns={}", self.conns),
+            format!(
+                "--conns={}",
+                self.conns
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
             format!("--len={}", self.len),
             format!("--secs={}", self.secs),
             format!("--bytes={}", self.bytes),
@@ -226,6 +239,8 @@ struct Setup {
     baselines: PathBuf,
     /// The CPU the servers run on, when pinned.
     server_cpu: Option<usize>,
+    /// The Go baselines, built, or why they are skipped.
+    go: Result<golang::GoBaselines, String>,
 }
 
 impl Setup {
@@ -242,6 +257,11 @@ impl Setup {
     fn tokio(&self, program: &str) -> ServerCommand {
         ServerCommand::new(self.baselines.join(program), &["--addr", "127.0.0.1:0"])
             .on_cpu(self.server_cpu)
+    }
+
+    /// A Go baseline, built by [`golang::build`], on a port the kernel picks.
+    fn go_server(&self, program: &Path) -> ServerCommand {
+        ServerCommand::new(program, &["--addr", "127.0.0.1:0"]).on_cpu(self.server_cpu)
     }
 }
 
@@ -267,11 +287,22 @@ pub fn run(args: RunArgs) -> Result<()> {
     }
     let exe = env::current_exe().context("locating this executable")?;
     let baselines = exe.parent().context("this executable has no directory")?;
+    // Go is built only when a scenario runs it (the tcp ping-pong), once.
+    let go = if args.bench.scenario.expand().contains(&Scenario::Tcp) {
+        golang::build(
+            &env::var_os("PATH").unwrap_or_default(),
+            &workspace_root(),
+            baselines,
+        )?
+    } else {
+        Err(golang::skipped_because("no scenario of this run uses them"))
+    };
     let setup = Setup {
         args: args.bench,
         bin_dir: args.bin_dir.unwrap_or_else(|| baselines.to_path_buf()),
         baselines: baselines.to_path_buf(),
         server_cpu: pinned.then_some(1),
+        go,
     };
     let settings = setup.args.to_args()[1..].join(" ");
     println!("## cargo xtask bench\n");
@@ -291,6 +322,14 @@ pub fn run(args: RunArgs) -> Result<()> {
         setup.bin_dir.display(),
         setup.baselines.display()
     );
+    match &setup.go {
+        Ok(go) => println!(
+            "- Go baselines (tcp ping-pong): {}, built into {}",
+            go.version,
+            setup.baselines.display()
+        ),
+        Err(skipped) => println!("- {skipped}"),
+    }
     if pinned {
         println!(
             "- placement: load generator pinned to CPU 0, servers to CPU 1 (`--no-pin` to let the scheduler choose)"
@@ -313,21 +352,34 @@ pub fn run(args: RunArgs) -> Result<()> {
 
     let mut failed = Vec::new();
     for scenario in setup.args.scenario.expand() {
-        let table = match scenario {
-            Scenario::Tcp => tables::tcp_table(&setup),
-            Scenario::Bulk => tables::bulk_table(&setup),
-            Scenario::Idle => tables::idle_table(&setup),
-            Scenario::Udp => tables::udp_table(&setup),
+        // The tcp ping-pong once per connection count of the sweep.
+        let tables: Vec<(String, Result<report::Table>)> = match scenario {
+            Scenario::Tcp => setup
+                .args
+                .conns
+                .iter()
+                .map(|&conns| {
+                    (
+                        format!("tcp --conns={conns}"),
+                        tables::tcp_table(&setup, conns),
+                    )
+                })
+                .collect(),
+            Scenario::Bulk => vec![("bulk".to_owned(), tables::bulk_table(&setup))],
+            Scenario::Idle => vec![("idle".to_owned(), tables::idle_table(&setup))],
+            Scenario::Udp => vec![("udp".to_owned(), tables::udp_table(&setup))],
             Scenario::All => unreachable!("expanded above"),
         };
-        match table {
-            Ok(table) => println!("{}", table.render()),
-            Err(err) => {
-                println!("### {}: FAILED\n\n{err:#}\n", scenario.name());
-                failed.push(scenario.name());
+        for (name, table) in tables {
+            match table {
+                Ok(table) => println!("{}", table.render()),
+                Err(err) => {
+                    println!("### {name}: FAILED\n\n{err:#}\n");
+                    failed.push(name);
+                }
             }
+            flush();
         }
-        flush();
     }
     if !failed.is_empty() {
         bail!("scenarios failed: {}", failed.join(", "));
@@ -451,7 +503,7 @@ mod unit_tests {
         assert_eq!(again.bench.len, 100);
         assert_eq!(again.bench.secs, 0.5);
         assert_eq!(again.bench.bytes, 2 << 20);
-        assert_eq!(again.bench.conns, 50);
+        assert_eq!(again.bench.conns, [50]);
         assert!(again.bench.no_pin);
     }
 
@@ -459,7 +511,7 @@ mod unit_tests {
     fn each_round_warms_up_for_a_twentieth_of_the_run_up_to_a_quarter_second() {
         let args = |secs| BenchArgs {
             scenario: Scenario::All,
-            conns: 1,
+            conns: vec![1],
             len: 1,
             secs,
             bytes: 1,
@@ -473,6 +525,31 @@ mod unit_tests {
             args(5.0).measure() * PINGPONG_ROUNDS as u32,
             Duration::from_secs(5)
         );
+    }
+
+    #[test]
+    fn conns_takes_a_comma_separated_sweep_and_reproduces_it() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            bench: BenchArgs,
+        }
+        let asked = Cli::parse_from(["x", "tcp", "--conns", "1,50,500"]);
+        assert_eq!(asked.bench.conns, [1, 50, 500]);
+        assert!(
+            asked
+                .bench
+                .to_args()
+                .contains(&"--conns=1,50,500".to_owned())
+        );
+        let again = Cli::parse_from(std::iter::once("x".to_owned()).chain(asked.bench.to_args()));
+        assert_eq!(again.bench.conns, [1, 50, 500]);
+        assert_eq!(Cli::parse_from(["x", "--conns=7"]).bench.conns, [7]);
+        // Each count is checked as a single one is.
+        assert!(Cli::try_parse_from(["x", "--conns", "1,0"]).is_err());
+        assert!(Cli::try_parse_from(["x", "--conns", "1,,5"]).is_err());
+        assert!(Cli::try_parse_from(["x", "--conns", "1,many"]).is_err());
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub struct Row {
     pub better: Better,
     pub ours: f64,
     pub tokio: f64,
+    /// One figure per [`Table::others`] column, in that order.
+    pub others: Vec<f64>,
 }
 
 /// A target from the issues, checked against a row of the table.
@@ -51,6 +53,9 @@ pub enum Target {
 pub struct Table {
     pub title: String,
     pub rows: Vec<Row>,
+    /// More baselines than tokio (the Go servers): each gets a column and a
+    /// ratio column (ours/it) after tokio's.
+    pub others: Vec<String>,
     pub targets: Vec<Target>,
     pub notes: Vec<String>,
 }
@@ -60,18 +65,33 @@ impl Table {
         Table {
             title: title.into(),
             rows: Vec::new(),
+            others: Vec::new(),
             targets: Vec::new(),
             notes: Vec::new(),
         }
     }
 
     pub fn row(&mut self, metric: &str, unit: Unit, better: Better, ours: f64, tokio: f64) {
+        self.row_with_others(metric, unit, better, ours, tokio, Vec::new());
+    }
+
+    /// A row with a figure for each of [`Table::others`] too.
+    pub fn row_with_others(
+        &mut self,
+        metric: &str,
+        unit: Unit,
+        better: Better,
+        ours: f64,
+        tokio: f64,
+        others: Vec<f64>,
+    ) {
         self.rows.push(Row {
             metric: metric.to_owned(),
             unit,
             better,
             ours,
             tokio,
+            others,
         });
     }
 
@@ -79,15 +99,22 @@ impl Table {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "### {}\n", self.title);
-        let _ = writeln!(out, "| metric | ours | tokio | ratio (ours/tokio) |");
-        let _ = writeln!(out, "|---|---:|---:|---:|");
+        let _ = write!(out, "| metric | ours | tokio | ratio (ours/tokio) |");
+        for other in &self.others {
+            let _ = write!(out, " {other} | ratio (ours/{other}) |");
+        }
+        let _ = writeln!(
+            out,
+            "\n|---|---:|---:|---:|{}",
+            "---:|---:|".repeat(self.others.len())
+        );
         for row in &self.rows {
             let arrow = match row.better {
                 Better::Higher => " (higher is better)",
                 Better::Lower => " (lower is better)",
                 Better::Neither => "",
             };
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "| {}{} | {} | {} | {} |",
                 row.metric,
@@ -96,6 +123,16 @@ impl Table {
                 format_value(row.tokio, row.unit),
                 format_ratio(row.ours, row.tokio),
             );
+            for index in 0..self.others.len() {
+                let other = row.others.get(index).copied().unwrap_or(f64::NAN);
+                let _ = write!(
+                    out,
+                    " {} | {} |",
+                    format_value(other, row.unit),
+                    format_ratio(row.ours, other)
+                );
+            }
+            out.push('\n');
         }
         if !self.targets.is_empty() {
             out.push('\n');
@@ -341,5 +378,28 @@ mod tests {
         assert!(text.contains("target server CPU/request ≤ 0.90× tokio: MISSED (1.250×)"));
         assert!(text.contains("target server RSS/connection ≤ 256 B: MET (40 B)"));
         assert!(text.contains("target missing ≥ 1.00× tokio: NOT MEASURED"));
+    }
+
+    #[test]
+    fn other_baselines_get_a_column_and_a_ratio_each() {
+        let mut table = Table::new("tcp");
+        table.others = vec!["go-echo".to_owned()];
+        table.row_with_others(
+            "requests/s",
+            Unit::PerSecond,
+            Better::Higher,
+            120_000.0,
+            100_000.0,
+            vec![60_000.0],
+        );
+        let text = table.render();
+        assert!(
+            text.contains("| metric | ours | tokio | ratio (ours/tokio) | go-echo | ratio (ours/go-echo) |\n|---|---:|---:|---:|---:|---:|\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| requests/s (higher is better) | 120 000/s | 100 000/s | 1.20× | 60 000/s | 2.00× |\n"),
+            "{text}"
+        );
     }
 }

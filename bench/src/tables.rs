@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use crate::{
     BULK_ROUNDS, PINGPONG_ROUNDS, Setup, bulk,
     exchange::{self, Exchange},
-    idle, pingpong,
+    golang, idle, pingpong,
     report::{self, Better, Table, Target, Unit},
     server::{ServerCommand, ServerProcess},
     udp,
@@ -17,6 +17,8 @@ use crate::{
 struct Rounds<T> {
     ours: Vec<T>,
     tokio: Vec<T>,
+    /// The further baselines (the Go servers), by name, in their order.
+    others: Vec<(String, Vec<T>)>,
     /// How our server exited and its last stdout line (its summary).
     ours_said: String,
 }
@@ -26,56 +28,82 @@ impl<T> Rounds<T> {
     /// a disturbance in one round shows beside the merged or median row.
     fn every_round(&self, name: &str, figure: impl Fn(&T) -> String) -> String {
         let list = |outcomes: &[T]| outcomes.iter().map(&figure).collect::<Vec<_>>().join(", ");
-        format!(
+        let mut note = format!(
             "every round, {name}: ours {}; tokio {}",
             list(&self.ours),
             list(&self.tokio)
-        )
+        );
+        for (other, outcomes) in &self.others {
+            note.push_str(&format!("; {other} {}", list(outcomes)));
+        }
+        note
     }
 }
 
-/// Starts our server and the baseline, then runs `measure` against each in
-/// turn, `rounds` times, alternating which goes first so that a disturbance
-/// from elsewhere on the machine does not always land on the same side. Both
-/// servers are stopped (or killed) before it returns, error or not.
+/// Starts our server, the tokio baseline and any `others` (named), then
+/// runs `measure` against each in turn, `rounds` times, reversing the order
+/// every other round so that a disturbance from elsewhere on the machine
+/// does not always land on the same side. Every server is stopped (or
+/// killed) before it returns, error or not.
 fn side_by_side<T>(
     ours: &ServerCommand,
     tokio: &ServerCommand,
+    others: &[(String, ServerCommand)],
     rounds: usize,
     measure: impl Fn(&ServerProcess) -> Result<T>,
 ) -> Result<Rounds<T>> {
-    let ours_server = ServerProcess::start(ours)?;
-    let tokio_server = ServerProcess::start(tokio)?;
-    let run = |server: &ServerProcess, command: &ServerCommand| -> Result<T> {
+    let mut commands = vec![ours, tokio];
+    commands.extend(others.iter().map(|(_, command)| command));
+    // Started in order; a failure drops (kills) the ones already running.
+    let servers = commands
+        .iter()
+        .map(|command| ServerProcess::start(command))
+        .collect::<Result<Vec<_>>>()?;
+    let run = |index: usize| -> Result<T> {
+        let command = commands[index];
         let started = std::time::Instant::now();
-        let outcome = measure(server).with_context(|| format!("against `{command}`"))?;
+        let outcome = measure(&servers[index]).with_context(|| format!("against `{command}`"))?;
         eprintln!(
             "bench: `{command}`: {:.1} s",
             started.elapsed().as_secs_f64()
         );
         Ok(outcome)
     };
-    let mut measured = Rounds {
-        ours: Vec::with_capacity(rounds),
-        tokio: Vec::with_capacity(rounds),
-        ours_said: String::new(),
-    };
+    let mut per_server: Vec<Vec<T>> = commands
+        .iter()
+        .map(|_| Vec::with_capacity(rounds))
+        .collect();
     for round in 0..rounds {
-        if round % 2 == 0 {
-            measured.ours.push(run(&ours_server, ours)?);
-            measured.tokio.push(run(&tokio_server, tokio)?);
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..commands.len()).collect()
         } else {
-            measured.tokio.push(run(&tokio_server, tokio)?);
-            measured.ours.push(run(&ours_server, ours)?);
+            (0..commands.len()).rev().collect()
+        };
+        for index in order {
+            per_server[index].push(run(index)?);
         }
     }
-    let (status, last) = ours_server.stop()?;
-    tokio_server.stop()?;
-    measured.ours_said = match last {
-        Some(line) => format!("exited with {status}, last line: `{line}`"),
-        None => format!("exited with {status}"),
-    };
-    Ok(measured)
+    let mut servers = servers.into_iter();
+    let (status, last) = servers.next().context("our server")?.stop()?;
+    for server in servers {
+        server.stop()?;
+    }
+    let mut per_server = per_server.into_iter();
+    let ours = per_server.next().unwrap_or_default();
+    let tokio = per_server.next().unwrap_or_default();
+    Ok(Rounds {
+        ours,
+        tokio,
+        others: others
+            .iter()
+            .map(|(name, _)| name.clone())
+            .zip(per_server)
+            .collect(),
+        ours_said: match last {
+            Some(line) => format!("exited with {status}, last line: `{line}`"),
+            None => format!("exited with {status}"),
+        },
+    })
 }
 
 /// The median of some values (the mean of the middle two for an even count),
@@ -97,17 +125,44 @@ fn median_by<T>(items: &[T], key: impl Fn(&T) -> f64) -> Option<&T> {
     sorted.get(sorted.len().saturating_sub(1) / 2).copied()
 }
 
-pub(crate) fn tcp_table(setup: &Setup) -> Result<Table> {
+/// The tcp ping-pong at `conns` connections: ours, tokio, and the Go
+/// servers when Go is installed (the tutorial's only for messages it echoes
+/// whole, up to [`golang::TUTORIAL_MAX_LEN`] bytes).
+pub(crate) fn tcp_table(setup: &Setup, conns: u32) -> Result<Table> {
     let args = &setup.args;
     let config = pingpong::Config {
-        conns: args.conns as usize,
+        conns: conns as usize,
         len: args.len as usize,
         warmup: args.warmup(),
         measure: args.measure(),
     };
+    let mut others = Vec::new();
+    let mut go_notes = Vec::new();
+    match &setup.go {
+        Ok(go) => {
+            if config.len <= golang::TUTORIAL_MAX_LEN {
+                others.push(("Go tutorial".to_owned(), setup.go_server(&go.tutorial)));
+            } else {
+                go_notes.push(format!(
+                    "Go tutorial server not run: it echoes messages of at most {} B whole, these are {} B",
+                    golang::TUTORIAL_MAX_LEN,
+                    config.len
+                ));
+            }
+            others.push(("Go io.Copy".to_owned(), setup.go_server(&go.echo)));
+            go_notes.push(format!(
+                "Go tutorial = go/tcp/server/main.go as published, listening on --addr instead of \
+                 127.0.0.1:20000, its line per message going to the bench through a pipe; \
+                 Go io.Copy = bench/go/echo/main.go; both built by {}",
+                go.version
+            ));
+        }
+        Err(skipped) => go_notes.push(skipped.clone()),
+    }
     let rounds = side_by_side(
         &setup.ours("tcp-server"),
         &setup.tokio("tokio-tcp-echo"),
+        &others,
         PINGPONG_ROUNDS,
         |server| pingpong::run(server.addr, server.pid(), &config),
     )?;
@@ -129,12 +184,14 @@ pub(crate) fn tcp_table(setup: &Setup) -> Result<Table> {
         .targets
         .push(Target::RatioAtLeast(names.per_second, 1.0));
     table.targets.push(Target::RatioAtMost(names.cpu_per, 0.9));
+    table.notes.extend(go_notes);
     table.notes.push(format!("tcp-server {}", rounds.ours_said));
     Ok(table)
 }
 
 /// The table of either ping-pong scenario: the same rows, named after what
-/// it exchanges; the caller adds its targets and its server's last words.
+/// it exchanges, with a column for each further baseline; the caller adds
+/// its targets and its server's last words.
 fn exchange_table(
     title: String,
     exchange: &Exchange,
@@ -142,9 +199,15 @@ fn exchange_table(
 ) -> Result<Table> {
     let ours = &exchange::Outcome::merge(&rounds.ours)?;
     let tokio = &exchange::Outcome::merge(&rounds.tokio)?;
-    let ours_rate = median(rounds.ours.iter().map(exchange::Outcome::per_second));
-    let tokio_rate = median(rounds.tokio.iter().map(exchange::Outcome::per_second));
+    let others = rounds
+        .others
+        .iter()
+        .map(|(_, outcomes)| exchange::Outcome::merge(outcomes))
+        .collect::<Result<Vec<_>>>()?;
+    let rate =
+        |outcomes: &[exchange::Outcome]| median(outcomes.iter().map(exchange::Outcome::per_second));
     let mut table = Table::new(title);
+    table.others = rounds.others.iter().map(|(name, _)| name.clone()).collect();
     table
         .notes
         .push(rounds.every_round(exchange.per_second, |o| {
@@ -155,69 +218,57 @@ fn exchange_table(
     table.notes.push(rounds.every_round(exchange.cpu_per, |o| {
         report::format_nanos(o.server_cpu_per_exchange_ns())
     }));
-    table.row(
+    table.row_with_others(
         exchange.per_second,
         Unit::PerSecond,
         Better::Higher,
-        ours_rate,
-        tokio_rate,
+        rate(&rounds.ours),
+        rate(&rounds.tokio),
+        rounds.others.iter().map(|(_, o)| rate(o)).collect(),
     );
+    // One row from the merged outcome of every server.
+    let mut row = |name: &str, unit, better, figure: &dyn Fn(&exchange::Outcome) -> f64| {
+        table.row_with_others(
+            name,
+            unit,
+            better,
+            figure(ours),
+            figure(tokio),
+            others.iter().map(figure).collect(),
+        );
+    };
     for (name, q) in [
         ("latency p50", 50.0),
         ("latency p99", 99.0),
         ("latency p99.9", 99.9),
     ] {
-        table.row(
-            name,
-            Unit::Nanos,
-            Better::Lower,
-            ours.latency.value_at_percentile(q) as f64,
-            tokio.latency.value_at_percentile(q) as f64,
-        );
+        row(name, Unit::Nanos, Better::Lower, &|o| {
+            o.latency.value_at_percentile(q) as f64
+        });
     }
-    table.row(
-        exchange.cpu_per,
-        Unit::Nanos,
-        Better::Lower,
-        ours.server_cpu_per_exchange_ns(),
-        tokio.server_cpu_per_exchange_ns(),
-    );
-    table.row(
+    row(exchange.cpu_per, Unit::Nanos, Better::Lower, &|o| {
+        o.server_cpu_per_exchange_ns()
+    });
+    row(
         "… of which in user space",
         Unit::Nanos,
         Better::Lower,
-        ours.server_user_cpu_per_exchange_ns(),
-        tokio.server_user_cpu_per_exchange_ns(),
+        &|o| o.server_user_cpu_per_exchange_ns(),
     );
-    table.row(
-        "server CPU busy",
-        Unit::Cores,
-        Better::Neither,
-        ours.server_cores(),
-        tokio.server_cores(),
-    );
-    table.row(
+    row("server CPU busy", Unit::Cores, Better::Neither, &|o| {
+        o.server_cores()
+    });
+    row(
         "load generator CPU busy",
         Unit::Cores,
         Better::Neither,
-        ours.client_cores(),
-        tokio.client_cores(),
+        &|o| o.client_cores(),
     );
-    table.row(
-        exchange.verified,
-        Unit::Count,
-        Better::Neither,
-        ours.completed as f64,
-        tokio.completed as f64,
-    );
+    row(exchange.verified, Unit::Count, Better::Neither, &|o| {
+        o.completed as f64
+    });
     if let Some(lost) = exchange.lost {
-        table.row(
-            lost,
-            Unit::Count,
-            Better::Lower,
-            ours.lost as f64,
-            tokio.lost as f64,
-        );
+        row(lost, Unit::Count, Better::Lower, &|o| o.lost as f64);
     }
     Ok(table)
 }
@@ -227,6 +278,7 @@ pub(crate) fn bulk_table(setup: &Setup) -> Result<Table> {
     let rounds = side_by_side(
         &setup.ours("tcp-server"),
         &setup.tokio("tokio-tcp-echo"),
+        &[],
         BULK_ROUNDS,
         |server| bulk::run(server.addr, server.pid(), bytes),
     )?;
@@ -285,9 +337,13 @@ pub(crate) fn idle_table(setup: &Setup) -> Result<Table> {
         .ours("tcp-server")
         .arg("--max-conns")
         .arg((count + 64).to_string());
-    let rounds = side_by_side(&ours_command, &setup.tokio("tokio-tcp-echo"), 1, |server| {
-        idle::run(server.addr, server.pid(), count)
-    })?;
+    let rounds = side_by_side(
+        &ours_command,
+        &setup.tokio("tokio-tcp-echo"),
+        &[],
+        1,
+        |server| idle::run(server.addr, server.pid(), count),
+    )?;
     let (ours, tokio, said) = (&rounds.ours[0], &rounds.tokio[0], &rounds.ours_said);
     let mut table = Table::new(format!("idle: {count} idle connections"));
     table.row(
@@ -341,6 +397,7 @@ pub(crate) fn udp_table(setup: &Setup) -> Result<Table> {
     let rounds = side_by_side(
         &setup.ours("udp-server"),
         &setup.tokio("tokio-udp-echo"),
+        &[],
         PINGPONG_ROUNDS,
         |server| udp::run(server.addr, server.pid(), &config),
     )?;
