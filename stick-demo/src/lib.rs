@@ -72,5 +72,7 @@ where
         .start(addr)
         .with_context(|| format!("listen on {addr} failed"))?;
     announce_listening(server.local_addr())?;
-    server.join().context("event loop failed")
+    let stats = server.join().context("event loop failed")?;
+    netpoll::trace::finish();
+    Ok(stats)
 }

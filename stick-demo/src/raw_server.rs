@@ -78,6 +78,11 @@ pub struct Args {
     /// Print only the per-connection and final summaries, not every read.
     #[arg(long)]
     pub quiet: bool,
+
+    /// Watch the event loop work: one line on stderr per wake-up, accept,
+    /// read, write and close, with the microseconds since start.
+    #[arg(long)]
+    pub trace: bool,
 }
 
 /// What the raw server's connections share: settings and totals.
@@ -169,7 +174,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // Go program's `buf`, so its size is the largest read.
     let server = Server::new(move |_peer| RawServer::new(Arc::clone(&per_conn)))
         .read_buffer_size(args.read_size as usize)
-        .handle_signals(true);
+        .handle_signals(true)
+        .trace(args.trace);
     let stats = crate::serve(server, args.addr)?;
     Console::stdout().finish(
         format_args!(

@@ -12,7 +12,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::Command;
 
-use harness::{DEADLINE, Finished, Program};
+use harness::{DEADLINE, Finished, Program, assert_lines_in_order};
 
 const MESSAGE: &str = "Hello, Hello. How are you?";
 /// server2's line per message, as Go's `socket_stick/server2` prints it.
@@ -635,4 +635,68 @@ fn stick_servers_work_with_every_value_their_flags_accept() {
     raw.signal(libc::SIGTERM);
     let (_, stderr, status) = raw.wait_exit();
     assert!(status.success(), "{stderr:?}");
+}
+
+/// `stick-demo server --trace`: the loop's lines for one raw exchange
+/// (issue 14).
+#[test]
+fn server_trace_shows_the_accept_the_read_and_the_close() {
+    let mut server = start_server("server", &["--trace"]);
+    let mut client = server.connect();
+    let peer = client.local_addr().unwrap();
+    client.write_all(b"hello").unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    let traced = server.stderr_until(|l| l.contains("close: peer closed the connection"));
+    let conn = format!(" µs  conn 0 {peer}: ");
+    assert_lines_in_order(
+        &traced,
+        &[
+            format!(" µs  loop: accept {peer} → token 0"),
+            format!("{conn}read 5 bytes"),
+            format!("{conn}read 0 bytes: peer closed its write side"),
+            format!("{conn}close: peer closed the connection"),
+        ],
+    );
+    assert_lines_in_order(&server.stop_ok(), &["loop: trace ends"]);
+}
+
+/// `stick-demo server2 --trace`: a frame whose header arrives in two
+/// parts shows the partial header waiting, then the frame decoded.
+#[test]
+fn server2_trace_shows_a_partial_header_waiting_then_the_frame() {
+    let mut server = start_server("server2", &["--trace", "--quiet"]);
+    let mut client = server.connect();
+    let peer = client.local_addr().unwrap();
+    let frame = proto::encode(MESSAGE.as_bytes()).unwrap();
+    client.write_all(&frame[..3]).unwrap();
+    // The server has read those 3 bytes, and nothing else was sent: the
+    // next read cannot hold them together with the rest.
+    server.wait_for_stderr(&format!("{peer}: have 3 of 4 header bytes: wait for more"));
+    client.write_all(&frame[3..]).unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    let traced = server.stderr_until(|l| l.contains("close: peer closed the connection"));
+    assert_lines_in_order(
+        &traced,
+        &[
+            format!(" µs  conn 0 {peer}: read {} bytes", frame.len() - 3),
+            format!(" µs  {peer}: frame 26 bytes: message 1 decoded"),
+            format!(" µs  {peer}: nothing left over: every frame decoded"),
+            format!(" µs  conn 0 {peer}: close: peer closed the connection"),
+        ],
+    );
+    server.stop_ok();
+}
+
+/// Without `--trace`, server2 traces nothing for the same frame.
+#[test]
+fn server2_without_trace_traces_nothing() {
+    let mut server = start_server("server2", &["--quiet"]);
+    let mut client = server.connect();
+    client
+        .write_all(&proto::encode(MESSAGE.as_bytes()).unwrap())
+        .unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    server.stdout_until(is_framed_summary);
+    let stderr = server.stop_ok();
+    assert!(!stderr.iter().any(|l| l.contains(" µs  ")), "{stderr:#?}");
 }
