@@ -125,12 +125,32 @@ impl Process {
         timeout: Duration,
         wanted: impl Fn(&str) -> bool,
     ) -> Result<String, Error> {
+        self.wait_for_line_on(Stream::Stdout, what, timeout, wanted)
+    }
+
+    /// The same on stderr (a `--trace` line, say).
+    pub fn wait_for_stderr_line(
+        &self,
+        what: &str,
+        timeout: Duration,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<String, Error> {
+        self.wait_for_line_on(Stream::Stderr, what, timeout, wanted)
+    }
+
+    fn wait_for_line_on(
+        &self,
+        stream: Stream,
+        what: &str,
+        timeout: Duration,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<String, Error> {
         let mut found = None;
-        self.wait_until(what, timeout, |lines| {
+        self.wait_until_on(stream, what, timeout, |lines| {
             found = lines.iter().find(|l| wanted(l)).cloned();
             found.is_some()
         })?;
-        Ok(found.expect("wait_until saw the line"))
+        Ok(found.expect("wait_until_on saw the line"))
     }
 
     /// Waits until the stdout lines so far satisfy `done`. Fails at the
@@ -139,10 +159,20 @@ impl Process {
         &self,
         what: &str,
         timeout: Duration,
+        done: impl FnMut(&[String]) -> bool,
+    ) -> Result<(), Error> {
+        self.wait_until_on(Stream::Stdout, what, timeout, done)
+    }
+
+    fn wait_until_on(
+        &self,
+        stream: Stream,
+        what: &str,
+        timeout: Duration,
         mut done: impl FnMut(&[String]) -> bool,
     ) -> Result<(), Error> {
         let waited = self.output.wait(Instant::now() + timeout, |captured| {
-            if done(&captured.of(Stream::Stdout).kept) {
+            if done(&captured.of(stream).kept) {
                 Some(true)
             } else {
                 captured.all_closed().then_some(false)

@@ -90,3 +90,20 @@ fn ctrl_c_in_the_middle_of_a_step_stops_every_program_it_started() {
         "client2 still running: {client:?}"
     );
 }
+
+#[test]
+fn demo_trace_shows_the_servers_trace_and_checks_it() {
+    let mut demo = demo("trace");
+    let lines = demo.stdout_until(|l| l.contains("checks passed") || l.contains("FAILED"));
+    let (_, stderr, status) = demo.wait_exit();
+    let text = lines.join("\n");
+    assert!(status.success(), "{status}\n{text}\n{}", stderr.join("\n"));
+    // The servers' trace lines, shown with their names, then checked.
+    assert!(text.contains("tcp-server (err) │ "), "{text}");
+    assert!(text.contains(" → token 0"), "{text}");
+    assert!(
+        text.contains("✓ the traced reads add up to 520 bytes"),
+        "{text}"
+    );
+    assert!(text.ends_with("all 13 checks passed"), "{text}");
+}

@@ -151,6 +151,27 @@ pub fn read_sizes(pieces: &[&str]) -> (usize, usize) {
     )
 }
 
+/// The sizes of the reads a `--trace` shows (`conn 0 <peer>: read 26
+/// bytes`), in order; the `read 0 bytes` of a closing peer is not a read of
+/// data and is left out.
+pub fn traced_reads(lines: &[String]) -> Vec<u64> {
+    lines
+        .iter()
+        .filter(|line| line.contains(" µs  conn "))
+        .filter_map(|line| number_after(line, ": read "))
+        .filter(|&bytes| bytes > 0)
+        .collect()
+}
+
+/// Whether some `--trace` line contains `what`.
+pub fn traced(lines: &[String], what: &str) -> Result<String, String> {
+    lines
+        .iter()
+        .find(|line| line.contains(" µs  ") && line.contains(what))
+        .map(|line| line.trim().to_owned())
+        .ok_or_else(|| format!("no trace line contains {what:?}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

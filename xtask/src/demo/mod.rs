@@ -1,8 +1,9 @@
-//! `cargo xtask demo [tcp|stick|udp]`: the whole tutorial, run and checked.
+//! `cargo xtask demo [tcp|stick|udp|trace]`: the whole tutorial, run and checked.
 //!
 //! Read [`run`] first: it builds the programs once (dev profile), then runs the
 //! parts in the tutorial's order: [`tcp`], the sticky-packet steps
-//! ([`stick_raw`] to [`stick_framed_chunks`]) and [`udp`]. Each step
+//! ([`stick_raw`] to [`stick_framed_chunks`]), [`udp`], and the event loop
+//! at work under `--trace` ([`trace_tcp`], [`trace_stick`]). Each step
 //! says in a few lines what is about to happen and why, starts the programs
 //! on ports the kernel picks (`--addr 127.0.0.1:0`; each server announces
 //! its port on its first line), shows their own output with their names in
@@ -30,7 +31,7 @@ use harness::{Process, Stream, exit_words};
 use crate::build::{Binaries, Profile, binaries};
 use check::{
     exact_lines, glued_equals_repeated, number_after, payloads, picture, read_sizes,
-    received_texts, summary,
+    received_texts, summary, traced, traced_reads,
 };
 use report::{Row, Style};
 
@@ -66,11 +67,13 @@ pub enum Part {
     Stick,
     /// UDP echo: udp-server and udp-client.
     Udp,
+    /// The event loop at work: a TCP exchange and sticky packets, `--trace`d.
+    Trace,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
-    /// Run one part only (default: all three, in the tutorial's order).
+    /// Run one part only (default: all four, in the tutorial's order).
     #[arg(value_enum)]
     pub part: Option<Part>,
 }
@@ -91,7 +94,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     };
     let parts = match args.part {
         Some(part) => vec![part],
-        None => vec![Part::Tcp, Part::Stick, Part::Udp],
+        None => vec![Part::Tcp, Part::Stick, Part::Udp, Part::Trace],
     };
     for part in parts {
         match part {
@@ -104,6 +107,10 @@ pub fn run(args: DemoArgs) -> Result<()> {
                 demo.run_step("3b framing, 1-byte pieces", stick_framed_chunks);
             }
             Part::Udp => demo.run_step("4 UDP echo", udp),
+            Part::Trace => {
+                demo.run_step("5a the loop, traced: one request", trace_tcp);
+                demo.run_step("5b the loop, traced: sticky packets", trace_stick);
+            }
         }
     }
 
@@ -231,7 +238,13 @@ impl Demo {
     }
 
     /// SIGTERM, then: exit 0, and a summary line that `expected` accepts.
-    fn stop(&mut self, mut server: Process, what: &str, expected: impl Fn(&str) -> bool) {
+    /// Returns the server's stderr lines (its `--trace`, if asked for).
+    fn stop(
+        &mut self,
+        mut server: Process,
+        what: &str,
+        expected: impl Fn(&str) -> bool,
+    ) -> Vec<String> {
         let label = server.label().to_owned();
         let outcome = match server.terminate(STOP) {
             Ok(status) if status.success() => Ok(String::new()),
@@ -246,6 +259,21 @@ impl Demo {
             None => Err("printed no `summary:` line".to_owned()),
         };
         self.record(&format!("{label}: summary says {what}"), outcome);
+        server.lines(Stream::Stderr)
+    }
+
+    /// Waits for the traced line that says a connection closed: after it,
+    /// the connection's whole trace is on stderr.
+    fn traced_close(&mut self, server: &Process) -> bool {
+        let closed = server.wait_for_stderr_line("the trace's `close:` line", OUTPUT, |l| {
+            l.contains(": close: ")
+        });
+        self.record(
+            "the trace shows the close, with its reason",
+            closed
+                .map(|line| line.trim().to_owned())
+                .map_err(|e| format!("{e:#}")),
+        )
     }
 }
 
@@ -569,5 +597,101 @@ fn udp(d: &mut Demo) -> Result<()> {
             && number_after(line, "bytes=") == Some(12)
             && number_after(line, "dropped=") == Some(0)
     });
+    Ok(())
+}
+
+/// Part 5a: one request through `tcp-server --trace`.
+fn trace_tcp(d: &mut Demo) -> Result<()> {
+    const LINE: &str = "Hello, trace!";
+    d.narrate(
+        "tcp-server --trace: the life of one request (docs/event-loop.md)",
+        &[
+            "The Go server's loop is hidden in its runtime; ours is in netpoll, and --trace",
+            "prints each thing it does on stderr: µs since start, who (the loop, or a",
+            "connection's token and peer), what. Watch for: `poll: 1 events after sleeping`",
+            "(epoll_wait woke the loop), `accept <peer> → token 0` (the connection's slot),",
+            "`read 13 bytes`, `wrote 13 bytes, 0 bytes pending` (the echo, all taken by the",
+            "kernel), then `short read (13 < 65536): queue drained`: a read smaller than the",
+            "buffer emptied the socket, so the loop goes back to sleep without another read",
+            "that would only say WouldBlock (\"would block\" is the OS's \"nothing now\"). At",
+            "the end, `read 0 bytes`: the peer closed its write side, and the loop closes.",
+        ],
+    );
+    let (server, addr) = d.server("tcp-server", "tcp-server", &["--trace", "--quiet"])?;
+    let input = format!("{LINE}\nQ\n");
+    let mut client = d.client("tcp-client", "tcp-client", &["--addr", &addr], Some(input))?;
+    d.exited_zero(&mut client);
+    if d.traced_close(&server) {
+        let lines = server.lines(Stream::Stderr);
+        // tcp-client sends the line without its newline.
+        let sent = LINE.len();
+        d.record(
+            "the trace shows the accept, peer → token",
+            traced(&lines, "→ token 0"),
+        );
+        d.record(
+            &format!("the trace shows the read of {sent} bytes"),
+            traced(&lines, &format!(": read {sent} bytes")),
+        );
+        d.record(
+            &format!("the trace shows the write of {sent} bytes, none pending"),
+            traced(&lines, &format!(": wrote {sent} bytes, 0 bytes pending")),
+        );
+        d.record(
+            "the trace shows the short read that ended the round",
+            traced(&lines, "short read"),
+        );
+    }
+    d.stop(server, &format!("{} bytes read", LINE.len()), |line| {
+        number_after(line, "read ") == Some(LINE.len() as u64)
+    });
+    Ok(())
+}
+
+/// Part 5b: the sticky-packet client against `stick-demo server --trace`.
+fn trace_stick(d: &mut Demo) -> Result<()> {
+    let total = (STICK_MESSAGE.len() * STICK_COUNT) as u64;
+    d.narrate(
+        "stick-demo client → server --trace: where 20 messages become a few reads",
+        &[
+            "The client's 20 writes of 26 bytes, traced on the server: each `read N bytes`",
+            "line is one read of whatever had arrived. While the loop slept in epoll_wait,",
+            "several messages piled up in the socket's receive queue, and one read took them",
+            "all: that is the sticking. The reads' sizes must add up to the 520 bytes sent,",
+            "and there must be as many as the server's summary counts.",
+        ],
+    );
+    let (server, addr) = d.server("server", "stick-demo", &["server", "--trace", "--quiet"])?;
+    let mut client = d.client("client", "stick-demo", &["client", "--addr", &addr], None)?;
+    d.exited_zero(&mut client);
+    let closed = d.traced_close(&server);
+    let reads = traced_reads(&server.lines(Stream::Stderr));
+    if closed {
+        let sum: u64 = reads.iter().sum();
+        let sizes = reads
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(" + ");
+        d.record(
+            &format!("the traced reads add up to {total} bytes"),
+            if sum == total {
+                Ok(format!(
+                    "{STICK_COUNT} messages in {} reads: {sizes}",
+                    reads.len()
+                ))
+            } else {
+                Err(format!("{sum} bytes: {sizes}"))
+            },
+        );
+    }
+    let count = reads.len() as u64;
+    d.stop(
+        server,
+        &format!("{total} bytes in the {count} traced reads"),
+        |line| {
+            number_after(line, "read ") == Some(total) && number_after(line, " in ") == Some(count)
+        },
+    );
     Ok(())
 }
