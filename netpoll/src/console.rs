@@ -44,6 +44,8 @@ pub struct Console {
 }
 
 struct Shared {
+    /// The stream's name in messages about it: `stdout`, `stderr`.
+    name: &'static str,
     state: Mutex<State>,
     /// Lines were queued (the writer waits on it).
     queued: Condvar,
@@ -75,7 +77,18 @@ impl Console {
     /// A console writing to `writer`, keeping at most `capacity` bytes of
     /// lines queued (one line is always accepted into an empty queue).
     pub fn new(writer: impl Write + Send + 'static, capacity: usize) -> Console {
+        Console::named("stdout", writer, capacity)
+    }
+
+    /// The same, for a stream that messages about it call `name` (the
+    /// `--trace` console writes to stderr: see [`crate::trace`]).
+    pub fn named(
+        name: &'static str,
+        writer: impl Write + Send + 'static,
+        capacity: usize,
+    ) -> Console {
         let shared = Arc::new(Shared {
+            name,
             state: Mutex::new(State::default()),
             queued: Condvar::new(),
             progress: Condvar::new(),
@@ -118,8 +131,9 @@ impl Console {
             if !std::mem::replace(&mut state.reported, true) {
                 drop(state);
                 log::warn!(
-                    "stdout is not keeping up (a pipe nobody reads?): dropping output lines \
-                     while it is full, and still serving; the count is given at exit"
+                    "{} is not keeping up (a pipe nobody reads?): dropping output lines \
+                     while it is full, and still serving; the count is given at exit",
+                    self.shared.name
                 );
             }
             return;
@@ -170,7 +184,10 @@ impl Console {
         let dropped = state.dropped;
         drop(state);
         if dropped > 0 {
-            log::warn!("{dropped} output lines were dropped: stdout did not take them");
+            log::warn!(
+                "{dropped} output lines were dropped: {} did not take them",
+                self.shared.name
+            );
         }
         dropped
     }
@@ -240,7 +257,10 @@ fn drain(shared: &Shared, closed: &AtomicBool, mut writer: impl Write) {
             drop(state);
             shared.progress.notify_all();
             if first {
-                log::warn!("cannot write to stdout ({e}); output turned off, still serving");
+                log::warn!(
+                    "cannot write to {} ({e}); output turned off, still serving",
+                    shared.name
+                );
             }
             return;
         }

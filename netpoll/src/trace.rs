@@ -84,7 +84,7 @@ impl Default for Trace {
 static STDERR: OnceLock<Console> = OnceLock::new();
 
 fn stderr() -> &'static Console {
-    STDERR.get_or_init(|| Console::new(io::stderr(), QUEUE_BYTES))
+    STDERR.get_or_init(|| Console::named("stderr", io::stderr(), QUEUE_BYTES))
 }
 
 /// Ends the trace with `trace ends`, once the lines queued before it are
