@@ -128,7 +128,7 @@ impl Console {
             || state.queued_bytes + line.len() <= self.shared.capacity;
         if !fits {
             state.dropped += 1;
-            if !std::mem::replace(&mut state.reported, true) {
+            if !std::mem::replace(&mut state.reported, true) && self.shared.may_log() {
                 drop(state);
                 log::warn!(
                     "{} is not keeping up (a pipe nobody reads?): dropping output lines \
@@ -183,7 +183,7 @@ impl Console {
         }
         let dropped = state.dropped;
         drop(state);
-        if dropped > 0 {
+        if dropped > 0 && self.shared.may_log() {
             log::warn!(
                 "{dropped} output lines were dropped: {} did not take them",
                 self.shared.name
@@ -214,6 +214,16 @@ pub fn end_line_after_ctrl_c() {
     if io::stderr().is_terminal() {
         let _ = writeln!(io::stderr());
         CTRL_C_LINE_ENDED.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Shared {
+    /// Whether this console may say things about itself. Those messages go
+    /// to stderr through `log`, written on the caller's thread: a console
+    /// *on* stderr (the `--trace` one) keeps quiet, or a full stderr would
+    /// block the very loop the console is there to protect.
+    fn may_log(&self) -> bool {
+        self.name != "stderr"
     }
 }
 
@@ -256,7 +266,7 @@ fn drain(shared: &Shared, closed: &AtomicBool, mut writer: impl Write) {
             let first = !std::mem::replace(&mut state.reported, true);
             drop(state);
             shared.progress.notify_all();
-            if first {
+            if first && shared.may_log() {
                 log::warn!(
                     "cannot write to {} ({e}); output turned off, still serving",
                     shared.name

@@ -709,6 +709,32 @@ fn full_stdout_does_not_stop_the_server_from_serving() {
     ping(&mut chatty, b"and you?");
 }
 
+/// Unix only: the full stderr is made with an `sh` pipeline. `--trace`
+/// writes several lines per request; a stderr nobody reads must cost
+/// dropped trace lines, never a stalled loop.
+#[cfg(unix)]
+#[test]
+fn full_stderr_under_trace_does_not_stop_the_server_from_serving() {
+    // stdout stays ours (the `listening on` line); stderr is a pipe to a
+    // reader that never reads.
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(r#"exec 3>&1; "$0" --addr 127.0.0.1:0 --quiet --trace 2>&1 1>&3 3>&- | exec sleep 3600"#)
+        .arg(env!("CARGO_BIN_EXE_tcp-server"));
+    let server = Program::spawn(command);
+    let mut chatty = server.connect();
+    // About 6 lines of 90 bytes per ping, so 4 000 pings make some 2 MB of
+    // trace: more than the pipe and the queue hold.
+    for _ in 0..4000 {
+        ping(&mut chatty, b"trace me");
+    }
+    // And everyone is still served.
+    let mut other = server.connect();
+    ping(&mut other, b"still served?");
+    ping(&mut chatty, b"and you?");
+}
+
 #[test]
 fn a_client_leaving_prints_the_go_eof_line_and_the_summary_says_1_connection() {
     let mut server = start(&[]);
