@@ -24,6 +24,9 @@ use super::RECV_BUFFER_LEN;
 /// kernel writes, and so makes resident, only the pages datagrams use.
 pub(crate) const BATCH: usize = 32;
 
+/// The system call one batch costs, for the trace.
+pub(crate) const CALL: &str = "recvmmsg";
+
 /// The buffers and headers `recvmmsg` fills, allocated once per server.
 pub(crate) struct RecvBatch {
     buffers: Vec<u8>,

@@ -13,7 +13,6 @@ use log::{debug, warn};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 
-#[cfg(target_os = "linux")]
 use super::batch::{self, RecvBatch};
 use super::handler::{Sent, send_datagram};
 use super::server::Options;
@@ -38,10 +37,6 @@ pub const RECV_BUFFER_LEN: usize = 65_535;
 /// budget the loop would never look at its stop and signal events.
 const READ_BUDGET: usize = 256;
 
-/// Elsewhere than Linux, one buffer and one `recv_from` per datagram.
-#[cfg(not(target_os = "linux"))]
-type RecvBatch = Vec<u8>;
-
 impl<H: Handler> EventLoop<H> {
     /// Runs until a signal or [`ServerHandle::shutdown`](crate::ServerHandle::shutdown),
     /// then returns what it did.
@@ -52,10 +47,7 @@ impl<H: Handler> EventLoop<H> {
         let mut events = Events::with_capacity(8);
         // Allocated once, on this thread; every datagram is received into
         // it and handed to the handler straight from it.
-        #[cfg(target_os = "linux")]
         let mut receive_buffers = RecvBatch::new();
-        #[cfg(not(target_os = "linux"))]
-        let mut receive_buffers: RecvBatch = vec![0; RECV_BUFFER_LEN];
         // Set when a turn ended on the read budget rather than on a drained
         // socket: edge-triggered readiness will not announce the datagrams
         // still waiting, so the loop must come back by itself.
@@ -153,16 +145,17 @@ impl<H: Handler> EventLoop<H> {
     }
 
     /// Receives and handles up to [`READ_BUDGET`] datagrams, a batch per
-    /// system call; returns whether the budget ran out before the socket
-    /// was drained (more may be waiting).
-    #[cfg(target_os = "linux")]
+    /// system call (`recvmmsg` on Linux, `batch.rs`; one `recv_from`
+    /// elsewhere, `batch_fallback.rs`); returns whether the budget ran out
+    /// before the socket was drained (more may be waiting).
     fn on_readable(&mut self, batch: &mut RecvBatch) -> bool {
         for _ in 0..READ_BUDGET.div_ceil(batch::BATCH) {
             match batch.recv(&self.socket) {
                 Ok(received) => {
                     if let Some(trace) = &self.trace {
                         trace.event(format_args!(
-                            "received a batch of {received} datagrams (one recvmmsg call)"
+                            "received a batch of {received} datagrams (one {} call)",
+                            batch::CALL
                         ));
                     }
                     for i in 0..received {
@@ -188,31 +181,10 @@ impl<H: Handler> EventLoop<H> {
                 // A signal interrupted the call before anything was read.
                 Err(err) if interrupted(&err) => {}
                 // A pending socket error, e.g. an ICMP error about an
-                // earlier send on systems that report them. It concerns one
-                // peer's past datagram and reading it clears it: log it and
-                // keep serving.
-                Err(err) => warn!("receive failed (a peer's earlier error?): {err}"),
-            }
-        }
-        true
-    }
-
-    /// The same as the Linux version, one `recv_from` per datagram, for
-    /// systems without `recvmmsg`.
-    #[cfg(not(target_os = "linux"))]
-    fn on_readable(&mut self, buf: &mut RecvBatch) -> bool {
-        for _ in 0..READ_BUDGET {
-            match self.socket.recv_from(buf) {
-                Ok((len, peer)) => self.on_datagram(&buf[..len], peer),
-                Err(err) if would_block(&err) => {
-                    if let Some(trace) = &self.trace {
-                        trace.event(format_args!("would block: receive queue drained"));
-                    }
-                    return false;
-                }
-                Err(err) if interrupted(&err) => {}
-                // E.g. Windows reports an ICMP port unreachable about an
-                // earlier send as ECONNRESET here: one peer's problem.
+                // earlier send on systems that report them (Windows reports
+                // an ICMP port unreachable as ECONNRESET here). It concerns
+                // one peer's past datagram and reading it clears it: log it
+                // and keep serving.
                 Err(err) => warn!("receive failed (a peer's earlier error?): {err}"),
             }
         }

@@ -56,11 +56,15 @@
 //!
 //! `event_loop.rs` (the loop, opening with `run`: receiving, the handler's
 //! turn, flushing the queue, stopping), `batch.rs` (many datagrams per
-//! system call, Linux only), `queue.rs` ([`SendQueue`]); the public side is
+//! system call, Linux only; `batch_fallback.rs`, one per call, elsewhere),
+//! `queue.rs` ([`SendQueue`]); the public side is
 //! `handler.rs` ([`Handler`], [`Socket`]) and `server.rs` ([`Server`],
 //! [`Stats`], the defaults).
 
 #[cfg(target_os = "linux")]
+mod batch;
+#[cfg(not(target_os = "linux"))]
+#[path = "batch_fallback.rs"]
 mod batch;
 mod event_loop;
 mod handler;
