@@ -15,13 +15,10 @@
 //! are read from `/proc` exactly like our servers'; the tests run them
 //! in-process.
 
-use std::{
-    io::{self, Write},
-    net::SocketAddr,
-    time::Duration,
-};
+use std::{net::SocketAddr, time::Duration};
 
 use anyhow::{Context, Result};
+use netpoll::cli::announce_listening;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream, UdpSocket},
@@ -50,7 +47,7 @@ pub fn tcp_main(args: BaselineArgs) -> Result<()> {
         let listener = TcpListener::bind(args.addr)
             .await
             .with_context(|| format!("binding {}", args.addr))?;
-        announce(listener.local_addr()?)?;
+        announce_listening(listener.local_addr()?).context("announcing the address")?;
         serve_tcp(listener).await;
         Ok(())
     })
@@ -62,7 +59,7 @@ pub fn udp_main(args: BaselineArgs) -> Result<()> {
         let socket = UdpSocket::bind(args.addr)
             .await
             .with_context(|| format!("binding {}", args.addr))?;
-        announce(socket.local_addr()?)?;
+        announce_listening(socket.local_addr()?).context("announcing the address")?;
         serve_udp(socket).await;
         Ok(())
     })
@@ -74,14 +71,6 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_time()
         .build()
         .context("building the tokio runtime")
-}
-
-/// The contract every server of the project keeps: the first stdout line, flushed
-/// because stdout is a pipe when the bench reads it.
-fn announce(addr: SocketAddr) -> Result<()> {
-    let mut stdout = io::stdout().lock();
-    writeln!(stdout, "listening on {addr}")?;
-    stdout.flush().context("flushing stdout")
 }
 
 /// Accepts for ever, one task per connection (tokio's echo example).
