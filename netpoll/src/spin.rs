@@ -44,6 +44,29 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// How a loop's next `poll` waits: what [`Spin::next_wait`] decides, and
+/// what a `--trace` line then says about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Work is already waiting (a turn cut short by its budget): look and
+    /// come straight back, whatever the spin.
+    Busy,
+    /// Within the window after traffic: look without sleeping.
+    Spin,
+    /// Nothing to do: sleep until an event (or the loop's nearest timer).
+    Sleep,
+}
+
+impl Wait {
+    /// The `poll` timeout: `None` (or a timer's) when sleeping, zero when not.
+    pub(crate) fn timeout(self, sleep: Option<Duration>) -> Option<Duration> {
+        match self {
+            Wait::Sleep => sleep,
+            Wait::Busy | Wait::Spin => Some(Duration::ZERO),
+        }
+    }
+}
+
 /// The spin state of one loop: how long to keep polling after traffic, and
 /// until when the current window lasts.
 #[derive(Debug)]
@@ -69,12 +92,25 @@ impl Spin {
         }
     }
 
+    /// How the next `poll` waits: at once if work is already `busy`, else
+    /// spinning while the window is open (see [`Spin::keep_polling`]), else
+    /// sleeping.
+    pub(crate) fn next_wait(&mut self, busy: bool) -> Wait {
+        if busy {
+            Wait::Busy
+        } else if self.keep_polling() {
+            Wait::Spin
+        } else {
+            Wait::Sleep
+        }
+    }
+
     /// Whether the next `poll` should return at once rather than sleep.
     /// While the window is open this first yields the core, so whatever
     /// else is runnable on it (the client, say) runs before we look again;
     /// with the core to ourselves the yield returns at once. Once a whole
     /// window has passed without traffic it closes, and the loop sleeps.
-    pub(crate) fn keep_polling(&mut self) -> bool {
+    fn keep_polling(&mut self) -> bool {
         match self.until {
             Some(until) if Instant::now() < until => {
                 thread::yield_now();
@@ -106,6 +142,20 @@ mod tests {
         assert!(!spin.keep_polling(), "no traffic yet: sleep");
         spin.after_traffic();
         assert!(spin.keep_polling(), "just after traffic: poll again");
+    }
+
+    #[test]
+    fn busy_work_never_waits_and_never_counts_as_a_spin() {
+        let mut spin = Spin::new(Duration::from_secs(3600));
+        assert_eq!(spin.next_wait(true), Wait::Busy);
+        assert_eq!(spin.next_wait(false), Wait::Sleep, "no traffic yet");
+        spin.after_traffic();
+        assert_eq!(spin.next_wait(true), Wait::Busy);
+        assert_eq!(spin.next_wait(false), Wait::Spin);
+        assert_eq!(Wait::Spin.timeout(None), Some(Duration::ZERO));
+        assert_eq!(Wait::Busy.timeout(None), Some(Duration::ZERO));
+        let timer = Some(Duration::from_millis(7));
+        assert_eq!(Wait::Sleep.timeout(timer), timer);
     }
 
     #[test]

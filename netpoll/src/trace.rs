@@ -31,6 +31,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use crate::console::{Console, QUEUE_BYTES};
+use crate::spin::Wait;
 
 /// The tracer of one loop (or handler): cheap to copy, all copies share the
 /// process' trace clock and stderr queue.
@@ -76,6 +77,81 @@ impl Trace {
 
     fn line(&self, what: fmt::Arguments<'_>) {
         stderr().line(format_args!("{:>9} µs  {what}", self.micros()));
+    }
+}
+
+/// What a loop's trace says about its waits: how long each sleep lasted,
+/// when a spin found work, and when one gave up and the loop went to sleep
+/// (see [`crate::spin`]). Both loops keep one, and call it only when
+/// tracing.
+#[derive(Debug)]
+pub(crate) struct WaitTrace {
+    /// What counts as traffic for this loop, as the lines name it.
+    traffic: &'static str,
+    /// When the loop last handled traffic, on the trace clock (µs).
+    last_traffic: u128,
+    /// How the current (or last) poll waits, and when it began.
+    wait: Wait,
+    polled_from: u128,
+}
+
+impl WaitTrace {
+    /// For a loop whose traffic is called `traffic` in the lines
+    /// ("datagram", "read or write").
+    pub(crate) fn new(traffic: &'static str) -> WaitTrace {
+        WaitTrace {
+            traffic,
+            last_traffic: 0,
+            wait: Wait::Sleep,
+            polled_from: 0,
+        }
+    }
+
+    /// Just before `poll`: a spin that ended with nothing to do is said
+    /// once, as the loop goes to sleep.
+    pub(crate) fn before_poll(&mut self, trace: &Trace, wait: Wait) {
+        let now = trace.micros();
+        if self.wait == Wait::Spin && wait == Wait::Sleep {
+            let spun = now.saturating_sub(self.last_traffic);
+            trace.event(format_args!(
+                "spun {spun} µs with no {}: sleeping until the next event",
+                self.traffic
+            ));
+        }
+        self.wait = wait;
+        self.polled_from = now;
+    }
+
+    /// Just after `poll` returned `count` events. A sleep is always said
+    /// (it is what the loop waited for); a look that found nothing is not,
+    /// or a spinning loop would write a line per try.
+    pub(crate) fn after_poll(&self, trace: &Trace, count: usize) {
+        let now = trace.micros();
+        match self.wait {
+            Wait::Sleep => {
+                let slept = now.saturating_sub(self.polled_from);
+                trace.event(format_args!(
+                    "poll: {count} events after sleeping {slept} µs"
+                ));
+            }
+            Wait::Spin if count > 0 => {
+                let spun = now.saturating_sub(self.last_traffic);
+                trace.event(format_args!(
+                    "spinning: woke {spun} µs after the last {}, {count} events, \
+                     without sleeping",
+                    self.traffic
+                ));
+            }
+            Wait::Busy if count > 0 => trace.event(format_args!(
+                "poll: {count} events (did not sleep: more to read)"
+            )),
+            Wait::Spin | Wait::Busy => {}
+        }
+    }
+
+    /// The loop handled traffic: the next spin is timed from now.
+    pub(crate) fn traffic(&mut self, trace: &Trace) {
+        self.last_traffic = trace.micros();
     }
 }
 

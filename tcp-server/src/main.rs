@@ -25,7 +25,7 @@ use anyhow::Context;
 use clap::Parser;
 use netpoll::cli::{announce_listening, resolve};
 use netpoll::console::{self, Console};
-use netpoll::tcp::{Server, Stats};
+use netpoll::tcp::{DEFAULT_SPIN_US, Server, Stats};
 
 use echo::Echo;
 
@@ -69,6 +69,21 @@ struct Args {
     #[arg(long)]
     no_nodelay: bool,
 
+    /// After traffic, keep polling this long before sleeping; 0 = sleep at once.
+    ///
+    /// Polling a little is cheaper than sleeping when the next request
+    /// follows at once, because waking a sleeping thread takes longer than
+    /// a ping-pong client takes to answer; an idle server still sleeps. Why
+    /// and how: netpoll/src/spin.rs; measurements: docs/performance.md. At
+    /// most 1000000 (one second).
+    #[arg(
+        long,
+        value_name = "MICROSECONDS",
+        default_value_t = DEFAULT_SPIN_US,
+        value_parser = clap::value_parser!(u64).range(0..=1_000_000)
+    )]
+    spin_us: u64,
+
     /// Watch the event loop work: one line on stderr per wake-up, accept,
     /// read, write, pause and close, with the microseconds since start.
     #[arg(long)]
@@ -100,6 +115,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         .nodelay(!args.no_nodelay)
         .shutdown_timeout(Duration::from_secs(args.shutdown_timeout))
         .handle_signals(true)
+        .spin(Duration::from_micros(args.spin_us))
         .trace(args.trace)
         .start(args.addr)
         .with_context(|| format!("listen on {} failed", args.addr))?;

@@ -23,8 +23,9 @@ use super::server::{LoopParts, Options};
 use super::splice::SplicePipe;
 use super::{CloseReason, Handler, Stats};
 use crate::os::{RateLimitedLog, interrupted, is_routine_disconnect};
+use crate::spin::Spin;
 use crate::stop::{SIGNALS, StopRequest, StopSignals, WAKER};
-use crate::trace::Trace;
+use crate::trace::{Trace, WaitTrace};
 
 /// The listener's token. Connections use their slab key as token, from 0
 /// up; the loop's own sources take the top of the range, which a slab
@@ -46,21 +47,23 @@ where
             self.announce_wait(false);
         }
         while !(self.draining() && self.clients.is_empty()) {
-            let timeout = self.next_timeout();
-            let slept_from = self.trace.map(|trace| trace.micros());
-            match self.poll.poll(&mut events, timeout) {
+            // Sleep until readiness or the nearest timer, unless reads are
+            // waiting for their turn, or traffic was so recent that the
+            // next request is likely to follow at once (see `crate::spin`).
+            let wait = self.spin.next_wait(!self.resume.is_empty());
+            if let Some(trace) = &self.trace {
+                self.waits.before_poll(trace, wait);
+            }
+            match self.poll.poll(&mut events, wait.timeout(self.next_timer())) {
                 Ok(()) => {}
                 // A signal arrived during epoll_wait: just wait again.
                 Err(ref e) if interrupted(e) => continue,
                 Err(e) => return Err(e),
             }
-            if let (Some(trace), Some(from)) = (&self.trace, slept_from) {
-                let count = events.iter().count();
-                let slept = trace.micros().saturating_sub(from);
-                trace.event(format_args!(
-                    "poll: {count} events after sleeping {slept} µs"
-                ));
+            if let Some(trace) = &self.trace {
+                self.waits.after_poll(trace, events.iter().count());
             }
+            let progress = self.stats.progress();
             let now = self.has_timers().then(Instant::now);
             if let (Some(now), Some(_)) = (now, self.opts.idle_timeout) {
                 self.now_ms = super::idle::millis_since(self.epoch, now);
@@ -100,6 +103,12 @@ where
             }
             if self.accept_pending && self.accept_paused_until.is_none() {
                 self.accept();
+            }
+            if self.stats.progress() != progress {
+                self.spin.after_traffic();
+                if let Some(trace) = &self.trace {
+                    self.waits.traffic(trace);
+                }
             }
         }
         if !self.stop_now {
@@ -159,12 +168,8 @@ where
         }
     }
 
-    /// How long `poll` may sleep: not at all if reads are waiting for their
-    /// turn, else until the nearest timer, or for ever.
-    fn next_timeout(&self) -> Option<Duration> {
-        if !self.resume.is_empty() {
-            return Some(Duration::ZERO);
-        }
+    /// How long `poll` may sleep: until the nearest timer, or for ever.
+    fn next_timer(&self) -> Option<Duration> {
         // Shutting down, connections may wait for their peer to take the
         // echo still in the kernel; no event says when it has.
         let ack_check = self
@@ -318,8 +323,12 @@ pub(super) struct EventLoop<H, F> {
     pub(super) pipe: Option<SplicePipe>,
     /// The kernel cannot splice: echo through user space from now on.
     pub(super) pipe_failed: bool,
+    /// After traffic, poll a little longer before sleeping (`spin.rs`).
+    spin: Spin,
     /// `--trace`: `Some` writes a line per loop event (see `trace.rs`).
     pub(super) trace: Option<Trace>,
+    /// What the trace says about each wait.
+    waits: WaitTrace,
 }
 
 impl<H, F> EventLoop<H, F> {
@@ -339,6 +348,7 @@ impl<H, F> EventLoop<H, F> {
             live_conns: parts.live_conns,
             stop_tallies: parts.stop_tallies,
             scratch: vec![0; parts.opts.read_buffer_size].into_boxed_slice(),
+            spin: Spin::new(parts.opts.spin),
             opts: parts.opts,
             clients: Slab::new(),
             stats: Stats::default(),
@@ -357,6 +367,7 @@ impl<H, F> EventLoop<H, F> {
             pipe: None,
             pipe_failed: false,
             trace,
+            waits: WaitTrace::new("read or write"),
         }
     }
 

@@ -86,6 +86,20 @@ impl Handler for Arc<RecordingEcho> {
 
 #[test]
 fn pending_output_never_exceeds_high_water_mark_plus_one_read() {
+    let default_spin = Duration::from_micros(DEFAULT_SPIN_US);
+    let (peak, limit) = echo_through_backpressure(default_spin);
+    assert!(
+        peak <= limit,
+        "pending output reached {peak} bytes, more than the mark + one read ({limit})"
+    );
+}
+
+/// Echoes 8 MiB through a server whose pending output passes its
+/// high-water mark because the client reads only once the server has
+/// stopped reading; checks every byte. Output left pending waits for a
+/// WRITABLE event: without it the echo never finishes. Returns the peak of
+/// pending output and the most it may be (the mark plus one read).
+fn echo_through_backpressure(spin: Duration) -> (usize, usize) {
     const MARK: usize = 64 * 1024;
     const READ: usize = 16 * 1024;
     const TOTAL: usize = 8 * 1024 * 1024;
@@ -97,6 +111,7 @@ fn pending_output_never_exceeds_high_water_mark_plus_one_read() {
     });
     let factory_recorder = Arc::clone(&recorder);
     let server = Server::new(move |_| Arc::clone(&factory_recorder))
+        .spin(spin)
         .max_pending(MARK)
         .read_buffer_size(READ)
         .start(localhost())
@@ -120,14 +135,9 @@ fn pending_output_never_exceeds_high_water_mark_plus_one_read() {
     (&client).read_exact(&mut echoed).unwrap();
     writer.join().unwrap().unwrap();
     assert!(echoed == sent, "echo differs from what was sent");
-
-    let peak = recorder.peak.load(Ordering::SeqCst);
-    assert!(
-        peak <= MARK + READ,
-        "pending output reached {peak} bytes, more than the mark {MARK} + one read {READ}"
-    );
     drop(client);
-    server.stop().unwrap();
+    stop_within_deadline(server);
+    (recorder.peak.load(Ordering::SeqCst), MARK + READ)
 }
 
 #[test]
@@ -253,4 +263,88 @@ fn read_buffer_size_bounds_what_the_handler_sees_at_once() {
         sizes.iter().all(|&n| n <= 4),
         "reads larger than the read buffer: {sizes:?}"
     );
+}
+
+/// Longer than any test: once it has handled traffic, a server with this
+/// spin never sleeps in `poll` again (each request restarts the window), so
+/// whatever it does next it does while spinning.
+const AN_HOUR: Duration = Duration::from_secs(3600);
+
+/// Stops `server` from another thread and fails the test if that has not
+/// finished by the deadline: a spin that ignored the waker would otherwise
+/// hang the test for the rest of its window.
+fn stop_within_deadline(server: ServerHandle) -> Stats {
+    let (done, finished) = mpsc::channel();
+    thread::spawn(move || done.send(server.stop().unwrap()));
+    finished
+        .recv_timeout(TEST_TIMEOUT)
+        .expect("the server stops, spinning or not")
+}
+
+/// `rounds` requests, each sent once the previous echo is in; returns the
+/// bytes sent.
+fn ping_pong(client: &mut StdStream, rounds: usize) -> u64 {
+    let mut bytes = 0;
+    for round in 0..rounds {
+        let request = format!("round {round}");
+        client.write_all(request.as_bytes()).unwrap();
+        let mut echoed = vec![0; request.len()];
+        client.read_exact(&mut echoed).unwrap();
+        assert_eq!(echoed, request.as_bytes());
+        bytes += request.len() as u64;
+    }
+    bytes
+}
+
+#[test]
+fn requests_sent_back_to_back_while_the_loop_spins_are_all_echoed() {
+    let server = Server::new(|_| PlainEcho)
+        .spin(AN_HOUR)
+        .start(localhost())
+        .unwrap();
+    let mut client = connect(&server);
+    // After the accept, every request arrives while the server spins.
+    let bytes = ping_pong(&mut client, 2000);
+    drop(client);
+    let stats = stop_within_deadline(server);
+    assert_eq!((stats.connections, stats.bytes_read), (1, bytes));
+    assert_eq!(stats.bytes_written, bytes);
+}
+
+/// The stop is the handle's waker: seen by a spinning loop on its next
+/// try, with a client still connected and idle.
+#[test]
+fn a_stop_ends_a_server_in_the_middle_of_its_spin() {
+    let server = Server::new(|_| PlainEcho)
+        .spin(AN_HOUR)
+        .start(localhost())
+        .unwrap();
+    let mut client = connect(&server);
+    let bytes = ping_pong(&mut client, 1);
+    let stats = stop_within_deadline(server);
+    assert_eq!(stats.bytes_written, bytes);
+    // The server closed the connection as it stopped.
+    let mut rest = Vec::new();
+    client.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+}
+
+/// Pending output is flushed on WRITABLE: a spinning loop must see that
+/// event on a try, as a sleeping one would on waking.
+#[test]
+fn pending_output_is_flushed_by_writable_events_seen_while_spinning() {
+    let (peak, limit) = echo_through_backpressure(AN_HOUR);
+    assert!(peak <= limit, "pending output reached {peak} bytes");
+}
+
+#[test]
+fn spin_zero_is_the_plain_readiness_loop_and_still_echoes() {
+    let server = Server::new(|_| PlainEcho)
+        .spin(Duration::ZERO)
+        .start(localhost())
+        .unwrap();
+    let mut client = connect(&server);
+    let bytes = ping_pong(&mut client, 3);
+    drop(client);
+    assert_eq!(stop_within_deadline(server).bytes_read, bytes);
 }

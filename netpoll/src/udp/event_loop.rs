@@ -7,7 +7,6 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use log::{debug, warn};
 use mio::net::UdpSocket;
@@ -20,7 +19,7 @@ use super::{Handler, SendQueue, Socket, Stats};
 use crate::os::{interrupted, would_block};
 use crate::spin::Spin;
 use crate::stop::{SIGNALS, StopRequest, StopSignals, WAKER};
-use crate::trace::Trace;
+use crate::trace::{Trace, WaitTrace};
 
 /// The server's one socket, at the top of the token range like the TCP
 /// loop's listener; the loop's own sources (waker, signals) sit just below
@@ -52,55 +51,26 @@ impl<H: Handler> EventLoop<H> {
         // socket: edge-triggered readiness will not announce the datagrams
         // still waiting, so the loop must come back by itself.
         let mut more_to_read = false;
-        // `--trace`: when the loop last handled a datagram (µs), and
-        // whether its last poll was a spin, to say how long it spun.
-        let mut last_traffic: u128 = 0;
-        let mut was_spinning = false;
+        // `--trace`: what each wait was (a sleep, a spin), and how long.
+        let mut waits = WaitTrace::new("datagram");
 
         loop {
             // Sleep until something happens, unless there is more to read
             // or traffic was so recent that the next datagram is likely to
             // follow at once (see `crate::spin`).
-            let timeout = if more_to_read || self.spin.keep_polling() {
-                Some(Duration::ZERO)
-            } else {
-                None
-            };
-            let spinning = timeout.is_some() && !more_to_read;
-            let polled_from = self.trace.map(|trace| trace.micros());
-            if let (Some(trace), true, None) = (&self.trace, was_spinning, timeout) {
-                let spun = trace.micros().saturating_sub(last_traffic);
-                trace.event(format_args!(
-                    "spun {spun} µs with no datagram: sleeping until the next event"
-                ));
+            let wait = self.spin.next_wait(more_to_read);
+            if let Some(trace) = &self.trace {
+                waits.before_poll(trace, wait);
             }
-            was_spinning = spinning;
-            match self.poll.poll(&mut events, timeout) {
+            match self.poll.poll(&mut events, wait.timeout(None)) {
                 Ok(()) => {}
                 // A signal arrived during `epoll_wait`; its pipe event will
                 // be seen on the next poll.
                 Err(err) if interrupted(&err) => continue,
                 Err(err) => return Err(err),
             }
-            if let (Some(trace), Some(from)) = (&self.trace, polled_from) {
-                let count = events.iter().count();
-                let now = trace.micros();
-                if timeout.is_none() {
-                    let slept = now.saturating_sub(from);
-                    trace.event(format_args!(
-                        "poll: {count} events after sleeping {slept} µs"
-                    ));
-                } else if count > 0 && spinning {
-                    let spun = now.saturating_sub(last_traffic);
-                    trace.event(format_args!(
-                        "spinning: woke {spun} µs after the last datagram, {count} events, \
-                         without sleeping"
-                    ));
-                } else if count > 0 {
-                    trace.event(format_args!(
-                        "poll: {count} events (did not sleep: more to read)"
-                    ));
-                }
+            if let Some(trace) = &self.trace {
+                waits.after_poll(trace, events.iter().count());
             }
 
             for event in events.iter() {
@@ -136,7 +106,7 @@ impl<H: Handler> EventLoop<H> {
                 if self.stats.datagrams != before {
                     self.spin.after_traffic();
                     if let Some(trace) = &self.trace {
-                        last_traffic = trace.micros();
+                        waits.traffic(trace);
                     }
                 }
             }
