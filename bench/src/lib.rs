@@ -7,14 +7,17 @@
 //! `cargo xtask demo`.)
 //!
 //! How a run goes: [`run`] raises `RLIMIT_NOFILE` (inherited by every
-//! server it starts), pins itself to CPU 0 and the servers to CPU 1, then
+//! server it starts), pins itself and the servers as `--placement` says
+//! ([`Placement`]: by default itself to CPU 0, the servers to CPU 1), then
 //! for each scenario starts our server and the tokio baseline (the
 //! `tokio-tcp-echo` and `tokio-udp-echo` binaries of this crate, see
 //! [`baseline`]), measures them in alternating rounds ([`tables::side_by_side`]),
 //! stops both, and prints a table: metric | ours | tokio | ratio. The tcp
 //! ping-pong also runs, in the same rounds, the Go baselines when `go` is
 //! installed (`golang.rs`: the tutorial's own server and an `io.Copy` echo, a
-//! column and a ratio each), and once per count of `--conns 1,50,500`.
+//! column and a ratio each), our tcp-server once more per window of
+//! `--spin-us 0,50` (a column each, beside the default's), and once per count
+//! of `--conns 1,50,500`.
 //!
 //! Scenarios, one module each: [`pingpong`] (`tcp`), [`bulk`], [`idle`],
 //! [`udp`]; the two ping-pongs count, and are reported, alike through
@@ -69,6 +72,11 @@ const PINGPONG_ROUNDS: usize = 4;
 const TWO_CORE_NOTE: &str = "On a 2-core machine the load generator saturates one core, so \
     requests/s is capped by the client as much as by the server; the server's CPU time per \
     request is the figure that shows the server's own efficiency.";
+
+/// The same for `--placement same`.
+const SHARED_CORE_NOTE: &str = "The load generator and the servers share CPU 0, so every request's \
+    client and server work come out of one core: requests/s falls as either side's CPU cost \
+    rises, and a server spinning before it sleeps only delays the client (netpoll/src/spin.rs).";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Scenario {
@@ -128,10 +136,23 @@ pub struct BenchArgs {
     #[arg(long, default_value = "1G", value_parser = parse_bytes)]
     pub bytes: u64,
 
-    /// Let the scheduler place the load generator and the server; by default
-    /// they are pinned to CPUs 0 and 1 (see docs/performance.md for why).
-    #[arg(long)]
+    /// Where the load generator and the servers run: `separate` pins the
+    /// load generator to CPU 0 and the servers to CPU 1 (unpinned on a
+    /// machine of one CPU), `same` pins them all to CPU 0, sharing one core,
+    /// `unpinned` lets the scheduler choose (see docs/performance.md for why
+    /// the default pins).
+    #[arg(long, value_enum, default_value_t = Placement::Separate)]
+    pub placement: Placement,
+
+    /// Shorthand for `--placement unpinned`.
+    #[arg(long, conflicts_with = "placement")]
     pub no_pin: bool,
+
+    /// tcp: also measure tcp-server started with `--spin-us N` for each
+    /// window of this list (`--spin-us 0,50`; at most 4, each 0 to 1000000
+    /// microseconds), a column each beside the default's, in the same rounds.
+    #[arg(long, value_name = "MICROSECONDS,...", value_parser = parse_spin_windows)]
+    pub spin_us: Option<SpinWindows>,
 
     /// idle: idle connections to open.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -157,10 +178,38 @@ impl BenchArgs {
             format!("--bytes={}", self.bytes),
             format!("--count={}", self.count),
         ];
-        if self.no_pin {
-            args.push("--no-pin".to_owned());
+        args.push(format!("--placement={}", self.placement().name()));
+        if let Some(windows) = &self.spin_us {
+            args.push(format!("--spin-us={windows}"));
         }
         args
+    }
+
+    /// `--placement`, or `unpinned` for `--no-pin`.
+    fn placement(&self) -> Placement {
+        if self.no_pin {
+            Placement::Unpinned
+        } else {
+            self.placement
+        }
+    }
+
+    /// `--spin-us` without the tcp ping-pong would be silently ignored: an
+    /// error instead.
+    fn check_spin_us_has_a_use(&self) -> Result<()> {
+        if self.spin_us.is_some() && !self.scenario.expand().contains(&Scenario::Tcp) {
+            bail!(
+                "--spin-us is for the tcp ping-pong (tcp-server's spin windows), \
+                 which scenario `{}` does not run",
+                self.scenario.name()
+            );
+        }
+        Ok(())
+    }
+
+    /// The `--spin-us` windows; none without the option.
+    fn spin_windows(&self) -> &[u64] {
+        self.spin_us.as_ref().map_or(&[], |windows| &windows.0)
     }
 
     /// Warm-up before each ping-pong round: not counted.
@@ -172,6 +221,130 @@ impl BenchArgs {
     fn measure(&self) -> Duration {
         Duration::from_secs_f64(self.secs / PINGPONG_ROUNDS as f64)
     }
+}
+
+/// Where the load generator and the servers run (`--placement`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Placement {
+    /// Load generator on CPU 0, servers on CPU 1: each owns a core.
+    Separate,
+    /// Load generator and servers all on CPU 0, sharing one core.
+    Same,
+    /// No pinning: the scheduler places every process.
+    Unpinned,
+}
+
+/// The CPUs a placement pins to on a given machine; `None`: the scheduler's
+/// choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Cpus {
+    load_generator: Option<usize>,
+    servers: Option<usize>,
+}
+
+impl Placement {
+    fn name(self) -> &'static str {
+        match self {
+            Placement::Separate => "separate",
+            Placement::Same => "same",
+            Placement::Unpinned => "unpinned",
+        }
+    }
+
+    /// Where this placement puts the processes on a machine of
+    /// `machine_cpus` CPUs. `separate` needs two; with fewer it pins nothing
+    /// rather than quietly becoming `same`.
+    fn cpus(self, machine_cpus: usize) -> Cpus {
+        match self {
+            Placement::Separate if machine_cpus >= 2 => Cpus {
+                load_generator: Some(0),
+                servers: Some(1),
+            },
+            Placement::Same => Cpus {
+                load_generator: Some(0),
+                servers: Some(0),
+            },
+            Placement::Separate | Placement::Unpinned => Cpus {
+                load_generator: None,
+                servers: None,
+            },
+        }
+    }
+
+    /// The report's `placement:` line, for this placement run on a machine
+    /// of `machine_cpus` CPUs.
+    fn report_line(self, machine_cpus: usize) -> String {
+        match (self, self.cpus(machine_cpus).servers) {
+            (Placement::Separate, Some(_)) => {
+                "placement: separate: load generator pinned to CPU 0, \
+                 servers to CPU 1 (`--placement same` to share one core, `--placement unpinned` \
+                 or `--no-pin` to let the scheduler choose)"
+                    .to_owned()
+            }
+            (Placement::Separate, None) => format!(
+                "placement: unpinned (the scheduler places load generator and servers): \
+                 `separate` needs 2 CPUs, this machine has {machine_cpus}"
+            ),
+            (Placement::Same, _) => {
+                "placement: same: load generator and servers all pinned to CPU 0, sharing one core"
+                    .to_owned()
+            }
+            (Placement::Unpinned, _) => {
+                "placement: unpinned (the scheduler places load generator and servers)".to_owned()
+            }
+        }
+    }
+
+    /// How to read the figures under this placement: printed with every run.
+    fn note(self) -> &'static str {
+        match self {
+            Placement::Same => SHARED_CORE_NOTE,
+            Placement::Separate | Placement::Unpinned => TWO_CORE_NOTE,
+        }
+    }
+}
+
+/// tcp-server's spin windows, in microseconds, that the tcp ping-pong
+/// measures beside its default (`--spin-us 0,50`): distinct, at most
+/// [`MAX_SPIN_WINDOWS`], each at most [`MAX_SPIN_US`] as tcp-server accepts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpinWindows(pub Vec<u64>);
+
+/// Each window is one more server in every round: four keep a default run's
+/// length within reason.
+const MAX_SPIN_WINDOWS: usize = 4;
+/// The largest `--spin-us` tcp-server accepts (one second).
+const MAX_SPIN_US: u64 = 1_000_000;
+
+impl std::fmt::Display for SpinWindows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list: Vec<String> = self.0.iter().map(u64::to_string).collect();
+        write!(f, "{}", list.join(","))
+    }
+}
+
+/// `0,50` → the windows 0 µs and 50 µs.
+fn parse_spin_windows(text: &str) -> Result<SpinWindows, String> {
+    let form = format!(
+        "expected up to {MAX_SPIN_WINDOWS} distinct windows in microseconds, each 0 to \
+         {MAX_SPIN_US}, separated by commas, like `0,50`"
+    );
+    let mut windows = Vec::new();
+    for item in text.split(',') {
+        let window = item
+            .parse::<u64>()
+            .ok()
+            .filter(|&us| us <= MAX_SPIN_US)
+            .ok_or_else(|| format!("{form}: `{item}` is not one"))?;
+        if windows.contains(&window) {
+            return Err(format!("{form}: {window} is given twice"));
+        }
+        windows.push(window);
+    }
+    if windows.len() > MAX_SPIN_WINDOWS {
+        return Err(format!("{form}: `{text}` has {}", windows.len()));
+    }
+    Ok(SpinWindows(windows))
 }
 
 fn parse_secs(text: &str) -> Result<f64, String> {
@@ -276,19 +449,24 @@ pub fn run(args: RunArgs) -> Result<()> {
         );
     }
     let nofile = procfs::raise_nofile_limit()?;
+    args.bench.check_spin_us_has_a_use()?;
+    let scenarios = args.bench.scenario.expand();
     let machine = Machine::describe();
-    // Pinned, the load generator and the server each own a core, as the
+    // Separate, the load generator and the server each own a core, as the
     // two-core reading of the figures assumes. Unpinned, the scheduler
     // sometimes wakes both on the same core (each ~50% busy) and sometimes not
     // (each ~95%): the rate then depends on placement, not on the server.
-    let pinned = !args.bench.no_pin && machine.cpus >= 2;
-    if pinned {
-        server::pin_current_thread(0).context("pinning the load generator to CPU 0")?;
+    // Same, they always share one: what a spin before sleeping costs there.
+    let placement = args.bench.placement();
+    let cpus = placement.cpus(machine.cpus);
+    if let Some(cpu) = cpus.load_generator {
+        server::pin_current_thread(cpu)
+            .with_context(|| format!("pinning the load generator to CPU {cpu}"))?;
     }
     let exe = env::current_exe().context("locating this executable")?;
     let baselines = exe.parent().context("this executable has no directory")?;
     // Go is built only when a scenario runs it (the tcp ping-pong), once.
-    let go = if args.bench.scenario.expand().contains(&Scenario::Tcp) {
+    let go = if scenarios.contains(&Scenario::Tcp) {
         golang::build(
             &env::var_os("PATH").unwrap_or_default(),
             &workspace_root(),
@@ -301,7 +479,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         args: args.bench,
         bin_dir: args.bin_dir.unwrap_or_else(|| baselines.to_path_buf()),
         baselines: baselines.to_path_buf(),
-        server_cpu: pinned.then_some(1),
+        server_cpu: cpus.servers,
         go,
     };
     let settings = setup.args.to_args()[1..].join(" ");
@@ -330,14 +508,8 @@ pub fn run(args: RunArgs) -> Result<()> {
         ),
         Err(skipped) => println!("- {skipped}"),
     }
-    if pinned {
-        println!(
-            "- placement: load generator pinned to CPU 0, servers to CPU 1 (`--no-pin` to let the scheduler choose)"
-        );
-    } else {
-        println!("- placement: unpinned (the scheduler places load generator and servers)");
-    }
-    println!("- note: {TWO_CORE_NOTE}\n");
+    println!("- {}", placement.report_line(machine.cpus));
+    println!("- note: {}\n", placement.note());
     flush();
 
     if setup.args.scenario.expand().contains(&Scenario::Idle)
@@ -485,26 +657,175 @@ mod unit_tests {
         assert!(parse_secs("99999").is_err());
     }
 
+    /// The bench's options alone, as `bench` parses them.
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        bench: BenchArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<BenchArgs, clap::Error> {
+        use clap::Parser as _;
+        Cli::try_parse_from(std::iter::once("bench").chain(args.iter().copied()))
+            .map(|cli| cli.bench)
+    }
+
+    /// The settings line given back to the parser.
+    fn reparsed(args: &BenchArgs) -> BenchArgs {
+        use clap::Parser as _;
+        Cli::parse_from(std::iter::once("bench".to_owned()).chain(args.to_args())).bench
+    }
+
     #[test]
     fn the_printed_settings_reproduce_the_run() {
         // The report's settings line, given back, must run exactly what the
         // user asked for.
-        use clap::Parser;
-        #[derive(Parser)]
-        struct Cli {
-            #[command(flatten)]
-            bench: BenchArgs,
+        let asked = parse(&[
+            "udp", "--len", "100", "--secs", "0.5", "--bytes", "2M", "--no-pin",
+        ])
+        .unwrap();
+        let again = reparsed(&asked);
+        assert_eq!(again.scenario, Scenario::Udp);
+        assert_eq!(again.len, 100);
+        assert_eq!(again.secs, 0.5);
+        assert_eq!(again.bytes, 2 << 20);
+        assert_eq!(again.conns, [50]);
+        assert_eq!(again.placement(), Placement::Unpinned);
+        assert_eq!(again.spin_us, None);
+    }
+
+    #[test]
+    fn placement_defaults_to_separate_and_takes_each_choice() {
+        assert_eq!(parse(&[]).unwrap().placement(), Placement::Separate);
+        for (given, placement) in [
+            ("separate", Placement::Separate),
+            ("same", Placement::Same),
+            ("unpinned", Placement::Unpinned),
+        ] {
+            let args = parse(&["tcp", "--placement", given]).unwrap();
+            assert_eq!(args.placement(), placement);
+            assert!(
+                args.to_args().contains(&format!("--placement={given}")),
+                "{:?}",
+                args.to_args()
+            );
+            assert_eq!(reparsed(&args).placement(), placement);
         }
-        let asked = Cli::parse_from([
-            "x", "udp", "--len", "100", "--secs", "0.5", "--bytes", "2M", "--no-pin",
-        ]);
-        let again = Cli::parse_from(std::iter::once("x".to_owned()).chain(asked.bench.to_args()));
-        assert_eq!(again.bench.scenario, Scenario::Udp);
-        assert_eq!(again.bench.len, 100);
-        assert_eq!(again.bench.secs, 0.5);
-        assert_eq!(again.bench.bytes, 2 << 20);
-        assert_eq!(again.bench.conns, [50]);
-        assert!(again.bench.no_pin);
+        let err = parse(&["--placement", "both"]).expect_err("must fail");
+        assert_eq!(err.exit_code(), 2);
+        assert!(
+            err.to_string().contains("separate, same, unpinned"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn no_pin_is_placement_unpinned_and_conflicts_with_placement() {
+        let args = parse(&["--no-pin"]).unwrap();
+        assert_eq!(args.placement(), Placement::Unpinned);
+        assert!(args.to_args().contains(&"--placement=unpinned".to_owned()));
+        let err = parse(&["--no-pin", "--placement", "same"]).expect_err("must fail");
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn each_placement_pins_where_it_says() {
+        let cpus = |load_generator, servers| Cpus {
+            load_generator,
+            servers,
+        };
+        assert_eq!(Placement::Separate.cpus(2), cpus(Some(0), Some(1)));
+        assert_eq!(Placement::Same.cpus(2), cpus(Some(0), Some(0)));
+        assert_eq!(Placement::Unpinned.cpus(2), cpus(None, None));
+        // Separate needs two CPUs; with one it pins nothing, as before.
+        assert_eq!(Placement::Separate.cpus(1), cpus(None, None));
+        assert_eq!(Placement::Same.cpus(1), cpus(Some(0), Some(0)));
+    }
+
+    #[test]
+    fn the_placement_line_names_the_placement_used() {
+        assert!(
+            Placement::Separate.report_line(2).starts_with(
+                "placement: separate: load generator pinned to CPU 0, servers to CPU 1"
+            )
+        );
+        assert_eq!(
+            Placement::Same.report_line(2),
+            "placement: same: load generator and servers all pinned to CPU 0, sharing one core"
+        );
+        assert_eq!(
+            Placement::Unpinned.report_line(2),
+            "placement: unpinned (the scheduler places load generator and servers)"
+        );
+        assert!(
+            Placement::Separate
+                .report_line(1)
+                .contains("`separate` needs 2 CPUs, this machine has 1")
+        );
+        assert_eq!(Placement::Same.note(), SHARED_CORE_NOTE);
+        assert_eq!(Placement::Separate.note(), TWO_CORE_NOTE);
+    }
+
+    #[test]
+    fn spin_us_takes_a_list_of_windows_and_reproduces_it() {
+        let args = parse(&["tcp", "--spin-us", "0,50"]).unwrap();
+        assert_eq!(args.spin_windows(), [0, 50]);
+        assert!(args.to_args().contains(&"--spin-us=0,50".to_owned()));
+        assert_eq!(reparsed(&args).spin_windows(), [0, 50]);
+        assert_eq!(
+            parse(&["--spin-us=1000000,0,7,3"]).unwrap().spin_windows(),
+            [1_000_000, 0, 7, 3]
+        );
+        // Without the option: no window, and nothing in the settings line.
+        let plain = parse(&["tcp"]).unwrap();
+        assert_eq!(plain.spin_windows(), [] as [u64; 0]);
+        assert!(!plain.to_args().iter().any(|a| a.starts_with("--spin-us")));
+    }
+
+    #[test]
+    fn spin_us_is_refused_where_no_tcp_pingpong_runs() {
+        for scenario in ["tcp", "all"] {
+            let args = parse(&[scenario, "--spin-us", "0"]).unwrap();
+            assert!(args.check_spin_us_has_a_use().is_ok(), "{scenario}");
+        }
+        let err = parse(&["udp", "--spin-us", "0"])
+            .unwrap()
+            .check_spin_us_has_a_use()
+            .unwrap_err();
+        assert!(
+            format!("{err}").contains("scenario `udp` does not run"),
+            "{err}"
+        );
+        assert!(parse(&["udp"]).unwrap().check_spin_us_has_a_use().is_ok());
+    }
+
+    #[test]
+    fn spin_us_rejects_bad_lists_naming_the_expected_form() {
+        for bad in [
+            "1000001",   // more than tcp-server accepts
+            "-1",        // negative
+            "0,,50",     // an empty window
+            "fast",      // not a number
+            "",          // nothing
+            "0,50,0",    // a duplicate
+            "0,1,2,3,4", // more than four
+        ] {
+            let err = parse(&["tcp", &format!("--spin-us={bad}")])
+                .err()
+                .unwrap_or_else(|| panic!("`{bad}` must be rejected"));
+            assert_eq!(err.exit_code(), 2, "{bad}");
+            assert!(
+                err.to_string()
+                    .contains("up to 4 distinct windows in microseconds, each 0 to 1000000"),
+                "{bad}: {err}"
+            );
+        }
+        assert!(
+            parse_spin_windows("0,50,0")
+                .unwrap_err()
+                .ends_with("0 is given twice")
+        );
     }
 
     #[test]
@@ -516,7 +837,9 @@ mod unit_tests {
             secs,
             bytes: 1,
             count: 1,
+            placement: Placement::Separate,
             no_pin: false,
+            spin_us: None,
         };
         assert_eq!(args(5.0).warmup(), Duration::from_millis(250));
         assert_eq!(args(30.0).warmup(), Duration::from_millis(250));

@@ -1,6 +1,7 @@
 //! The bench's output: one Markdown table per scenario (metric | ours | tokio |
-//! ratio), and a verdict line per target of issues 3 and 4, so the output can be
-//! pasted into `docs/performance.md` as it is.
+//! ratio), and a verdict line per target (issues 3 and 4; issue 15's for the
+//! tcp ping-pong), so the output can be pasted into `docs/performance.md` as
+//! it is.
 
 use std::fmt::Write as _;
 
@@ -40,7 +41,58 @@ pub struct Row {
     pub others: Vec<f64>,
 }
 
+/// A column after tokio's: one more server, with a ratio column of its own.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub ratio: RatioOf,
+}
+
+/// What a further column's ratio compares.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RatioOf {
+    /// `ours / it`: our server against another baseline (the Go servers).
+    OursToIt,
+    /// `it / tokio`: a variant of our server (`ours --spin-us 0`), held to
+    /// the same baseline as ours, so the two ratios read side by side.
+    ItToTokio,
+}
+
+impl Column {
+    /// Another baseline, compared with ours.
+    pub fn baseline(name: impl Into<String>) -> Column {
+        Column {
+            name: name.into(),
+            ratio: RatioOf::OursToIt,
+        }
+    }
+
+    /// A variant of our server, compared with tokio as ours is.
+    pub fn variant_of_ours(name: impl Into<String>) -> Column {
+        Column {
+            name: name.into(),
+            ratio: RatioOf::ItToTokio,
+        }
+    }
+
+    fn ratio_header(&self) -> String {
+        match self.ratio {
+            RatioOf::OursToIt => format!("ratio (ours/{})", self.name),
+            RatioOf::ItToTokio => format!("ratio ({} / tokio)", self.name),
+        }
+    }
+
+    /// This column's ratio in `row`, whose figure for it is `it`.
+    fn ratio_in(&self, row: &Row, it: f64) -> (f64, f64) {
+        match self.ratio {
+            RatioOf::OursToIt => (row.ours, it),
+            RatioOf::ItToTokio => (it, row.tokio),
+        }
+    }
+}
+
 /// A target from the issues, checked against a row of the table.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Target {
     /// `ours / tokio >= x` for the named metric.
     RatioAtLeast(&'static str, f64),
@@ -53,9 +105,9 @@ pub enum Target {
 pub struct Table {
     pub title: String,
     pub rows: Vec<Row>,
-    /// More baselines than tokio (the Go servers): each gets a column and a
-    /// ratio column (ours/it) after tokio's.
-    pub others: Vec<String>,
+    /// More servers than ours and tokio (variants of ours, the Go servers):
+    /// each gets a column and a ratio column after tokio's.
+    pub others: Vec<Column>,
     pub targets: Vec<Target>,
     pub notes: Vec<String>,
 }
@@ -101,7 +153,7 @@ impl Table {
         let _ = writeln!(out, "### {}\n", self.title);
         let _ = write!(out, "| metric | ours | tokio | ratio (ours/tokio) |");
         for other in &self.others {
-            let _ = write!(out, " {other} | ratio (ours/{other}) |");
+            let _ = write!(out, " {} | {} |", other.name, other.ratio_header());
         }
         let _ = writeln!(
             out,
@@ -123,13 +175,14 @@ impl Table {
                 format_value(row.tokio, row.unit),
                 format_ratio(row.ours, row.tokio),
             );
-            for index in 0..self.others.len() {
+            for (index, column) in self.others.iter().enumerate() {
                 let other = row.others.get(index).copied().unwrap_or(f64::NAN);
+                let (numerator, denominator) = column.ratio_in(row, other);
                 let _ = write!(
                     out,
                     " {} | {} |",
                     format_value(other, row.unit),
-                    format_ratio(row.ours, other)
+                    format_ratio(numerator, denominator)
                 );
             }
             out.push('\n');
@@ -148,6 +201,29 @@ impl Table {
 
     fn find(&self, metric: &str) -> Option<&Row> {
         self.rows.iter().find(|row| row.metric == metric)
+    }
+
+    /// One line comparing the further column `name` with ours directly
+    /// (`it / ours`) on each of `metrics`: how a variant of our server
+    /// differs from the default, without going through tokio. `None` when
+    /// there is no such column.
+    pub fn against_ours(&self, name: &str, metrics: &[&str]) -> Option<String> {
+        let index = self.others.iter().position(|column| column.name == name)?;
+        let figures: Vec<String> = metrics
+            .iter()
+            .map(|&metric| {
+                let r = self.find(metric).map_or(f64::NAN, |row| {
+                    ratio(row.others.get(index).copied().unwrap_or(f64::NAN), row.ours)
+                });
+                let r = if r.is_nan() {
+                    "–".to_owned()
+                } else {
+                    format!("{r:.3}×")
+                };
+                format!("{metric} {r}")
+            })
+            .collect();
+        Some(format!("{name} / ours: {}", figures.join(", ")))
     }
 
     /// One line: the target, the measured value and whether it is met.
@@ -383,7 +459,7 @@ mod tests {
     #[test]
     fn other_baselines_get_a_column_and_a_ratio_each() {
         let mut table = Table::new("tcp");
-        table.others = vec!["go-echo".to_owned()];
+        table.others = vec![Column::baseline("go-echo")];
         table.row_with_others(
             "requests/s",
             Unit::PerSecond,
@@ -400,6 +476,92 @@ mod tests {
         assert!(
             text.contains("| requests/s (higher is better) | 120 000/s | 100 000/s | 1.20× | 60 000/s | 2.00× |\n"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_variant_of_ours_is_compared_with_tokio_and_a_baseline_with_ours() {
+        let mut table = Table::new("tcp");
+        table.others = vec![
+            Column::variant_of_ours("ours --spin-us 0"),
+            Column::baseline("Go io.Copy"),
+        ];
+        table.row_with_others(
+            "server CPU/request",
+            Unit::Nanos,
+            Better::Lower,
+            5_000.0,
+            4_000.0,
+            vec![4_400.0, 8_000.0],
+        );
+        let text = table.render();
+        assert!(
+            text.contains(
+                "| metric | ours | tokio | ratio (ours/tokio) | ours --spin-us 0 | \
+                 ratio (ours --spin-us 0 / tokio) | Go io.Copy | ratio (ours/Go io.Copy) |\n\
+                 |---|---:|---:|---:|---:|---:|---:|---:|\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "| server CPU/request (lower is better) | 5.00 µs | 4.00 µs | 1.25× | \
+                 4.40 µs | 1.10× | 8.00 µs | 0.62× |\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_variant_of_ours_is_compared_with_ours_directly_in_a_note() {
+        let mut table = Table::new("tcp");
+        table.others = vec![Column::variant_of_ours("ours --spin-us 0")];
+        table.row_with_others(
+            "requests/s",
+            Unit::PerSecond,
+            Better::Higher,
+            100_000.0,
+            90_000.0,
+            vec![80_000.0],
+        );
+        table.row_with_others(
+            "server CPU/request",
+            Unit::Nanos,
+            Better::Lower,
+            5_000.0,
+            4_000.0,
+            vec![4_000.0],
+        );
+        assert_eq!(
+            table
+                .against_ours(
+                    "ours --spin-us 0",
+                    &["requests/s", "server CPU/request", "missing"]
+                )
+                .as_deref(),
+            Some(
+                "ours --spin-us 0 / ours: requests/s 0.800×, server CPU/request 0.800×, missing –"
+            )
+        );
+        assert_eq!(
+            table.against_ours("ours --spin-us 9", &["requests/s"]),
+            None
+        );
+    }
+
+    #[test]
+    fn a_latency_target_reads_the_latency_row() {
+        let mut table = Table::new("tcp");
+        table.row(
+            "latency p50",
+            Unit::Nanos,
+            Better::Lower,
+            10_000.0,
+            30_000.0,
+        );
+        assert_eq!(
+            table.verdict(&Target::RatioAtMost("latency p50", 0.4)),
+            "target latency p50 ≤ 0.40× tokio: MET (0.333×)"
         );
     }
 }
