@@ -44,6 +44,19 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// How long, in microseconds, both loops keep polling without sleeping
+/// after traffic unless their builder's `spin` says otherwise.
+///
+/// The window must outlast a ping-pong client's turnaround (its reply
+/// arriving, its next request leaving), or the loop falls asleep just
+/// before the next request; much longer only keeps a core busy for nothing
+/// after the last one. This is the shortest window that reliably covered
+/// the turnaround in sweeps on the development machine, for UDP and for
+/// TCP alike (at 10 and 20 µs the TCP loop still fell asleep before some
+/// requests); the sweeps, and what the spin buys and costs in each
+/// placement of client and server, are in `docs/performance.md`.
+pub const DEFAULT_SPIN_US: u64 = 50;
+
 /// How a loop's next `poll` waits: what [`Spin::next_wait`] decides, and
 /// what a `--trace` line then says about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

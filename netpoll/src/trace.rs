@@ -97,7 +97,7 @@ pub(crate) struct WaitTrace {
 
 impl WaitTrace {
     /// For a loop whose traffic is called `traffic` in the lines
-    /// ("datagram", "read or write").
+    /// ("datagram", "traffic").
     pub(crate) fn new(traffic: &'static str) -> WaitTrace {
         WaitTrace {
             traffic,
@@ -114,7 +114,7 @@ impl WaitTrace {
         if self.wait == Wait::Spin && wait == Wait::Sleep {
             let spun = now.saturating_sub(self.last_traffic);
             trace.event(format_args!(
-                "spun {spun} µs with no {}: sleeping until the next event",
+                "spun {spun} µs since the last {}: sleeping until the next event",
                 self.traffic
             ));
         }

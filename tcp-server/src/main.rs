@@ -25,7 +25,8 @@ use anyhow::Context;
 use clap::Parser;
 use netpoll::cli::{announce_listening, resolve};
 use netpoll::console::{self, Console};
-use netpoll::tcp::{DEFAULT_SPIN_US, Server, Stats};
+use netpoll::spin::DEFAULT_SPIN_US;
+use netpoll::tcp::{Server, Stats};
 
 use echo::Echo;
 

@@ -462,7 +462,7 @@ fn help_explains_the_spin_before_sleeping_and_its_default() {
     let help = Program::spawn(command).finish().stdout;
     assert!(help.contains("--spin-us <MICROSECONDS>"), "{help}");
     assert!(help.contains("keep polling"), "{help}");
-    let default = format!("[default: {}]", netpoll::tcp::DEFAULT_SPIN_US);
+    let default = format!("[default: {}]", netpoll::spin::DEFAULT_SPIN_US);
     assert!(help.contains(&default), "{help}");
 }
 

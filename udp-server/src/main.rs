@@ -23,7 +23,8 @@ use anyhow::Context;
 use clap::Parser;
 use netpoll::cli::{announce_listening, resolve};
 use netpoll::console::{self, Console};
-use netpoll::udp::{self, DEFAULT_ADDR, DEFAULT_SPIN_US};
+use netpoll::spin::DEFAULT_SPIN_US;
+use netpoll::udp::{self, DEFAULT_ADDR};
 
 use echo::Echo;
 

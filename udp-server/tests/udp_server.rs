@@ -217,7 +217,7 @@ fn help_explains_the_spin_before_sleeping_and_its_default() {
     assert!(help.contains("waking a sleeping thread"), "{help}");
     assert!(help.contains("an idle server still sleeps"), "{help}");
     assert!(
-        help.contains(&format!("[default: {}]", netpoll::udp::DEFAULT_SPIN_US)),
+        help.contains(&format!("[default: {}]", netpoll::spin::DEFAULT_SPIN_US)),
         "{help}"
     );
 }

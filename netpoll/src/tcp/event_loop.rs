@@ -63,7 +63,12 @@ where
             if let Some(trace) = &self.trace {
                 self.waits.after_poll(trace, events.iter().count());
             }
-            let progress = self.stats.progress();
+            // Any readiness of the listener or a connection, or a read
+            // resumed, is traffic: the next request is likely to follow.
+            let traffic = !self.resume.is_empty()
+                || events
+                    .iter()
+                    .any(|event| !matches!(event.token(), WAKER | SIGNALS));
             let now = self.has_timers().then(Instant::now);
             if let (Some(now), Some(_)) = (now, self.opts.idle_timeout) {
                 self.now_ms = super::idle::millis_since(self.epoch, now);
@@ -104,7 +109,7 @@ where
             if self.accept_pending && self.accept_paused_until.is_none() {
                 self.accept();
             }
-            if self.stats.progress() != progress {
+            if traffic {
                 self.spin.after_traffic();
                 if let Some(trace) = &self.trace {
                     self.waits.traffic(trace);
@@ -367,7 +372,7 @@ impl<H, F> EventLoop<H, F> {
             pipe: None,
             pipe_failed: false,
             trace,
-            waits: WaitTrace::new("read or write"),
+            waits: WaitTrace::new("traffic"),
         }
     }
 

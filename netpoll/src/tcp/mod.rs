@@ -95,7 +95,7 @@ mod splice;
 mod tests;
 
 pub use handler::{CloseReason, Conn, Handler};
-pub use server::{DEFAULT_SPIN_US, Server, Spread, Stats};
+pub use server::{Server, Spread, Stats};
 
 /// A running TCP server; see [`ServerHandle`](crate::ServerHandle).
 pub type ServerHandle = crate::ServerHandle<Stats>;

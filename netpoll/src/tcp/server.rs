@@ -18,14 +18,8 @@ use super::Handler;
 use super::event_loop::{EventLoop, LISTENER};
 use super::shutdown::StopTallies;
 use crate::ServerHandle;
+use crate::spin::DEFAULT_SPIN_US;
 use crate::stop::{self, StopRequest, StopSignals};
-
-/// How long, in microseconds, a loop keeps polling without sleeping after
-/// traffic unless [`Server::spin`] says otherwise. Why a loop spins at all
-/// is in [`spin`](crate::spin); the measurements that chose this value,
-/// in every placement of client and server and at 1, 50 and 500
-/// connections, are in `docs/performance.md`.
-pub const DEFAULT_SPIN_US: u64 = 50;
 
 /// Counters of one server run, summed over its event loops.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -43,14 +37,6 @@ pub struct Stats {
     /// never to arrive (a peer that does not read). Linux only; 0 where
     /// the OS cannot say. See `shutdown.rs`.
     pub bytes_unacknowledged: u64,
-}
-
-impl Stats {
-    /// What changes whenever a loop's turn accepted, read or wrote
-    /// anything: a turn that changes it had traffic, so the loop spins.
-    pub(super) fn progress(&self) -> (u64, u64, u64) {
-        (self.connections, self.bytes_read, self.bytes_written)
-    }
 }
 
 impl AddAssign for Stats {

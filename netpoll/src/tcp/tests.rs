@@ -86,7 +86,7 @@ impl Handler for Arc<RecordingEcho> {
 
 #[test]
 fn pending_output_never_exceeds_high_water_mark_plus_one_read() {
-    let default_spin = Duration::from_micros(DEFAULT_SPIN_US);
+    let default_spin = Duration::from_micros(crate::spin::DEFAULT_SPIN_US);
     let (peak, limit) = echo_through_backpressure(default_spin);
     assert!(
         peak <= limit,

@@ -16,7 +16,7 @@
 //! | `var data [1024]byte` | [`RECV_BUFFER_LEN`]-byte receive buffers, allocated once | `ReadFromUDP` silently cuts a larger datagram to 1024 bytes; 65 535 holds any UDP payload |
 //! | blocks in `ReadFromUDP`, then in `WriteToUDP` | mio readiness: receive until the socket is drained, [`Socket::send_to`], queue on `WouldBlock` | one thread, never blocked by one peer; a full send buffer queues (bounded) instead of stalling every other peer |
 //! | one `ReadFromUDP` system call per datagram | on Linux, `recvmmsg` takes up to 32 per call (`batch.rs`); elsewhere `recv_from` until `WouldBlock` | a batch shorter than 32 proves the socket drained, saving the extra call that only says `WouldBlock` |
-//! | blocks in `ReadFromUDP` again at once; Go's scheduler spins a little before parking | after traffic, polls without sleeping for [`Server::spin`] (default [`DEFAULT_SPIN_US`] µs) before sleeping in `epoll_wait` | a sleeping thread takes longer to wake than a ping-pong peer takes to answer: see [`spin`](crate::spin) |
+//! | blocks in `ReadFromUDP` again at once; Go's scheduler spins a little before parking | after traffic, polls without sleeping for [`Server::spin`] (default [`DEFAULT_SPIN_US`](crate::spin::DEFAULT_SPIN_US) µs) before sleeping in `epoll_wait` | a sleeping thread takes longer to wake than a ping-pong peer takes to answer: see [`spin`](crate::spin) |
 //! | `fmt.Printf("data:%v …", string(data[:n]), …)` | the handler's business: `udp-server`'s prints the same line, bytes [`Escaped`](crate::Escaped) | the loop stays silent for a benchmark; a datagram must not be able to drive the operator's terminal |
 //! | runs until killed | SIGINT/SIGTERM ([`Server::handle_signals`]) or [`ServerHandle::shutdown`](crate::ServerHandle::shutdown) end the loop with its [`Stats`] | scripts and tests get a clean exit 0 and the figures |
 //!
@@ -76,7 +76,7 @@ mod tests;
 pub use event_loop::RECV_BUFFER_LEN;
 pub use handler::{Handler, Socket};
 pub use queue::SendQueue;
-pub use server::{DEFAULT_ADDR, DEFAULT_SPIN_US, Server, Stats};
+pub use server::{DEFAULT_ADDR, Server, Stats};
 
 /// A running UDP server; see [`ServerHandle`](crate::ServerHandle).
 pub type ServerHandle = crate::ServerHandle<Stats>;

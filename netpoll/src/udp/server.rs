@@ -17,6 +17,7 @@ use mio::{Interest, Poll, Waker};
 use super::Handler;
 use super::event_loop::{EventLoop, SOCKET};
 use crate::ServerHandle;
+use crate::spin::DEFAULT_SPIN_US;
 use crate::stop::{self, StopRequest, StopSignals};
 
 /// Where `udp-server` listens unless `--addr` says otherwise: loopback.
@@ -33,18 +34,6 @@ use crate::stop::{self, StopRequest, StopSignals};
 /// machines deliberately, bind all interfaces yourself:
 /// `--addr 0.0.0.0:30000` (or `[::]:30000`).
 pub const DEFAULT_ADDR: &str = "127.0.0.1:30000";
-
-/// How long, in microseconds, the loop keeps polling without sleeping after
-/// traffic unless [`Server::spin`] says otherwise. Why a loop spins at all
-/// is in [`spin`](crate::spin).
-///
-/// The window must outlast a ping-pong client's turnaround (its reply
-/// arriving, its next datagram leaving), or the loop falls asleep just
-/// before the next datagram; much longer only keeps a core busy for nothing
-/// after the last one. This value is the shortest that reliably covered
-/// the turnaround in a sweep on the development machine: the sweep and
-/// what the spin buys and costs are in `docs/performance.md`.
-pub const DEFAULT_SPIN_US: u64 = 50;
 
 /// The name of the loop's thread, as a debugger or `/proc` shows it; TCP's
 /// loops are `tcp-loop-N`.
