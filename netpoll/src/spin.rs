@@ -29,9 +29,16 @@
 //! for the spin to end. The cost is a busy core for at most one window after
 //! the last request; a zero window is the plain readiness loop.
 //!
-//! When client and server share one core, spinning cannot help (the
-//! client's wake-up is what hands the core over either way) and costs a
-//! little; `docs/performance.md` has the measurements, both ways.
+//! Both loops spin, with one default window ([`DEFAULT_SPIN_US`]).
+//! Measured on the development machine (`docs/performance.md`, "One
+//! connection's round trip"): with client and server on separate cores, one
+//! connection's requests/s roughly triple and the CPU per request goes
+//! *down* (a spin costs less than the wake-up it saves); at 50 and 500
+//! connections the loop is busy anyway, and the difference in CPU per
+//! request is smaller than the difference between two identical runs. When
+//! client and server share one core, spinning cannot help (the client's
+//! wake-up is what hands the core over either way) and costs a few percent
+//! of CPU per request: there `--spin-us 0` is the better choice.
 //!
 //! # Go does the same
 //!

@@ -74,9 +74,12 @@ struct Args {
     ///
     /// Polling a little is cheaper than sleeping when the next request
     /// follows at once, because waking a sleeping thread takes longer than
-    /// a ping-pong client takes to answer; an idle server still sleeps. Why
-    /// and how: netpoll/src/spin.rs; measurements: docs/performance.md. At
-    /// most 1000000 (one second).
+    /// a ping-pong client takes to answer; an idle server still sleeps. The
+    /// cost: a core kept busy for up to this long after the last request,
+    /// and, where client and server share one core (where the spin cannot
+    /// help), a few percent more CPU per request: use 0 there. Why and how:
+    /// netpoll/src/spin.rs; measurements: docs/performance.md. At most
+    /// 1000000 (one second).
     #[arg(
         long,
         value_name = "MICROSECONDS",
