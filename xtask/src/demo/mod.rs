@@ -612,9 +612,12 @@ fn trace_tcp(d: &mut Demo) -> Result<()> {
             "(epoll_wait woke the loop), `accept <peer> → token 0` (the connection's slot),",
             "`read 13 bytes`, `wrote 13 bytes, 0 bytes pending` (the echo, all taken by the",
             "kernel), then `short read (13 < 65536): queue drained`: a read smaller than the",
-            "buffer emptied the socket, so the loop goes back to sleep without another read",
-            "that would only say WouldBlock (\"would block\" is the OS's \"nothing now\"). At",
-            "the end, `read 0 bytes`: the peer closed its write side, and the loop closes.",
+            "buffer emptied the socket, so the loop stops reading without another read that",
+            "would only say WouldBlock (\"would block\" is the OS's \"nothing now\"). Then",
+            "`spun N µs since the last traffic: sleeping`: after traffic the loop polls a",
+            "little longer before sleeping, in case the next request follows at once",
+            "(--spin-us). At the end, `read 0 bytes`: the peer closed its write side, and the",
+            "loop closes.",
         ],
     );
     let (server, addr) = d.server("tcp-server", "tcp-server", &["--trace", "--quiet"])?;
