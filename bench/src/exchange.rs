@@ -1,6 +1,7 @@
 //! What both ping-pong scenarios measure, [`super::pingpong`] over TCP and
 //! [`super::udp`] over UDP: exchanges (a request and its echo, a datagram and
-//! its reply) completed, their latency, and both processes' CPU time, over the
+//! its reply) completed, their latency, both processes' CPU time, and how
+//! often each side slept and had to be woken ([`super::sleeps`]), over the
 //! measured interval only.
 //!
 //! The two load generators differ in how they exchange, not in what they
@@ -13,7 +14,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use hdrhistogram::Histogram;
 
-use super::procfs::{self, CpuTime};
+use super::{
+    procfs::{self, CpuTime},
+    sleeps::{self, ContextSwitches, Threads},
+};
 
 /// How a scenario names what it exchanges, in the report's rows.
 pub struct Exchange {
@@ -21,6 +25,15 @@ pub struct Exchange {
     pub per_second: &'static str,
     /// The server's CPU time per exchange: `server CPU/request`.
     pub cpu_per: &'static str,
+    /// The server's sleeps (voluntary context switches, all its threads)
+    /// per exchange: `server sleeps/request`.
+    pub server_sleeps_per: &'static str,
+    /// The server's preemptions (nonvoluntary context switches) per
+    /// exchange: `server preemptions/request`.
+    pub server_preemptions_per: &'static str,
+    /// The load generator's measuring thread's sleeps per exchange:
+    /// `load generator sleeps/request`.
+    pub client_sleeps_per: &'static str,
     /// The count of exchanges completed and checked: `requests verified`.
     pub verified: &'static str,
     /// The count of exchanges given up as lost, for a transport that loses.
@@ -44,6 +57,10 @@ pub struct Outcome {
     pub latency: Histogram<u64>,
     pub server_cpu: CpuTime,
     pub client_cpu: CpuTime,
+    /// All the server's threads' context switches ([`Threads::since`]).
+    pub server_switches: ContextSwitches,
+    /// The load generator's own measuring thread's context switches.
+    pub client_switches: ContextSwitches,
 }
 
 impl Outcome {
@@ -67,6 +84,12 @@ impl Outcome {
             client_cpu: outcomes
                 .iter()
                 .fold(CpuTime::default(), |sum, o| sum.plus(o.client_cpu)),
+            server_switches: outcomes.iter().fold(ContextSwitches::default(), |sum, o| {
+                sum.plus(o.server_switches)
+            }),
+            client_switches: outcomes.iter().fold(ContextSwitches::default(), |sum, o| {
+                sum.plus(o.client_switches)
+            }),
         })
     }
 
@@ -82,6 +105,21 @@ impl Outcome {
         self.server_cpu.user.as_nanos() as f64 / self.completed.max(1) as f64
     }
 
+    /// How often the server went to sleep per exchange: about 0 for a
+    /// server that spins before sleeping, 1 for one that waits in
+    /// `epoll_wait` for every request (see [`super::sleeps`]).
+    pub fn server_sleeps_per_exchange(&self) -> f64 {
+        self.server_switches.voluntary as f64 / self.completed.max(1) as f64
+    }
+
+    pub fn server_preemptions_per_exchange(&self) -> f64 {
+        self.server_switches.nonvoluntary as f64 / self.completed.max(1) as f64
+    }
+
+    pub fn client_sleeps_per_exchange(&self) -> f64 {
+        self.client_switches.voluntary as f64 / self.completed.max(1) as f64
+    }
+
     /// Load generator CPU as a fraction of one core: near 1.0 means the client,
     /// not the server, set the pace.
     pub fn client_cores(&self) -> f64 {
@@ -95,17 +133,41 @@ impl Outcome {
 
 /// Counts exchanges through a warm-up, which is discarded, and then the
 /// measured interval, which becomes the [`Outcome`].
+///
+/// It lives on the load generator's exchanging thread: the load generator's
+/// context switches counted are those of the thread that calls
+/// [`Recorder::is_over`] and [`Recorder::finish`].
 pub struct Recorder {
     server_pid: u32,
     client_pid: u32,
     warmup_end: Instant,
     measure: Duration,
-    /// Start of the measured interval, and both processes' CPU time then;
-    /// `None` during the warm-up.
-    measuring: Option<(Instant, CpuTime, CpuTime)>,
+    /// The measured interval's start; `None` during the warm-up.
+    measuring: Option<Start>,
     completed: u64,
     lost: u64,
     latency: Histogram<u64>,
+}
+
+/// The start of the measured interval, and what the two sides had used by then.
+struct Start {
+    at: Instant,
+    server_cpu: CpuTime,
+    client_cpu: CpuTime,
+    server_threads: Threads,
+    client_switches: ContextSwitches,
+}
+
+impl Start {
+    fn now(at: Instant, server_pid: u32, client_pid: u32) -> Result<Start> {
+        Ok(Start {
+            at,
+            server_cpu: procfs::cpu_time(server_pid)?,
+            client_cpu: procfs::cpu_time(client_pid)?,
+            server_threads: Threads::of(server_pid)?,
+            client_switches: sleeps::this_thread()?,
+        })
+    }
 }
 
 impl Recorder {
@@ -132,14 +194,10 @@ impl Recorder {
             None if now >= self.warmup_end => {
                 self.latency.reset();
                 (self.completed, self.lost) = (0, 0);
-                self.measuring = Some((
-                    now,
-                    procfs::cpu_time(self.server_pid)?,
-                    procfs::cpu_time(self.client_pid)?,
-                ));
+                self.measuring = Some(Start::now(now, self.server_pid, self.client_pid)?);
                 Ok(false)
             }
-            Some((t0, _, _)) => Ok(now >= t0 + self.measure),
+            Some(Start { at, .. }) => Ok(now >= at + self.measure),
             None => Ok(false),
         }
     }
@@ -156,18 +214,21 @@ impl Recorder {
         self.lost += 1;
     }
 
-    /// The measured interval, ended at `now`, with the CPU time it cost.
+    /// The measured interval, ended at `now`, with the CPU time and context
+    /// switches it cost.
     pub fn finish(self, now: Instant) -> Result<Outcome> {
-        let (t0, server0, client0) = self
+        let start = self
             .measuring
             .context("the measured interval never started")?;
         Ok(Outcome {
             completed: self.completed,
             lost: self.lost,
-            elapsed: now - t0,
+            elapsed: now - start.at,
             latency: self.latency,
-            server_cpu: procfs::cpu_time(self.server_pid)?.since(server0),
-            client_cpu: procfs::cpu_time(self.client_pid)?.since(client0),
+            server_cpu: procfs::cpu_time(self.server_pid)?.since(start.server_cpu),
+            client_cpu: procfs::cpu_time(self.client_pid)?.since(start.client_cpu),
+            server_switches: Threads::of(self.server_pid)?.since(&start.server_threads),
+            client_switches: sleeps::this_thread()?.since(start.client_switches),
         })
     }
 }

@@ -23,8 +23,8 @@
 //! [`udp`]; the two ping-pongs count, and are reported, alike through
 //! [`exchange`]. Servers are separate processes ([`server::ServerProcess`],
 //! started through the workspace's `harness`) so their CPU time and memory
-//! are read from `/proc` ([`procfs`]), and are killed and reaped whatever
-//! happens.
+//! are read from `/proc` ([`procfs`]; how often each side slept, [`sleeps`]),
+//! and are killed and reaped whatever happens.
 
 pub mod baseline;
 mod bulk;
@@ -36,6 +36,7 @@ mod pingpong;
 mod procfs;
 mod report;
 mod server;
+mod sleeps;
 mod tables;
 // The scenarios against real servers: they read /proc, so Linux only, as
 // the bench itself is (see `run`).

@@ -42,6 +42,9 @@ pub struct Config {
 pub const EXCHANGE: Exchange = Exchange {
     per_second: "requests/s",
     cpu_per: "server CPU/request",
+    server_sleeps_per: "server sleeps/request",
+    server_preemptions_per: "server preemptions/request",
+    client_sleeps_per: "load generator sleeps/request",
     verified: "requests verified",
     lost: None,
 };

@@ -1,5 +1,6 @@
 //! What the bench reads from `/proc`: a process's CPU time and resident memory,
-//! and the machine's description for the report.
+//! and the machine's description for the report. (How often its threads
+//! slept, from the same files, is [`super::sleeps`].)
 //!
 //! The parsers are pure functions over the file's text so they can be tested
 //! without a process in the state the test needs, on any OS; reading the

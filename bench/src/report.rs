@@ -20,6 +20,9 @@ pub enum Unit {
     Count,
     /// A fraction of one CPU core (1.0 = one core busy the whole time).
     Cores,
+    /// A count per event, fractional, with two decimals (`0.99` sleeps per
+    /// request).
+    PerEvent,
 }
 
 /// Which way is better for a metric, printed beside its name.
@@ -302,6 +305,7 @@ pub fn format_value(value: f64, unit: Unit) -> String {
         Unit::Bytes => format_bytes(value),
         Unit::Count => group_thousands(value.round() as u64),
         Unit::Cores => format!("{:.0}% of a core", value * 100.0),
+        Unit::PerEvent => format!("{value:.2}"),
     }
 }
 
@@ -402,6 +406,14 @@ mod tests {
         assert_eq!(format_nanos(38_240.0), "38.2 µs");
         assert_eq!(format_nanos(1_204_000.0), "1.20 ms");
         assert_eq!(format_nanos(2_500_000_000.0), "2.50 s");
+    }
+
+    #[test]
+    fn counts_per_event_print_with_two_decimals() {
+        assert_eq!(format_value(0.987, Unit::PerEvent), "0.99");
+        assert_eq!(format_value(0.001, Unit::PerEvent), "0.00");
+        assert_eq!(format_value(1.52, Unit::PerEvent), "1.52");
+        assert_eq!(format_value(f64::NAN, Unit::PerEvent), "–");
     }
 
     #[test]

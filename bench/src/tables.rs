@@ -307,6 +307,11 @@ fn exchange_table(
     table.notes.push(rounds.every_round(exchange.cpu_per, |o| {
         report::format_nanos(o.server_cpu_per_exchange_ns())
     }));
+    table
+        .notes
+        .push(rounds.every_round(exchange.server_sleeps_per, |o| {
+            report::format_value(o.server_sleeps_per_exchange(), Unit::PerEvent)
+        }));
     table.row_with_others(
         exchange.per_second,
         Unit::PerSecond,
@@ -352,6 +357,28 @@ fn exchange_table(
         Unit::Cores,
         Better::Neither,
         &|o| o.client_cores(),
+    );
+    // Where a round trip goes: how often each side slept and had to be
+    // woken (see `sleeps.rs` for why that is the figure to read on one
+    // connection). Fewer server sleeps is what spinning buys; preemptions
+    // and the load generator's sleeps describe the run, not the server.
+    row(
+        exchange.server_sleeps_per,
+        Unit::PerEvent,
+        Better::Lower,
+        &|o| o.server_sleeps_per_exchange(),
+    );
+    row(
+        exchange.server_preemptions_per,
+        Unit::PerEvent,
+        Better::Neither,
+        &|o| o.server_preemptions_per_exchange(),
+    );
+    row(
+        exchange.client_sleeps_per,
+        Unit::PerEvent,
+        Better::Neither,
+        &|o| o.client_sleeps_per_exchange(),
     );
     row(exchange.verified, Unit::Count, Better::Neither, &|o| {
         o.completed as f64
@@ -631,6 +658,96 @@ mod tests {
         let (others, notes) = tcp_others(&setup(&["tcp", "--spin-us", "5"], false), 64);
         assert_eq!(names(&others), ["ours --spin-us 5"]);
         assert_eq!(notes, ["Go baselines skipped: no Go here"]);
+    }
+
+    /// A measured round of 1000 exchanges in a second, with the given
+    /// server sleeps, server preemptions and load generator sleeps.
+    fn outcome(server: (u64, u64), client_sleeps: u64) -> exchange::Outcome {
+        use std::time::Duration;
+
+        use crate::sleeps::ContextSwitches;
+        exchange::Outcome {
+            completed: 1000,
+            lost: 0,
+            elapsed: Duration::from_secs(1),
+            latency: exchange::latency_histogram().unwrap(),
+            server_cpu: Default::default(),
+            client_cpu: Default::default(),
+            server_switches: ContextSwitches {
+                voluntary: server.0,
+                nonvoluntary: server.1,
+            },
+            client_switches: ContextSwitches {
+                voluntary: client_sleeps,
+                nonvoluntary: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn sleeps_and_preemptions_follow_the_cpu_rows_named_for_the_exchange() {
+        for (names, per) in [
+            (&pingpong::EXCHANGE, "request"),
+            (&udp::EXCHANGE, "datagram"),
+        ] {
+            let rounds = Rounds {
+                // Two rounds of ours merge: (0 + 20) sleeps / 2000 exchanges.
+                ours: vec![outcome((0, 3), 990), outcome((20, 1), 1000)],
+                tokio: vec![outcome((1000, 0), 1520)],
+                others: vec![OtherRounds {
+                    column: Column::variant_of_ours("ours --spin-us 0"),
+                    outcomes: vec![outcome((990, 0), 0)],
+                    said: String::new(),
+                }],
+                ours_said: String::new(),
+            };
+            let text = exchange_table("t".to_owned(), names, &rounds)
+                .unwrap()
+                .render();
+            let metrics: Vec<&str> = text
+                .lines()
+                .filter_map(|line| line.strip_prefix("| ")?.split(" |").next())
+                .collect();
+            let busy = metrics
+                .iter()
+                .position(|m| *m == "load generator CPU busy")
+                .unwrap();
+            assert_eq!(
+                metrics[busy + 1..busy + 4],
+                [
+                    format!("server sleeps/{per} (lower is better)"),
+                    format!("server preemptions/{per}"),
+                    format!("load generator sleeps/{per}"),
+                ],
+                "{text}"
+            );
+            // Per exchange with two decimals; a ratio to a zero is undefined.
+            assert!(
+                text.contains(&format!(
+                    "| server sleeps/{per} (lower is better) | 0.01 | 1.00 | 0.010× | 0.99 | 0.99× |\n"
+                )),
+                "{text}"
+            );
+            assert!(
+                text.contains(&format!(
+                    "| server preemptions/{per} | 0.00 | 0.00 | – | 0.00 | – |\n"
+                )),
+                "{text}"
+            );
+            assert!(
+                text.contains(&format!(
+                    "| load generator sleeps/{per} | 0.99 | 1.52 | 0.65× | 0.00 | 0.00× |\n"
+                )),
+                "{text}"
+            );
+            assert!(
+                text.contains(&format!(
+                    "- every round, server sleeps/{per} — ours: 0.00, 0.02; tokio: 1.00; \
+                     ours --spin-us 0: 0.99\n"
+                )),
+                "{text}"
+            );
+        }
     }
 
     #[test]

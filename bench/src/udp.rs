@@ -38,6 +38,9 @@ pub struct Config {
 pub const EXCHANGE: Exchange = Exchange {
     per_second: "datagrams/s",
     cpu_per: "server CPU/datagram",
+    server_sleeps_per: "server sleeps/datagram",
+    server_preemptions_per: "server preemptions/datagram",
+    client_sleeps_per: "load generator sleeps/datagram",
     verified: "replies verified",
     // REPLY_TIMEOUT, as the report says it.
     lost: Some("datagrams lost (no reply in 500 ms)"),
