@@ -29,16 +29,24 @@
 //! for the spin to end. The cost is a busy core for at most one window after
 //! the last request; a zero window is the plain readiness loop.
 //!
-//! Both loops spin, with one default window ([`DEFAULT_SPIN_US`]).
-//! Measured on the development machine (`docs/performance.md`, "One
-//! connection's round trip"): with client and server on separate cores, one
-//! connection's requests/s roughly triple and the CPU per request goes
-//! *down* (a spin costs less than the wake-up it saves); at 50 and 500
-//! connections the loop is busy anyway, and the difference in CPU per
-//! request is smaller than the difference between two identical runs. When
-//! client and server share one core, spinning cannot help (the client's
-//! wake-up is what hands the core over either way) and costs a few percent
-//! of CPU per request: there `--spin-us 0` is the better choice.
+//! # When it pays
+//!
+//! A spin saves a wake-up per request only where the loop would otherwise
+//! sleep between requests. Measured on the development machine
+//! (`docs/performance.md`, "One connection's round trip"), a TCP loop that
+//! never spins sleeps 1.00 times per request with one connection, 0.43
+//! with two, and 0.09 with three, 0.01 with four: with more, one wake-up
+//! finds several requests waiting and the loop hardly sleeps at all. So
+//! with one or two connections a spin triples the requests/s and costs
+//! *less* CPU per request than the wake-ups it saves, while from three on
+//! it has little left to save and its empty looks cost more (13 % more CPU
+//! per request at three). The TCP loop therefore spins only while it
+//! serves at most [`SPIN_AT_MOST_CONNECTIONS`]; beyond, it is the plain
+//! readiness loop. The UDP loop has one socket and always spins.
+//!
+//! When client and server share one core, spinning cannot help (the
+//! client's wake-up is what hands the core over either way) and costs a
+//! few percent of CPU per request: there `--spin-us 0` is the better choice.
 //!
 //! # Go does the same
 //!
@@ -63,6 +71,11 @@ use std::time::{Duration, Instant};
 /// requests); the sweeps, and what the spin buys and costs in each
 /// placement of client and server, are in `docs/performance.md`.
 pub const DEFAULT_SPIN_US: u64 = 50;
+
+/// A TCP loop spins only while it serves at most this many connections:
+/// with more, it seldom sleeps between requests, so a spin has little to
+/// save and costs CPU (see "When it pays" above).
+pub const SPIN_AT_MOST_CONNECTIONS: usize = 2;
 
 /// How a loop's next `poll` waits: what [`Spin::next_wait`] decides, and
 /// what a `--trace` line then says about it.

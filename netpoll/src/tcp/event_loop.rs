@@ -23,7 +23,7 @@ use super::server::{LoopParts, Options};
 use super::splice::SplicePipe;
 use super::{CloseReason, Handler, Stats};
 use crate::os::{RateLimitedLog, interrupted, is_routine_disconnect};
-use crate::spin::Spin;
+use crate::spin::{SPIN_AT_MOST_CONNECTIONS, Spin};
 use crate::stop::{SIGNALS, StopRequest, StopSignals, WAKER};
 use crate::trace::{Trace, WaitTrace};
 
@@ -49,7 +49,8 @@ where
         while !(self.draining() && self.clients.is_empty()) {
             // Sleep until readiness or the nearest timer, unless reads are
             // waiting for their turn, or traffic was so recent that the
-            // next request is likely to follow at once (see `crate::spin`).
+            // next request is likely to follow at once (with few
+            // connections; see `crate::spin`).
             let wait = self.spin.next_wait(!self.resume.is_empty());
             if let Some(trace) = &self.trace {
                 self.waits.before_poll(trace, wait);
@@ -110,7 +111,9 @@ where
                 self.accept();
             }
             if traffic {
-                self.spin.after_traffic();
+                if self.clients.len() <= SPIN_AT_MOST_CONNECTIONS {
+                    self.spin.after_traffic();
+                }
                 if let Some(trace) = &self.trace {
                     self.waits.traffic(trace);
                 }
