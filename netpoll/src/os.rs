@@ -166,3 +166,15 @@ impl RateLimitedLog {
         }
     }
 }
+
+/// The scheduler state of thread `tid` of this process: `R` while it runs
+/// or spins (a `yield_now` leaves it runnable), `S` while it sleeps in
+/// `epoll_wait`.
+#[cfg(all(test, target_os = "linux"))]
+pub(crate) fn thread_state(tid: libc::pid_t) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
+    // `pid (comm) state …`: comm may hold spaces and parentheses, the state
+    // follows the last `)`.
+    let after_comm = &stat[stat.rfind(')').unwrap() + 1..];
+    after_comm.trim_start().chars().next().unwrap()
+}

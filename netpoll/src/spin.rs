@@ -125,6 +125,12 @@ impl Spin {
         }
     }
 
+    /// Closes the window at once: the loop sleeps when next it has nothing
+    /// to do.
+    pub(crate) fn end_window(&mut self) {
+        self.until = None;
+    }
+
     /// How the next `poll` waits: at once if work is already `busy`, else
     /// spinning while the window is open (see [`Spin::keep_polling`]), else
     /// sleeping.

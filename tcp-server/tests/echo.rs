@@ -543,57 +543,6 @@ fn loop_thread_state(pid: u32) -> char {
     after_comm.trim_start().chars().next().unwrap()
 }
 
-/// How many times the loop thread of process `pid` has gone to sleep: its
-/// voluntary context switches (a `yield_now` that hands the core over is
-/// an involuntary one, so a spin does not count).
-#[cfg(target_os = "linux")]
-fn loop_thread_sleeps(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(loop_thread(pid).join("status")).unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("voluntary_ctxt_switches in /proc status")
-}
-
-/// How often the loop slept over 100 back-to-back requests on one of
-/// `connections` open connections, with a one-second spin.
-#[cfg(target_os = "linux")]
-fn sleeps_over_100_requests(connections: usize) -> u64 {
-    let mut server = start(&["--quiet", "--spin-us", "1000000"]);
-    let mut clients: Vec<TcpStream> = (0..connections).map(|_| server.connect()).collect();
-    for client in &mut clients {
-        ping(client, b"hello");
-    }
-    let before = loop_thread_sleeps(server.id());
-    for _ in 0..100 {
-        ping(&mut clients[0], b"request");
-    }
-    let sleeps = loop_thread_sleeps(server.id()) - before;
-    drop(clients);
-    server.signal(libc::SIGTERM);
-    let (_, _, status) = server.wait_exit();
-    assert!(status.success(), "exit status {status}");
-    sleeps
-}
-
-/// With one connection the loop spins between requests (and so hardly
-/// ever sleeps); with more than `SPIN_AT_MOST_CONNECTIONS`, one wake-up
-/// usually serves several requests, so it does not spin: it sleeps
-/// between the requests of a lone ping-pong client, as a plain readiness
-/// loop does.
-#[cfg(target_os = "linux")]
-#[test]
-fn the_loop_spins_for_one_connection_and_not_for_more_than_it_spins_for() {
-    let many = netpoll::spin::SPIN_AT_MOST_CONNECTIONS + 1;
-    let spinning = sleeps_over_100_requests(1);
-    let sleeping = sleeps_over_100_requests(many);
-    assert!(
-        spinning < sleeping,
-        "slept {spinning} times with 1 connection, {sleeping} with {many}"
-    );
-}
-
 /// An idle server stays idle: once a spin window passes without traffic
 /// the loop sleeps in `poll` again. A spinning thread is never in `S`, so
 /// reaching `S` after each burst proves the spin ended by itself.

@@ -110,10 +110,12 @@ where
             if self.accept_pending && self.accept_paused_until.is_none() {
                 self.accept();
             }
+            if self.clients.len() > SPIN_AT_MOST_CONNECTIONS {
+                self.spin.end_window();
+            } else if traffic {
+                self.spin.after_traffic();
+            }
             if traffic {
-                if self.clients.len() <= SPIN_AT_MOST_CONNECTIONS {
-                    self.spin.after_traffic();
-                }
                 if let Some(trace) = &self.trace {
                     self.waits.traffic(trace);
                 }

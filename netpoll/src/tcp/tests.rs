@@ -348,3 +348,50 @@ fn spin_zero_is_the_plain_readiness_loop_and_still_echoes() {
     drop(client);
     assert_eq!(stop_within_deadline(server).bytes_read, bytes);
 }
+
+/// Echoes, and tells the test which thread runs the loop (a handler runs
+/// on it), so the test can watch that thread's scheduler state.
+#[cfg(target_os = "linux")]
+struct EchoOnLoopThread(mpsc::Sender<libc::pid_t>);
+
+#[cfg(target_os = "linux")]
+impl Handler for EchoOnLoopThread {
+    fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]) {
+        // SAFETY: gettid(2) has no preconditions.
+        let _ = self.0.send(unsafe { libc::gettid() });
+        conn.send(data);
+    }
+}
+
+/// With more connections than it spins for, the loop sleeps as soon as it
+/// has nothing to do, even with an hour-long window: a loop still spinning
+/// is never in state `S`, so reaching it proves the spin was cut short.
+#[cfg(target_os = "linux")]
+#[test]
+fn with_more_connections_than_it_spins_for_the_loop_sleeps_at_once() {
+    let (tids, loop_thread) = mpsc::channel();
+    let tids = Mutex::new(tids);
+    let server = Server::new(move |_| EchoOnLoopThread(tids.lock().unwrap().clone()))
+        .spin(AN_HOUR)
+        .start(localhost())
+        .unwrap();
+    let mut clients: Vec<StdStream> = (0..=crate::spin::SPIN_AT_MOST_CONNECTIONS)
+        .map(|_| connect(&server))
+        .collect();
+    for client in &mut clients {
+        ping_pong(client, 1);
+    }
+    let tid = loop_thread.recv_timeout(TEST_TIMEOUT).unwrap();
+    let deadline = std::time::Instant::now() + TEST_TIMEOUT;
+    while crate::os::thread_state(tid) != 'S' {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the loop kept spinning with {} connections",
+            clients.len()
+        );
+        // Retry pacing, not synchronisation: the state is re-read.
+        thread::sleep(Duration::from_millis(1));
+    }
+    drop(clients);
+    stop_within_deadline(server);
+}

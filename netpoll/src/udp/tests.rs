@@ -264,18 +264,6 @@ fn spin_zero_is_the_plain_readiness_loop_and_still_echoes() {
     assert_eq!(stop_within_deadline(server).datagrams, 3);
 }
 
-/// The scheduler state of thread `tid` of this process: `R` while it runs
-/// or spins (a `yield_now` leaves it runnable), `S` while it sleeps in
-/// `epoll_wait`.
-#[cfg(target_os = "linux")]
-fn thread_state(tid: libc::pid_t) -> char {
-    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
-    // `pid (comm) state …`: comm may hold spaces and parentheses, the state
-    // follows the last `)`.
-    let after_comm = &stat[stat.rfind(')').unwrap() + 1..];
-    after_comm.trim_start().chars().next().unwrap()
-}
-
 /// A spinning thread is never in `S`: reaching it proves the loop left the
 /// spin and went back to sleeping in `poll`.
 #[cfg(target_os = "linux")]
@@ -297,7 +285,7 @@ fn the_server_sleeps_again_once_a_spin_window_passes_without_datagrams() {
     for _ in 0..3 {
         assert_echoed(&socket, handle.local_addr(), b"traffic");
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while thread_state(tid) != 'S' {
+        while crate::os::thread_state(tid) != 'S' {
             assert!(
                 std::time::Instant::now() < deadline,
                 "the server never slept again"
