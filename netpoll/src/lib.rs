@@ -17,7 +17,7 @@
 //! | running | [`ServerHandle`]`<`[`tcp::Stats`]`>` | [`ServerHandle`]`<`[`udp::Stats`]`>` |
 //! | stopping | [`ServerHandle::shutdown`], or SIGINT/SIGTERM with `handle_signals(true)` | the same |
 //! | output the kernel cannot take yet | per-connection pending output, backpressure | a bounded [`udp::SendQueue`] |
-//! | between requests | after traffic, polls without sleeping for a short window, then sleeps until readiness or its nearest timer ([`spin`]) | the same, with no timers |
+//! | between requests | with at most two connections, after traffic, polls without sleeping for a short window; then sleeps until readiness or its nearest timer ([`spin`]) | after traffic, the same window; then sleeps |
 //!
 //! # Where to start reading
 //!

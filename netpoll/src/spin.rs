@@ -32,17 +32,17 @@
 //! # When it pays
 //!
 //! A spin saves a wake-up per request only where the loop would otherwise
-//! sleep between requests. Measured on the development machine
-//! (`docs/performance.md`, "One connection's round trip"), a TCP loop that
-//! never spins sleeps 1.00 times per request with one connection, 0.43
-//! with two, and 0.09 with three, 0.01 with four: with more, one wake-up
-//! finds several requests waiting and the loop hardly sleeps at all. So
-//! with one or two connections a spin triples the requests/s and costs
-//! *less* CPU per request than the wake-ups it saves, while from three on
-//! it has little left to save and its empty looks cost more (13 % more CPU
-//! per request at three). The TCP loop therefore spins only while it
-//! serves at most [`SPIN_AT_MOST_CONNECTIONS`]; beyond, it is the plain
-//! readiness loop. The UDP loop has one socket and always spins.
+//! sleep between requests. A TCP loop serving one connection sleeps once
+//! per request, with two connections still often; with more, one wake-up
+//! usually finds several requests waiting and the loop hardly sleeps at
+//! all. So with one or two connections a spin multiplies the requests/s
+//! and costs *less* CPU than the wake-ups it saves, while with more it has
+//! little left to save and its empty looks cost CPU. The TCP loop
+//! therefore spins only while it serves at most
+//! [`SPIN_AT_MOST_CONNECTIONS`]; beyond, it is the plain readiness loop.
+//! The UDP loop has one socket and always spins. The measurements behind
+//! each of these sentences are in `docs/performance.md` ("One connection's
+//! round trip").
 //!
 //! When client and server share one core, spinning cannot help (the
 //! client's wake-up is what hands the core over either way) and costs a

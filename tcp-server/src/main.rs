@@ -74,7 +74,9 @@ struct Args {
     ///
     /// Polling a little is cheaper than sleeping when the next request
     /// follows at once, because waking a sleeping thread takes longer than
-    /// a ping-pong client takes to answer; an idle server still sleeps. The
+    /// a ping-pong client takes to answer; an idle server still sleeps. Only
+    /// with one or two connections: with more, one wake-up serves several
+    /// requests and there is nothing to save. The
     /// cost: a core kept busy for up to this long after the last request,
     /// and, where client and server share one core (where the spin cannot
     /// help), a few percent more CPU per request: use 0 there. Why and how:

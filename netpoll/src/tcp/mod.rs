@@ -35,10 +35,11 @@
 //!   the mark plus one read, and never slows the others.
 //! * **Small idle connections.** Reads go into one scratch buffer per loop;
 //!   pending output is allocated only while there is some.
-//! * **Awake when the next request comes.** After traffic the loop keeps
-//!   polling without sleeping for a short window ([`Server::spin`]), so a
-//!   client with one request in flight finds it awake instead of waiting
-//!   for a sleeping thread to be woken (see [`spin`](crate::spin)); an
+//! * **Awake when the next request comes.** Serving one or two
+//!   connections, after traffic the loop keeps polling without sleeping
+//!   for a short window ([`Server::spin`]), so a client with one request in
+//!   flight finds it awake instead of waiting for a sleeping thread to be
+//!   woken (see [`spin`](crate::spin), also for why not with more); an
 //!   idle loop sleeps.
 //! * **Failure is local.** A reset or broken pipe closes that connection only.
 //! * **Limits and shutdown.** `max_conns`, `EMFILE`/`ENFILE` back-off, an

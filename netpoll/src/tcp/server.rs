@@ -159,8 +159,9 @@ where
     }
 
     /// After a turn with traffic, keeps polling without sleeping for this
-    /// long before sleeping again (default [`DEFAULT_SPIN_US`] µs); zero
-    /// sleeps as soon as there is nothing to do. See [`spin`](crate::spin).
+    /// long before sleeping again (default [`DEFAULT_SPIN_US`] µs), while a
+    /// loop serves at most [`SPIN_AT_MOST_CONNECTIONS`](crate::spin::SPIN_AT_MOST_CONNECTIONS);
+    /// zero sleeps as soon as there is nothing to do. See [`spin`](crate::spin).
     pub fn spin(mut self, window: Duration) -> Self {
         self.opts.spin = window;
         self
