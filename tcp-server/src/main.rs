@@ -77,9 +77,11 @@ struct Args {
     /// a ping-pong client takes to answer; an idle server still sleeps. Only
     /// with one or two connections: with more, one wake-up serves several
     /// requests and there is nothing to save. The
-    /// cost: a core kept busy for up to this long after the last request,
-    /// and, where client and server share one core (where the spin cannot
-    /// help), a few percent more CPU per request: use 0 there. Why and how:
+    /// cost: a core kept busy for up to this long after the last request;
+    /// where client and server share one core (where the spin cannot help),
+    /// a few percent more CPU per request; and for one connection that
+    /// streams, about a fifth more CPU per byte (it is read in smaller
+    /// pieces). Use 0 for those. Why and how:
     /// netpoll/src/spin.rs; measurements: docs/performance.md. At most
     /// 1000000 (one second).
     #[arg(
