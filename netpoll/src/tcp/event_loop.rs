@@ -110,16 +110,7 @@ where
             if self.accept_pending && self.accept_paused_until.is_none() {
                 self.accept();
             }
-            if self.clients.len() > SPIN_AT_MOST_CONNECTIONS {
-                self.spin.end_window();
-            } else if traffic {
-                self.spin.after_traffic();
-            }
-            if traffic {
-                if let Some(trace) = &self.trace {
-                    self.waits.traffic(trace);
-                }
-            }
+            self.spin_after_turn(traffic);
         }
         if !self.stop_now {
             // Done before any second signal: nothing of this loop's to give
@@ -175,6 +166,21 @@ where
             } else {
                 self.read_until_drained(key);
             }
+        }
+    }
+
+    /// After a turn: stay awake for the next request if the turn had
+    /// traffic, but only while the loop serves few connections (with more,
+    /// one wake-up serves several requests: see "When it pays" in
+    /// `crate::spin`).
+    fn spin_after_turn(&mut self, traffic: bool) {
+        if self.clients.len() > SPIN_AT_MOST_CONNECTIONS {
+            self.spin.end_window();
+        } else if traffic {
+            self.spin.after_traffic();
+        }
+        if let (Some(trace), true) = (&self.trace, traffic) {
+            self.waits.traffic(trace);
         }
     }
 
