@@ -107,7 +107,8 @@ pub fn binaries(profile: Profile, packages: &[&str]) -> Result<Binaries> {
     Ok(Binaries(binaries))
 }
 
-fn workspace_root() -> PathBuf {
+/// The workspace root, where `go/` and the crates are.
+pub fn workspace_root() -> PathBuf {
     // xtask/ sits directly in the workspace root.
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

@@ -61,10 +61,30 @@ fn go_is_installed() -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Without `--go`, the repository's own `go/` is used: it has the layout,
+/// so the run gets as far as looking for `go` (here, on an empty PATH).
 #[test]
-fn without_a_go_directory_it_says_how_to_call_it_and_exits_2() {
-    let (status, _, stderr) = run(xtask(), Duration::from_secs(60));
+fn without_a_go_directory_it_uses_the_repositorys_go_programs() {
+    let _ports = fixed_ports();
+    let empty = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("empty-path-default");
+    fs::create_dir_all(&empty).unwrap();
+    let mut command = xtask();
+    command.env("PATH", &empty);
+    let (status, _, stderr) = run(command, Duration::from_secs(60));
     assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("`go` is not on PATH"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one clear line: {stderr}");
+}
+
+#[test]
+fn a_go_directory_that_is_not_one_says_how_to_call_it_and_exits_2() {
+    let mut command = xtask();
+    command
+        .arg("--go")
+        .arg(fixtures().join("no-such-directory"));
+    let (status, _, stderr) = run(command, Duration::from_secs(60));
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is not a directory"), "{stderr}");
     assert!(stderr.contains("cargo xtask compare --go DIR"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "one clear line: {stderr}");
 }

@@ -1,6 +1,7 @@
-//! `cargo xtask compare --go DIR`: our programs against the Go tutorial's.
+//! `cargo xtask compare [--go DIR]`: our programs against the Go tutorial's.
 //!
-//! For a learner who keeps the tutorial's Go programs in its layout:
+//! The repository's `go/` holds the Go programs in the tutorial's layout, and
+//! is the default DIR; a learner may point `--go` at a copy of their own:
 //!
 //! ```text
 //! DIR/tcp/server/main.go           DIR/socket_stick/server2/main.go
@@ -33,7 +34,7 @@ use anyhow::{Context, Result, bail};
 use harness::{EchoLines, Process, Stream, exit_words};
 
 use crate::{
-    build::{Binaries, Profile, binaries},
+    build::{Binaries, Profile, binaries, workspace_root},
     demo::{
         PACKAGES,
         check::{
@@ -63,7 +64,8 @@ pub struct CompareArgs {
     /// Directory with the Go tutorial's programs: tcp/server/main.go,
     /// tcp/client/main.go, socket_stick/{client,server2,client2}/main.go,
     /// socket_stick/proto/proto.go, UDP/{server,client}/main.go, and
-    /// optionally socket_stick/server/main.go.
+    /// optionally socket_stick/server/main.go. Default: the repository's
+    /// own go/, which holds them.
     #[arg(long, value_name = "DIR")]
     pub go: Option<PathBuf>,
 }
@@ -74,16 +76,15 @@ fn cannot_run(message: &str) -> ! {
     std::process::exit(2);
 }
 
-/// `cargo xtask compare --go DIR`.
+/// `cargo xtask compare [--go DIR]`.
 pub fn run(args: CompareArgs) -> Result<()> {
-    let Some(dir) = args.go else {
-        cannot_run(
-            "which Go programs? Give the directory of the Go tutorial's programs: \
-             cargo xtask compare --go DIR (see `cargo xtask compare --help` for the layout)",
-        );
-    };
+    let dir = args.go.unwrap_or_else(|| workspace_root().join("go"));
     if !dir.is_dir() {
-        cannot_run(&format!("{} is not a directory", dir.display()));
+        cannot_run(&format!(
+            "{} is not a directory; give the directory of the Go tutorial's programs: \
+             cargo xtask compare --go DIR (see `cargo xtask compare --help` for the layout)",
+            dir.display()
+        ));
     }
     let missing: Vec<String> = gobuild::required_files()
         .into_iter()
