@@ -37,10 +37,14 @@
 //! usually finds several requests waiting and the loop hardly sleeps at
 //! all. So with one or two connections a spin multiplies the requests/s
 //! and costs *less* CPU than the wake-ups it saves, while with more it has
-//! little left to save and its empty looks cost CPU. The TCP loop
-//! therefore spins only while it serves at most
-//! [`SPIN_AT_MOST_CONNECTIONS`]; beyond, it is the plain readiness loop.
-//! The UDP loop has one socket and always spins. The measurements behind
+//! little left to save and its empty looks cost CPU. A stream is the same
+//! case on one connection: a turn that reads a whole read buffer pays for
+//! its wake-up many times over, and as the peer takes the echo, turns that
+//! only write follow one another, with gaps a spin would only burn. The
+//! TCP loop therefore spins only while it serves at most
+//! [`SPIN_AT_MOST_CONNECTIONS`], and only after turns that read a little
+//! or accepted (`TcpTurn::window`); otherwise it is the plain readiness
+//! loop. The UDP loop has one socket and always spins. The measurements behind
 //! each of these sentences are in `docs/performance.md` ("One connection's
 //! round trip").
 //!
@@ -79,6 +83,44 @@ pub const DEFAULT_SPIN_US: u64 = 50;
 /// with more, it seldom sleeps between requests, so a spin has little to
 /// save and costs CPU (see "When it pays" above).
 pub const SPIN_AT_MOST_CONNECTIONS: usize = 2;
+
+/// What one turn of a TCP loop did, as far as its spin is concerned.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TcpTurn {
+    /// Connections the loop serves after the turn.
+    pub(crate) connections: usize,
+    /// Connections the turn accepted.
+    pub(crate) accepted: u64,
+    /// Bytes the turn read.
+    pub(crate) read: u64,
+    /// The loop's read buffer: reading this much in one turn is streaming.
+    pub(crate) read_buffer: usize,
+}
+
+/// What a turn does to the spin window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Window {
+    /// A small exchange, or a new connection: the next request is likely
+    /// to follow at once, so (re)open the window.
+    Open,
+    /// Too many connections, or a stream: a spin would not pay, so close it.
+    Close,
+    /// Nothing read or accepted (output leaving, a close): leave it as it is.
+    Keep,
+}
+
+impl TcpTurn {
+    /// What this turn does to the window (see "When it pays" above).
+    pub(crate) fn window(self) -> Window {
+        if self.connections > SPIN_AT_MOST_CONNECTIONS || self.read >= self.read_buffer as u64 {
+            Window::Close
+        } else if self.accepted > 0 || self.read > 0 {
+            Window::Open
+        } else {
+            Window::Keep
+        }
+    }
+}
 
 /// How a loop's next `poll` waits: what [`Spin::next_wait`] decides, and
 /// what a `--trace` line then says about it.
@@ -128,10 +170,14 @@ impl Spin {
         }
     }
 
-    /// Closes the window at once: the loop sleeps when next it has nothing
-    /// to do.
-    pub(crate) fn end_window(&mut self) {
-        self.until = None;
+    /// Applies what a turn does to the window.
+    pub(crate) fn after(&mut self, window: Window) {
+        match window {
+            Window::Open => self.after_traffic(),
+            // The loop sleeps when next it has nothing to do.
+            Window::Close => self.until = None,
+            Window::Keep => {}
+        }
     }
 
     /// How the next `poll` waits: at once if work is already `busy`, else
@@ -198,6 +244,44 @@ mod tests {
         assert_eq!(Wait::Busy.timeout(None), Some(Duration::ZERO));
         let timer = Some(Duration::from_millis(7));
         assert_eq!(Wait::Sleep.timeout(timer), timer);
+    }
+
+    fn turn(connections: usize, accepted: u64, read: u64) -> Window {
+        let read_buffer = 65_536;
+        TcpTurn {
+            connections,
+            accepted,
+            read,
+            read_buffer,
+        }
+        .window()
+    }
+
+    #[test]
+    fn a_small_request_or_a_new_connection_opens_the_window() {
+        assert_eq!(turn(1, 0, 64), Window::Open);
+        assert_eq!(turn(SPIN_AT_MOST_CONNECTIONS, 0, 65_535), Window::Open);
+        assert_eq!(turn(1, 1, 0), Window::Open);
+    }
+
+    #[test]
+    fn more_connections_or_a_stream_close_the_window() {
+        assert_eq!(turn(SPIN_AT_MOST_CONNECTIONS + 1, 0, 64), Window::Close);
+        assert_eq!(turn(SPIN_AT_MOST_CONNECTIONS + 1, 1, 0), Window::Close);
+        assert_eq!(turn(1, 0, 65_536), Window::Close);
+        assert_eq!(turn(1, 0, 16 * 65_536), Window::Close);
+    }
+
+    #[test]
+    fn a_turn_that_only_wrote_or_closed_leaves_the_window_as_it_was() {
+        assert_eq!(turn(1, 0, 0), Window::Keep);
+        assert_eq!(turn(0, 0, 0), Window::Keep);
+        let mut spin = Spin::new(Duration::from_secs(3600));
+        spin.after(Window::Open);
+        spin.after(Window::Keep);
+        assert_eq!(spin.next_wait(false), Wait::Spin);
+        spin.after(Window::Close);
+        assert_eq!(spin.next_wait(false), Wait::Sleep);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use super::server::{LoopParts, Options};
 use super::splice::SplicePipe;
 use super::{CloseReason, Handler, Stats};
 use crate::os::{RateLimitedLog, interrupted, is_routine_disconnect};
-use crate::spin::{SPIN_AT_MOST_CONNECTIONS, Spin};
+use crate::spin::{Spin, TcpTurn};
 use crate::stop::{SIGNALS, StopRequest, StopSignals, WAKER};
 use crate::trace::{Trace, WaitTrace};
 
@@ -64,12 +64,7 @@ where
             if let Some(trace) = &self.trace {
                 self.waits.after_poll(trace, events.iter().count());
             }
-            // Any readiness of the listener or a connection, or a read
-            // resumed, is traffic: the next request is likely to follow.
-            let traffic = !self.resume.is_empty()
-                || events
-                    .iter()
-                    .any(|event| !matches!(event.token(), WAKER | SIGNALS));
+            let before = (self.stats.connections, self.stats.bytes_read);
             let now = self.has_timers().then(Instant::now);
             if let (Some(now), Some(_)) = (now, self.opts.idle_timeout) {
                 self.now_ms = super::idle::millis_since(self.epoch, now);
@@ -110,7 +105,10 @@ where
             if self.accept_pending && self.accept_paused_until.is_none() {
                 self.accept();
             }
-            self.spin_after_turn(traffic);
+            self.spin_after_turn(
+                self.stats.connections - before.0,
+                self.stats.bytes_read - before.1,
+            );
         }
         if !self.stop_now {
             // Done before any second signal: nothing of this loop's to give
@@ -169,17 +167,21 @@ where
         }
     }
 
-    /// After a turn: stay awake for the next request if the turn had
-    /// traffic, but only while the loop serves few connections (with more,
-    /// one wake-up serves several requests: see "When it pays" in
-    /// `crate::spin`).
-    fn spin_after_turn(&mut self, traffic: bool) {
-        if self.clients.len() > SPIN_AT_MOST_CONNECTIONS {
-            self.spin.end_window();
-        } else if traffic {
-            self.spin.after_traffic();
-        }
-        if let (Some(trace), true) = (&self.trace, traffic) {
+    /// After a turn that `accepted` connections and `read` bytes: stay
+    /// awake for the next request after a small exchange with few
+    /// connections, not after a stream or with many (see
+    /// [`TcpTurn::window`] and "When it pays" in `crate::spin`).
+    fn spin_after_turn(&mut self, accepted: u64, read: u64) {
+        self.spin.after(
+            TcpTurn {
+                connections: self.clients.len(),
+                accepted,
+                read,
+                read_buffer: self.scratch.len(),
+            }
+            .window(),
+        );
+        if let (Some(trace), true) = (&self.trace, accepted > 0 || read > 0) {
             self.waits.traffic(trace);
         }
     }
