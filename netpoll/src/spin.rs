@@ -50,10 +50,7 @@
 //!
 //! When client and server share one core, spinning cannot help (the
 //! client's wake-up is what hands the core over either way) and costs a
-//! few percent of CPU per request; and one connection that streams is read
-//! in the small pieces in which it arrives rather than in the larger batch
-//! a wake-up collects, which costs CPU per byte. For those `--spin-us 0`
-//! is the better choice.
+//! few percent of CPU per request: there `--spin-us 0` is the better choice.
 //!
 //! # Go does the same
 //!

@@ -75,15 +75,12 @@ struct Args {
     /// Polling a little is cheaper than sleeping when the next request
     /// follows at once, because waking a sleeping thread takes longer than
     /// a ping-pong client takes to answer; an idle server still sleeps. Only
-    /// with one or two connections: with more, one wake-up serves several
-    /// requests and there is nothing to save. The
-    /// cost: a core kept busy for up to this long after the last request;
-    /// where client and server share one core (where the spin cannot help),
-    /// a few percent more CPU per request; and for one connection that
-    /// streams, about a fifth more CPU per byte (it is read in smaller
-    /// pieces). Use 0 for those. Why and how:
-    /// netpoll/src/spin.rs; measurements: docs/performance.md. At most
-    /// 1000000 (one second).
+    /// with one or two connections, and not for a stream: there one wake-up
+    /// serves much work and there is little to save. The cost: a core kept
+    /// busy for up to this long after the last request, and, where client
+    /// and server share one core (where the spin cannot help), a few percent
+    /// more CPU per request: use 0 there. Why and how: netpoll/src/spin.rs;
+    /// measurements: docs/performance.md. At most 1000000 (one second).
     #[arg(
         long,
         value_name = "MICROSECONDS",
