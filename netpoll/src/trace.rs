@@ -22,7 +22,9 @@
 //!
 //! A line reads: `    1234 µs  conn 0 127.0.0.1:51234: read 5 bytes`: the
 //! microseconds since the server started tracing, who (the loop itself, a
-//! connection's token and peer, or a UDP peer), and what happened.
+//! connection's token and peer, or a UDP peer), and what happened. With
+//! `--threads` each loop has its own tokens, so its lines name it:
+//! `loop 1: accept …`, `loop 1 conn 0 127.0.0.1:51234: read 5 bytes`.
 
 use std::fmt;
 use std::io;
@@ -38,6 +40,9 @@ use crate::spin::Wait;
 #[derive(Debug, Clone, Copy)]
 pub struct Trace {
     start: Instant,
+    /// Which loop writes, when a server runs several (`--threads`): each
+    /// has its own tokens, so `conn 0` alone would not say whose.
+    loop_index: Option<usize>,
 }
 
 impl Trace {
@@ -52,17 +57,35 @@ impl Trace {
         static START: OnceLock<Instant> = OnceLock::new();
         Trace {
             start: *START.get_or_init(Instant::now),
+            loop_index: None,
+        }
+    }
+
+    /// The tracer of loop `index` of a server running `loops` of them:
+    /// with more than one, every line names its loop (`loop 1: …`,
+    /// `loop 1 conn 0 …`).
+    pub fn of_loop(self, index: usize, loops: usize) -> Trace {
+        Trace {
+            loop_index: (loops > 1).then_some(index),
+            ..self
         }
     }
 
     /// A line about the loop itself (`poll`, accept, timers).
     pub fn event(&self, what: fmt::Arguments<'_>) {
-        self.line(format_args!("loop: {what}"));
+        match self.loop_index {
+            Some(index) => self.line(format_args!("loop {index}: {what}")),
+            None => self.line(format_args!("loop: {what}")),
+        }
     }
 
-    /// A line about one TCP connection, named by its token and peer.
+    /// A line about one TCP connection, named by its token and peer (and
+    /// its loop, when there are several).
     pub fn conn(&self, token: usize, peer: SocketAddr, what: fmt::Arguments<'_>) {
-        self.line(format_args!("conn {token} {peer}: {what}"));
+        match self.loop_index {
+            Some(index) => self.line(format_args!("loop {index} conn {token} {peer}: {what}")),
+            None => self.line(format_args!("conn {token} {peer}: {what}")),
+        }
     }
 
     /// A line about one UDP peer (UDP has no connections, so no token).

@@ -943,6 +943,53 @@ fn trace_shows_the_accept_read_write_and_close_of_one_request() {
     assert_lines_in_order(&rest, &["loop: trace ends"]);
 }
 
+/// With `--threads`, each loop numbers its connections from 0, so every
+/// trace line names its loop: `conn 0` alone would not say whose.
+/// Not on Windows, which refuses `--threads` above 1 (see `Spread`).
+#[cfg(not(windows))]
+#[test]
+fn with_threads_each_trace_line_names_its_loop() {
+    let mut server = start(&["--quiet", "--trace", "--threads", "2"]);
+    let mut clients: Vec<TcpStream> = (0..4).map(|_| server.connect()).collect();
+    for client in &mut clients {
+        ping(client, b"hello");
+    }
+    let peers: Vec<String> = clients
+        .iter()
+        .map(|c| c.local_addr().unwrap().to_string())
+        .collect();
+    drop(clients);
+    let closed = std::cell::Cell::new(0);
+    let traced = server.stderr_until(|line| {
+        if line.contains("close: peer closed the connection") {
+            closed.set(closed.get() + 1);
+        }
+        closed.get() == peers.len()
+    });
+    let rest = server.stop_ok();
+    let names_its_loop = |line: &&String| {
+        let after = line.split(" µs  ").nth(1).unwrap_or("");
+        after.starts_with("loop 0") || after.starts_with("loop 1")
+    };
+    // Every line but the process' last, `loop: trace ends`, which is
+    // written once for all loops.
+    let trace: Vec<&String> = traced
+        .iter()
+        .chain(&rest)
+        .filter(|l| l.contains(" µs  ") && !l.ends_with("loop: trace ends"))
+        .collect();
+    assert!(trace.iter().all(names_its_loop), "{trace:#?}");
+    for peer in &peers {
+        let accepted = trace
+            .iter()
+            .any(|l| l.contains(": accept ") && l.contains(peer.as_str()));
+        let read = trace
+            .iter()
+            .any(|l| l.contains(" conn ") && l.contains(&format!("{peer}: read 5 bytes")));
+        assert!(accepted && read, "{peer} in {trace:#?}");
+    }
+}
+
 /// Without `--trace` the same exchange writes no trace line: tracing is off
 /// by default (the close is still logged, at debug level).
 #[test]

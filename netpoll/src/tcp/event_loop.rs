@@ -352,7 +352,8 @@ pub(super) struct EventLoop<H, F> {
 impl<H, F> EventLoop<H, F> {
     pub(super) fn new(parts: LoopParts<F>) -> Self {
         let epoch = Instant::now();
-        let trace = Trace::when(parts.opts.trace);
+        let trace =
+            Trace::when(parts.opts.trace).map(|trace| trace.of_loop(parts.index, parts.loops));
         let next_idle_sweep = parts
             .opts
             .idle_timeout

@@ -186,7 +186,8 @@ where
 
         let stop = Arc::new(StopRequest::default());
         let live_conns = Arc::new(AtomicUsize::new(0));
-        let stop_tallies = Arc::new(StopTallies::new(listeners.len()));
+        let loops = listeners.len();
+        let stop_tallies = Arc::new(StopTallies::new(loops));
         let factory = Arc::new(self.factory);
         // Dropping a partly built handle stops the loops already started.
         let mut handle = ServerHandle::new(local_addr, Arc::clone(&stop));
@@ -210,6 +211,8 @@ where
                 live_conns: Arc::clone(&live_conns),
                 stop_tallies: Arc::clone(&stop_tallies),
                 opts: self.opts.clone(),
+                index: i,
+                loops,
             };
             let thread = thread::Builder::new()
                 .name(format!("tcp-loop-{i}"))
@@ -349,6 +352,9 @@ pub(super) struct LoopParts<F> {
     /// What the loops wait for when stopping, said once for all of them.
     pub(super) stop_tallies: Arc<StopTallies>,
     pub(super) opts: Options,
+    /// This loop's number, and how many the server runs (for `--trace`).
+    pub(super) index: usize,
+    pub(super) loops: usize,
 }
 
 #[cfg(test)]
