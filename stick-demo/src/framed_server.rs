@@ -50,7 +50,6 @@ use bytes::{Bytes, BytesMut};
 use netpoll::Escaped;
 use netpoll::console::{self, Console};
 use netpoll::tcp::{CloseReason, Conn, Handler, Server};
-use netpoll::trace::Trace;
 use proto::{DecodeError, FrameCodec};
 
 use crate::boundaries::plural;
@@ -139,27 +138,19 @@ impl FrameBuffer {
     /// `--trace`: what is buffered while a frame is incomplete, in the
     /// words of the wire format (a header of [`proto::HEADER_LEN`] bytes,
     /// then the message).
-    fn trace_partial(&self, trace: &Trace, peer: SocketAddr) {
+    fn trace_partial(&self, conn: &Conn<'_>) {
         let have = self.bytes.len();
         match self.bytes.first_chunk::<{ proto::HEADER_LEN }>() {
-            None if have == 0 => {
-                trace.peer(peer, format_args!("nothing left over: every frame decoded"))
-            }
-            None => trace.peer(
-                peer,
-                format_args!(
-                    "have {have} of {} header bytes: wait for more",
-                    proto::HEADER_LEN
-                ),
-            ),
-            Some(header) => trace.peer(
-                peer,
-                format_args!(
-                    "have {} of {} message bytes: wait for more",
-                    have - proto::HEADER_LEN,
-                    i32::from_le_bytes(*header)
-                ),
-            ),
+            None if have == 0 => conn.trace(format_args!("nothing left over: every frame decoded")),
+            None => conn.trace(format_args!(
+                "have {have} of {} header bytes: wait for more",
+                proto::HEADER_LEN
+            )),
+            Some(header) => conn.trace(format_args!(
+                "have {} of {} message bytes: wait for more",
+                have - proto::HEADER_LEN,
+                i32::from_le_bytes(*header)
+            )),
         }
     }
 
@@ -190,15 +181,12 @@ pub struct Shared {
     cut_frames: AtomicU64,
     /// A flood of bad peers must not flood stderr.
     reject_log: Mutex<RejectLog>,
-    /// `--trace`: `Some` says what became of each read (see netpoll's `trace`).
-    trace: Option<Trace>,
 }
 
 impl Shared {
     /// Settings for every connection of one server.
-    pub fn new(quiet: bool, max_frame: usize, trace: bool) -> Arc<Self> {
+    pub fn new(quiet: bool, max_frame: usize) -> Arc<Self> {
         Arc::new(Shared {
-            trace: Trace::when(trace),
             quiet,
             codec: FrameCodec::with_max_frame_len(max_frame),
             messages: AtomicU64::new(0),
@@ -322,16 +310,11 @@ impl Handler for FramedServer {
             match self.buf.decode(&self.shared.codec) {
                 Ok(Some(message)) => {
                     self.messages += 1;
-                    if let Some(trace) = &self.shared.trace {
-                        trace.peer(
-                            conn.peer_addr(),
-                            format_args!(
-                                "frame {} bytes: message {} decoded",
-                                message.len(),
-                                self.messages
-                            ),
-                        );
-                    }
+                    conn.trace(format_args!(
+                        "frame {} bytes: message {} decoded",
+                        message.len(),
+                        self.messages
+                    ));
                     self.shared.messages.fetch_add(1, Ordering::Relaxed);
                     if !self.shared.quiet {
                         Console::stdout().line(format_args!(
@@ -343,9 +326,7 @@ impl Handler for FramedServer {
                 }
                 // Part of a frame: keep it, the rest comes with a later read.
                 Ok(None) => {
-                    if let Some(trace) = &self.shared.trace {
-                        self.buf.trace_partial(trace, conn.peer_addr());
-                    }
+                    self.buf.trace_partial(conn);
                     break;
                 }
                 // No way to find the next frame boundary: drop this peer.
@@ -408,7 +389,7 @@ impl Handler for FramedServer {
 
 /// Runs the framed server until SIGINT/SIGTERM, then prints its totals.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let shared = Shared::new(args.quiet, args.max_frame, args.trace);
+    let shared = Shared::new(args.quiet, args.max_frame);
     let per_conn = Arc::clone(&shared);
     let server = Server::new(move |_peer| FramedServer::new(Arc::clone(&per_conn)))
         .read_buffer_size(args.read_size as usize)

@@ -661,7 +661,8 @@ fn server_trace_shows_the_accept_the_read_and_the_close() {
 }
 
 /// `stick-demo server2 --trace`: a frame whose header arrives in two
-/// parts shows the partial header waiting, then the frame decoded.
+/// parts shows the partial header waiting, then the frame decoded; the
+/// handler's lines name the connection as the loop's do (`conn 0 …`).
 #[test]
 fn server2_trace_shows_a_partial_header_waiting_then_the_frame() {
     let mut server = start_server("server2", &["--trace", "--quiet"]);
@@ -671,7 +672,9 @@ fn server2_trace_shows_a_partial_header_waiting_then_the_frame() {
     client.write_all(&frame[..3]).unwrap();
     // The server has read those 3 bytes, and nothing else was sent: the
     // next read cannot hold them together with the rest.
-    server.wait_for_stderr(&format!("{peer}: have 3 of 4 header bytes: wait for more"));
+    server.wait_for_stderr(&format!(
+        " µs  conn 0 {peer}: have 3 of 4 header bytes: wait for more"
+    ));
     client.write_all(&frame[3..]).unwrap();
     client.shutdown(Shutdown::Write).unwrap();
     let traced = server.stderr_until(|l| l.contains("close: peer closed the connection"));
@@ -679,8 +682,8 @@ fn server2_trace_shows_a_partial_header_waiting_then_the_frame() {
         &traced,
         &[
             format!(" µs  conn 0 {peer}: read {} bytes", frame.len() - 3),
-            format!(" µs  {peer}: frame 26 bytes: message 1 decoded"),
-            format!(" µs  {peer}: nothing left over: every frame decoded"),
+            format!(" µs  conn 0 {peer}: frame 26 bytes: message 1 decoded"),
+            format!(" µs  conn 0 {peer}: nothing left over: every frame decoded"),
             format!(" µs  conn 0 {peer}: close: peer closed the connection"),
         ],
     );

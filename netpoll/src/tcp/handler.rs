@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 
 use super::io::ClientSocket;
 use crate::os::{SHORT_WRITE_MEANS_FULL, interrupted, would_block};
+use crate::trace::Trace;
 
 /// What a server does with one connection's bytes. One value per accepted
 /// connection, made by the factory given to [`Server::new`](super::Server::new).
@@ -88,14 +89,24 @@ impl fmt::Display for CloseReason {
 pub struct Conn<'a> {
     socket: &'a mut ClientSocket,
     bytes_written: &'a mut u64,
+    /// The connection's token, and the loop's tracer, for [`Conn::trace`].
+    token: usize,
+    tracer: Option<Trace>,
     pub(super) close: Option<CloseReason>,
 }
 
 impl<'a> Conn<'a> {
-    pub(super) fn new(socket: &'a mut ClientSocket, bytes_written: &'a mut u64) -> Self {
+    pub(super) fn new(
+        socket: &'a mut ClientSocket,
+        bytes_written: &'a mut u64,
+        token: usize,
+        tracer: Option<Trace>,
+    ) -> Self {
         Conn {
             socket,
             bytes_written,
+            token,
+            tracer,
             close: None,
         }
     }
@@ -103,6 +114,16 @@ impl<'a> Conn<'a> {
     /// The peer's address, for log lines.
     pub fn peer_addr(&self) -> SocketAddr {
         self.socket.peer
+    }
+
+    /// With `--trace` (the server's [`trace`](super::Server::trace)), a line
+    /// about this connection among the loop's own, named as the loop names
+    /// it (token, peer, and loop with several); without, nothing. For a
+    /// handler's own steps: a frame decoded, a partial one kept.
+    pub fn trace(&self, what: fmt::Arguments<'_>) {
+        if let Some(tracer) = &self.tracer {
+            tracer.conn(self.token, self.socket.peer, what);
+        }
     }
 
     /// Queues `data` for the peer, in order after everything sent before.

@@ -191,7 +191,8 @@ where
                         );
                     }
                     socket.read = ReadState::Eof;
-                    let mut conn = Conn::new(socket, &mut self.stats.bytes_written);
+                    let mut conn =
+                        Conn::new(socket, &mut self.stats.bytes_written, key, self.trace);
                     handler.on_peer_closed_write(&mut conn);
                     if let Some(reason) = conn.close {
                         break Some(reason);
@@ -223,7 +224,8 @@ where
                     if let Some(trace) = &self.trace {
                         trace.conn(key, socket.peer, format_args!("read {n} bytes"));
                     }
-                    let mut conn = Conn::new(socket, &mut self.stats.bytes_written);
+                    let mut conn =
+                        Conn::new(socket, &mut self.stats.bytes_written, key, self.trace);
                     handler.on_data(&mut conn, &self.scratch[..n]);
                     let close = conn.close;
                     if let Some(trace) = &self.trace {
