@@ -54,6 +54,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
+use netpoll::spin::MAX_SPIN_US;
 
 use self::{procfs::Machine, server::ServerCommand};
 
@@ -314,8 +315,6 @@ pub struct SpinWindows(pub Vec<u64>);
 /// Each window is one more server in every round: four keep a default run's
 /// length within reason.
 const MAX_SPIN_WINDOWS: usize = 4;
-/// The largest `--spin-us` tcp-server accepts (one second).
-const MAX_SPIN_US: u64 = 1_000_000;
 
 impl std::fmt::Display for SpinWindows {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -76,6 +76,11 @@ use std::time::{Duration, Instant};
 /// placement of client and server, are in `docs/performance.md`.
 pub const DEFAULT_SPIN_US: u64 = 50;
 
+/// The longest window a program accepts for `--spin-us`, in microseconds
+/// (one second): a spin is for the gap between a reply and the next
+/// request, and a longer one only keeps a core busy for nothing.
+pub const MAX_SPIN_US: u64 = 1_000_000;
+
 /// A TCP loop spins only while it serves at most this many connections:
 /// with more, it seldom sleeps between requests, so a spin has little to
 /// save and costs CPU (see "When it pays" above).

@@ -25,7 +25,7 @@ use anyhow::Context;
 use clap::Parser;
 use netpoll::cli::{announce_listening, resolve};
 use netpoll::console::{self, Console};
-use netpoll::spin::DEFAULT_SPIN_US;
+use netpoll::spin::{DEFAULT_SPIN_US, MAX_SPIN_US};
 use netpoll::tcp::{Server, Stats};
 
 use echo::Echo;
@@ -85,7 +85,7 @@ struct Args {
         long,
         value_name = "MICROSECONDS",
         default_value_t = DEFAULT_SPIN_US,
-        value_parser = clap::value_parser!(u64).range(0..=1_000_000)
+        value_parser = clap::value_parser!(u64).range(0..=MAX_SPIN_US)
     )]
     spin_us: u64,
 
