@@ -101,12 +101,17 @@ pub fn rss_bytes(pid: u32) -> Result<u64> {
     parse_status_rss(&text).with_context(|| format!("parsing {path}"))
 }
 
+/// The value of field `name` in the text of a `status` file (proc(5):
+/// one `Name:\tvalue` per line), untrimmed.
+pub fn status_field<'a>(status: &'a str, name: &str) -> Option<&'a str> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+}
+
 /// `VmRSS` from the text of `/proc/<pid>/status` (given there in kB), in bytes.
 pub fn parse_status_rss(status: &str) -> Result<u64> {
-    let line = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .context("no VmRSS line (has the process exited?)")?;
+    let line = status_field(status, "VmRSS").context("no VmRSS line (has the process exited?)")?;
     let kb = line
         .trim()
         .strip_suffix("kB")

@@ -33,6 +33,8 @@ use std::{collections::BTreeMap, fs, io};
 
 use anyhow::{Context, Result};
 
+use crate::procfs::status_field;
+
 /// One thread's context switches, or a sum of several threads'.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ContextSwitches {
@@ -129,9 +131,7 @@ fn has_vanished(err: &io::Error) -> bool {
 /// of a `status` file (proc(5)).
 pub fn parse_status_switches(status: &str) -> Result<ContextSwitches> {
     let field = |name: &str| -> Result<u64> {
-        let value = status
-            .lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+        let value = status_field(status, name)
             .with_context(|| format!("no {name} line"))?
             .trim();
         value.parse().with_context(|| format!("{name} {value:?}"))
