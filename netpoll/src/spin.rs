@@ -138,10 +138,12 @@ pub(crate) enum Wait {
 }
 
 impl Wait {
-    /// The `poll` timeout: `None` (or a timer's) when sleeping, zero when not.
-    pub(crate) fn timeout(self, sleep: Option<Duration>) -> Option<Duration> {
+    /// The `poll` timeout: zero when not sleeping; when sleeping, what
+    /// `sleep` says (`None`, or until the loop's nearest timer), asked only
+    /// then, so a spin's tries do not compute it.
+    pub(crate) fn timeout(self, sleep: impl FnOnce() -> Option<Duration>) -> Option<Duration> {
         match self {
-            Wait::Sleep => sleep,
+            Wait::Sleep => sleep(),
             Wait::Busy | Wait::Spin => Some(Duration::ZERO),
         }
     }
@@ -242,10 +244,11 @@ mod tests {
         spin.after_traffic();
         assert_eq!(spin.next_wait(true), Wait::Busy);
         assert_eq!(spin.next_wait(false), Wait::Spin);
-        assert_eq!(Wait::Spin.timeout(None), Some(Duration::ZERO));
-        assert_eq!(Wait::Busy.timeout(None), Some(Duration::ZERO));
+        let no_timer = || -> Option<Duration> { panic!("asked for a timer while not sleeping") };
+        assert_eq!(Wait::Spin.timeout(no_timer), Some(Duration::ZERO));
+        assert_eq!(Wait::Busy.timeout(no_timer), Some(Duration::ZERO));
         let timer = Some(Duration::from_millis(7));
-        assert_eq!(Wait::Sleep.timeout(timer), timer);
+        assert_eq!(Wait::Sleep.timeout(|| timer), timer);
     }
 
     fn turn(connections: usize, accepted: u64, read: u64) -> Window {

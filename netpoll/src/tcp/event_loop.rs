@@ -55,7 +55,8 @@ where
             if let Some(trace) = &self.trace {
                 self.waits.before_poll(trace, wait);
             }
-            match self.poll.poll(&mut events, wait.timeout(self.next_timer())) {
+            let timeout = wait.timeout(|| self.next_timer());
+            match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 // A signal arrived during epoll_wait: just wait again.
                 Err(ref e) if interrupted(e) => continue,

@@ -62,7 +62,7 @@ impl<H: Handler> EventLoop<H> {
             if let Some(trace) = &self.trace {
                 waits.before_poll(trace, wait);
             }
-            match self.poll.poll(&mut events, wait.timeout(None)) {
+            match self.poll.poll(&mut events, wait.timeout(|| None)) {
                 Ok(()) => {}
                 // A signal arrived during `epoll_wait`; its pipe event will
                 // be seen on the next poll.
