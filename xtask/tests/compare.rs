@@ -41,6 +41,13 @@ fn fixtures() -> PathBuf {
         .join("go")
 }
 
+/// A directory with no programs in it: as `PATH`, it hides `go`.
+fn empty_path() -> PathBuf {
+    let empty = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("empty-path");
+    fs::create_dir_all(&empty).unwrap();
+    empty
+}
+
 /// Runs `command` to its end (killed, and the test failed, at `timeout`);
 /// returns the status, stdout and stderr.
 fn run(command: Command, timeout: Duration) -> (ExitStatus, String, String) {
@@ -66,10 +73,8 @@ fn go_is_installed() -> bool {
 #[test]
 fn without_a_go_directory_it_uses_the_repositorys_go_programs() {
     let _ports = fixed_ports();
-    let empty = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("empty-path-default");
-    fs::create_dir_all(&empty).unwrap();
     let mut command = xtask();
-    command.env("PATH", &empty);
+    command.env("PATH", empty_path());
     let (status, _, stderr) = run(command, Duration::from_secs(60));
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("`go` is not on PATH"), "{stderr}");
@@ -102,10 +107,11 @@ fn a_directory_without_the_tutorial_layout_is_named_with_the_missing_files_and_e
 #[test]
 fn without_go_on_path_it_says_how_to_install_it_and_exits_2() {
     let _ports = fixed_ports();
-    let empty = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("empty-path");
-    fs::create_dir_all(&empty).unwrap();
     let mut command = xtask();
-    command.arg("--go").arg(fixtures()).env("PATH", &empty);
+    command
+        .arg("--go")
+        .arg(fixtures())
+        .env("PATH", empty_path());
     let (status, _, stderr) = run(command, Duration::from_secs(60));
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("`go` is not on PATH"), "{stderr}");
