@@ -116,11 +116,17 @@ impl TcpTurn {
     pub(crate) fn window(self) -> Window {
         if self.connections > SPIN_AT_MOST_CONNECTIONS || self.read >= self.read_buffer as u64 {
             Window::Close
-        } else if self.accepted > 0 || self.read > 0 {
+        } else if self.had_traffic() {
             Window::Open
         } else {
             Window::Keep
         }
+    }
+
+    /// Whether the turn read or accepted anything: what `--trace` times a
+    /// spin from.
+    pub(crate) fn had_traffic(self) -> bool {
+        self.accepted > 0 || self.read > 0
     }
 }
 

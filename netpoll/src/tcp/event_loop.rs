@@ -173,16 +173,14 @@ where
     /// connections, not after a stream or with many (see
     /// [`TcpTurn::window`] and "When it pays" in `crate::spin`).
     fn spin_after_turn(&mut self, accepted: u64, read: u64) {
-        self.spin.after(
-            TcpTurn {
-                connections: self.clients.len(),
-                accepted,
-                read,
-                read_buffer: self.scratch.len(),
-            }
-            .window(),
-        );
-        if let (Some(trace), true) = (&self.trace, accepted > 0 || read > 0) {
+        let turn = TcpTurn {
+            connections: self.clients.len(),
+            accepted,
+            read,
+            read_buffer: self.scratch.len(),
+        };
+        self.spin.after(turn.window());
+        if let (Some(trace), true) = (&self.trace, turn.had_traffic()) {
             self.waits.traffic(trace);
         }
     }
