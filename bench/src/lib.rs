@@ -448,7 +448,9 @@ pub fn run(args: RunArgs) -> Result<()> {
              and pins processes to CPUs with sched_setaffinity"
         );
     }
-    let nofile = procfs::raise_nofile_limit()?;
+    // The servers inherit the raised limit: room for the idle connections.
+    netpoll::raise_open_file_limit();
+    let nofile = procfs::open_file_limit()?;
     args.bench.check_spin_us_has_a_use()?;
     let scenarios = args.bench.scenario.expand();
     let machine = Machine::describe();

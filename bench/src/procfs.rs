@@ -157,35 +157,20 @@ pub fn parse_cpu_model(cpuinfo: &str) -> Option<String> {
     })
 }
 
-/// Raises this process's soft `RLIMIT_NOFILE` to its hard limit and returns the
-/// new soft limit. Children spawned afterwards inherit it, which is how the
-/// servers under test get room for the idle scenario's connections too.
-#[cfg(unix)]
-pub fn raise_nofile_limit() -> Result<u64> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes into the struct we pass and nothing else.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("getrlimit(RLIMIT_NOFILE)");
+/// This process's soft limit on open files (`/proc/self/limits`), which
+/// the servers it starts inherit.
+pub fn open_file_limit() -> Result<u64> {
+    let limits = fs::read_to_string("/proc/self/limits").context("reading /proc/self/limits")?;
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .context("no `Max open files` in /proc/self/limits")?;
+    let soft = line["Max open files".len()..].split_whitespace().next();
+    match soft {
+        Some("unlimited") => Ok(u64::MAX),
+        Some(n) => n.parse().with_context(|| format!("open file limit {n:?}")),
+        None => bail!("no soft limit in {line:?}"),
     }
-    if limit.rlim_cur < limit.rlim_max {
-        limit.rlim_cur = limit.rlim_max;
-        // SAFETY: setrlimit reads the struct we pass.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-            return Err(std::io::Error::last_os_error()).context("setrlimit(RLIMIT_NOFILE)");
-        }
-    }
-    // rlim_t is unsigned on Linux, signed on FreeBSD.
-    #[allow(clippy::useless_conversion)]
-    Ok(u64::try_from(limit.rlim_cur).unwrap_or(u64::MAX))
-}
-
-/// No such limit elsewhere (see [`netpoll::raise_open_file_limit`]).
-#[cfg(not(unix))]
-pub fn raise_nofile_limit() -> Result<u64> {
-    bail!("RLIMIT_NOFILE: Unix only")
 }
 
 #[cfg(test)]
@@ -215,12 +200,54 @@ mod tests {
         assert!(parse_stat_cpu_ticks(&STAT.replace(" 7 3 ", " 7 x ")).is_err());
     }
 
+    /// This process's CPU time as `getrusage` reports it: the same
+    /// accounts as `utime` and `stime`, by another road.
+    #[cfg(target_os = "linux")]
+    fn rusage() -> CpuTime {
+        // SAFETY: rusage is plain data, written whole by getrusage.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: getrusage writes only into `usage`.
+        assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) }, 0);
+        let time = |t: libc::timeval| {
+            Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+        };
+        CpuTime {
+            user: time(usage.ru_utime),
+            system: time(usage.ru_stime),
+        }
+    }
+
     #[cfg(target_os = "linux")]
     #[test]
-    fn own_cpu_time_is_readable() {
-        // Reads the real file of this test process: proves the path and field
-        // positions match the running kernel, not just the sample above.
-        cpu_time(std::process::id()).unwrap();
+    fn own_cpu_time_is_this_processs_user_and_system_time() {
+        // Reads the real file of this test process: the fields read must be
+        // the kernel's utime and stime, not their neighbours (a fault count,
+        // the children's time), so first spend some user time, bounded in
+        // work, then compare with getrusage read just before and after.
+        let mut x = 1u64;
+        for _ in 0..200 {
+            if rusage().user >= Duration::from_millis(50) {
+                break;
+            }
+            for i in 0..2_000_000u64 {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(i));
+            }
+        }
+        let before = rusage();
+        let read = cpu_time(std::process::id()).unwrap();
+        let after = rusage();
+        assert!(before.user >= Duration::from_millis(50), "{before:?}");
+        // /proc counts in clock ticks: allow one either side.
+        let tick = ticks_to_duration(1, clock_ticks_per_second().unwrap());
+        for (name, low, got, high) in [
+            ("user", before.user, read.user, after.user),
+            ("system", before.system, read.system, after.system),
+        ] {
+            assert!(
+                low.saturating_sub(tick) <= got && got <= high + tick,
+                "{name}: /proc says {got:?}, getrusage {low:?}..{high:?}"
+            );
+        }
     }
 
     #[test]

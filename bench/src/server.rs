@@ -18,7 +18,7 @@ use std::{
 };
 
 use anyhow::{Context, Result};
-use harness::{EchoLines, Process, Stream};
+use harness::{EchoLines, Program, Stream};
 
 /// How long a server may take to print its `listening on` line.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -66,7 +66,7 @@ impl std::fmt::Display for ServerCommand {
 
 /// A running server. Dropping it kills and reaps the process.
 pub struct ServerProcess {
-    process: Process,
+    process: Program,
     pub addr: SocketAddr,
 }
 
@@ -89,10 +89,10 @@ impl ServerProcess {
                 eprintln!("{line}");
             }
         }));
-        let process = Process::start(&label, child, None, log)
+        let process = Program::start(&label, child, None, log)
             .with_context(|| format!("starting `{command}`"))?;
         let addr = process
-            .listening_addr(START_TIMEOUT)
+            .announced_addr(START_TIMEOUT)
             .with_context(|| format!("first stdout line of `{command}`"))?;
         Ok(ServerProcess { process, addr })
     }
@@ -182,9 +182,12 @@ mod tests {
         let server = ServerProcess::start(&command).unwrap();
         let line = server
             .process
-            .wait_for_line("its CPU list", Duration::from_secs(5), |l| {
-                l.starts_with("Cpus_allowed_list")
-            })
+            .wait_for_line(
+                Stream::Stdout,
+                "its CPU list",
+                Duration::from_secs(5),
+                |l| l.starts_with("Cpus_allowed_list"),
+            )
             .expect("the child printed its CPU list");
         assert_eq!(line.split_whitespace().last(), Some("0"), "{line}");
     }

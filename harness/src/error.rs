@@ -1,12 +1,12 @@
 //! What can go wrong with a child, as a value: a tool decides what a
-//! failure means (a failed check, a skipped pair); [`crate::Program`] turns
-//! each into a test's panic.
+//! failure means (a failed check, a skipped pair); a test's face of
+//! [`crate::Program`] turns each into a panic.
 
 use std::{fmt, io, time::Duration};
 
-use crate::NotListening;
+use crate::{MAX_LINES, Stream};
 
-/// Why a [`crate::Process`] call failed. Each message names the child.
+/// Why a [`crate::Program`] call failed. Each message names the child.
 #[derive(Debug)]
 pub enum Error {
     /// The child could not be started (`command` is its command line).
@@ -18,18 +18,30 @@ pub enum Error {
         doing: &'static str,
         source: io::Error,
     },
-    /// The child did not print `what` within `timeout`.
+    /// No line of `stream` was `what` within `timeout`.
     Timeout {
         label: String,
+        stream: Stream,
         what: String,
         timeout: Duration,
     },
-    /// The child closed its output without printing `what`.
-    Ended { label: String, what: String },
+    /// The child closed `stream` before printing `what`.
+    Ended {
+        label: String,
+        stream: Stream,
+        what: String,
+    },
+    /// `what` would be past the lines the harness keeps.
+    NotKept {
+        label: String,
+        stream: Stream,
+        what: String,
+    },
     /// The child did not exit within `timeout`, so it was killed.
     Killed { label: String, timeout: Duration },
-    /// The child's first line is not `listening on <addr>`.
-    NotListening { label: String, source: NotListening },
+    /// The child's first line is not `listening on <addr>` (port 0 included:
+    /// the line must tell the port the kernel chose).
+    NotListening { label: String, line: String },
 }
 
 impl fmt::Display for Error {
@@ -39,16 +51,31 @@ impl fmt::Display for Error {
             Error::Io { label, doing, .. } => write!(f, "{label}: cannot {doing}"),
             Error::Timeout {
                 label,
+                stream,
                 what,
                 timeout,
-            } => write!(f, "{label} did not print {what} within {timeout:?}"),
-            Error::Ended { label, what } => write!(f, "{label} ended without printing {what}"),
+            } => write!(f, "{label}: {what} not on {stream} within {timeout:?}"),
+            Error::Ended {
+                label,
+                stream,
+                what,
+            } => write!(f, "{label}: {stream} closed before {what}"),
+            Error::NotKept {
+                label,
+                stream,
+                what,
+            } => write!(
+                f,
+                "{label}: {what} not among the first {MAX_LINES} lines of {stream}, \
+                 all the harness keeps"
+            ),
             Error::Killed { label, timeout } => {
-                write!(f, "{label} did not finish within {timeout:?}; killed it")
+                write!(f, "{label}: still running after {timeout:?}; killed it")
             }
-            Error::NotListening { label, .. } => {
-                write!(f, "{label}'s first line should be `listening on <addr>`")
-            }
+            Error::NotListening { label, line } => write!(
+                f,
+                "{label}: first stdout line is not `listening on <addr>`: {line:?}"
+            ),
         }
     }
 }
@@ -57,8 +84,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Spawn { source, .. } | Error::Io { source, .. } => Some(source),
-            Error::NotListening { source, .. } => Some(source),
-            Error::Timeout { .. } | Error::Ended { .. } | Error::Killed { .. } => None,
+            _ => None,
         }
     }
 }

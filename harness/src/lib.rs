@@ -5,14 +5,15 @@
 //!
 //! Every program here keeps one contract: a server's first stdout line is
 //! `listening on <addr>`, and SIGTERM stops it with a `summary:` line. So a
-//! child is ready when that line arrives ([`listening_addr`] reads it), and
-//! no caller ever sleeps to wait for it.
+//! child is ready when that line arrives ([`Program::announced_addr`] reads
+//! it), and no caller ever sleeps to wait for it. (A server that announces
+//! nothing, the Go tutorial's, is found in the kernel's tables: [`ports`].)
 //!
 //! Three layers make sure no child outlives the program that started it:
 //!
-//! 1. Dropping a [`Process`] (or a [`Program`]) kills the child's whole
-//!    process group and reaps it, so an early return, a failed check or a
-//!    panicking test cleans up on the way out.
+//! 1. Dropping a [`Program`] kills the child's whole process group and
+//!    reaps it, so an early return, a failed check or a panicking test
+//!    cleans up on the way out.
 //! 2. Each child leads a process group of its own ([`group`]): a Ctrl-C in
 //!    the terminal reaches the parent only, and [`install_interrupt_handler`]
 //!    then kills every live group and exits. (In the terminal's group, the
@@ -37,19 +38,15 @@
 //! memory), and, if asked, handed at once to a function that shows them
 //! with the child's label in front ([`EchoLines`]: how the demo narrates).
 //!
-//! Two faces of one machinery:
-//! - [`Process`], for tools: labelled, errors as values ([`Error`]), output
-//!   kept whole so a check can look at all of it.
-//! - [`Program`], for tests: spawned from a `Command`, every failure a panic
-//!   that names the program and what it printed, lines read in order (each
-//!   once), and [`DEADLINE`] on every wait; [`run_to_end`] for a program fed
-//!   its stdin and waited for.
+//! One child type, [`Program`], with a tool's face (errors as values,
+//! [`Error`]) and a test's (each failure a panic that names the program and
+//! what it printed, [`DEADLINE`] on every wait); [`run_to_end`] for a
+//! program fed its stdin and waited for.
 
 mod error;
 pub mod group;
-mod listening;
 pub mod output;
-mod process;
+pub mod ports;
 mod program;
 /// The one place that differs by OS: process groups and signals on Unix,
 /// job objects and console events on Windows.
@@ -59,10 +56,10 @@ mod sys;
 
 pub use error::Error;
 pub use group::{install_interrupt_handler, reaped, spawn_in_own_group};
-pub use listening::{NotListening, listening_addr};
 pub use output::{EchoLines, MAX_LINE_LEN, MAX_LINES, Stream};
-pub use process::{Process, exit_words};
-pub use program::{DEADLINE, Finished, Program, assert_lines_in_order, connect, run_to_end};
+pub use program::{
+    DEADLINE, Finished, Program, assert_lines_in_order, connect, exit_words, run_to_end,
+};
 
 use std::{path::Path, process::Command};
 

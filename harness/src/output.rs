@@ -17,8 +17,6 @@ use std::{
     time::Instant,
 };
 
-use crate::Error;
-
 /// Lines kept per stream. Later lines are counted, not kept, so what is
 /// kept is always the beginning of the output, without gaps.
 pub const MAX_LINES: usize = 5_000;
@@ -28,8 +26,10 @@ pub const MAX_LINE_LEN: usize = 64 * 1024;
 /// Which stream a line came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stream {
-    Stdout,
-    Stderr,
+    /// Standard output: the teaching lines and the server contract.
+    Stdout = 0,
+    /// Standard error: diagnostics and `--trace`.
+    Stderr = 1,
 }
 
 impl fmt::Display for Stream {
@@ -171,7 +171,7 @@ impl Output {
         stream: Stream,
         label: &str,
         echo: EchoLines,
-    ) -> Result<(), Error> {
+    ) -> io::Result<()> {
         let output = Arc::clone(self);
         let owned_label = label.to_owned();
         thread::Builder::new()
@@ -198,11 +198,6 @@ impl Output {
                     });
                 }
                 output.update(|captured| captured.of_mut(stream).closed = true);
-            })
-            .map_err(|source| Error::Io {
-                label: label.to_owned(),
-                doing: "start an output reader thread",
-                source,
             })?;
         Ok(())
     }

@@ -1,72 +1,345 @@
-//! [`Program`]: a child for an integration test. The same machinery as
-//! [`Process`], with a test's manners: a failure is a panic that names the
-//! program and what it printed, lines are read in order (a line read by one
-//! method is not seen again by another), and every wait is bounded by
-//! [`DEADLINE`] unless the test says otherwise.
+//! [`Program`]: a running child. Started in its own group with its output
+//! captured, waited for with deadlines, stopped with SIGTERM, and killed
+//! with its whole group when dropped.
+//!
+//! It has two faces over one machinery. A tool (the demo, compare, the
+//! bench) calls the fallible methods, whose failures are [`Error`] values
+//! it can record and go on from. A test calls the short ones
+//! ([`Program::listening_addr`], [`Program::stdout_until`], …), each a
+//! panic that names the program and what it printed, each bounded by
+//! [`DEADLINE`] unless the test says otherwise. Both read lines in order:
+//! a line read once is not read again.
+//!
+//! Each child has a reaper thread that blocks until the child exits, kills
+//! what is left of its group, reaps it and records the status where every
+//! wait can see it. So a wait with a deadline is a wait on a condition
+//! variable: no polling, and no SIGCHLD handler (which would interrupt
+//! blocking calls with timeouts, a `recv_from` say, on every other thread
+//! of the process whenever any child exits).
 
 use std::{
     cell::{Cell, OnceCell},
+    io::Write,
     net::{SocketAddr, TcpStream},
-    process::{Command, ExitStatus},
+    process::{Child, ChildStdin, Command, ExitStatus, Stdio},
+    sync::Arc,
+    thread,
     time::{Duration, Instant},
 };
 
 use crate::{
-    EchoLines, MAX_LINES, NotListening, Process, Stream, describe, error::chain, process::Next,
+    EchoLines, Error, Stream, describe,
+    error::chain,
+    group::{reap_registered, spawn_grouped},
+    output::Output,
+    sys::{self, Group},
 };
 
-/// The default bound on every wait. Generous on purpose: it catches a hang,
-/// it is not a performance expectation, and a loaded CI machine must not
-/// fail a correct program.
+/// The default bound on every wait of a test. Generous on purpose: it
+/// catches a hang, it is not a performance expectation, and a loaded CI
+/// machine must not fail a correct program.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
-/// A spawned program with its stdout and stderr captured line by line.
-///
-/// Its stdin is `/dev/null` (a test program never reads the terminal).
-/// Lines are as [`crate::output`] says: a `\r` stays visible, invalid UTF-8
-/// shows as U+FFFD.
+/// How long a child killed by `Drop` may take to be reaped (SIGKILL cannot
+/// be ignored, so this only guards against a wedged kernel).
+const REAP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A running child. Dropping it kills its process group and reaps it.
 pub struct Program {
-    process: Process,
+    label: String,
+    pid: u32,
+    group: Arc<Group>,
+    /// Its output and, once reaped, its exit status.
+    output: Arc<Output>,
+    /// The bound on a test's waits ([`Program::with_timeout`]).
     timeout: Duration,
     listening: OnceCell<SocketAddr>,
-    /// How many lines of each stream were read: the next one to read.
-    read_stdout: Cell<usize>,
-    read_stderr: Cell<usize>,
-    /// Set once anything read stdout: `listening on` must be the first line.
-    stdout_read: Cell<bool>,
+    /// How many lines of stdout and of stderr were read: the next to read.
+    read: [Cell<usize>; 2],
 }
 
 /// What a program printed (exactly) and how it ended.
 #[derive(Debug)]
 pub struct Finished {
+    /// How it ended.
     pub status: ExitStatus,
+    /// Its stdout not read yet, byte for byte (but see [`crate::output`]).
     pub stdout: String,
+    /// Its stderr not read yet.
     pub stderr: String,
 }
 
 impl Program {
-    /// Spawns `command` with stdin from `/dev/null` and stdout and stderr
-    /// captured; panics if it cannot be started.
-    pub fn spawn(command: Command) -> Program {
-        Program::start(command, None)
-    }
-
-    fn start(command: Command, stdin: Option<Vec<u8>>) -> Program {
-        let name = describe(&command);
-        let process = Process::start(&name, command, stdin, EchoLines::Silent)
-            .unwrap_or_else(|e| panic!("{}", chain(&e)));
-        Program {
-            process,
+    /// Starts `command` as `label`, in its own process group, with stdout
+    /// and stderr captured (and shown as `echo` says). `stdin` is written
+    /// by a thread and then closed, so a client that reads until end of
+    /// input finishes; `None` gives the child `/dev/null`.
+    pub fn start(
+        label: &str,
+        mut command: Command,
+        stdin: Option<Vec<u8>>,
+        echo: EchoLines,
+    ) -> Result<Program, Error> {
+        let input = if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        };
+        command
+            .stdin(input)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let (mut child, group) = spawn_grouped(&mut command).map_err(|source| Error::Spawn {
+            command: describe(&command),
+            source,
+        })?;
+        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+        let pipe = child.stdin.take();
+        let output = Arc::new(Output::default());
+        let pid = child.id();
+        if let Err(source) = reap_when_it_exits(child, Arc::clone(&group), Arc::clone(&output)) {
+            // Without its reaper the child cannot be waited for: stop it
+            // now (it stays a zombie until we exit, a rare leak).
+            group.kill();
+            return Err(io_error(label, "start its reaper thread", source));
+        }
+        // From here on the guard owns the child: any early return kills it.
+        let program = Program {
+            label: label.to_owned(),
+            pid,
+            group,
+            output,
             timeout: DEADLINE,
             listening: OnceCell::new(),
-            read_stdout: Cell::new(0),
-            read_stderr: Cell::new(0),
-            stdout_read: Cell::new(false),
+            read: [Cell::new(0), Cell::new(0)],
+        };
+        let reading = |started: std::io::Result<()>| {
+            started.map_err(|source| io_error(label, "start an output reader thread", source))
+        };
+        let (stdout, stderr) = (stdout.expect("piped"), stderr.expect("piped"));
+        reading(
+            program
+                .output
+                .read(stdout, Stream::Stdout, label, echo.clone()),
+        )?;
+        reading(program.output.read(stderr, Stream::Stderr, label, echo))?;
+        if let (Some(pipe), Some(input)) = (pipe, stdin) {
+            feed(pipe, input, label)?;
+        }
+        Ok(program)
+    }
+
+    /// The name this child's lines and errors are shown with.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The process id (also its process group id on Unix).
+    pub fn id(&self) -> u32 {
+        self.pid
+    }
+
+    /// The next lines of `stream`, up to and including the first that
+    /// `done` accepts (`what` names it in an error), waiting for them until
+    /// `timeout`. Lines returned are read: the next call starts after them.
+    pub fn lines_until(
+        &self,
+        stream: Stream,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&str) -> bool,
+    ) -> Result<Vec<String>, Error> {
+        let deadline = Instant::now() + timeout;
+        let cursor = &self.read[stream as usize];
+        let mut lines = Vec::new();
+        loop {
+            let index = cursor.get();
+            let next = self.output.wait(deadline, |captured| {
+                let lines = captured.of(stream);
+                match lines.kept.get(index) {
+                    Some(line) => Some(Ok(line.clone())),
+                    None if lines.dropped > 0 => Some(Err(Error::NotKept {
+                        label: self.label.clone(),
+                        stream,
+                        what: what.to_owned(),
+                    })),
+                    None if lines.closed => Some(Err(Error::Ended {
+                        label: self.label.clone(),
+                        stream,
+                        what: what.to_owned(),
+                    })),
+                    None => None,
+                }
+            });
+            let line = next.unwrap_or_else(|| {
+                Err(Error::Timeout {
+                    label: self.label.clone(),
+                    stream,
+                    what: what.to_owned(),
+                    timeout,
+                })
+            })?;
+            cursor.set(index + 1);
+            let finished = done(&line);
+            lines.push(line);
+            if finished {
+                return Ok(lines);
+            }
         }
     }
 
-    fn name(&self) -> &str {
-        self.process.label()
+    /// The first line of `stream` from here on that `wanted` accepts
+    /// (earlier ones are read and skipped).
+    pub fn wait_for_line(
+        &self,
+        stream: Stream,
+        what: &str,
+        timeout: Duration,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<String, Error> {
+        let mut lines = self.lines_until(stream, what, timeout, wanted)?;
+        Ok(lines.pop().expect("the matching line ends the list"))
+    }
+
+    /// Waits until every stdout line so far, read or not, satisfies
+    /// `done`. Fails at the deadline, or when the child's output ends first.
+    pub fn wait_until(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut done: impl FnMut(&[String]) -> bool,
+    ) -> Result<(), Error> {
+        let waited = self.output.wait(Instant::now() + timeout, |captured| {
+            if done(&captured.of(Stream::Stdout).kept) {
+                Some(true)
+            } else {
+                captured.all_closed().then_some(false)
+            }
+        });
+        match waited {
+            Some(true) => Ok(()),
+            Some(false) => Err(Error::Ended {
+                label: self.label.clone(),
+                stream: Stream::Stdout,
+                what: what.to_owned(),
+            }),
+            None => Err(Error::Timeout {
+                label: self.label.clone(),
+                stream: Stream::Stdout,
+                what: what.to_owned(),
+                timeout,
+            }),
+        }
+    }
+
+    /// The address in the first stdout line, `listening on <addr>`, which
+    /// every server of the project prints first; waits for it until
+    /// `timeout`, and remembers it.
+    pub fn announced_addr(&self, timeout: Duration) -> Result<SocketAddr, Error> {
+        if let Some(addr) = self.listening.get() {
+            return Ok(*addr);
+        }
+        let what = "`listening on <addr>`";
+        let first = self.wait_for_line(Stream::Stdout, what, timeout, |_| true)?;
+        let addr = first
+            .trim_end()
+            .strip_prefix("listening on ")
+            .and_then(|addr| addr.parse::<SocketAddr>().ok())
+            .filter(|addr| addr.port() != 0)
+            .ok_or_else(|| Error::NotListening {
+                label: self.label.clone(),
+                line: first.clone(),
+            })?;
+        Ok(*self.listening.get_or_init(|| addr))
+    }
+
+    /// Sends `signal` (`libc::SIGTERM`, …) to the child itself. A child
+    /// that has already exited is left alone: its pid may be another
+    /// process's by now. On Windows, SIGTERM and SIGINT become a
+    /// Ctrl-Break to the child's console group (see `sys/windows.rs`);
+    /// other signals are an error there.
+    pub fn send(&self, signal: libc::c_int) -> Result<(), Error> {
+        // Under the lock the reaper records the exit with: while no status
+        // is recorded the child is not reaped, so its pid is still ours.
+        let captured = self.output.lock();
+        if captured.status.is_some() {
+            return Ok(());
+        }
+        #[cfg(test)]
+        SIGNALS_SENT.with(|sent| sent.set(sent.get() + 1));
+        sys::send_signal(self.pid, signal)
+            .map_err(|source| io_error(&self.label, "send it a signal", source))
+    }
+
+    /// Waits for the child to exit, and for its output to be read to the
+    /// end. At the deadline the child is killed and this is an error.
+    pub fn wait(&mut self, timeout: Duration) -> Result<ExitStatus, Error> {
+        let deadline = Instant::now() + timeout;
+        let Some(status) = self.output.wait(deadline, |captured| captured.status) else {
+            self.kill();
+            return Err(Error::Killed {
+                label: self.label.clone(),
+                timeout,
+            });
+        };
+        self.wait_for_output_end(deadline.max(Instant::now() + Duration::from_secs(1)));
+        Ok(status)
+    }
+
+    /// Sends SIGTERM (the servers' "stop and print your summary") and waits
+    /// for the exit like [`Program::wait`].
+    pub fn terminate(&mut self, timeout: Duration) -> Result<ExitStatus, Error> {
+        self.send(libc::SIGTERM)?;
+        self.wait(timeout)
+    }
+
+    /// Kills the process group and waits for the reaper. Idempotent.
+    pub fn kill(&mut self) {
+        {
+            let captured = self.output.lock();
+            if captured.status.is_some() {
+                return;
+            }
+            // Under the lock, as in `send`: the group's leader is unreaped.
+            self.group.kill();
+        }
+        self.output
+            .wait(Instant::now() + REAP_TIMEOUT, |captured| captured.status);
+        self.wait_for_output_end(Instant::now() + Duration::from_millis(500));
+    }
+
+    /// The exit status if the child has ended (and is reaped), without
+    /// waiting.
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        self.output.lock().status
+    }
+
+    fn wait_for_output_end(&self, deadline: Instant) {
+        self.output
+            .wait(deadline, |captured| captured.all_closed().then_some(()));
+    }
+
+    /// Every line printed on `stream` so far, read or not (bounded: see
+    /// [`crate::MAX_LINES`]), without line ends.
+    pub fn lines(&self, stream: Stream) -> Vec<String> {
+        self.output.lock().of(stream).kept.clone()
+    }
+
+    /// Lines printed on `stream` beyond what was kept.
+    pub fn dropped_lines(&self, stream: Stream) -> usize {
+        self.output.lock().of(stream).dropped
+    }
+}
+
+/// A test's face: the same calls, each failure a panic naming the program
+/// and what it printed, each wait bounded by [`DEADLINE`] or
+/// [`Program::with_timeout`].
+impl Program {
+    /// Spawns `command` with stdin from `/dev/null` and stdout and stderr
+    /// captured; panics if it cannot be started.
+    pub fn spawn(command: Command) -> Program {
+        Program::start(&describe(&command), command, None, EchoLines::Silent)
+            .unwrap_or_else(|e| panic!("{}", chain(&e)))
     }
 
     /// Bounds each later wait on this program by `limit` instead of
@@ -76,38 +349,32 @@ impl Program {
         self
     }
 
+    /// Panics with `error` and the lines of `stream` read by the failed call.
+    fn fail(&self, error: &Error, stream: Stream, from: usize) -> ! {
+        let got = self
+            .lines(stream)
+            .split_off(from.min(self.lines(stream).len()));
+        panic!("{}; got {got:#?}", chain(error))
+    }
+
+    fn until(&self, stream: Stream, what: &str, done: impl Fn(&str) -> bool) -> Vec<String> {
+        let from = self.read[stream as usize].get();
+        self.lines_until(stream, what, self.timeout, done)
+            .unwrap_or_else(|e| self.fail(&e, stream, from))
+    }
+
     /// The address in the program's first stdout line, `listening on
     /// <addr>`: the server contract's sign that it is ready. The first call
     /// waits for that line; later calls return the same address.
     pub fn listening_addr(&self) -> SocketAddr {
-        *self.listening.get_or_init(|| {
-            assert!(
-                !self.stdout_read.get(),
-                "{}: ask for listening_addr() before reading stdout: \
-                 `listening on` is the first line",
-                self.name()
-            );
-            let first = self
-                .until(Stream::Stdout, "`listening on <addr>`", |_| true)
-                .remove(0);
-            let addr = crate::listening_addr(&first).unwrap_or_else(|e| match e {
-                NotListening::OtherLine(_) => panic!(
-                    "{}: first stdout line is not `listening on <addr>`: {first:?}",
-                    self.name()
-                ),
-                NotListening::BadAddress { source, .. } => {
-                    panic!("{}: {first:?} names no address: {source}", self.name())
-                }
-            });
-            // Port 0 asks the kernel for a port; the line must tell the real one.
-            assert_ne!(addr.port(), 0, "{}: {first:?}", self.name());
-            addr
-        })
-    }
-
-    /// The process id.
-    pub fn id(&self) -> u32 {
-        self.process.id()
+        assert!(
+            self.listening.get().is_some() || self.read[Stream::Stdout as usize].get() == 0,
+            "{}: ask for listening_addr() before reading stdout: \
+             `listening on` is the first line",
+            self.label
+        );
+        self.announced_addr(self.timeout)
+            .unwrap_or_else(|e| self.fail(&e, Stream::Stdout, 0))
     }
 
     /// A TCP connection to [`Program::listening_addr`] (see [`connect`]).
@@ -147,9 +414,10 @@ impl Program {
         lines.pop().expect("`until` ends with the matching line")
     }
 
-    /// Sends `signal` (`libc::SIGTERM`, …) to the program.
+    /// Sends `signal` (`libc::SIGTERM`, …) to the program (see
+    /// [`Program::send`]).
     pub fn signal(&self, signal: libc::c_int) {
-        if let Err(e) = self.process.signal(signal) {
+        if let Err(e) = self.send(signal) {
             panic!("{} (signal {signal})", chain(&e));
         }
     }
@@ -159,11 +427,7 @@ impl Program {
     pub fn stop_ok(&mut self) -> Vec<String> {
         self.signal(libc::SIGTERM);
         let (_, stderr, status) = self.wait_exit();
-        assert!(
-            status.success(),
-            "{}: exit status {status}",
-            self.process.label()
-        );
+        assert!(status.success(), "{}: exit status {status}", self.label);
         stderr
     }
 
@@ -171,7 +435,7 @@ impl Program {
     /// yet, and the exit status.
     pub fn wait_exit(&mut self) -> (Vec<String>, Vec<String>, ExitStatus) {
         let (stdout, stderr, status) = self.exit();
-        let rest = |stream, from: usize| self.process.lines(stream).split_off(from);
+        let rest = |stream, from: usize| self.lines(stream).split_off(from);
         (
             rest(Stream::Stdout, stdout),
             rest(Stream::Stderr, stderr),
@@ -183,10 +447,11 @@ impl Program {
     /// that was not read yet (all of it, unless a line method read some).
     pub fn finish(mut self) -> Finished {
         let (stdout, stderr, status) = self.exit();
+        let text = |stream, from| self.output.lock().of(stream).text_from(from);
         Finished {
             status,
-            stdout: self.process.text_from(Stream::Stdout, stdout),
-            stderr: self.process.text_from(Stream::Stderr, stderr),
+            stdout: text(Stream::Stdout, stdout),
+            stderr: text(Stream::Stderr, stderr),
         }
     }
 
@@ -194,84 +459,99 @@ impl Program {
     /// timeout: where the unread lines of each stream start, and the status.
     fn exit(&mut self) -> (usize, usize, ExitStatus) {
         let deadline = Instant::now() + self.timeout;
-        let stdout = self.drain(Stream::Stdout, deadline);
-        let stderr = self.drain(Stream::Stderr, deadline);
-        let left = deadline.saturating_duration_since(Instant::now());
-        let status = self.process.wait(left).unwrap_or_else(|e| {
-            panic!(
-                "{}: closed its output but still running after {:?} ({})",
-                self.name(),
-                self.timeout,
-                chain(&e)
-            )
-        });
-        (stdout, stderr, status)
-    }
-
-    /// Waits until the program closes `stream` (it exits); returns where
-    /// its unread lines start.
-    fn drain(&self, stream: Stream, deadline: Instant) -> usize {
-        let first = self.cursor(stream).get();
-        if !self.process.wait_closed(stream, deadline) {
-            panic!(
-                "{}: still running after {:?} ({stream} open); printed {:?}",
-                self.name(),
-                self.timeout,
-                self.process.lines(stream).split_off(first)
-            );
-        }
-        first
-    }
-
-    /// Lines of `stream` up to and including the first one matching `done`;
-    /// `what` names that line in the failure message.
-    fn until(&self, stream: Stream, what: &str, done: impl Fn(&str) -> bool) -> Vec<String> {
-        let deadline = Instant::now() + self.timeout;
-        let cursor = self.cursor(stream);
-        if stream == Stream::Stdout {
-            self.stdout_read.set(true);
-        }
-        let mut lines = Vec::new();
-        loop {
-            let line = match self.process.next_line(stream, cursor.get(), deadline) {
-                Next::Line(line) => line,
-                Next::Timeout => panic!(
-                    "{}: {what} not on {stream} within {:?}; got {lines:#?}",
-                    self.name(),
-                    self.timeout
-                ),
-                Next::Closed => panic!(
-                    "{}: {stream} closed before {what}; got {lines:#?}",
-                    self.name()
-                ),
-                Next::NotKept => panic!(
-                    "{}: {what} not among the first {MAX_LINES} lines of {stream}, \
-                     all the harness keeps; got {lines:#?}",
-                    self.name()
-                ),
-            };
-            cursor.set(cursor.get() + 1);
-            let finished = done(&line);
-            lines.push(line);
-            if finished {
-                return lines;
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            let closed = self.output.wait(deadline, |captured| {
+                captured.of(stream).closed.then_some(())
+            });
+            if closed.is_none() {
+                let printed = self
+                    .lines(stream)
+                    .split_off(self.read[stream as usize].get());
+                panic!(
+                    "{}: still running after {:?} ({stream} open); printed {printed:?}",
+                    self.label, self.timeout
+                );
             }
         }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let status = self
+            .wait(left)
+            .unwrap_or_else(|e| panic!("{}: closed its output but {}", self.label, chain(&e)));
+        (self.read[0].get(), self.read[1].get(), status)
     }
+}
 
-    fn cursor(&self, stream: Stream) -> &Cell<usize> {
-        match stream {
-            Stream::Stdout => &self.read_stdout,
-            Stream::Stderr => &self.read_stderr,
-        }
+impl Drop for Program {
+    /// Whatever the caller did, or wherever it panicked.
+    fn drop(&mut self) {
+        self.kill();
     }
+}
+
+fn io_error(label: &str, doing: &'static str, source: std::io::Error) -> Error {
+    Error::Io {
+        label: label.to_owned(),
+        doing,
+        source,
+    }
+}
+
+/// Starts the thread that waits for `child` to exit, kills what is left of
+/// its group, reaps it and records its status in `output`.
+fn reap_when_it_exits(
+    mut child: Child,
+    group: Arc<Group>,
+    output: Arc<Output>,
+) -> std::io::Result<()> {
+    thread::Builder::new()
+        .name(format!("reaper of {}", child.id()))
+        .spawn(move || {
+            let pid = child.id();
+            sys::wait_for_exit_unreaped(&child);
+            // Reaping and recording under one lock: see `Program::send`.
+            reap_registered(pid, || {
+                output.update(|captured| {
+                    // The child is a zombie now: its pid, and so its group
+                    // id, cannot be reused yet. Anything it left in its
+                    // group (a shell's background job holding our pipes)
+                    // goes with it.
+                    group.kill();
+                    // An error means someone else reaped it (the interrupt
+                    // handler, on its way to exit): call that killed.
+                    let status = child.wait().unwrap_or_else(|_| sys::killed_status());
+                    captured.status = Some(status);
+                })
+            });
+        })?;
+    Ok(())
+}
+
+/// Writes `input` to a child's stdin from a thread (a child that prints
+/// before it reads must not deadlock us), then closes it.
+fn feed(mut pipe: ChildStdin, input: Vec<u8>, label: &str) -> Result<(), Error> {
+    thread::Builder::new()
+        .name(format!("stdin of {label}"))
+        .spawn(move || {
+            // A child that exits before reading everything closes the pipe;
+            // that is its business, and the caller's checks will say.
+            let _ = pipe.write_all(&input);
+        })
+        .map_err(|source| io_error(label, "start the stdin writer thread", source))?;
+    Ok(())
 }
 
 /// Runs `command` with `input` as its whole stdin, and waits (bounded by
 /// [`DEADLINE`]) for it to exit: a program that hangs fails the test.
 /// The program may quit before reading all its input; that is no error.
 pub fn run_to_end(command: Command, input: &[u8]) -> Finished {
-    Program::start(command, Some(input.to_vec())).finish()
+    Program::start(
+        &describe(&command),
+        command,
+        Some(input.to_vec()),
+        EchoLines::Silent,
+    )
+    .unwrap_or_else(|e| panic!("{}", chain(&e)))
+    .finish()
 }
 
 /// A TCP connection whose connect, reads and writes each give up at
@@ -294,5 +574,52 @@ pub fn assert_lines_in_order(lines: &[String], expected: &[impl AsRef<str>]) {
             Some(at) => from += at + 1,
             None => panic!("no line containing {needle:?} after line {from} of {lines:#?}"),
         }
+    }
+}
+
+/// `exit 0`, `exit 1`, `killed by signal 9`: how a child ended, in words.
+pub fn exit_words(status: ExitStatus) -> String {
+    match (status.code(), sys::killing_signal(status)) {
+        (Some(code), _) => format!("exit {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        (None, None) => status.to_string(),
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Signals this thread asked the kernel to deliver.
+    static SIGNALS_SENT: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The property the harness's own integration tests cannot see: after a
+/// child is reaped, no signal is sent to its pid at all.
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signal_to_a_program_that_has_exited_sends_nothing() {
+        let mut command = Command::new("sh");
+        command.args(["-c", "exit 3"]);
+        let mut program = Program::spawn(command);
+        let (_, _, status) = program.wait_exit();
+        assert_eq!(status.code(), Some(3));
+        let before = SIGNALS_SENT.with(Cell::get);
+        // Its pid may be another process's by now: nothing may reach it.
+        program.signal(libc::SIGTERM);
+        assert_eq!(SIGNALS_SENT.with(Cell::get), before, "a signal was sent");
+        assert_eq!(program.exit_status().and_then(|s| s.code()), Some(3));
+        // A running child is signalled, and its status is read afresh.
+        let mut command = Command::new("sh");
+        command.args(["-c", "exec sleep 600"]);
+        let mut program = Program::spawn(command);
+        program.signal(libc::SIGTERM);
+        assert_eq!(SIGNALS_SENT.with(Cell::get), before + 1);
+        let (_, _, status) = program.wait_exit();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(libc::SIGTERM)
+        );
     }
 }

@@ -7,12 +7,15 @@
 //! programs through it.
 #![cfg(unix)]
 
-use std::net::TcpListener;
-use std::os::unix::process::ExitStatusExt;
-use std::process::Command;
-use std::time::Duration;
+use std::{
+    net::TcpListener,
+    os::unix::process::ExitStatusExt,
+    process::Command,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
-use harness::{DEADLINE, Finished, Program, connect, run_to_end};
+use harness::{DEADLINE, EchoLines, Finished, MAX_LINES, Program, Stream, connect, run_to_end};
 
 /// A program that must not finish on its own within any test's lifetime.
 const FOREVER: &str = "exec sleep 600";
@@ -183,10 +186,55 @@ fn waiting_for_programs_installs_no_sigchld_handler() {
 }
 
 #[test]
-fn a_signal_to_a_program_that_has_exited_changes_nothing() {
-    let mut program = sh("exit 3");
+fn a_program_that_outlives_its_deadline_is_killed_with_its_group() {
+    // The background `sleep` is the child's own child: killing the group
+    // must take it too, or its open stdout would keep the pipe open.
+    let mut program = sh("sleep 600 & exec sleep 600");
+    let err = program.wait(Duration::from_millis(200)).unwrap_err();
+    assert!(err.to_string().contains("killed it"), "{err}");
     let (_, _, status) = program.wait_exit();
-    // Its pid may be another process's by now: nothing may be sent to it.
-    program.signal(libc::SIGTERM);
-    assert_eq!(status.code(), Some(3));
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+}
+
+#[test]
+fn terminate_lets_a_server_print_its_summary() {
+    let mut program = sh(
+        "trap 'echo summary: done; exit 0' TERM; echo 'listening on 127.0.0.1:9'; \
+            while :; do sleep 0.01; done",
+    );
+    assert_eq!(program.announced_addr(DEADLINE).unwrap().port(), 9);
+    assert!(program.terminate(DEADLINE).unwrap().success());
+    assert_eq!(
+        program.lines(Stream::Stdout).last().unwrap(),
+        "summary: done"
+    );
+}
+
+#[test]
+fn lines_beyond_the_bound_are_counted_not_kept() {
+    let extra = 7;
+    let mut program = sh(&format!("seq {}", MAX_LINES + extra));
+    program.wait(DEADLINE).unwrap();
+    let kept = program.lines(Stream::Stdout);
+    assert_eq!(kept.len(), MAX_LINES);
+    assert_eq!(kept.last().unwrap(), &MAX_LINES.to_string());
+    assert_eq!(program.dropped_lines(Stream::Stdout), extra);
+}
+
+#[test]
+fn each_line_is_shown_with_the_label_as_it_arrives() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let show = Arc::clone(&seen);
+    let echo = EchoLines::Each(Arc::new(move |label: &str, stream: Stream, line: &str| {
+        show.lock()
+            .unwrap()
+            .push(format!("{label} {stream} {line}"));
+    }));
+    let mut command = Command::new("sh");
+    command.args(["-c", "echo out; echo err >&2"]);
+    let mut program = Program::start("shell", command, None, echo).unwrap();
+    program.wait(DEADLINE).unwrap();
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(seen, ["shell stderr err", "shell stdout out"]);
 }

@@ -1,6 +1,8 @@
 //! The teaching documents cannot drift from the code (rust-analyzer's
 //! "tidy" idea): every test a document cites on a `**Proved by:**` line must
-//! exist as a `fn` in some crate's `src/` or `tests/`, every defect in
+//! be a `#[test]` in some crate's `src/` or `tests/`, confined to no OS
+//! other than the one the citation names (`` `a_test` (Windows) ``), every
+//! defect in
 //! `docs/pitfalls.md` must cite one, and every source path a document names
 //! (the README's too, and the Go programs' under `go/`) must exist.
 
@@ -79,12 +81,81 @@ fn rust_sources() -> Vec<PathBuf> {
     out
 }
 
-fn defined_functions() -> String {
-    rust_sources()
-        .iter()
-        .filter_map(|p| fs::read_to_string(p).ok())
-        .collect::<Vec<_>>()
-        .join("\n")
+/// Where a test is defined: whether `#[test]` marks it, and the OS its
+/// `cfg`s confine it to (its own, its module's, its file's), if any.
+#[derive(Debug)]
+struct Definition {
+    is_test: bool,
+    only_on: Option<&'static str>,
+}
+
+/// The OS a `cfg(...)` condition confines code to, if it names one.
+fn confined_to(condition: &str) -> Option<&'static str> {
+    let condition = condition.replace(' ', "");
+    if condition.contains("windows") && !condition.contains("not(windows)") {
+        Some("Windows")
+    } else if condition.contains("target_os=\"linux\"") {
+        Some("Linux")
+    } else if condition.contains("unix") && !condition.contains("not(unix)") {
+        Some("Unix")
+    } else {
+        None
+    }
+}
+
+/// The definition of `fn name(` in the workspace's sources, if any.
+fn find_test(name: &str) -> Option<Definition> {
+    let wanted = format!("fn {name}(");
+    for path in rust_sources() {
+        let Ok(text) = fs::read_to_string(&path) else {
+            continue;
+        };
+        let lines: Vec<&str> = text.lines().collect();
+        let Some(at) = lines.iter().position(|l| l.contains(&wanted)) else {
+            continue;
+        };
+        let indent = |line: &str| line.len() - line.trim_start().len();
+        // Its attributes: the lines right above it that start with `#[`
+        // (doc comments between them are skipped).
+        let attributes: Vec<&str> = lines[..at]
+            .iter()
+            .rev()
+            .map(|l| l.trim())
+            .take_while(|l| l.starts_with("#[") || l.starts_with("///"))
+            .collect();
+        let mut conditions: Vec<String> = attributes
+            .iter()
+            .filter(|a| a.starts_with("#[cfg("))
+            .map(|a| a.to_string())
+            .collect();
+        // The modules around it, each with the `cfg` just above its `mod`.
+        let mut depth = indent(lines[at]);
+        for (i, line) in lines[..at].iter().enumerate().rev() {
+            if depth > 0 && indent(line) < depth && line.trim_start().starts_with("mod ") {
+                depth = indent(line);
+                conditions.extend(
+                    lines[..i]
+                        .iter()
+                        .rev()
+                        .take_while(|l| l.trim().starts_with("#["))
+                        .map(|l| l.to_string()),
+                );
+            }
+        }
+        conditions.extend(
+            lines
+                .iter()
+                .filter(|l| l.starts_with("#![cfg("))
+                .map(|l| l.to_string()),
+        );
+        return Some(Definition {
+            is_test: attributes
+                .iter()
+                .any(|a| *a == "#[test]" || a.ends_with("::test]")),
+            only_on: conditions.iter().find_map(|c| confined_to(c)),
+        });
+    }
+    None
 }
 
 fn is_test_name(s: &str) -> bool {
@@ -93,21 +164,56 @@ fn is_test_name(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
+/// The cited names of a `Proved by` paragraph, each with the OS named in
+/// parentheses right after it (`` `a_test` (Windows) ``), if any.
+fn citations(paragraph: &str) -> Vec<(&str, Option<&str>)> {
+    let pieces: Vec<&str> = paragraph.split('`').collect();
+    (1..pieces.len())
+        .step_by(2)
+        .map(|i| {
+            let after = pieces.get(i + 1).copied().unwrap_or("").trim_start();
+            let note = after
+                .strip_prefix('(')
+                .and_then(|rest| rest.split_once(')'))
+                .map(|(os, _)| os)
+                .filter(|os| ["Windows", "Linux", "Unix"].contains(os));
+            (pieces[i], note)
+        })
+        .collect()
+}
+
 #[test]
-fn every_test_cited_in_the_docs_exists() {
-    let code = defined_functions();
+fn every_test_cited_in_the_docs_is_a_test_that_runs_where_the_doc_says() {
     let mut cited = 0;
-    let mut missing = Vec::new();
-    for name in ["pitfalls.md", "go-to-rust.md"] {
+    let mut wrong = Vec::new();
+    for name in ["pitfalls.md", "go-to-rust.md", "event-loop.md"] {
         for (heading, text) in proved_by(&doc(name)) {
-            for test in backticked(&text) {
+            for (test, note) in citations(&text) {
                 assert!(
                     is_test_name(test),
                     "{name}, {heading}: `{test}` on a Proved by line is not a test name"
                 );
                 cited += 1;
-                if !code.contains(&format!("fn {test}(")) {
-                    missing.push(format!("{name}, {heading}: {test}"));
+                let place = format!("{name}, {heading}: {test}");
+                match find_test(test) {
+                    None => wrong.push(format!("{place}: no `fn {test}(` under */src or */tests")),
+                    Some(found) if !found.is_test => {
+                        wrong.push(format!("{place}: has no #[test] attribute"))
+                    }
+                    // A test confined to Windows does not run where the
+                    // docs' figures and CI's tests run: the doc must say.
+                    Some(Definition {
+                        only_on: Some("Windows"),
+                        ..
+                    }) if note != Some("Windows") => wrong.push(format!(
+                        "{place}: runs on Windows only; cite it as (Windows)"
+                    )),
+                    Some(found) if note.is_some() && found.only_on != note => wrong.push(format!(
+                        "{place}: cited as ({}) but confined to {:?}",
+                        note.unwrap_or_default(),
+                        found.only_on
+                    )),
+                    Some(_) => {}
                 }
             }
         }
@@ -116,10 +222,7 @@ fn every_test_cited_in_the_docs_exists() {
         cited >= 10,
         "only {cited} tests cited: is the Proved by format still used?"
     );
-    assert!(
-        missing.is_empty(),
-        "tests cited but not found under */src or */tests: {missing:#?}"
-    );
+    assert!(wrong.is_empty(), "cited tests: {wrong:#?}");
 }
 
 #[test]
@@ -174,6 +277,13 @@ fn the_tidy_parser_reads_proved_by_paragraphs() {
     assert_eq!(found.len(), 2);
     assert_eq!(found[0].0, "1. A");
     assert_eq!(backticked(&found[0].1), ["a_test", "b_test"]);
+    assert_eq!(
+        citations("`a` (Windows), `b` (every split), `c`"),
+        [("a", Some("Windows")), ("b", None), ("c", None)]
+    );
+    assert_eq!(confined_to("#[cfg(all(test, windows))]"), Some("Windows"));
+    assert_eq!(confined_to("#[cfg(not(windows))]"), None);
+    assert_eq!(confined_to("#![cfg(unix)]"), Some("Unix"));
     assert_eq!(found[1].0, "2. B");
     assert!(is_test_name("go_defect_1_split"));
     assert!(!is_test_name("tcp-server/src/echo.rs"));

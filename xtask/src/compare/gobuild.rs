@@ -20,7 +20,7 @@ use std::{
 
 use anyhow::{Context, Result};
 
-use harness::{EchoLines, Process, Stream, exit_words};
+use harness::{EchoLines, Program, Stream, exit_words};
 
 /// The programs, by their directory under DIR; `optional` ones may be absent.
 pub const PROGRAMS: [(&str, bool); 8] = [
@@ -157,7 +157,7 @@ fn build_one(
             command.env("GOPATH", scratch.join("gopath"));
         }
     }
-    let mut build = Process::start(
+    let mut build = Program::start(
         &format!("go build {program}"),
         command,
         None,

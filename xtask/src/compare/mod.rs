@@ -26,12 +26,11 @@
 //! fixed port already taken: [`busy_ports`] names it and its holder first).
 
 mod gobuild;
-mod ports;
 
 use std::{fmt, path::PathBuf, process::Command, time::Duration};
 
 use anyhow::{Context, Result, bail};
-use harness::{EchoLines, Process, Stream, exit_words};
+use harness::{EchoLines, Program, Stream, exit_words};
 
 use crate::{
     build::{Binaries, Profile, binaries, workspace_root},
@@ -43,7 +42,7 @@ use crate::{
         report::shown,
     },
 };
-use ports::Transport;
+use harness::ports::{self, Transport};
 
 /// How long a server may take to start listening.
 const START: Duration = Duration::from_secs(10);
@@ -362,10 +361,10 @@ fn launch(
     }
 }
 
-fn start(launch: &Launch, stdin: Option<Vec<u8>>) -> Result<Process> {
+fn start(launch: &Launch, stdin: Option<Vec<u8>>) -> Result<Program> {
     let mut command = Command::new(&launch.program);
     command.args(&launch.args);
-    Ok(Process::start(
+    Ok(Program::start(
         &launch.label,
         command,
         stdin,
@@ -408,7 +407,7 @@ fn run_pair(pair: Pair, go: &gobuild::GoPrograms, rust: &Binaries) -> Outcome {
     outcome
 }
 
-fn show_output(label: &str, program: &Process) {
+fn show_output(label: &str, program: &Program) {
     for stream in [Stream::Stdout, Stream::Stderr] {
         let lines = program.lines(stream);
         let tag = match stream {
@@ -442,12 +441,12 @@ fn exchange(
     pair: Pair,
     server: &Launch,
     client: &Launch,
-    server_slot: &mut Option<Process>,
-    client_slot: &mut Option<Process>,
+    server_slot: &mut Option<Program>,
+    client_slot: &mut Option<Program>,
 ) -> Result<Vec<String>> {
     let family = pair.family;
     let (transport, port) = (family.transport(), family.port());
-    ports::wait_until(transport, port, false, PORT_FREE, || Ok(())).map_err(|e| {
+    port_becomes(transport, port, false, PORT_FREE, || Ok(())).map_err(|e| {
         e.context(format!(
             "port {port} is taken by another program; stop it and retry"
         ))
@@ -456,12 +455,12 @@ fn exchange(
     let server_program = server_slot.insert(start(server, None)?);
     match pair.server {
         Side::Rust => {
-            server_program.listening_addr(START)?;
+            server_program.announced_addr(START)?;
         }
         Side::Go => {
             // The Go servers print nothing when they start: wait for the
             // kernel to show the port bound, unless the server gave up.
-            ports::wait_until(transport, port, true, START, || {
+            port_becomes(transport, port, true, START, || {
                 if let Some(status) = server_program.exit_status() {
                     bail!(
                         "the Go server ended ({}) before listening",
@@ -500,6 +499,29 @@ fn exchange(
     Ok(notes)
 }
 
+/// Waits until `port` is `in_use` as `wanted`, checking `still_ok` between
+/// looks (a server that exited will never bind). The kernel offers no
+/// notification for "someone bound a port": a short poll, bounded by
+/// `timeout`, is the way.
+fn port_becomes(
+    transport: Transport,
+    port: u16,
+    in_use: bool,
+    timeout: Duration,
+    mut still_ok: impl FnMut() -> Result<()>,
+) -> Result<()> {
+    let deadline = std::time::Instant::now() + timeout;
+    while ports::in_use(transport, port)? != in_use {
+        still_ok()?;
+        if std::time::Instant::now() >= deadline {
+            let state = if in_use { "in use" } else { "free" };
+            bail!("{transport} port {port} was not {state} within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
+}
+
 fn reads_count(n: usize) -> String {
     if n == 1 {
         "1 read".to_owned()
@@ -515,9 +537,9 @@ fn tcp_line(client: Side) -> String {
 const TCP_PREFIX: &str = "received client Data sent from terminal: ";
 const STICK_PREFIX: &str = "received client Data sent: ";
 
-fn check_tcp(pair: Pair, server: &Process, client: &Process) -> Result<Vec<String>> {
+fn check_tcp(pair: Pair, server: &Program, client: &Program) -> Result<Vec<String>> {
     let line = tcp_line(pair.client);
-    server.wait_for_line(&format!("{line:?}"), OUTPUT, |l| {
+    server.wait_for_line(Stream::Stdout, &format!("{line:?}"), OUTPUT, |l| {
         payload(l, TCP_PREFIX) == Some(&line)
     })?;
     let echoes = client.lines(Stream::Stdout);
@@ -532,13 +554,16 @@ fn check_tcp(pair: Pair, server: &Process, client: &Process) -> Result<Vec<Strin
 
 /// The unframed messages: every byte for our server; for a Go server, what
 /// it printed must be pieces of the messages (it may lose some: a note).
-fn check_stick(pair: Pair, server: &Process) -> Result<Vec<String>> {
+fn check_stick(pair: Pair, server: &Program) -> Result<Vec<String>> {
     let total = STICK_MESSAGE.len() * STICK_COUNT;
     match pair.server {
         Side::Rust => {
-            server.wait_for_line("the connection's `reads` picture", OUTPUT, |l| {
-                l.contains(": reads ")
-            })?;
+            server.wait_for_line(
+                Stream::Stdout,
+                "the connection's `reads` picture",
+                OUTPUT,
+                |l| l.contains(": reads "),
+            )?;
             let lines = server.lines(Stream::Stdout);
             let reads = received_texts(&lines);
             glued_equals_repeated(&reads, STICK_MESSAGE, STICK_COUNT)
@@ -550,7 +575,7 @@ fn check_stick(pair: Pair, server: &Process) -> Result<Vec<String>> {
         }
         Side::Go => {
             // The Go server prints a failed read when the client has gone.
-            server.wait_for_line("`read from client failed`", OUTPUT, |l| {
+            server.wait_for_line(Stream::Stdout, "`read from client failed`", OUTPUT, |l| {
                 l.starts_with("read from client failed")
             })?;
             let lines = server.lines(Stream::Stdout);
@@ -576,12 +601,15 @@ fn check_stick(pair: Pair, server: &Process) -> Result<Vec<String>> {
 }
 
 /// The framed messages: exactly 20, each the text.
-fn check_framed(pair: Pair, server: &Process) -> Result<Vec<String>> {
+fn check_framed(pair: Pair, server: &Program) -> Result<Vec<String>> {
     match pair.server {
         Side::Rust => {
-            server.wait_for_line("the connection's `decoded` line", OUTPUT, |l| {
-                l.contains(": decoded ")
-            })?;
+            server.wait_for_line(
+                Stream::Stdout,
+                "the connection's `decoded` line",
+                OUTPUT,
+                |l| l.contains(": decoded "),
+            )?;
         }
         Side::Go => {
             // server2 says nothing at end of stream; wait for the messages,
@@ -617,10 +645,13 @@ fn check_framed(pair: Pair, server: &Process) -> Result<Vec<String>> {
     Ok(Vec::new())
 }
 
-fn check_udp(server: &Process, client: &Process) -> Result<Vec<String>> {
-    server.wait_for_line("`data:Hello server … count:12`", OUTPUT, |l| {
-        l.starts_with("data:Hello server addr:") && l.ends_with(" count:12")
-    })?;
+fn check_udp(server: &Program, client: &Program) -> Result<Vec<String>> {
+    server.wait_for_line(
+        Stream::Stdout,
+        "`data:Hello server … count:12`",
+        OUTPUT,
+        |l| l.starts_with("data:Hello server addr:") && l.ends_with(" count:12"),
+    )?;
     let expected = "recv:Hello server addr:127.0.0.1:30000 count:12";
     let lines = client.lines(Stream::Stdout);
     if lines.first().map(String::as_str) != Some(expected) {

@@ -11,7 +11,7 @@
 //! received, the messages it decoded, the summary it printed on SIGTERM.
 //! The closing table lists every check; any ✗ makes the exit status 1.
 //!
-//! Every program is a [`harness::Process`], killed with its process group
+//! Every program is a [`harness::Program`], killed with its process group
 //! and reaped however the step ends (even on Ctrl-C), and every wait has a
 //! deadline.
 
@@ -26,7 +26,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
-use harness::{Process, Stream, exit_words};
+use harness::{Program, Stream, exit_words};
 
 use crate::build::{Binaries, Profile, binaries};
 use check::{
@@ -175,11 +175,11 @@ impl Demo {
 
     /// Starts a server on a port the kernel picks; returns it with the
     /// address it announced.
-    fn server(&self, label: &str, binary: &str, args: &[&str]) -> Result<(Process, String)> {
+    fn server(&self, label: &str, binary: &str, args: &[&str]) -> Result<(Program, String)> {
         let mut all = args.to_vec();
         all.extend(["--addr", "127.0.0.1:0"]);
         let program = self.start(label, binary, &all, None)?;
-        let addr = program.listening_addr(START)?;
+        let addr = program.announced_addr(START)?;
         Ok((program, addr.to_string()))
     }
 
@@ -190,7 +190,7 @@ impl Demo {
         binary: &str,
         args: &[&str],
         stdin: Option<String>,
-    ) -> Result<Process> {
+    ) -> Result<Program> {
         let mut program = self.start(label, binary, args, stdin.map(String::into_bytes))?;
         program.wait(CLIENT)?;
         Ok(program)
@@ -203,11 +203,11 @@ impl Demo {
         binary: &str,
         args: &[&str],
         stdin: Option<Vec<u8>>,
-    ) -> Result<Process> {
+    ) -> Result<Program> {
         self.show_command(label, binary, args);
         let mut command = Command::new(self.binary(binary)?);
         command.args(args);
-        Ok(Process::start(
+        Ok(Program::start(
             label,
             command,
             stdin,
@@ -227,7 +227,7 @@ impl Demo {
     }
 
     /// Checks that a client exited 0.
-    fn exited_zero(&mut self, program: &mut Process) {
+    fn exited_zero(&mut self, program: &mut Program) {
         let status = program.wait(Duration::ZERO);
         let outcome = match status {
             Ok(s) if s.success() => Ok(String::new()),
@@ -241,7 +241,7 @@ impl Demo {
     /// Returns the server's stderr lines (its `--trace`, if asked for).
     fn stop(
         &mut self,
-        mut server: Process,
+        mut server: Program,
         what: &str,
         expected: impl Fn(&str) -> bool,
     ) -> Vec<String> {
@@ -264,10 +264,11 @@ impl Demo {
 
     /// Waits for the traced line that says a connection closed: after it,
     /// the connection's whole trace is on stderr.
-    fn traced_close(&mut self, server: &Process) -> bool {
-        let closed = server.wait_for_stderr_line("the trace's `close:` line", OUTPUT, |l| {
-            l.contains(": close: ")
-        });
+    fn traced_close(&mut self, server: &Program) -> bool {
+        let closed =
+            server.wait_for_line(Stream::Stderr, "the trace's `close:` line", OUTPUT, |l| {
+                l.contains(": close: ")
+            });
         self.record(
             "the trace shows the close, with its reason",
             closed
@@ -357,13 +358,16 @@ fn tcp(d: &mut Demo) -> Result<()> {
 
 /// Waits for the raw server's per-connection summary, then checks what it
 /// printed: every byte, as reads of at most `max_read` bytes.
-fn raw_server_checks(d: &mut Demo, server: &Process, max_read: Option<usize>) {
+fn raw_server_checks(d: &mut Demo, server: &Program, max_read: Option<usize>) {
     let total = STICK_MESSAGE.len() * STICK_COUNT;
     // The connection's summary is printed when the server sees it close:
     // after that line, every read has been printed.
-    let closed = server.wait_for_line("the connection's `reads` picture", OUTPUT, |l| {
-        l.contains(": reads ")
-    });
+    let closed = server.wait_for_line(
+        Stream::Stdout,
+        "the connection's `reads` picture",
+        OUTPUT,
+        |l| l.contains(": reads "),
+    );
     let picture = match closed {
         Ok(line) => picture(&line).unwrap_or_default().to_owned(),
         Err(e) => {
@@ -413,7 +417,7 @@ fn raw_server_checks(d: &mut Demo, server: &Process, max_read: Option<usize>) {
     }
 }
 
-fn stop_raw(d: &mut Demo, server: Process) {
+fn stop_raw(d: &mut Demo, server: Program) {
     let total = (STICK_MESSAGE.len() * STICK_COUNT) as u64;
     d.stop(server, &format!("read {total} bytes"), |line| {
         number_after(line, "read ") == Some(total)
@@ -482,11 +486,14 @@ fn stick_small_reads(d: &mut Demo) -> Result<()> {
 }
 
 /// Waits for server2's per-connection line, then checks the messages.
-fn framed_checks(d: &mut Demo, server: &Process) {
+fn framed_checks(d: &mut Demo, server: &Program) {
     const PREFIX: &str = "received client Data sent: ";
-    let closed = server.wait_for_line("the connection's `decoded` line", OUTPUT, |l| {
-        l.contains(": decoded ")
-    });
+    let closed = server.wait_for_line(
+        Stream::Stdout,
+        "the connection's `decoded` line",
+        OUTPUT,
+        |l| l.contains(": decoded "),
+    );
     let line = match closed {
         Ok(line) => line,
         Err(e) => {
@@ -518,7 +525,7 @@ fn framed_checks(d: &mut Demo, server: &Process) {
     );
 }
 
-fn stop_framed(d: &mut Demo, server: Process) {
+fn stop_framed(d: &mut Demo, server: Program) {
     d.stop(server, &format!("decoded {STICK_COUNT} messages"), |line| {
         number_after(line, "decoded ") == Some(STICK_COUNT as u64)
     });
@@ -585,7 +592,7 @@ fn udp(d: &mut Demo) -> Result<()> {
         "udp-client printed `recv:Hello server` from the server, 12 bytes",
         exact_lines(&client.lines(Stream::Stdout), &[&expected]).map(|()| expected.clone()),
     );
-    let seen = server.wait_for_line("the datagram's `data:` line", OUTPUT, |l| {
+    let seen = server.wait_for_line(Stream::Stdout, "the datagram's `data:` line", OUTPUT, |l| {
         l.starts_with("data:Hello server addr:127.0.0.1:") && l.ends_with(" count:12")
     });
     d.record(
