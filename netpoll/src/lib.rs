@@ -46,5 +46,6 @@ pub mod trace;
 pub mod udp;
 
 pub use handle::ServerHandle;
-pub use os::{RateLimitedLog, raise_open_file_limit};
+pub use console::logger::RateLimitedLog;
+pub use os::raise_open_file_limit;
 pub use text::Escaped;

@@ -6,7 +6,6 @@
 //! such `match` arm read as what the OS means, as mio's examples do.
 
 use std::io;
-use std::time::{Duration, Instant};
 
 /// "Would block" errors are the OS's way of saying: nothing more right now.
 pub(crate) fn would_block(err: &io::Error) -> bool {
@@ -140,31 +139,6 @@ fn max_files_per_process() -> libc::rlim_t {
 #[cfg(all(unix, not(target_vendor = "apple")))]
 fn max_files_per_process() -> libc::rlim_t {
     libc::RLIM_INFINITY
-}
-
-/// Lets a repeated error be logged at most once a second, so a peer (or a
-/// full descriptor table) that causes it a million times cannot flood the log.
-#[derive(Debug, Default)]
-pub struct RateLimitedLog {
-    last: Option<Instant>,
-    suppressed: u64,
-}
-
-impl RateLimitedLog {
-    /// `Some(number suppressed since the last message)` when a message may
-    /// be logged now.
-    pub fn ready(&mut self, now: Instant) -> Option<u64> {
-        match self.last {
-            Some(last) if now.duration_since(last) < Duration::from_secs(1) => {
-                self.suppressed += 1;
-                None
-            }
-            _ => {
-                self.last = Some(now);
-                Some(std::mem::take(&mut self.suppressed))
-            }
-        }
-    }
 }
 
 /// The scheduler state of thread `tid` of this process: `R` while it runs

@@ -154,6 +154,7 @@ mod windows {
                     // Drained; or an ICMP error left by a send, not an event.
                     Err(ref e) if would_block(e) => break,
                     Err(e) => {
+                        // Queued, as every log line (console::logger).
                         log::debug!("console event socket: {e}");
                         break;
                     }

@@ -8,15 +8,15 @@
 //! every trace point is `if let Some(trace) = &self.trace { … }`, so with
 //! the flag off no argument is formatted and nothing is allocated.
 //!
-//! Where the lines go: stderr, through a [`Console`] of its own (the same
-//! bounded queue and writer thread as the teaching output on stdout). A
-//! trace writes several lines per request; written on the loop thread, a
-//! stderr that nobody reads (a full pipe) would stop the loop and every
-//! client with it. Through the queue, a full stderr costs dropped trace
-//! lines, never a stalled loop. (Not reported either: a warning would go
-//! to that same full stderr, so the console keeps quiet about itself.)
+//! Where the lines go: stderr, through [`Console::stderr`], the one queue
+//! that `log` records go through too, so a trace line and a warning appear
+//! in the order they happened. A trace writes several lines per request;
+//! written on the loop thread, a stderr that nobody reads (a full pipe)
+//! would stop the loop and every client with it. Through the queue, a full
+//! stderr costs dropped lines, counted and said once stderr takes lines
+//! again, never a stalled loop.
 //!
-//! **Proved by:** `full_stderr_under_trace_does_not_stop_the_server_from_serving`
+//! **Proved by:** `full_stderr_under_trace_stops_neither_serving_nor_stopping`
 //! (tcp-server), `trace_shows_the_accept_read_write_and_close_of_one_request`,
 //! `without_trace_nothing_is_traced`.
 //!
@@ -27,12 +27,12 @@
 //! `loop 1: accept …`, `loop 1 conn 0 127.0.0.1:51234: read 5 bytes`.
 
 use std::fmt;
-use std::io;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use crate::console::{Console, QUEUE_BYTES};
+use crate::console::Console;
 use crate::spin::Wait;
 
 /// The tracer of one loop (or handler): cheap to copy, all copies share the
@@ -99,7 +99,8 @@ impl Trace {
     }
 
     fn line(&self, what: fmt::Arguments<'_>) {
-        stderr().line(format_args!("{:>9} µs  {what}", self.micros()));
+        TRACED.store(true, Ordering::Relaxed);
+        Console::stderr().line(format_args!("{:>9} µs  {what}", self.micros()));
     }
 }
 
@@ -184,20 +185,16 @@ impl Default for Trace {
     }
 }
 
-/// The trace's stderr queue, started by the first trace line.
-static STDERR: OnceLock<Console> = OnceLock::new();
+/// Set by the first trace line, so that [`finish`] knows there was a trace.
+static TRACED: AtomicBool = AtomicBool::new(false);
 
-fn stderr() -> &'static Console {
-    STDERR.get_or_init(|| Console::named("stderr", io::stderr(), QUEUE_BYTES))
-}
-
-/// Ends the trace with `trace ends`, once the lines queued before it are
-/// on stderr (waiting only while stderr makes progress, see
-/// [`Console::finish`]). A server calls it before it exits; without any
-/// trace line it does nothing.
+/// Ends the trace with `trace ends`, queued after every line before it. A
+/// server calls it before it exits; without any trace line it does nothing.
+/// (The line is written out with the rest of stderr's queue when the
+/// program's [`StderrGuard`](crate::console::logger::StderrGuard) drops.)
 pub fn finish() {
-    if let Some(console) = STDERR.get() {
+    if TRACED.load(Ordering::Relaxed) {
         let micros = Trace::new().micros();
-        console.finish(format_args!("{micros:>9} µs  loop: trace ends"), false);
+        Console::stderr().line(format_args!("{micros:>9} µs  loop: trace ends"));
     }
 }

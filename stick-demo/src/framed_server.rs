@@ -47,7 +47,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use netpoll::Escaped;
+use netpoll::{Escaped, RateLimitedLog};
 use netpoll::console::{self, Console};
 use netpoll::tcp::{CloseReason, Conn, Handler, Server};
 use proto::{DecodeError, FrameCodec};
@@ -179,8 +179,10 @@ pub struct Shared {
     reads: AtomicU64,
     /// Frames left incomplete when the server stopped.
     cut_frames: AtomicU64,
-    /// A flood of bad peers must not flood stderr.
-    reject_log: Mutex<RejectLog>,
+    /// A flood of bad peers must not flood stderr: a burst of
+    /// [`REJECTS_LOGGED_PER_SECOND`] lines (a learner trying a few bad
+    /// frames sees each), then a count with the next line.
+    reject_log: Mutex<RateLimitedLog>,
 }
 
 impl Shared {
@@ -192,7 +194,7 @@ impl Shared {
             messages: AtomicU64::new(0),
             reads: AtomicU64::new(0),
             cut_frames: AtomicU64::new(0),
-            reject_log: Mutex::new(RejectLog::default()),
+            reject_log: Mutex::new(RateLimitedLog::per_second(REJECTS_LOGGED_PER_SECOND)),
         })
     }
 
@@ -215,36 +217,6 @@ impl Shared {
 /// Most rejected peers logged in one second; the rest are counted and
 /// the count is given with the next line logged.
 pub const REJECTS_LOGGED_PER_SECOND: u32 = 10;
-
-/// Rate limit of the rejected-peer log: a burst of
-/// [`REJECTS_LOGGED_PER_SECOND`] lines (a learner trying a few bad frames
-/// sees each), then silence until the second is over.
-#[derive(Debug, Default)]
-struct RejectLog {
-    window_start: Option<Instant>,
-    logged: u32,
-    suppressed: u64,
-}
-
-impl RejectLog {
-    /// `Some(rejections not logged since the last line)` if this one may be.
-    fn ready(&mut self, now: Instant) -> Option<u64> {
-        let window_over = self
-            .window_start
-            .is_none_or(|start| now.duration_since(start) >= Duration::from_secs(1));
-        if window_over {
-            self.window_start = Some(now);
-            self.logged = 0;
-        }
-        if self.logged < REJECTS_LOGGED_PER_SECOND {
-            self.logged += 1;
-            Some(std::mem::take(&mut self.suppressed))
-        } else {
-            self.suppressed += 1;
-            None
-        }
-    }
-}
 
 /// One connection of the framed server: the Go `process` function.
 #[derive(Debug)]
@@ -286,6 +258,8 @@ impl FramedServer {
         let Some(suppressed) = ready else {
             return;
         };
+        // Queued for stderr's writer (netpoll::console::logger), never a
+        // blocking write on the loop thread; rate limited above.
         let more = match suppressed {
             0 => String::new(),
             n => format!(" ({n} more rejected since the last message)"),

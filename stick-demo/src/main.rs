@@ -6,6 +6,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use netpoll::console::Console;
 use stick_demo::{client, framed_server, raw_server};
 
 /// TCP "sticky packets": see the problem, then the fix.
@@ -30,7 +31,10 @@ enum Command {
 
 fn main() -> ExitCode {
     // Warnings (a rejected peer, a truncated frame) are part of the lesson.
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    // They, and trace lines, go through one bounded stderr queue, so a
+    // stderr nobody reads never stops a loop; `_stderr` writes out what is
+    // left in it as `main` returns.
+    let _stderr = netpoll::console::logger::init();
     let cli = Cli::parse();
     let (name, result) = match cli.command {
         Command::Server(args) => ("server", raw_server::run(args)),
@@ -42,7 +46,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line, like Go's `fmt.Println("dial failed, err", err)`.
-            eprintln!("stick-demo {name}: {e:#}");
+            Console::stderr().line(format_args!("stick-demo {name}: {e:#}"));
             ExitCode::FAILURE
         }
     }

@@ -96,13 +96,16 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    // Every log record and trace line goes through one bounded stderr
+    // queue, so a stderr nobody reads never stops a loop; `_stderr` writes
+    // out what is left in it as `main` returns.
+    let _stderr = netpoll::console::logger::init();
     let args = Args::parse();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line, like Go's `fmt.Println("listen failed, err:", err)`.
-            eprintln!("tcp-server: {e:#}");
+            Console::stderr().line(format_args!("tcp-server: {e:#}"));
             ExitCode::FAILURE
         }
     }

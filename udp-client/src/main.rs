@@ -74,13 +74,16 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    // Every log record and trace line goes through one bounded stderr
+    // queue, as in every program of the workspace; `_stderr` writes
+    // out what is left in it as `main` returns.
+    let _stderr = netpoll::console::logger::init();
     let args = Args::parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line, like the Go client's `fmt.Println("…, err:", err)`.
-            eprintln!("udp-client: {e:#}");
+            netpoll::console::Console::stderr().line(format_args!("udp-client: {e:#}"));
             ExitCode::FAILURE
         }
     }

@@ -22,7 +22,8 @@ use super::io::Client;
 use super::server::{LoopParts, Options};
 use super::splice::SplicePipe;
 use super::{CloseReason, Handler, Stats};
-use crate::os::{RateLimitedLog, interrupted, is_routine_disconnect};
+use crate::RateLimitedLog;
+use crate::os::{interrupted, is_routine_disconnect};
 use crate::spin::{Spin, TcpTurn};
 use crate::stop::{SIGNALS, StopRequest, StopSignals, WAKER};
 use crate::trace::{Trace, WaitTrace};
@@ -247,6 +248,8 @@ where
             let unacknowledged = super::shutdown::unacknowledged_echo(&socket);
             self.stats.bytes_unacknowledged += unacknowledged as u64;
         }
+        // One line per close at most, queued (console::logger): never a
+        // blocking write on the loop thread.
         match &reason {
             // A peer that resets or vanishes is routine on a network: worth
             // a line when asked for (RUST_LOG=info), not a warning.

@@ -289,6 +289,7 @@ where
                                 }
                                 // Out of descriptors, typically: echo via user
                                 // space for now, try again on a later stream.
+                                // (Queued like every log line: console::logger.)
                                 Err(e) => log::debug!("no pipe for splice yet: {e}"),
                             }
                         }
@@ -310,6 +311,7 @@ where
                 // The kernel cannot splice here; nothing was taken, so
                 // read instead, and never try again.
                 Err(e) if spliced && e.kind() == io::ErrorKind::Unsupported => {
+                    // Once per loop (splicing is off from then on); queued.
                     log::warn!("cannot splice, echoing via user space: {e}");
                     self.pipe = None;
                     self.pipe_failed = true;
@@ -318,6 +320,7 @@ where
                 // Reset or similar: only this connection is affected.
                 Err(e) => {
                     if self.pipe.as_ref().is_some_and(|pipe| pipe.broken) {
+                        // Once per loop, as above; queued.
                         log::error!("splice pipe unusable, echoing via user space: {e}");
                         self.pipe = None;
                         self.pipe_failed = true;

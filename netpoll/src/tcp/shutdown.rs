@@ -54,7 +54,9 @@ where
             if self.draining() {
                 if !self.stop_now {
                     let (conns, bytes) = self.echo_left();
-                    // One line for all loops, by the last to count its own.
+                    // One line for all loops, by the last to count its own;
+                    // queued (console::logger), so a stuck stderr cannot
+                    // keep the stop from going on.
                     if let Some((conns, bytes)) = self.stop_tallies.stopped_now.add(conns, bytes) {
                         crate::console::end_line_after_ctrl_c();
                         log::warn!(
@@ -67,6 +69,7 @@ where
                 self.stop_now = true;
                 self.drain_deadline = Some(Instant::now());
             } else {
+                // Queued, as every log line (console::logger).
                 log::info!("signal {signal}: shutting down");
                 self.begin_shutdown();
                 self.announce_wait(true);
@@ -115,6 +118,8 @@ where
                 ""
             }
         );
+        // Queued (console::logger): a stderr nobody reads cannot hold the
+        // stop here, before its deadline is even running.
         if by_signal {
             // Not after the `^C` the terminal echoed, on the same line.
             crate::console::end_line_after_ctrl_c();
@@ -261,6 +266,7 @@ fn discard_input(socket: &mut ClientSocket, scratch: &mut [u8]) -> std::io::Resu
             Err(e) => break Err(e),
         }
     };
+    // Queued (console::logger), once per visit of a stopping connection.
     if discarded > 0 {
         log::debug!(
             "{}: shutting down, discarded {discarded} unread bytes",

@@ -7,15 +7,17 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use log::{debug, warn};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 
 use super::batch::{self, RecvBatch};
-use super::handler::{Sent, send_datagram};
+use super::handler::{Sent, more_dropped, send_datagram};
 use super::server::Options;
 use super::{Handler, SendQueue, Socket, Stats};
+use crate::RateLimitedLog;
 use crate::os::{interrupted, would_block};
 use crate::spin::Spin;
 use crate::stop::{SIGNALS, StopRequest, StopSignals, WAKER};
@@ -90,12 +92,14 @@ impl<H: Handler> EventLoop<H> {
                     WAKER => {}
                     SIGNALS => {
                         if let Some(signals) = &mut self.signals {
+                            // Queued, as every log line (console::logger).
                             for signal in signals.received() {
                                 debug!("signal {signal}: stopping");
                             }
                         }
                         return Ok(self.finish());
                     }
+                    // Cannot happen (three tokens are registered); queued.
                     token => warn!("event for unknown token {token:?}"),
                 }
             }
@@ -154,8 +158,16 @@ impl<H: Handler> EventLoop<H> {
                 // earlier send on systems that report them (Windows reports
                 // an ICMP port unreachable as ECONNRESET here). It concerns
                 // one peer's past datagram and reading it clears it: log it
-                // and keep serving.
-                Err(err) => warn!("receive failed (a peer's earlier error?): {err}"),
+                // and keep serving. Queued (console::logger) and rate
+                // limited: forged senders can cause one per datagram.
+                Err(err) => {
+                    if let Some(suppressed) = self.receive_log.ready(Instant::now()) {
+                        warn!(
+                            "receive failed (a peer's earlier error?): {err}{}",
+                            more_errors(suppressed)
+                        );
+                    }
+                }
             }
         }
         true
@@ -208,6 +220,10 @@ pub(super) struct EventLoop<H> {
     stats: Stats,
     /// `--trace`: `Some` writes a line per loop event (see `trace.rs`).
     trace: Option<Trace>,
+    /// Lines about datagrams not sent, and about failed receives: rate
+    /// limited, since a peer can cause one per datagram.
+    send_log: RateLimitedLog,
+    receive_log: RateLimitedLog,
 }
 
 impl<H> EventLoop<H> {
@@ -231,6 +247,8 @@ impl<H> EventLoop<H> {
             writable: false,
             stats: Stats::default(),
             trace: Trace::when(options.trace),
+            send_log: RateLimitedLog::default(),
+            receive_log: RateLimitedLog::default(),
         }
     }
 
@@ -242,6 +260,7 @@ impl<H> EventLoop<H> {
             socket: &self.socket,
             queue: &mut self.queue,
             stats: &mut self.stats,
+            send_log: &mut self.send_log,
         };
         (&mut self.handler, socket)
     }
@@ -260,7 +279,13 @@ impl<H> EventLoop<H> {
                 Sent::NotNow => return,
                 Sent::Failed(err) => {
                     self.stats.dropped += 1;
-                    warn!("queued send to {peer} failed, datagram dropped: {err}");
+                    // Queued and rate limited, as a fresh send's line is.
+                    if let Some(suppressed) = self.send_log.ready(Instant::now()) {
+                        warn!(
+                            "queued send to {peer} failed, datagram dropped: {err}{}",
+                            more_dropped(suppressed)
+                        );
+                    }
                 }
             }
             self.queue.pop_front();
@@ -301,5 +326,14 @@ impl<H> EventLoop<H> {
         self.on_writable();
         self.stats.dropped += self.queue.dropped() + self.queue.len() as u64;
         self.stats
+    }
+}
+
+/// What a rate-limited line about a failed receive adds: how many such
+/// lines were held back since the last.
+fn more_errors(suppressed: u64) -> String {
+    match suppressed {
+        0 => String::new(),
+        n => format!(" ({n} more such errors since the last line)"),
     }
 }

@@ -10,11 +10,13 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use log::warn;
 use mio::net::UdpSocket;
 
 use super::{SendQueue, Stats};
+use crate::RateLimitedLog;
 use crate::os::{interrupted, would_block};
 
 /// What a server does with each datagram it receives. One value for the
@@ -38,6 +40,9 @@ pub struct Socket<'a> {
     pub(super) socket: &'a UdpSocket,
     pub(super) queue: &'a mut SendQueue,
     pub(super) stats: &'a mut Stats,
+    /// Lines about datagrams not sent: a peer (or a forged sender) can
+    /// cause one per datagram, so they are rate limited.
+    pub(super) send_log: &'a mut RateLimitedLog,
 }
 
 impl Socket<'_> {
@@ -60,7 +65,14 @@ impl Socket<'_> {
             Sent::NotNow => self.enqueue(payload, peer),
             Sent::Failed(err) => {
                 self.stats.dropped += 1;
-                warn!("send to {peer} failed, datagram dropped: {err}");
+                // Queued (console::logger) and rate limited: never a
+                // blocking write, never a line per datagram of a flood.
+                if let Some(suppressed) = self.send_log.ready(Instant::now()) {
+                    warn!(
+                        "send to {peer} failed, datagram dropped: {err}{}",
+                        more_dropped(suppressed)
+                    );
+                }
             }
         }
     }
@@ -69,13 +81,26 @@ impl Socket<'_> {
         // A refused datagram is counted by the queue itself (see
         // `SendQueue::dropped`); the loop adds it up when it stops.
         if !self.queue.push(peer, payload) {
-            warn!(
-                "send queue full ({} datagrams, {} bytes): {} bytes to {peer} dropped",
-                self.queue.len(),
-                self.queue.queued_bytes(),
-                payload.len()
-            );
+            // Queued and rate limited, as in `send_to`.
+            if let Some(suppressed) = self.send_log.ready(Instant::now()) {
+                warn!(
+                    "send queue full ({} datagrams, {} bytes): {} bytes to {peer} dropped{}",
+                    self.queue.len(),
+                    self.queue.queued_bytes(),
+                    payload.len(),
+                    more_dropped(suppressed)
+                );
+            }
         }
+    }
+}
+
+/// What a rate-limited line about a dropped datagram adds: how many such
+/// lines were held back since the last.
+pub(super) fn more_dropped(suppressed: u64) -> String {
+    match suppressed {
+        0 => String::new(),
+        n => format!(" ({n} more datagrams dropped since the last such line)"),
     }
 }
 

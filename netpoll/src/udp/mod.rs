@@ -18,6 +18,7 @@
 //! | one `ReadFromUDP` system call per datagram | on Linux, `recvmmsg` takes up to 32 per call (`batch.rs`); elsewhere `recv_from` until `WouldBlock` | a batch shorter than 32 proves the socket drained, saving the extra call that only says `WouldBlock` |
 //! | blocks in `ReadFromUDP` again at once; Go's scheduler spins a little before parking | after traffic, polls without sleeping for [`Server::spin`] (default [`DEFAULT_SPIN_US`](crate::spin::DEFAULT_SPIN_US) µs) before sleeping in `epoll_wait` | a sleeping thread takes longer to wake than a ping-pong peer takes to answer: see [`spin`](crate::spin) |
 //! | `fmt.Printf("data:%v …", string(data[:n]), …)` | the handler's business: `udp-server`'s prints the same line, bytes [`Escaped`](crate::Escaped) | the loop stays silent for a benchmark; a datagram must not be able to drive the operator's terminal |
+//! | `fmt.Printf` on the loop's own thread: a stdout nobody reads stops the server | the handler's lines, the loop's `log` lines and `--trace` are queued for a writer thread ([`crate::console`]); lines a peer can cause at will are rate limited | no write may block the loop |
 //! | runs until killed | SIGINT/SIGTERM ([`Server::handle_signals`]) or [`ServerHandle::shutdown`](crate::ServerHandle::shutdown) end the loop with its [`Stats`] | scripts and tests get a clean exit 0 and the figures |
 //!
 //! # Example
