@@ -45,7 +45,7 @@ pub mod text;
 pub mod trace;
 pub mod udp;
 
-pub use handle::ServerHandle;
 pub use console::logger::RateLimitedLog;
+pub use handle::ServerHandle;
 pub use os::raise_open_file_limit;
 pub use text::Escaped;

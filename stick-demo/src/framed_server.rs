@@ -47,9 +47,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use netpoll::{Escaped, RateLimitedLog};
 use netpoll::console::{self, Console};
 use netpoll::tcp::{CloseReason, Conn, Handler, Server};
+use netpoll::{Escaped, RateLimitedLog};
 use proto::{DecodeError, FrameCodec};
 
 use crate::boundaries::plural;

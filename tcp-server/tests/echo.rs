@@ -389,49 +389,58 @@ fn threads_2_on_port_0_serve_on_one_port_and_both_stop_on_sigterm() {
 #[cfg(unix)]
 #[test]
 fn out_of_descriptors_pauses_accepting_then_serves_the_queued_clients() {
-    // 16 descriptors: the server's own (stdio, epoll, waker, listener,
-    // signal pipe) leave room for about 8 connections; 20 clients connect.
+    // 16 descriptors: the server's own (stdio and the stderr writer's copy,
+    // epoll, waker, listener, signal pipe) leave room for about 6
+    // connections; 20 clients connect.
     // The kernel completes all 20 handshakes into the listen queue; accept
     // then fails with EMFILE. As each served client leaves, one descriptor
     // frees up, and the server must go back to the queue by itself: no
     // readiness edge will announce connections that are already queued.
-    let server = start_with(&["--quiet"], |command| {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
-        unsafe {
-            command.pre_exec(|| {
-                let limit = libc::rlimit {
-                    rlim_cur: 16,
-                    rlim_max: 16,
-                };
-                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    });
-    // All 20 connect before any hangs up, so the server must run out.
+    let server = start_with(&["--quiet"], limit_descriptors_to_16);
+    let clients = connect_20_clients_that_each_ping_once(&server);
+    server.wait_for_stderr("accept failed");
+    join_all_served(clients);
+}
+
+/// Unix: `RLIMIT_NOFILE` 16, set in the child before exec.
+#[cfg(unix)]
+fn limit_descriptors_to_16(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 16,
+                rlim_max: 16,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// 20 clients, all connected before any hangs up (so a server with 16
+/// descriptors runs out), each pinging once on a thread of its own and
+/// hanging up, which frees the descriptor the next queued client needs.
+#[cfg(unix)]
+fn connect_20_clients_that_each_ping_once(server: &Program) -> Vec<thread::JoinHandle<()>> {
     let streams: Vec<_> = (0..20).map(|_| server.connect()).collect();
-    let served = std::sync::Arc::new(std::sync::Mutex::new(0));
-    let clients: Vec<_> = streams
+    streams
         .into_iter()
         .enumerate()
         .map(|(i, mut stream)| {
-            let served = std::sync::Arc::clone(&served);
-            thread::spawn(move || {
-                // Hanging up right after the echo frees the descriptor the
-                // next queued client needs.
-                ping(&mut stream, format!("client {i}").as_bytes());
-                *served.lock().unwrap() += 1;
-            })
+            thread::spawn(move || ping(&mut stream, format!("client {i}").as_bytes()))
         })
-        .collect();
-    server.wait_for_stderr("accept failed");
+        .collect()
+}
+
+#[cfg(unix)]
+fn join_all_served(clients: Vec<thread::JoinHandle<()>>) {
     for client in clients {
         client.join().expect("a queued client was never served");
     }
-    assert_eq!(*served.lock().unwrap(), 20);
 }
 
 #[test]
@@ -834,30 +843,89 @@ fn full_stdout_does_not_stop_the_server_from_serving() {
     ping(&mut chatty, b"and you?");
 }
 
-/// Unix only: the full stderr is made with an `sh` pipeline. `--trace`
-/// writes several lines per request; a stderr nobody reads must cost
-/// dropped trace lines, never a stalled loop.
+#[cfg(unix)]
+#[path = "../../netpoll/tests/support/full_pipe.rs"]
+mod full_pipe;
+
+/// A `tcp-server` (see [`start`]) whose stderr is a pipe that is already
+/// full and that nobody reads: its first write to stderr would block.
+#[cfg(unix)]
+fn start_with_full_stderr(
+    args: &[&str],
+    configure: impl FnOnce(&mut Command),
+) -> (Program, full_pipe::Unread) {
+    let mut unread = None;
+    let server = start_with(args, |command| {
+        unread = Some(full_pipe::full_stderr(command));
+        configure(command);
+    });
+    (server, unread.expect("the pipe is made before the spawn"))
+}
+
+/// Makes each warning of a serving loop fire with stderr a full pipe: a
+/// refusal at `--max-conns`, then a SIGTERM while a client that never
+/// reads holds echo ("waiting up to 1 s for 1 connection…"). Written on
+/// the loop thread, the first would block it for good: the refused client
+/// never closed, the served one never echoed again, SIGTERM never heard.
+#[cfg(unix)]
+fn full_stderr_stops_neither_serving_nor_stopping_with(extra_args: &[&str]) {
+    let args = [
+        &["--quiet", "--max-conns", "2", "--shutdown-timeout", "1"][..],
+        extra_args,
+    ]
+    .concat();
+    let (mut server, _unread) = start_with_full_stderr(&args, |_| {});
+    let mut served = server.connect();
+    ping(&mut served, b"before");
+    // Sends and never reads: the server ends up holding its echo.
+    let hog = server.connect();
+    write_until_full(&hog, &pattern(8 * MIB, 21));
+
+    // Over --max-conns: refused with a warning, and closed all the same.
+    let mut refused = server.connect();
+    assert_closed_by_server(&mut refused);
+    ping(&mut served, b"after the refusal");
+
+    // The stop says what it waits for, waits its 1 s for the hog, and
+    // exits with the summary.
+    server.signal(libc::SIGTERM);
+    let (lines, _, status) = server.wait_exit();
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("summary: served 2 connections (1 refused)")),
+        "{lines:?}"
+    );
+    drop(hog);
+}
+
+/// Unix only: the full pipe is put in place between fork and exec.
 #[cfg(unix)]
 #[test]
-fn full_stderr_under_trace_does_not_stop_the_server_from_serving() {
-    // stdout stays ours (the `listening on` line); stderr is a pipe to a
-    // reader that never reads.
-    let mut command = Command::new("sh");
-    command
-        .arg("-c")
-        .arg(r#"exec 3>&1; "$0" --addr 127.0.0.1:0 --quiet --trace 2>&1 1>&3 3>&- | exec sleep 3600"#)
-        .arg(env!("CARGO_BIN_EXE_tcp-server"));
-    let server = Program::spawn(command);
-    let mut chatty = server.connect();
-    // About 6 lines of 90 bytes per ping, so 4 000 pings make some 2 MB of
-    // trace: more than the pipe and the queue hold.
-    for _ in 0..4000 {
-        ping(&mut chatty, b"trace me");
-    }
-    // And everyone is still served.
-    let mut other = server.connect();
-    ping(&mut other, b"still served?");
-    ping(&mut chatty, b"and you?");
+fn full_stderr_stops_neither_serving_nor_stopping() {
+    full_stderr_stops_neither_serving_nor_stopping_with(&[]);
+}
+
+/// The same with `--trace`, which writes lines to that stderr too, from
+/// the loop and for every request: they share the one stderr queue.
+#[cfg(unix)]
+#[test]
+fn full_stderr_under_trace_stops_neither_serving_nor_stopping() {
+    full_stderr_stops_neither_serving_nor_stopping_with(&["--trace"]);
+}
+
+/// Unix only, as `out_of_descriptors_pauses_accepting_then_serves_the_queued_clients`.
+#[cfg(unix)]
+#[test]
+fn full_stderr_does_not_stop_accepting_once_descriptors_run_out() {
+    // The accept error is logged; with stderr full, that line must cost
+    // nothing but a dropped line, and every queued client is served.
+    let (mut server, _unread) = start_with_full_stderr(&["--quiet"], limit_descriptors_to_16);
+    join_all_served(connect_20_clients_that_each_ping_once(&server));
+    server.signal(libc::SIGTERM);
+    let (_, _, status) = server.wait_exit();
+    assert!(status.success(), "exit status {status}");
 }
 
 #[test]

@@ -46,6 +46,9 @@ pub fn init() -> StderrGuard {
     }
     // Already set up (a second call): the first logger stays.
     let _ = builder.try_init();
+    // Started now, while descriptors are plenty: its writer takes a copy
+    // of stderr's, which a server out of them (EMFILE) could not make.
+    Console::stderr();
     StderrGuard { _private: () }
 }
 
