@@ -565,15 +565,28 @@ fn server2_rate_limits_its_log_of_rejected_peers() {
 }
 
 #[test]
-fn server2_max_conns_refuses_and_idle_timeout_closes_a_half_sent_frame() {
-    let server = start_server("server2", &["--max-conns", "1", "--idle-timeout", "1"]);
+fn server2_max_conns_refuses_a_second_peer_while_the_first_is_served() {
+    // No idle timeout: a refused peer is closed by --max-conns alone, and
+    // the admitted one stays served.
+    let server = start_server("server2", &["--max-conns", "1"]);
+    let mut admitted = server.connect();
+    admitted.write_all(&golden_frames(1)).unwrap();
+    server.stdout_until(|l| received_text(l) == Some(MESSAGE));
+    let mut refused = server.connect();
+    assert_closed_by_server(&mut refused);
+    server.wait_for_stderr("--max-conns 1");
+    admitted.write_all(&golden_frames(1)).unwrap();
+    server.stdout_until(|l| received_text(l) == Some(MESSAGE));
+}
+
+#[test]
+fn server2_idle_timeout_closes_a_half_sent_frame() {
+    let server = start_server("server2", &["--idle-timeout", "1"]);
     // A peer that sends 5 bytes of a 26-byte frame and then nothing: it
-    // holds a slot and a buffer until the idle timeout.
+    // holds a buffer until the idle timeout.
     let mut stalled = server.connect();
     let peer = stalled.local_addr().unwrap();
     stalled.write_all(b"\x1a\x00\x00\x00Hello").unwrap();
-    let mut refused = server.connect();
-    assert_closed_by_server(&mut refused);
     assert_closed_by_server(&mut stalled);
     let line = server.stdout_until(is_framed_summary).pop().unwrap();
     assert_eq!(
@@ -582,6 +595,33 @@ fn server2_max_conns_refuses_and_idle_timeout_closes_a_half_sent_frame() {
             "{peer}: decoded 0 messages from 1 read (9 bytes); frame 1 incomplete: 5 of 26 bytes arrived (idle timeout)"
         )
     );
+}
+
+#[cfg(unix)]
+#[path = "../../netpoll/tests/support/full_pipe.rs"]
+mod full_pipe;
+
+/// Unix only: the full pipe is put in place between fork and exec.
+#[cfg(unix)]
+#[test]
+fn full_stderr_does_not_stop_server2_rejecting_frames() {
+    // stderr is a pipe that is full and that nobody reads; a hostile
+    // header makes server2 log a warning there. Written on the loop
+    // thread, it would block the loop before the peer is even closed.
+    let mut command = stick_demo();
+    command.args(["server2", "--addr", "127.0.0.1:0"]);
+    let _unread = full_pipe::full_stderr(&mut command);
+    let mut server = Program::spawn(command);
+    for header in [-1i32, i32::MAX] {
+        let mut hostile = server.connect();
+        hostile.write_all(&header.to_le_bytes()).unwrap();
+        assert_closed_by_server(&mut hostile);
+    }
+    run_client("client2", server.listening_addr(), &[]);
+    server.wait_for_stdout(": decoded 20 messages");
+    server.signal(libc::SIGTERM);
+    let (_, _, status) = server.wait_exit();
+    assert!(status.success(), "exit status {status}");
 }
 
 #[test]

@@ -35,17 +35,9 @@ fn run_client(args: &[&str]) -> Finished {
     spawn_client(args).finish()
 }
 
-/// The client's datagram, as a hand-made server receives it. Retried when
-/// interrupted: the SIGCHLD handler of this process (the harness waits for
-/// children with deadlines) interrupts a receive with a timeout whenever
-/// another test's child exits (signal(7)).
+/// The client's datagram, as a hand-made server receives it.
 fn receive_from_client(server: &UdpSocket, buf: &mut [u8]) -> (usize, SocketAddr) {
-    (0..1000)
-        .find_map(|_| match server.recv_from(buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => None,
-            received => Some(received.expect("the client's datagram")),
-        })
-        .expect("recv_from interrupted 1000 times in a row")
+    server.recv_from(buf).expect("the client's datagram")
 }
 
 #[test]

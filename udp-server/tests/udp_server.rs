@@ -33,23 +33,9 @@ fn client_socket() -> UdpSocket {
 fn round_trip(socket: &UdpSocket, server: SocketAddr, payload: &[u8]) -> (Vec<u8>, SocketAddr) {
     socket.send_to(payload, server).unwrap();
     let mut buf = vec![0; 65_535];
-    let (len, from) = recv_from(socket, &mut buf);
+    let (len, from) = socket.recv_from(&mut buf).expect("an echo");
     buf.truncate(len);
     (buf, from)
-}
-
-/// `recv_from`, retried when a signal interrupts it. This process has a
-/// SIGCHLD handler (the harness waits for children with deadlines), and
-/// whenever another test's child exits it interrupts a receive that has a
-/// timeout, `SA_RESTART` or not (signal(7)).
-fn recv_from(socket: &UdpSocket, buf: &mut [u8]) -> (usize, SocketAddr) {
-    for _ in 0..1000 {
-        match socket.recv_from(buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            received => return received.expect("an echo"),
-        }
-    }
-    panic!("recv_from interrupted 1000 times in a row");
 }
 
 #[test]
@@ -360,6 +346,39 @@ fn full_stdout_does_not_stop_the_udp_server() {
         round_trip(&socket, addr, b"still served?").0,
         b"still served?"
     );
+}
+
+#[cfg(unix)]
+#[path = "../../netpoll/tests/support/full_pipe.rs"]
+mod full_pipe;
+
+/// Unix only: the full pipes are put in place between fork and exec.
+#[cfg(unix)]
+#[test]
+fn full_stdout_and_stderr_stop_neither_serving_nor_stopping() {
+    // Both streams are pipes nobody reads, as with `udp-server 2>&1 | less`
+    // left on its first page: when the teaching output fills stdout, the
+    // loop says so on stderr, which is full too. Written on the loop
+    // thread, that one line would stop the server for good.
+    let mut command = udp_server(&["--addr", "127.0.0.1:0"]);
+    command.env("RUST_LOG", "warn");
+    let _stderr = full_pipe::full_stderr(&mut command);
+    let (_stdout, first_line) = full_pipe::stdout_read_once(&mut command);
+    let mut server = Program::spawn(command);
+    let addr = harness::listening_addr(&first_line()).expect("listening on <addr>");
+    let socket = client_socket();
+    // About 2 MB of teaching output: more than the pipe and the queue hold.
+    let payload = vec![b'x'; 2000];
+    for _ in 0..1000 {
+        assert_eq!(round_trip(&socket, addr, &payload).0, payload);
+    }
+    assert_eq!(
+        round_trip(&socket, addr, b"still served?").0,
+        b"still served?"
+    );
+    server.signal(libc::SIGTERM);
+    let (_, _, status) = server.wait_exit();
+    assert!(status.success(), "exit status {status}");
 }
 
 #[test]

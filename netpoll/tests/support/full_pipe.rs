@@ -35,7 +35,8 @@ pub fn full_stderr(command: &mut Command) -> Unread {
 /// Makes the child's stdout a pipe whose reader takes the first line,
 /// returned here (`listening on <addr>`: a server's first line), and
 /// then reads no more, so the pipe fills with whatever follows.
-pub fn stdout_read_once(command: &mut Command) -> (Unread, impl FnOnce() -> String) {
+#[allow(dead_code)] // not every crate that includes this file needs it
+pub fn stdout_read_once(command: &mut Command) -> (Unread, impl FnOnce() -> String + use<>) {
     let (read, write) = pipe();
     become_fd(command, write, libc::STDOUT_FILENO);
     let (sender, first_line) = mpsc::channel();
