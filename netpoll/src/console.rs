@@ -31,11 +31,13 @@
 //! **Proved by:** `full_stdout_does_not_stop_the_server_from_serving`
 //! (tcp-server), `full_stdout_does_not_stop_the_udp_server`,
 //! `a_blocked_writer_costs_dropped_lines_not_a_blocked_caller`,
-//! `a_stuck_stderr_says_what_it_dropped_once_it_takes_lines_again` (here);
-//! for stderr, `full_stderr_stops_neither_serving_nor_stopping` and
+//! `a_stuck_stderr_says_what_it_dropped_once_it_takes_lines_again`,
+//! `a_stream_stuck_for_good_lets_the_last_wait_end` (here); for stderr,
+//! `full_stderr_stops_neither_serving_nor_stopping` and
 //! `full_stderr_under_trace_stops_neither_serving_nor_stopping`
-//! (tcp-server), `full_stderr_does_not_stop_the_udp_server`,
-//! `full_stderr_does_not_stop_server2_rejecting_frames` (stick-demo).
+//! (tcp-server), `full_stdout_and_stderr_stop_neither_serving_nor_stopping`
+//! (udp-server), `full_stderr_does_not_stop_server2_rejecting_frames`
+//! (stick-demo).
 
 pub mod logger;
 
@@ -91,8 +93,8 @@ struct Shared {
 struct State {
     queue: VecDeque<String>,
     queued_bytes: usize,
-    /// The writer holds a batch it has not finished writing.
-    busy: bool,
+    /// Lines of the batch the writer is writing (0 when it is not).
+    busy: u64,
     /// Batches written, so that `finish` can tell progress from a stall.
     batches: u64,
     dropped: u64,
@@ -279,7 +281,7 @@ impl Console {
             state = next;
             if state.batches == batches && !state.all_written() {
                 // No progress for a whole FINISH_PATIENCE: the stream is stuck.
-                let unwritten = state.queue.len() as u64 + u64::from(state.busy);
+                let unwritten = state.queue.len() as u64 + state.busy;
                 state.dropped += unwritten;
                 break;
             }
@@ -294,7 +296,7 @@ impl Console {
 
 impl State {
     fn all_written(&self) -> bool {
-        self.queue.is_empty() && !self.busy
+        self.queue.is_empty() && self.busy == 0
     }
 }
 
@@ -364,7 +366,7 @@ fn drain(shared: &Shared, closed: &AtomicBool, mut writer: impl Write) {
             }
             std::mem::swap(&mut batch, &mut state.queue);
             state.queued_bytes = 0;
-            state.busy = true;
+            state.busy = batch.len() as u64;
         }
         bytes.clear();
         let lines = batch.len() as u64;
@@ -373,7 +375,7 @@ fn drain(shared: &Shared, closed: &AtomicBool, mut writer: impl Write) {
         }
         let result = writer.write_all(&bytes).and_then(|()| writer.flush());
         let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.busy = false;
+        state.busy = 0;
         state.batches += 1;
         if let Err(e) = result {
             closed.store(true, Ordering::Relaxed);
@@ -439,6 +441,61 @@ mod tests {
         assert!(text.starts_with("line 0000\n"), "{text}");
         assert!(text.ends_with("\nsummary: done\n"), "{text}");
         assert_eq!(text.lines().count() as u64, 1000 - dropped + 1, "{text}");
+    }
+
+    #[test]
+    fn a_stuck_stderr_says_what_it_dropped_once_it_takes_lines_again() {
+        let (release, gate) = mpsc::channel();
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let blocked = Blocked(Mutex::new(gate), Arc::clone(&written));
+        let console = Console::start("stderr", Reports::InQueue, blocked, 256);
+        for i in 0..100 {
+            console.line(format_args!("line {i:04}"));
+        }
+        let dropped = console.dropped();
+        assert!(dropped > 0);
+        // stderr moves again: the next line that fits goes out after the
+        // report of the drops, which comes once only.
+        for _ in 0..100 {
+            release.send(()).unwrap();
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !console.lock().all_written() {
+            assert!(std::time::Instant::now() < deadline, "never written");
+            thread::yield_now();
+        }
+        console.line(format_args!("after"));
+        console.line(format_args!("after again"));
+        let total = console.finish_with_drop_count();
+        assert_eq!(total, dropped);
+        let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
+        let report = format!(
+            "stderr was not keeping up (a pipe nobody reads?): {dropped} lines dropped, \
+             still serving; the count is given at exit\nafter\nafter again\n"
+        );
+        assert!(text.contains(&report), "{text}");
+        assert_eq!(text.matches("not keeping up").count(), 1, "{text}");
+        assert!(
+            text.ends_with(&format!(
+                "\n{dropped} lines were dropped: stderr did not take them\n"
+            )),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_stream_stuck_for_good_lets_the_last_wait_end() {
+        // The writer's first write never returns, as on a full pipe that
+        // nobody will ever read: the last wait gives up once the writer
+        // made no progress for FINISH_PATIENCE, and counts what was left.
+        let (_never_released, gate) = mpsc::channel::<()>();
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let blocked = Blocked(Mutex::new(gate), Arc::clone(&written));
+        let console = Console::start("stderr", Reports::InQueue, blocked, QUEUE_BYTES);
+        console.line(format_args!("never written"));
+        console.line(format_args!("nor this"));
+        assert_eq!(console.finish_with_drop_count(), 2);
+        assert!(written.lock().unwrap().is_empty());
     }
 
     #[test]
