@@ -365,7 +365,11 @@ fn full_stdout_and_stderr_stop_neither_serving_nor_stopping() {
     let _stderr = full_pipe::full_stderr(&mut command);
     let (_stdout, first_line) = full_pipe::stdout_read_once(&mut command);
     let mut server = Program::spawn(command);
-    let addr = harness::listening_addr(&first_line()).expect("listening on <addr>");
+    let first = first_line();
+    let addr: SocketAddr = first
+        .strip_prefix("listening on ")
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("first line {first:?} is not `listening on <addr>`"));
     let socket = client_socket();
     // About 2 MB of teaching output: more than the pipe and the queue hold.
     let payload = vec![b'x'; 2000];
