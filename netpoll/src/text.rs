@@ -4,10 +4,25 @@
 //! and invalid UTF-8. Teaching output shows the text as the Go program
 //! would, byte for byte where that is safe: printable text in any script,
 //! with its combining marks, spaces, tabs, quotes and backslashes, comes
-//! back exactly as it was typed. Only what could drive a terminal or forge
-//! a line is shown escaped: control characters other than tab, bytes that
-//! are not UTF-8, the invisible bidirectional controls, and the Unicode
-//! line and paragraph separators.
+//! back exactly as it was typed. Only what could drive a terminal, forge a
+//! line or make a line read differently from what it holds is shown
+//! escaped, and that set is defined by Unicode's own properties
+//! ([`is_escaped`], the one place that says it):
+//!
+//! | property | code points | why |
+//! |---|---|---|
+//! | `General_Category=Cc`, the control characters, but tab | C0 (`NUL`…`US`), `DEL`, C1 (U+0080…U+009F) | they drive a terminal (`ESC [2J` clears it, `ESC ]0;` retitles it, `BEL`, `CR` overwrites the line) or, as `LF`, forge a line |
+//! | `Bidi_Control` | all twelve: U+061C, U+200E–U+200F, U+202A–U+202E, U+2066–U+2069 | invisible marks, embeddings, overrides and isolates that reorder what is shown: a line can read differently from what it contains ("Trojan Source") |
+//! | `General_Category=Zl` and `Zp` | U+2028, U+2029 | line and paragraph separators end a line in many viewers: a forged line, as `LF` would be |
+//! | bytes that are not UTF-8 | each such byte | a terminal may read them as a control sequence of its own |
+//!
+//! Tab (`Cc`) only moves to the next tab stop: text, not a command. Other
+//! invisible format characters (`General_Category=Cf`: zero-width space and
+//! joiners, soft hyphen, tag characters) are shown as they are: they can
+//! hide a character but neither reorder a line nor end it, and they are
+//! part of ordinary text (the zero-width joiner inside emoji, the
+//! non-joiner in Persian, tags in flags of regions), which escaping would
+//! change for every user who sends them.
 //!
 //! # Why `⟦…⟧` and not `\x07`
 //!
@@ -34,6 +49,7 @@
 //! would change every path and regular expression a learner sends.
 
 use std::fmt;
+use std::ops::RangeInclusive;
 
 /// Opens every escape; escaped itself when it arrives as text.
 const OPEN: char = '⟦';
@@ -59,7 +75,7 @@ impl fmt::Display for Escaped<'_> {
             // Write runs of harmless characters in one call.
             let mut start = 0;
             for (i, c) in valid.char_indices() {
-                if needs_escape(c) {
+                if is_escaped(c) {
                     f.write_str(&valid[start..i])?;
                     write_escape(f, c)?;
                     start = i + c.len_utf8();
@@ -90,18 +106,34 @@ fn write_escape(f: &mut fmt::Formatter<'_>, c: char) -> fmt::Result {
     write!(f, "{OPEN}{name}{CLOSE}")
 }
 
-fn needs_escape(c: char) -> bool {
-    // Tab only moves to the next tab stop: text, not a command.
-    (c.is_control() && c != '\t')
-        // The escape's own opener, so that text cannot forge an escape.
-        || c == OPEN
-        // Bidirectional marks, embeddings, overrides and isolates can make
-        // a line read differently from what it contains.
-        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-        // Line and paragraph separators end a line in many viewers: a
-        // forged line, as `\n` would be.
-        || matches!(c, '\u{2028}' | '\u{2029}')
+/// Whether [`Escaped`] shows `c` escaped: the escape's own opener `⟦` (so
+/// that text cannot forge an escape), and the Unicode properties the
+/// module doc lists, with why.
+///
+/// ```
+/// use netpoll::text::is_escaped;
+/// assert!(is_escaped('\x1b') && is_escaped('\u{202e}') && is_escaped('\u{2028}'));
+/// assert!(!is_escaped('\t') && !is_escaped('é') && !is_escaped('\u{200d}'));
+/// ```
+pub fn is_escaped(c: char) -> bool {
+    c == OPEN
+        // General_Category=Cc is exactly what std's `char::is_control` tests.
+        || (c.is_control() && c != '\t')
+        || BIDI_CONTROL.iter().any(|range| range.contains(&c))
+        || LINE_OR_PARAGRAPH_SEPARATOR.contains(&c)
 }
+
+/// Unicode's `Bidi_Control` property, as `PropList.txt` lists it (stable
+/// since Unicode 6.3, when U+061C and the isolates joined it).
+const BIDI_CONTROL: [RangeInclusive<char>; 4] = [
+    '\u{061c}'..='\u{061c}', // ARABIC LETTER MARK
+    '\u{200e}'..='\u{200f}', // LEFT-TO-RIGHT MARK, RIGHT-TO-LEFT MARK
+    '\u{202a}'..='\u{202e}', // the embeddings, POP DIRECTIONAL FORMATTING, the overrides
+    '\u{2066}'..='\u{2069}', // the isolates, POP DIRECTIONAL ISOLATE
+];
+
+/// `General_Category=Zl` (U+2028) and `Zp` (U+2029): one code point each.
+const LINE_OR_PARAGRAPH_SEPARATOR: [char; 2] = ['\u{2028}', '\u{2029}'];
 
 #[cfg(test)]
 mod tests {
@@ -155,6 +187,44 @@ mod tests {
     #[test]
     fn bidi_override_cannot_reverse_the_line() {
         assert_eq!(shown("a\u{202e}b".as_bytes()), "a⟦U+202E⟧b");
+        // The Arabic letter mark, the twelfth Bidi_Control.
+        assert_eq!(shown("a\u{61c}b".as_bytes()), "a⟦U+061C⟧b");
+    }
+
+    /// Every code point, against Unicode's own property data (ICU4X's, an
+    /// independent source): escaped exactly when one of the properties the
+    /// module doc names holds, or when it is the escape's opener.
+    #[test]
+    fn the_escaped_set_is_exactly_the_unicode_properties_named() {
+        use icu_properties::props::{BidiControl, GeneralCategory};
+        use icu_properties::{CodePointMapData, CodePointSetData};
+        let bidi_control = CodePointSetData::new::<BidiControl>();
+        let category = CodePointMapData::<GeneralCategory>::new();
+        let mut bidi_controls = 0;
+        for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+            let by_property = match category.get(c) {
+                GeneralCategory::Control => c != '\t',
+                GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator => true,
+                _ => bidi_control.contains(c),
+            };
+            bidi_controls += usize::from(bidi_control.contains(c));
+            assert_eq!(
+                super::is_escaped(c),
+                by_property || c == super::OPEN,
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
+        assert_eq!(bidi_controls, 12);
+    }
+
+    #[test]
+    fn invisible_format_characters_of_ordinary_text_are_kept() {
+        // A family emoji (zero-width joiners) and a Persian word with a
+        // zero-width non-joiner.
+        for typed in ["👨\u{200d}👩\u{200d}👧", "می\u{200c}خواهم"] {
+            assert_eq!(shown(typed.as_bytes()), typed);
+        }
     }
 
     #[test]

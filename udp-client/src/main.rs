@@ -74,9 +74,9 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    // Every log record and trace line goes through one bounded stderr
-    // queue, as in every program of the workspace; `_stderr` writes
-    // out what is left in it as `main` returns.
+    // Log records (the strangers' warnings) go through the bounded stderr
+    // queue every program of the workspace uses; `_stderr` writes out
+    // what is left in it as `main` returns.
     let _stderr = netpoll::console::logger::init();
     let args = Args::parse();
     match run(&args) {
@@ -235,13 +235,5 @@ mod tests {
             Ok(SocketAddr::from(([127, 0, 0, 1], 9)))
         );
         assert!(parse_server_addr("no port here").is_err());
-    }
-
-    #[test]
-    fn reply_text_is_escaped() {
-        assert_eq!(
-            Escaped(b"ok\r\n\x00\xfe").to_string(),
-            "ok⟦CR⟧⟦LF⟧⟦NUL⟧⟦0xfe⟧"
-        );
     }
 }

@@ -150,6 +150,32 @@ fn reply_after_strangers(strangers: usize) -> (String, String) {
 }
 
 #[test]
+fn a_hostile_reply_is_printed_escaped() {
+    // Terminal controls, bidi controls and a byte that is not UTF-8, from
+    // the server the client asked: the client's one line shows them
+    // escaped, and nothing else.
+    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    server.set_read_timeout(Some(DEADLINE)).unwrap();
+    let server_addr = server.local_addr().unwrap().to_string();
+    let args = ["--addr", &server_addr, "--timeout", "30"];
+    let client = spawn_client(&args);
+    let mut buf = [0; 64];
+    let (_, client_addr) = receive_from_client(&server, &mut buf);
+    let mut reply = "ok\r\n\x1b[2J\u{202e}\u{61c}".as_bytes().to_vec();
+    reply.push(0xfe);
+    server.send_to(&reply, client_addr).unwrap();
+    let out = client.finish();
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "recv:ok⟦CR⟧⟦LF⟧⟦ESC⟧[2J⟦U+202E⟧⟦U+061C⟧⟦0xfe⟧ addr:{server_addr} count:{}\n",
+            reply.len()
+        )
+    );
+}
+
+#[test]
 fn a_datagram_from_a_foreign_address_is_ignored_and_logged() {
     let (stderr, stranger) = reply_after_strangers(1);
     assert!(stderr.contains("ignored"), "{stderr}");
