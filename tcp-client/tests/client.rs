@@ -263,9 +263,20 @@ fn a_host_name_is_dialled_at_each_of_its_addresses() {
     // `localhost` as the resolver gives it; the server listens on the last
     // of its addresses only, which a client trying just the first misses
     // whenever there are several (127.0.0.1 and ::1 on most machines).
+    // With one address (as on a machine without IPv6), this cannot tell a
+    // client that tries each address from one that tries the first: said,
+    // and skipped. `dial_tries_every_address_until_one_accepts` (netpoll)
+    // proves the dialling with two addresses whatever the resolver says.
     let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs("localhost:0")
         .unwrap()
         .collect();
+    if addrs.len() < 2 {
+        eprintln!(
+            "skipped: `localhost` resolves to {addrs:?} here, one address, so trying \
+             each cannot be seen end to end"
+        );
+        return;
+    }
     let last = *addrs.last().unwrap();
     let server = Server::new(|_peer| Echo).start(last).unwrap();
     let port = server.local_addr().port();

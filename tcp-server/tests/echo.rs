@@ -307,6 +307,29 @@ fn sigterm_does_not_wait_for_idle_clients_to_hang_up() {
 }
 
 #[test]
+fn the_stop_ends_at_its_deadline_when_a_client_never_reads() {
+    // One signal only: a server that ignored --shutdown-timeout would
+    // wait for this client for ever, and `wait_exit` would fail.
+    let mut server = start(&["--quiet", "--shutdown-timeout", "1"]);
+    let hog = server.connect();
+    write_until_full(&hog, &pattern(32 * MIB, 17));
+    server.signal(libc::SIGTERM);
+    let (lines, stderr, status) = server.wait_exit();
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        stderr
+            .iter()
+            .any(|l| l.contains("server shutdown deadline passed before the peer took its echo")),
+        "{stderr:#?}"
+    );
+    assert!(
+        lines[0].starts_with("summary: served 1 connection ("),
+        "{lines:?}"
+    );
+    drop(hog);
+}
+
+#[test]
 fn second_signal_stops_waiting_for_a_client_that_never_reads() {
     let mut server = start(&["--quiet", "--shutdown-timeout", "3600"]);
     let hog = server.connect();
