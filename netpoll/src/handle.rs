@@ -4,13 +4,15 @@
 //! Both servers run their loops on threads of their own and hand back the
 //! same kind of handle, so a test or a `main` stops either one the same way:
 //! [`shutdown`](ServerHandle::shutdown) asks, [`join`](ServerHandle::join)
-//! waits for the counters, [`stop`](ServerHandle::stop) does both.
+//! waits for the counters, [`stop`](ServerHandle::stop) does both, and
+//! [`stop_within`](ServerHandle::stop_within) does both with a bound.
 
 use std::io;
 use std::net::SocketAddr;
 use std::ops::AddAssign;
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::sync::{Arc, mpsc};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 use mio::Waker;
 
@@ -84,6 +86,27 @@ impl<S: Default + AddAssign> ServerHandle<S> {
     pub fn stop(self) -> io::Result<S> {
         self.shutdown();
         self.join()
+    }
+}
+
+impl<S: Default + AddAssign + Send + 'static> ServerHandle<S> {
+    /// [`stop`](Self::stop), waiting at most `limit`: a loop that does not
+    /// stop is a `TimedOut` error instead of a wait for ever (a test's
+    /// regression fails instead of hanging the suite; a supervisor can go
+    /// on). A loop that did not stop is left running, on its thread.
+    pub fn stop_within(self, limit: Duration) -> io::Result<S> {
+        let (done, stopped) = mpsc::channel();
+        // The join happens on a thread of its own, which alone can wait
+        // for ever.
+        thread::Builder::new()
+            .name("stop".to_owned())
+            .spawn(move || done.send(self.stop()))?;
+        stopped.recv_timeout(limit).unwrap_or_else(|_| {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the server's loops did not stop within {limit:?}"),
+            ))
+        })
     }
 }
 

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
-use harness::{Finished, run_to_end};
+use harness::{DEADLINE, Finished, run_to_end};
 use netpoll::tcp::{Conn, Handler, Server, ServerHandle};
 
 /// Sends back every byte, as `tcp-server` does.
@@ -65,7 +65,7 @@ fn piped_lines_are_echoed_and_q_exits_zero() {
     assert_eq!(run.stdout, "hello\nworld\n");
     assert_eq!(run.stderr, "");
     // Nothing after Q reached the server, and \r\n was not sent.
-    let stats = server.stop().unwrap();
+    let stats = server.stop_within(DEADLINE).unwrap();
     assert_eq!(stats.bytes_read, "helloworld".len() as u64);
 }
 
@@ -175,7 +175,7 @@ fn a_32_mib_line_is_echoed_whole_without_deadlock() {
     let (first, rest) = run.stdout.split_once('\n').unwrap();
     assert!(long.starts_with(first) && !first.is_empty());
     assert_eq!(rest, "after\n");
-    let stats = server.stop().unwrap();
+    let stats = server.stop_within(DEADLINE).unwrap();
     let sent = long.len() as u64 + "after".len() as u64;
     assert_eq!((stats.bytes_read, stats.bytes_written), (sent, sent));
 }
@@ -222,7 +222,7 @@ fn a_server_that_never_echoes_is_reported_not_waited_for() {
         run.stderr
     );
     assert!(run.stderr.contains("may not echo"), "{}", run.stderr);
-    assert_eq!(server.stop().unwrap().bytes_read, 5);
+    assert_eq!(server.stop_within(DEADLINE).unwrap().bytes_read, 5);
 }
 
 #[test]

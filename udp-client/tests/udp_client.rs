@@ -50,7 +50,7 @@ fn default_message_is_echoed_and_printed_with_the_go_clients_fields() {
         out.stdout,
         format!("recv:Hello server addr:{addr} count:12\n")
     );
-    let stats = server.stop().unwrap();
+    let stats = server.stop_within(DEADLINE).unwrap();
     assert_eq!((stats.datagrams, stats.bytes_read), (1, 12));
 }
 
@@ -62,7 +62,7 @@ fn count_makes_that_many_round_trips() {
     assert!(out.status.success(), "{}", out.stderr);
     let line = format!("recv:ping addr:{addr} count:4\n");
     assert_eq!(out.stdout, line.repeat(3));
-    assert_eq!(server.stop().unwrap().datagrams, 3);
+    assert_eq!(server.stop_within(DEADLINE).unwrap().datagrams, 3);
 }
 
 /// Not on Windows: its arguments exceed the 32 767 characters a Windows
@@ -229,7 +229,7 @@ fn round_trip(args: &[&str]) -> (String, String, udp::Stats) {
     let addr = server.local_addr().to_string();
     let out = run_client(&[&["--addr", &addr][..], args].concat());
     assert!(out.status.success(), "{args:?}: {}", out.stderr);
-    (addr, out.stdout, server.stop().unwrap())
+    (addr, out.stdout, server.stop_within(DEADLINE).unwrap())
 }
 
 #[test]

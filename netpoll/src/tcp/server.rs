@@ -406,7 +406,7 @@ mod tests {
             let mut echo = [0; 10];
             client.read_exact(&mut echo).unwrap();
             assert_eq!(&echo, b"still mine");
-            first.stop().unwrap();
+            first.stop_within(Duration::from_secs(30)).unwrap();
         }
     }
 
@@ -426,6 +426,12 @@ mod tests {
             client.read_exact(&mut echo).unwrap();
             assert_eq!(echo, [i]);
         }
-        assert_eq!(server.stop().unwrap().connections, 30);
+        assert_eq!(
+            server
+                .stop_within(Duration::from_secs(30))
+                .unwrap()
+                .connections,
+            30
+        );
     }
 }

@@ -51,7 +51,7 @@ fn echoes_and_counts_bytes_then_stops_on_request() {
     let mut rest = Vec::new();
     client.read_to_end(&mut rest).unwrap();
     assert!(rest.is_empty());
-    let stats = server.stop().unwrap();
+    let stats = stop_within_deadline(server);
     assert_eq!(
         stats,
         Stats {
@@ -156,7 +156,7 @@ fn connection_that_used_up_its_turn_is_resumed_without_a_new_edge() {
     client.read_exact(&mut echoed).unwrap();
     assert_eq!(echoed, sent);
     drop(client);
-    server.stop().unwrap();
+    stop_within_deadline(server);
 }
 
 #[test]
@@ -204,7 +204,7 @@ fn echo_in_kernel_streams_past_on_data_and_loses_nothing() {
     } else {
         assert_eq!(seen, TOTAL, "bytes echoed without on_data off Linux");
     }
-    let stats = server.stop().unwrap();
+    let stats = stop_within_deadline(server);
     assert_eq!(
         (stats.bytes_read, stats.bytes_written),
         (TOTAL as u64, TOTAL as u64)
@@ -233,7 +233,7 @@ fn handler_close_drops_only_that_connection() {
     good.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"ok");
     drop(good);
-    server.stop().unwrap();
+    stop_within_deadline(server);
 }
 
 #[test]
@@ -255,7 +255,7 @@ fn read_buffer_size_bounds_what_the_handler_sees_at_once() {
     client.shutdown(Shutdown::Write).unwrap();
     let mut rest = Vec::new();
     client.read_to_end(&mut rest).unwrap();
-    let stats = server.stop().unwrap();
+    let stats = stop_within_deadline(server);
     assert_eq!(stats.bytes_read, 10);
     let sizes = sizes.lock().unwrap();
     assert_eq!(sizes.iter().sum::<usize>(), 10);
@@ -270,14 +270,12 @@ fn read_buffer_size_bounds_what_the_handler_sees_at_once() {
 /// whatever it does next it does while spinning.
 const AN_HOUR: Duration = Duration::from_secs(3600);
 
-/// Stops `server` from another thread and fails the test if that has not
-/// finished by the deadline: a spin that ignored the waker would otherwise
-/// hang the test for the rest of its window.
+/// Stops `server`, failing the test if that has not finished by the
+/// deadline: a loop that ignored the stop (a spin that never looks at the
+/// waker, say) fails it instead of hanging it.
 fn stop_within_deadline(server: ServerHandle) -> Stats {
-    let (done, finished) = mpsc::channel();
-    thread::spawn(move || done.send(server.stop().unwrap()));
-    finished
-        .recv_timeout(TEST_TIMEOUT)
+    server
+        .stop_within(TEST_TIMEOUT)
         .expect("the server stops, spinning or not")
 }
 

@@ -69,7 +69,7 @@ fn send_as_handler(event_loop: &mut EventLoop<Echo>, payload: &[u8], peer: Socke
 fn stop_ends_an_idle_server_with_empty_stats() {
     let server = start();
     assert_ne!(server.local_addr().port(), 0);
-    assert_eq!(server.stop().unwrap(), Stats::default());
+    assert_eq!(stop_within_deadline(server), Stats::default());
 }
 
 #[test]
@@ -80,7 +80,7 @@ fn stats_count_datagrams_and_bytes_including_empty_ones() {
         assert_echoed(&socket, server.local_addr(), payload);
     }
     assert_eq!(
-        server.stop().unwrap(),
+        stop_within_deadline(server),
         Stats {
             datagrams: 3,
             bytes_read: 8,
@@ -127,7 +127,7 @@ fn a_handler_may_answer_otherwise_twice_or_not_at_all_and_bytes_written_counts_w
     socket.send_to(b"x", addr).unwrap();
     let (n, _) = socket.recv_from(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"X");
-    let stats = server.stop().unwrap();
+    let stats = stop_within_deadline(server);
     assert_eq!(
         (stats.datagrams, stats.bytes_read, stats.bytes_written),
         (4, 8, 9)
@@ -154,7 +154,7 @@ fn queued_datagrams_are_sent_in_order_when_the_socket_reports_writable_and_readi
     // With the queue drained the socket is back on READABLE only, and
     // still echoing.
     assert_echoed(&socket, server.local_addr(), b"after");
-    let stats = server.stop().unwrap();
+    let stats = stop_within_deadline(server);
     assert_eq!((stats.bytes_written, stats.dropped), (15, 0));
 }
 
@@ -173,7 +173,7 @@ fn a_datagram_refused_by_a_full_queue_is_counted_as_dropped() {
     assert_eq!(&buf[..n], b"kept");
     // The loop is still serving after the drop.
     assert_echoed(&socket, server.local_addr(), b"next");
-    assert_eq!(server.stop().unwrap().dropped, 1);
+    assert_eq!(stop_within_deadline(server).dropped, 1);
 }
 
 /// A send the kernel rejects for one peer (here an IPv6 destination on an
@@ -191,7 +191,7 @@ fn a_failed_send_to_one_peer_is_counted_and_the_server_keeps_serving() {
     });
 
     assert_echoed(&client(), server.local_addr(), b"served");
-    assert_eq!(server.stop().unwrap().dropped, 2);
+    assert_eq!(stop_within_deadline(server).dropped, 2);
 }
 
 #[test]
@@ -213,15 +213,13 @@ fn start_spinning(spin: Duration) -> ServerHandle {
     Server::new(Echo).spin(spin).start(loopback()).unwrap()
 }
 
-/// Stops `server` from another thread and fails the test if that has not
-/// finished by the deadline: a spin that ignored the waker would otherwise
-/// hang the test for the rest of the window.
+/// Stops `server`, failing the test if that has not finished by the
+/// deadline: a loop that ignored the stop (a spin that never looks at the
+/// waker, say) fails it instead of hanging it.
 fn stop_within_deadline(server: ServerHandle) -> Stats {
-    let (done, finished) = mpsc::channel();
-    thread::spawn(move || done.send(server.stop().unwrap()));
-    finished
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the server stops while spinning")
+    server
+        .stop_within(Duration::from_secs(30))
+        .expect("the server stops, spinning or not")
 }
 
 #[test]
@@ -294,5 +292,5 @@ fn the_server_sleeps_again_once_a_spin_window_passes_without_datagrams() {
             thread::sleep(Duration::from_millis(1));
         }
     }
-    assert_eq!(handle.stop().unwrap().datagrams, 3);
+    assert_eq!(stop_within_deadline(handle).datagrams, 3);
 }
