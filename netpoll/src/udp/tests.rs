@@ -7,7 +7,6 @@
 //! queue before the loop runs, as `Socket::send_to` does when it does.
 
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
-use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
@@ -270,7 +269,7 @@ fn the_server_sleeps_again_once_a_spin_window_passes_without_datagrams() {
     let server = Server::new(Echo).spin(Duration::from_millis(20));
     let (event_loop, waker, mut handle) = server.bind(loopback()).unwrap();
     // The loop runs on a thread of ours, so we know its id.
-    let (tid_tx, tid_rx) = mpsc::channel();
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
     let thread = thread::spawn(move || {
         // SAFETY: gettid(2) has no preconditions.
         tid_tx.send(unsafe { libc::gettid() }).unwrap();
