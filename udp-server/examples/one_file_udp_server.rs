@@ -1,0 +1,149 @@
+//! `go/UDP/server/main.go` in one file of Rust, on mio directly: the same
+//! steps in the same order, each marked with its Go line (`// Go:`). Run:
+//! `cargo run -p udp-server --example one_file_udp_server`, then
+//! `cargo run -p udp-client` in another terminal.
+//!
+//! Go's `ReadFromUDP` blocks its goroutine until a datagram comes; here one
+//! thread asks the OS (`Poll`) when the socket is ready, and receives until
+//! it would block, as a loop serving many sockets must. Fixed, and nothing
+//! else changed: Go's 1024-byte buffer cuts every longer datagram to its
+//! first 1024 bytes, and echoes only those; this buffer holds any datagram.
+//!
+//! One difference from Go's address, as every server here has: the default
+//! is loopback, 127.0.0.1:30000, not Go's 0.0.0.0:30000, which would echo
+//! to any address a stranger forges, for anyone on the network (`--addr
+//! 0.0.0.0:30000` to serve other machines on purpose).
+
+use std::collections::VecDeque;
+use std::io::{self, ErrorKind, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use mio::net::UdpSocket;
+use mio::{Events, Interest, Poll, Token};
+
+/// Go's `fmt.Println`: blocks while stdout is a full pipe, and every client
+/// with it (the full servers' never do); a closed stdout stops nothing.
+macro_rules! say {
+    ($($line:tt)*) => {{ let _ = writeln!(io::stdout(), $($line)*); }};
+}
+
+/// The one socket's token: every event is for it.
+const SOCKET: Token = Token(0);
+
+fn main() {
+    let addr = addr_from_args("127.0.0.1:30000");
+    // Go: listen, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(0, 0, 0, 0), Port: 30000})
+    // Go: if err != nil { fmt.Println("listen failed, err:", err); return }
+    let mut socket = UdpSocket::bind(addr).unwrap_or_else(|e| fail("listen", e));
+    let mut poll = Poll::new().unwrap_or_else(|e| fail("poll", e));
+    // Readable: datagrams wait. Writable: room again for echoes that did
+    // not fit. mio reports each *change* of readiness once: ask for both.
+    let both = Interest::READABLE | Interest::WRITABLE;
+    if let Err(e) = poll.registry().register(&mut socket, SOCKET, both) {
+        fail("poll", e);
+    }
+    // Every program here says first where it listens (port 0 picks one).
+    let local = socket.local_addr().unwrap_or(addr);
+    say!("listening on {local}");
+    // Go: defer listen.Close(): the socket closes when the process ends.
+
+    // Echoes the socket did not take yet (its send buffer was full), oldest
+    // first, each with its sender. Go's `WriteToUDP` would block instead.
+    let mut unsent: VecDeque<(Vec<u8>, SocketAddr)> = VecDeque::new();
+    // Go: var data [1024]byte; here the largest datagram there is, 64 KiB.
+    let mut data = vec![0; 1 << 16];
+    let mut events = Events::with_capacity(16);
+    loop {
+        // Sleep until the socket is ready: where Go's goroutine waits.
+        // (A signal can interrupt only a call that sleeps: this one.)
+        match poll.poll(&mut events, None) {
+            Err(e) if e.kind() != ErrorKind::Interrupted => fail("poll", e),
+            _ => {}
+        }
+        // Whatever the event says, receive until no datagram is left (the
+        // next event comes only when more arrive), then send what waits.
+        // Go: for { … }
+        loop {
+            // Go: n, addr, err := listen.ReadFromUDP(data[:])
+            let (n, peer) = match socket.recv_from(&mut data) {
+                Ok(received) => received,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    // Go: if err != nil { fmt.Println("read udp failed, err:", err); continue }
+                    // (Windows reports here that an earlier echo's
+                    // receiver had no socket; the next datagram is fine.)
+                    say!("read udp failed, err: {e}");
+                    continue;
+                }
+            };
+            // Go: fmt.Printf("data:%v addr:%v count:%v\n", string(data[:n]), addr, n)
+            say!("data:{} addr:{peer} count:{n}", escaped(&data[..n]));
+            // Go: _, err = listen.WriteToUDP(data[:n], addr), behind any
+            // echo still waiting: echoes leave in the order datagrams came.
+            unsent.push_back((data[..n].to_vec(), peer));
+            send_unsent(&socket, &mut unsent);
+        }
+        send_unsent(&socket, &mut unsent);
+    }
+}
+
+/// Sends the waiting echoes, oldest first, until the socket takes no more;
+/// the rest waits for a writable event.
+fn send_unsent(socket: &UdpSocket, unsent: &mut VecDeque<(Vec<u8>, SocketAddr)>) {
+    while let Some((datagram, peer)) = unsent.front() {
+        match socket.send_to(datagram, *peer) {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            // Go: if err != nil { fmt.Println("write to udp failed, err:", err); continue }
+            Err(e) => say!("write to udp failed, err: {e}"),
+        }
+        unsent.pop_front();
+    }
+}
+
+/// A peer's bytes made safe for a terminal, by the rule every program here
+/// follows (the rule, and why these brackets: `netpoll/src/text.rs`).
+fn escaped(bytes: &[u8]) -> String {
+    let c0 = "NUL SOH STX ETX EOT ENQ ACK BEL BS HT LF VT FF CR SO SI DLE DC1 DC2 DC3 DC4 \
+              NAK SYN ETB CAN EM SUB ESC FS GS RS US";
+    let mut shown = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            let code = u32::from(c);
+            // C1 controls, Unicode's Bidi_Control, line separators, and ⟦.
+            let by_code = matches!(code, 0x80..0xa0 | 0x61c | 0x200e | 0x200f | 0x202a..=0x202e
+                | 0x2066..=0x2069 | 0x2028 | 0x2029 | 0x27e6);
+            match code {
+                0x09 => shown.push(c), // a tab is text
+                0..0x20 => shown += &format!("⟦{}⟧", c0.split(' ').nth(code as usize).unwrap()),
+                0x7f => shown += "⟦DEL⟧",
+                _ if by_code => shown += &format!("⟦U+{code:04X}⟧"),
+                _ => shown.push(c),
+            }
+        }
+        shown.extend(chunk.invalid().iter().map(|byte| format!("⟦0x{byte:02x}⟧")));
+    }
+    shown
+}
+
+/// `--addr HOST:PORT` (a host name is resolved to its first address), the
+/// default otherwise. Anything else: one line naming the form, exit 2.
+fn addr_from_args(default: &str) -> SocketAddr {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let text = match args.as_slice() {
+        [] => default,
+        [flag, addr] if flag == "--addr" => addr,
+        _ => "",
+    };
+    let mut addrs = text.to_socket_addrs().into_iter().flatten();
+    addrs.next().unwrap_or_else(|| {
+        eprintln!("usage: one_file_udp_server [--addr HOST:PORT], e.g. --addr 127.0.0.1:0");
+        std::process::exit(2)
+    })
+}
+
+/// Go: `fmt.Println(…, err); return`; here on stderr, with exit status 1.
+fn fail(what: &str, err: io::Error) -> ! {
+    eprintln!("{what} failed, err: {err}");
+    std::process::exit(1)
+}
