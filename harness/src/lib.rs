@@ -41,9 +41,11 @@
 //! One child type, [`Program`], with a tool's face (errors as values,
 //! [`Error`]) and a test's (each failure a panic that names the program and
 //! what it printed, [`DEADLINE`] on every wait); [`run_to_end`] for a
-//! program fed its stdin and waited for.
+//! program fed its stdin and waited for; [`example`] for the path of an
+//! example program (the Go servers in one file), built first.
 
 mod error;
+mod example;
 pub mod group;
 pub mod output;
 pub mod ports;
@@ -55,6 +57,7 @@ mod program;
 mod sys;
 
 pub use error::Error;
+pub use example::example;
 pub use group::{install_interrupt_handler, reaped, spawn_in_own_group};
 pub use output::{EchoLines, MAX_LINE_LEN, MAX_LINES, Stream};
 pub use program::{

@@ -41,10 +41,8 @@ fn main() {
     let mut listener = TcpListener::bind(addr).unwrap_or_else(|e| fail("listen", e));
     let mut poll = Poll::new().unwrap_or_else(|e| fail("poll", e));
     // Wake up when clients wait to be accepted.
-    if let Err(e) = poll
-        .registry()
-        .register(&mut listener, LISTENER, Interest::READABLE)
-    {
+    let registry = poll.registry();
+    if let Err(e) = registry.register(&mut listener, LISTENER, Interest::READABLE) {
         fail("poll", e);
     }
     // Every program here says first where it listens (port 0 picks one).
