@@ -376,11 +376,25 @@ fn teaching_output_mirrors_go_and_escapes_untrusted_bytes() {
 #[test]
 fn idle_timeout_closes_a_silent_connection_and_keeps_serving() {
     let server = start(&["--quiet", "--idle-timeout", "1"]);
+    // Connected and silent: closed by the timeout, with no write of the
+    // test's to race it.
     let mut silent = server.connect();
-    ping(&mut silent, b"then silence");
     assert_closed_by_server(&mut silent);
-    let mut next = server.connect();
-    ping(&mut next, b"new client");
+    // Still serving. A client the timeout closes before its first bytes
+    // (a second passed between its connect and its write) tries again.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let mut next = server.connect();
+        let mut echoed = [0; 10];
+        match next
+            .write_all(b"new client")
+            .and_then(|()| next.read_exact(&mut echoed))
+        {
+            Ok(()) => break assert_eq!(&echoed, b"new client"),
+            Err(_) if Instant::now() < deadline => continue,
+            Err(e) => panic!("never served again: {e}"),
+        }
+    }
 }
 
 /// Not on Windows, which refuses `--threads` above 1 (see `Spread`).
@@ -740,9 +754,12 @@ fn second_signal_is_named_and_unacknowledged_echo_is_not_counted_as_echoed() {
     drop(client);
 }
 
-/// Unix only: the server is paused with SIGSTOP so that everything is
-/// queued before it reads; Windows has no such signal.
-#[cfg(unix)]
+/// Linux only: the server is paused with SIGSTOP so that everything is
+/// queued before it reads (Windows has no such signal), and `/proc` says
+/// when the pause has taken hold (a signal is delivered asynchronously:
+/// without that wait the server could read the first bytes before it
+/// stops, and the test pass without the urgent byte stopping a read short).
+#[cfg(target_os = "linux")]
 #[test]
 fn urgent_data_does_not_stall_the_echo() {
     // An urgent byte (MSG_OOB) makes a read stop short at its mark; a loop
@@ -752,6 +769,12 @@ fn urgent_data_does_not_stall_the_echo() {
     ping(&mut client, b"registered");
     // Paused, the server cannot read until everything below is queued.
     server.signal(libc::SIGSTOP);
+    let deadline = Instant::now() + DEADLINE;
+    while loop_thread_state(server.id()) != 'T' {
+        assert!(Instant::now() < deadline, "the loop never stopped");
+        // Retry pacing, not synchronisation: the state is re-read.
+        thread::sleep(Duration::from_millis(1));
+    }
     client.write_all(&[b'a'; 100]).unwrap();
     socket2::SockRef::from(&client)
         .send_out_of_band(b"!")
