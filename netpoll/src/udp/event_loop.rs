@@ -208,7 +208,7 @@ impl<H: Handler> EventLoop<H> {
 /// outlives a turn.
 pub(super) struct EventLoop<H> {
     poll: Poll,
-    socket: UdpSocket,
+    pub(super) socket: UdpSocket,
     stop: Arc<StopRequest>,
     signals: Option<StopSignals>,
     handler: H,

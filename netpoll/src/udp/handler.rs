@@ -80,17 +80,17 @@ impl Socket<'_> {
     fn enqueue(&mut self, payload: &[u8], peer: SocketAddr) {
         // A refused datagram is counted by the queue itself (see
         // `SendQueue::dropped`); the loop adds it up when it stops.
-        if !self.queue.push(peer, payload) {
-            // Queued and rate limited, as in `send_to`.
-            if let Some(suppressed) = self.send_log.ready(Instant::now()) {
-                warn!(
-                    "send queue full ({} datagrams, {} bytes): {} bytes to {peer} dropped{}",
-                    self.queue.len(),
-                    self.queue.queued_bytes(),
-                    payload.len(),
-                    more_dropped(suppressed)
-                );
-            }
+        if self.queue.push(peer, payload) {
+            self.stats.queued += 1;
+        } else if let Some(suppressed) = self.send_log.ready(Instant::now()) {
+            // Queued (console::logger) and rate limited, as in `send_to`.
+            warn!(
+                "send queue full ({} datagrams, {} bytes): {} bytes to {peer} dropped{}",
+                self.queue.len(),
+                self.queue.queued_bytes(),
+                payload.len(),
+                more_dropped(suppressed)
+            );
         }
     }
 }

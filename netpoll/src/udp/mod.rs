@@ -48,7 +48,7 @@
 //! let stats = server.stop()?;
 //! assert_eq!(
 //!     stats,
-//!     Stats { datagrams: 1, bytes_read: 12, bytes_written: 12, dropped: 0 }
+//!     Stats { datagrams: 1, bytes_read: 12, bytes_written: 12, dropped: 0, queued: 0 }
 //! );
 //! # Ok::<(), std::io::Error>(())
 //! ```

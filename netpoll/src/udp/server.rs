@@ -52,6 +52,9 @@ pub struct Stats {
     /// never left: the send queue was full, the kernel refused the send, or
     /// they were still queued when the server stopped.
     pub dropped: u64,
+    /// Datagrams that waited in the send queue, the kernel's send buffer
+    /// being full when they were sent (see [`SendQueue`](super::SendQueue)).
+    pub queued: u64,
 }
 
 impl AddAssign for Stats {
@@ -60,6 +63,7 @@ impl AddAssign for Stats {
         self.bytes_read += other.bytes_read;
         self.bytes_written += other.bytes_written;
         self.dropped += other.dropped;
+        self.queued += other.queued;
     }
 }
 

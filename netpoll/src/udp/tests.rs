@@ -2,9 +2,12 @@
 //! counted, how the send queue drains and drops, that stopping works while
 //! the loop spins, and that an idle loop sleeps again.
 //!
-//! On loopback a UDP send practically never reports `WouldBlock` (the kernel
-//! hands the datagram straight to the receiver), so the queue tests fill the
-//! queue before the loop runs, as `Socket::send_to` does when it does.
+//! On loopback a UDP send never reports `WouldBlock`: the kernel hands the
+//! datagram straight to the receiver, and the send buffer is free again
+//! before `send_to` returns, however small it is. So most queue tests fill
+//! the queue before the loop runs, as `Socket::send_to` does when a send
+//! would block; and one (Linux, as root) slows loopback down in a network
+//! namespace of its own until sends really do block.
 
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
 use std::thread;
@@ -84,7 +87,8 @@ fn stats_count_datagrams_and_bytes_including_empty_ones() {
             datagrams: 3,
             bytes_read: 8,
             bytes_written: 8,
-            dropped: 0
+            dropped: 0,
+            queued: 0,
         }
     );
 }
@@ -239,7 +243,8 @@ fn datagrams_sent_back_to_back_during_the_spin_window_are_all_echoed() {
             datagrams: 2000,
             bytes_read: bytes,
             bytes_written: bytes,
-            dropped: 0
+            dropped: 0,
+            queued: 0,
         }
     );
 }
@@ -292,4 +297,98 @@ fn the_server_sleeps_again_once_a_spin_window_passes_without_datagrams() {
         }
     }
     assert_eq!(stop_within_deadline(handle).datagrams, 3);
+}
+
+/// The real path: a send that would block, its datagram queued, and sent
+/// when the socket reports writable. Loopback never blocks a UDP send (see
+/// the module doc), so the test gives itself a loopback that does: in a
+/// network namespace of its own thread, a token bucket (`tc qdisc … tbf`)
+/// holds datagrams on their way out, charged to their sender's send
+/// buffer, which for the server is the smallest the kernel allows. Needs
+/// root and iproute2 (`ip`, `tc`); without them it says so and skips.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_send_that_would_block_is_queued_and_sent_when_the_socket_is_writable() {
+    // Its own thread: the namespace changes only the thread that enters it.
+    let outcome = thread::spawn(|| {
+        if let Err(why) = slow_loopback_of_our_own() {
+            eprintln!("skipped: cannot slow loopback down here ({why})");
+            return None;
+        }
+        Some(flood_through_a_tiny_send_buffer())
+    })
+    .join()
+    .expect("the flood thread");
+    let Some((mut echoed, stats)) = outcome else {
+        return;
+    };
+    // Every echo. (Not necessarily in order: leaving the token bucket, two
+    // datagrams may be handed to loopback on different CPUs, and UDP does
+    // not promise order. The queue keeps it: see
+    // `queued_datagrams_are_sent_in_order_when_the_socket_reports_writable_and_reading_goes_on`.)
+    echoed.sort_unstable();
+    assert_eq!(echoed, (0..FLOOD).collect::<Vec<_>>(), "every echo");
+    assert!(stats.queued > 0, "no send would block: {stats:?}");
+    assert_eq!((stats.datagrams, stats.dropped), (FLOOD as u64, 0));
+}
+
+/// Datagrams the flood sends.
+#[cfg(target_os = "linux")]
+const FLOOD: u32 = 300;
+
+/// Moves this thread into a new network namespace whose loopback is up and
+/// sends at 10 Mbit/s, queueing up to 4 MB rather than dropping.
+#[cfg(target_os = "linux")]
+fn slow_loopback_of_our_own() -> Result<(), String> {
+    // SAFETY: unshare only changes this thread's namespaces.
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+        return Err(format!("unshare: {}", std::io::Error::last_os_error()));
+    }
+    for command in [
+        &["ip", "link", "set", "lo", "up"][..],
+        &[
+            "tc", "qdisc", "add", "dev", "lo", "root", "tbf", "rate", "10mbit", "burst", "10kb",
+            "limit", "4mb",
+        ],
+    ] {
+        let status = std::process::Command::new(command[0])
+            .args(&command[1..])
+            .status()
+            .map_err(|e| format!("{}: {e}", command[0]))?;
+        if !status.success() {
+            return Err(format!("{} exited with {status}", command.join(" ")));
+        }
+    }
+    Ok(())
+}
+
+/// Sends [`FLOOD`] numbered datagrams of 1000 bytes to an echo server whose
+/// send buffer is tiny, reading the echoes meanwhile; returns the numbers
+/// echoed, as they arrived, and the server's counters.
+#[cfg(target_os = "linux")]
+fn flood_through_a_tiny_send_buffer() -> (Vec<u32>, Stats) {
+    let socket = client();
+    let server = start_prepared(Server::new(Echo), |event_loop| {
+        socket2::SockRef::from(&event_loop.socket)
+            .set_send_buffer_size(1)
+            .unwrap();
+    });
+    let addr = server.local_addr();
+    let sender = socket.try_clone().unwrap();
+    let sending = thread::spawn(move || {
+        for n in 0..FLOOD {
+            let mut datagram = vec![0; 1000];
+            datagram[..4].copy_from_slice(&n.to_le_bytes());
+            sender.send_to(&datagram, addr).unwrap();
+        }
+    });
+    let mut echoed = Vec::new();
+    let mut buf = [0; 2000];
+    while echoed.len() < FLOOD as usize {
+        let (len, _) = socket.recv_from(&mut buf).expect("an echo");
+        assert_eq!(len, 1000);
+        echoed.push(u32::from_le_bytes(buf[..4].try_into().unwrap()));
+    }
+    sending.join().unwrap();
+    (echoed, stop_within_deadline(server))
 }
