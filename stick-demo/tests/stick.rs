@@ -38,6 +38,74 @@ fn start_server(subcommand: &str, args: &[&str]) -> Program {
     server
 }
 
+/// Which server a test runs against: `stick-demo server` or `server2`, or
+/// the same Go program in one file (`examples/one_file_stick_server.rs`,
+/// `…_server2.rs`), which takes no flag but `--addr` and prints the Go
+/// lines only, no summaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ServerKind {
+    Full,
+    OneFile,
+}
+
+/// What every client-to-server test holds for both servers.
+const BOTH_SERVERS: [ServerKind; 2] = [ServerKind::Full, ServerKind::OneFile];
+
+impl ServerKind {
+    /// `server` or `server2` of this kind on 127.0.0.1:0, once it is listening.
+    fn start(self, subcommand: &str) -> Program {
+        // Shown with the output of a failed test: which server failed.
+        println!("against the {self:?} {subcommand}");
+        match self {
+            ServerKind::Full => start_server(subcommand, &[]),
+            ServerKind::OneFile => {
+                let example = format!("one_file_stick_{subcommand}");
+                let mut command = Command::new(harness::example("stick-demo", &example));
+                command.args(["--addr", "127.0.0.1:0"]);
+                let server = Program::spawn(command);
+                server.listening_addr();
+                server
+            }
+        }
+    }
+
+    /// The raw server's lines for the next connection, up to the one that
+    /// ends it: the full server's summary, or Go's `read from client failed`.
+    fn raw_connection(self, server: &Program) -> Vec<String> {
+        match self {
+            ServerKind::Full => server.stdout_until(is_raw_summary),
+            ServerKind::OneFile => {
+                server.stdout_until(|line| line.starts_with("read from client failed, err: "))
+            }
+        }
+    }
+
+    /// server2's messages up to the full server's summary of a connection
+    /// (returned too). Go's server2, and so the one in one file, says
+    /// nothing when a connection ends: from it, the next `count` lines, and
+    /// then a frame from a new peer must come next, or there were more.
+    fn framed_connection(self, server: &Program, count: usize) -> (Vec<String>, Option<String>) {
+        let mut lines = match self {
+            ServerKind::Full => server.stdout_until(is_framed_summary),
+            ServerKind::OneFile => (0..count).map(|_| server.next_stdout_line()).collect(),
+        };
+        if self == ServerKind::OneFile {
+            let mut next = server.connect();
+            next.write_all(&proto::encode(b"next peer").unwrap())
+                .unwrap();
+            let line = server.next_stdout_line();
+            assert_eq!(line, format!("{RECEIVED}next peer"), "after {lines:#?}");
+        }
+        let summary = (self == ServerKind::Full).then(|| lines.pop().expect("a summary"));
+        // A line that is not a message is kept whole, for a failure to show.
+        let messages = lines
+            .iter()
+            .map(|line| received_text(line).unwrap_or(line).to_owned())
+            .collect();
+        (messages, summary)
+    }
+}
+
 /// A running `stick-demo client` or `client2` dialling `addr`.
 fn spawn_client(subcommand: &str, addr: impl Display, args: &[&str]) -> Program {
     let mut command = stick_demo();
@@ -116,20 +184,31 @@ fn messages_in_picture(picture: &str) -> String {
 
 #[test]
 fn client_to_server_delivers_exactly_twenty_messages_of_bytes() {
-    let (reads, summary, picture) = raw_run(&[], &[]);
-    assert_eq!(reads.concat(), MESSAGE.repeat(20));
-    assert!(
-        summary.contains(": 520 bytes = 20 messages of 26 bytes, in "),
-        "{summary}"
-    );
-    // Whatever the reads were, the picture shows messages 1..20 in order.
-    let shown = messages_in_picture(&picture);
-    assert!(
-        "12345678901234567890".starts_with(&shown) && !shown.is_empty(),
-        "{picture}"
-    );
-    if !picture.contains("picture stops") {
-        assert_eq!(shown, "12345678901234567890", "{picture}");
+    for kind in BOTH_SERVERS {
+        let server = kind.start("server");
+        let client_out = run_client("client", server.listening_addr(), &[]);
+        assert!(client_out.starts_with("sent 20 messages"), "{client_out}");
+        let lines = kind.raw_connection(&server);
+        let reads: String = lines.iter().filter_map(|l| received_text(l)).collect();
+        assert_eq!(reads, MESSAGE.repeat(20));
+        if kind == ServerKind::OneFile {
+            continue;
+        }
+        let summary = lines.last().unwrap();
+        assert!(
+            summary.contains(": 520 bytes = 20 messages of 26 bytes, in "),
+            "{summary}"
+        );
+        // Whatever the reads were, the picture shows messages 1..20 in order.
+        let picture = server.next_stdout_line();
+        let shown = messages_in_picture(&picture);
+        assert!(
+            "12345678901234567890".starts_with(&shown) && !shown.is_empty(),
+            "{picture}"
+        );
+        if !picture.contains("picture stops") {
+            assert_eq!(shown, "12345678901234567890", "{picture}");
+        }
     }
 }
 
@@ -185,43 +264,49 @@ fn server_summarises_a_connection_that_sent_nothing_without_a_picture() {
 
 #[test]
 fn server_escapes_control_characters_and_invalid_utf8() {
-    let server = start_server("server", &[]);
-    let mut raw = server.connect();
-    raw.write_all(b"\x1b[2J\xff\n").unwrap();
-    raw.shutdown(Shutdown::Write).unwrap();
-    let lines = server.stdout_until(is_raw_summary);
-    let shown: String = lines.iter().filter_map(|l| received_text(l)).collect();
-    assert_eq!(shown, "⟦ESC⟧[2J⟦0xff⟧⟦LF⟧");
+    for kind in BOTH_SERVERS {
+        let server = kind.start("server");
+        let mut raw = server.connect();
+        raw.write_all(b"\x1b[2J\xff\n").unwrap();
+        raw.shutdown(Shutdown::Write).unwrap();
+        let lines = kind.raw_connection(&server);
+        let shown: String = lines.iter().filter_map(|l| received_text(l)).collect();
+        assert_eq!(shown, "⟦ESC⟧[2J⟦0xff⟧⟦LF⟧");
+    }
 }
 
 #[test]
 fn client2_to_server2_decodes_exactly_twenty_messages() {
-    let server = start_server("server2", &[]);
-    let out = run_client("client2", server.listening_addr(), &[]);
-    assert!(out.starts_with("sent 20 frames"), "{out}");
-    let mut lines = server.stdout_until(is_framed_summary);
-    let summary = lines.pop().unwrap();
-    let messages: Vec<_> = lines.iter().filter_map(|l| received_text(l)).collect();
-    assert_eq!(messages, vec![MESSAGE; 20]);
-    assert!(
-        summary.contains(": decoded 20 messages from ") && summary.ends_with("(600 bytes)"),
-        "{summary}"
-    );
+    for kind in BOTH_SERVERS {
+        let server = kind.start("server2");
+        let out = run_client("client2", server.listening_addr(), &[]);
+        assert!(out.starts_with("sent 20 frames"), "{out}");
+        let (messages, summary) = kind.framed_connection(&server, 20);
+        assert_eq!(messages, vec![MESSAGE; 20]);
+        if let Some(summary) = summary {
+            assert!(
+                summary.contains(": decoded 20 messages from ") && summary.ends_with("(600 bytes)"),
+                "{summary}"
+            );
+        }
+    }
 }
 
 #[test]
 fn client2_chunked_into_single_bytes_still_decodes_twenty_messages() {
-    let server = start_server("server2", &[]);
-    let out = run_client("client2", server.listening_addr(), &["--chunk", "1"]);
-    assert!(
-        out.contains("600 bytes) in 600 writes of up to 1 byte"),
-        "{out}"
-    );
-    let mut lines = server.stdout_until(is_framed_summary);
-    let summary = lines.pop().unwrap();
-    let messages: Vec<_> = lines.iter().filter_map(|l| received_text(l)).collect();
-    assert_eq!(messages, vec![MESSAGE; 20]);
-    assert!(summary.contains(": decoded 20 messages from "), "{summary}");
+    for kind in BOTH_SERVERS {
+        let server = kind.start("server2");
+        let out = run_client("client2", server.listening_addr(), &["--chunk", "1"]);
+        assert!(
+            out.contains("600 bytes) in 600 writes of up to 1 byte"),
+            "{out}"
+        );
+        let (messages, summary) = kind.framed_connection(&server, 20);
+        assert_eq!(messages, vec![MESSAGE; 20]);
+        if let Some(summary) = summary {
+            assert!(summary.contains(": decoded 20 messages from "), "{summary}");
+        }
+    }
 }
 
 #[test]
@@ -286,27 +371,38 @@ fn client_writes_bare_messages_without_framing() {
 
 #[test]
 fn server2_closes_negative_and_huge_lengths_and_keeps_serving() {
-    let server = start_server("server2", &[]);
-    for (header, length) in [(-1i32, "-1"), (i32::MAX, "2147483647")] {
-        let mut hostile = server.connect();
-        let peer = hostile.local_addr().unwrap().to_string();
-        hostile.write_all(&header.to_le_bytes()).unwrap();
-        assert_closed_by_server(&mut hostile);
-        let log = server.wait_for_stderr(&peer);
-        assert!(
-            log.contains(length),
-            "log line does not name {length}: {log}"
-        );
-        let summary = server.stdout_until(is_framed_summary).pop().unwrap();
-        assert!(
-            summary.starts_with(&format!("{peer}: decoded 0 messages")),
-            "{summary}"
-        );
+    for kind in BOTH_SERVERS {
+        let server = kind.start("server2");
+        for (header, length) in [(-1i32, "-1"), (i32::MAX, "2147483647")] {
+            let mut hostile = server.connect();
+            let peer = hostile.local_addr().unwrap().to_string();
+            hostile.write_all(&header.to_le_bytes()).unwrap();
+            assert_closed_by_server(&mut hostile);
+            if kind == ServerKind::OneFile {
+                // Go's line, on stdout, with our decoder's words.
+                let line = server.next_stdout_line();
+                assert!(line.starts_with("decode msg failed, err: "), "{line}");
+                assert!(line.contains(length), "{line}");
+                continue;
+            }
+            let log = server.wait_for_stderr(&peer);
+            assert!(
+                log.contains(length),
+                "log line does not name {length}: {log}"
+            );
+            let summary = server.stdout_until(is_framed_summary).pop().unwrap();
+            assert!(
+                summary.starts_with(&format!("{peer}: decoded 0 messages")),
+                "{summary}"
+            );
+        }
+        run_client("client2", server.listening_addr(), &[]);
+        let (messages, summary) = kind.framed_connection(&server, 20);
+        assert_eq!(messages, vec![MESSAGE; 20]);
+        if let Some(summary) = summary {
+            assert!(summary.contains(": decoded 20 messages"), "{summary}");
+        }
     }
-    run_client("client2", server.listening_addr(), &[]);
-    let mut lines = server.stdout_until(is_framed_summary);
-    assert!(lines.pop().unwrap().contains(": decoded 20 messages"));
-    assert_eq!(lines.iter().filter_map(|l| received_text(l)).count(), 20);
 }
 
 #[test]
@@ -357,41 +453,53 @@ fn server2_explains_plain_text_instead_of_reading_a_huge_length() {
 
 #[test]
 fn server2_partial_frame_from_one_peer_does_not_stall_another() {
-    let server = start_server("server2", &["--quiet"]);
-    let mut slow = server.connect();
-    slow.write_all(b"\x1a\x00\x00\x00Hel").unwrap();
-    run_client("client2", server.listening_addr(), &[]);
-    let summary = server.stdout_until(is_framed_summary).pop().unwrap();
-    assert!(summary.contains(": decoded 20 messages"), "{summary}");
-    // The slow peer's frame is still completed later.
-    slow.write_all(b"lo, Hello. How are you?").unwrap();
-    slow.shutdown(Shutdown::Write).unwrap();
-    let summary = server.stdout_until(is_framed_summary).pop().unwrap();
-    assert!(summary.contains(": decoded 1 message from "), "{summary}");
+    for kind in BOTH_SERVERS {
+        let server = kind.start("server2");
+        let mut slow = server.connect();
+        slow.write_all(b"\x1a\x00\x00\x00Hel").unwrap();
+        run_client("client2", server.listening_addr(), &[]);
+        let (messages, summary) = kind.framed_connection(&server, 20);
+        assert_eq!(messages, vec![MESSAGE; 20]);
+        if let Some(summary) = summary {
+            assert!(summary.contains(": decoded 20 messages"), "{summary}");
+        }
+        // The slow peer's frame is still completed later.
+        slow.write_all(b"lo, Hello. How are you?").unwrap();
+        slow.shutdown(Shutdown::Write).unwrap();
+        let (messages, summary) = kind.framed_connection(&server, 1);
+        assert_eq!(messages, [MESSAGE]);
+        if let Some(summary) = summary {
+            assert!(summary.contains(": decoded 1 message from "), "{summary}");
+        }
+    }
 }
 
 #[test]
 fn server2_serves_several_clients_at_once() {
-    let server = start_server("server2", &[]);
-    let addr = server.listening_addr();
-    let clients: Vec<_> = (0..4)
-        .map(|_| spawn_client("client2", addr, &["--chunk", "5"]))
-        .collect();
-    for client in clients {
-        let Finished { status, stderr, .. } = client.finish();
-        assert!(status.success(), "{stderr}");
-    }
-    let mut received = 0;
-    for _ in 0..4 {
-        let mut lines = server.stdout_until(is_framed_summary);
-        let summary = lines.pop().unwrap();
-        assert!(summary.contains(": decoded 20 messages"), "{summary}");
-        for line in &lines {
-            assert_eq!(received_text(line), Some(MESSAGE), "{line}");
+    for kind in BOTH_SERVERS {
+        let server = kind.start("server2");
+        let addr = server.listening_addr();
+        let clients: Vec<_> = (0..4)
+            .map(|_| spawn_client("client2", addr, &["--chunk", "5"]))
+            .collect();
+        for client in clients {
+            let Finished { status, stderr, .. } = client.finish();
+            assert!(status.success(), "{stderr}");
         }
-        received += lines.len();
+        // The four connections' messages interleave; the full server ends
+        // each with its summary, the one in one file (as Go's) none.
+        let ends = if kind == ServerKind::Full { 4 } else { 1 };
+        let mut received = 0;
+        for _ in 0..ends {
+            let (messages, summary) = kind.framed_connection(&server, 80 / ends);
+            if let Some(summary) = summary {
+                assert!(summary.contains(": decoded 20 messages"), "{summary}");
+            }
+            assert!(messages.iter().all(|m| m == MESSAGE), "{messages:#?}");
+            received += messages.len();
+        }
+        assert_eq!(received, 80);
     }
-    assert_eq!(received, 80);
 }
 
 #[test]

@@ -31,6 +31,35 @@ fn start_with(args: &[&str], configure: impl FnOnce(&mut Command)) -> Program {
     server
 }
 
+/// Which echo server a test runs against: `tcp-server`, or the same Go
+/// program in one file (`examples/one_file_tcp_server.rs`), which takes no
+/// flag but `--addr` and prints every read.
+#[derive(Debug, Clone, Copy)]
+enum ServerKind {
+    Full,
+    OneFile,
+}
+
+/// What every echo test holds for both servers.
+const BOTH_SERVERS: [ServerKind; 2] = [ServerKind::Full, ServerKind::OneFile];
+
+/// An echo server of `kind` on 127.0.0.1:0, once it is listening; the full
+/// one `--quiet` (these tests look at bytes, not at what is printed).
+fn start_echo(kind: ServerKind) -> Program {
+    // Shown with the output of a failed test: which server failed.
+    println!("against the {kind:?} server");
+    match kind {
+        ServerKind::Full => start(&["--quiet"]),
+        ServerKind::OneFile => {
+            let mut command = Command::new(harness::example("tcp-server", "one_file_tcp_server"));
+            command.args(["--addr", "127.0.0.1:0"]);
+            let server = Program::spawn(command);
+            server.listening_addr();
+            server
+        }
+    }
+}
+
 /// Bytes that differ from position to position, so a lost, duplicated or
 /// reordered chunk cannot go unnoticed.
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
@@ -116,72 +145,82 @@ fn summary_numbers(line: &str) -> Vec<u64> {
 fn go_defect_data_past_128_bytes_is_not_lost() {
     // The Go server makes a new bufio.Reader per iteration and reads 128
     // bytes from it; the rest of what that reader buffered is discarded.
-    let server = start(&["--quiet"]);
-    for (seed, len) in [1, 128, 129, MIB].into_iter().enumerate() {
-        let stream = server.connect();
-        let sent = pattern(len, seed as u8);
-        let echoed = echo_concurrently(&stream, &sent);
-        assert_same(&echoed, &sent);
+    for kind in BOTH_SERVERS {
+        let server = start_echo(kind);
+        for (seed, len) in [1, 128, 129, MIB].into_iter().enumerate() {
+            let stream = server.connect();
+            let sent = pattern(len, seed as u8);
+            let echoed = echo_concurrently(&stream, &sent);
+            assert_same(&echoed, &sent);
+        }
     }
 }
 
 #[test]
 fn hundred_concurrent_clients_each_echo_ten_distinct_messages() {
-    let server = start(&["--quiet"]);
-    let clients: Vec<_> = (0..100)
-        .map(|client| {
-            let addr = server.listening_addr();
-            thread::spawn(move || {
-                let mut stream = connect(addr);
-                for message in 0..10 {
-                    let text = format!("client {client} message {message} ").repeat(message + 1);
-                    ping(&mut stream, text.as_bytes());
-                }
+    for kind in BOTH_SERVERS {
+        let server = start_echo(kind);
+        let clients: Vec<_> = (0..100)
+            .map(|client| {
+                let addr = server.listening_addr();
+                thread::spawn(move || {
+                    let mut stream = connect(addr);
+                    for message in 0..10 {
+                        let text =
+                            format!("client {client} message {message} ").repeat(message + 1);
+                        ping(&mut stream, text.as_bytes());
+                    }
+                })
             })
-        })
-        .collect();
-    for client in clients {
-        client.join().expect("a client failed");
+            .collect();
+        for client in clients {
+            client.join().expect("a client failed");
+        }
     }
 }
 
 #[test]
 fn half_closed_client_gets_its_whole_mebibyte_back() {
-    let server = start(&["--quiet"]);
-    let stream = server.connect();
-    let sent = pattern(MIB, 3);
-    let mut writer = stream.try_clone().unwrap();
-    let to_send = sent.clone();
-    let writer = thread::spawn(move || {
-        writer.write_all(&to_send)?;
-        // "I am done sending": the server must still echo everything.
-        writer.shutdown(Shutdown::Write)
-    });
-    let mut echoed = Vec::new();
-    (&stream)
-        .read_to_end(&mut echoed)
-        .expect("read to end of file");
-    writer.join().unwrap().expect("write and half-close");
-    assert_same(&echoed, &sent);
+    for kind in BOTH_SERVERS {
+        let server = start_echo(kind);
+        let stream = server.connect();
+        let sent = pattern(MIB, 3);
+        let mut writer = stream.try_clone().unwrap();
+        let to_send = sent.clone();
+        let writer = thread::spawn(move || {
+            writer.write_all(&to_send)?;
+            // "I am done sending": the server must still echo everything.
+            writer.shutdown(Shutdown::Write)
+        });
+        let mut echoed = Vec::new();
+        (&stream)
+            .read_to_end(&mut echoed)
+            .expect("read to end of file");
+        writer.join().unwrap().expect("write and half-close");
+        assert_same(&echoed, &sent);
+    }
 }
 
 #[test]
 fn client_that_writes_8_mib_and_never_reads_does_not_stop_a_second_client() {
-    let server = start(&["--quiet"]);
-    let hog = server.connect();
-    let sent = pattern(8 * MIB, 5);
-    // Fill every buffer between the hog and the server: the server now
-    // holds echo output the hog does not read, and stops reading it.
-    let written = write_until_full(&hog, &sent);
-    assert!(written > 0);
+    for kind in BOTH_SERVERS {
+        let server = start_echo(kind);
+        let hog = server.connect();
+        let sent = pattern(8 * MIB, 5);
+        // Fill every buffer between the hog and the server: the server now
+        // holds echo output the hog does not read (the full server stops
+        // reading it; the one in one file reads on, and holds it all).
+        let written = write_until_full(&hog, &sent);
+        assert!(written > 0);
 
-    // Another client is served normally meanwhile.
-    let mut other = server.connect();
-    ping(&mut other, b"still served?");
+        // Another client is served normally meanwhile.
+        let mut other = server.connect();
+        ping(&mut other, b"still served?");
 
-    // And the hog loses nothing once it starts reading.
-    let echoed = read_while_writing(&hog, &sent[written..], sent.len());
-    assert_same(&echoed, &sent);
+        // And the hog loses nothing once it starts reading.
+        let echoed = read_while_writing(&hog, &sent[written..], sent.len());
+        assert_same(&echoed, &sent);
+    }
 }
 
 #[test]

@@ -22,6 +22,35 @@ fn start(extra_args: &[&str]) -> Program {
     server
 }
 
+/// Which server a test runs against: `udp-server`, or the same Go program
+/// in one file (`examples/one_file_udp_server.rs`), which takes no flag but
+/// `--addr` and prints every datagram.
+#[derive(Debug, Clone, Copy)]
+enum ServerKind {
+    Full,
+    OneFile,
+}
+
+/// What every echo test holds for both servers.
+const BOTH_SERVERS: [ServerKind; 2] = [ServerKind::Full, ServerKind::OneFile];
+
+/// A server of `kind` on 127.0.0.1:0, once it is listening; `full_args`
+/// are the full server's flags (the one in one file has none).
+fn start_kind(kind: ServerKind, full_args: &[&str]) -> Program {
+    // Shown with the output of a failed test: which server failed.
+    println!("against the {kind:?} server");
+    match kind {
+        ServerKind::Full => start(full_args),
+        ServerKind::OneFile => {
+            let mut command = Command::new(harness::example("udp-server", "one_file_udp_server"));
+            command.args(["--addr", "127.0.0.1:0"]);
+            let server = Program::spawn(command);
+            server.listening_addr();
+            server
+        }
+    }
+}
+
 /// A client socket on loopback whose reads give up at the deadline.
 fn client_socket() -> UdpSocket {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -40,97 +69,109 @@ fn round_trip(socket: &UdpSocket, server: SocketAddr, payload: &[u8]) -> (Vec<u8
 
 #[test]
 fn default_message_round_trips_and_the_go_line_is_printed() {
-    let server = start(&[]);
-    let socket = client_socket();
-    let (reply, from) = round_trip(&socket, server.listening_addr(), b"Hello server");
-    assert_eq!(reply, b"Hello server");
-    assert_eq!(from, server.listening_addr());
-    assert_eq!(
-        server.next_stdout_line(),
-        format!(
-            "data:Hello server addr:{} count:12",
-            socket.local_addr().unwrap()
-        )
-    );
+    for kind in BOTH_SERVERS {
+        let server = start_kind(kind, &[]);
+        let socket = client_socket();
+        let (reply, from) = round_trip(&socket, server.listening_addr(), b"Hello server");
+        assert_eq!(reply, b"Hello server");
+        assert_eq!(from, server.listening_addr());
+        assert_eq!(
+            server.next_stdout_line(),
+            format!(
+                "data:Hello server addr:{} count:12",
+                socket.local_addr().unwrap()
+            )
+        );
+    }
 }
 
 #[test]
 fn go_defect_1024_byte_buffer_truncates_datagrams_60000_bytes_come_back_whole() {
-    let server = start(&["--quiet"]);
-    let socket = client_socket();
-    let payload: Vec<u8> = (0..60_000u32).map(|i| (i % 251) as u8).collect();
-    let (reply, from) = round_trip(&socket, server.listening_addr(), &payload);
-    assert_eq!(from, server.listening_addr());
-    assert_eq!(reply.len(), 60_000);
-    assert!(reply == payload, "the 60 000-byte echo differs");
+    for kind in BOTH_SERVERS {
+        let server = start_kind(kind, &["--quiet"]);
+        let socket = client_socket();
+        let payload: Vec<u8> = (0..60_000u32).map(|i| (i % 251) as u8).collect();
+        let (reply, from) = round_trip(&socket, server.listening_addr(), &payload);
+        assert_eq!(from, server.listening_addr());
+        assert_eq!(reply.len(), 60_000);
+        assert!(reply == payload, "the 60 000-byte echo differs");
+    }
 }
 
 #[test]
 fn zero_length_datagram_is_echoed() {
-    let server = start(&[]);
-    let socket = client_socket();
-    let (reply, from) = round_trip(&socket, server.listening_addr(), b"");
-    assert!(reply.is_empty());
-    assert_eq!(from, server.listening_addr());
-    assert_eq!(
-        server.next_stdout_line(),
-        format!("data: addr:{} count:0", socket.local_addr().unwrap())
-    );
+    for kind in BOTH_SERVERS {
+        let server = start_kind(kind, &[]);
+        let socket = client_socket();
+        let (reply, from) = round_trip(&socket, server.listening_addr(), b"");
+        assert!(reply.is_empty());
+        assert_eq!(from, server.listening_addr());
+        assert_eq!(
+            server.next_stdout_line(),
+            format!("data: addr:{} count:0", socket.local_addr().unwrap())
+        );
+    }
 }
 
 #[test]
 fn control_bytes_and_invalid_utf8_are_escaped_in_the_per_datagram_line() {
-    let server = start(&[]);
-    let socket = client_socket();
-    let payload = b"hi\ndata:forged\x1b[2J\xff";
-    let (reply, _) = round_trip(&socket, server.listening_addr(), payload);
-    assert_eq!(reply, payload, "the echo itself is the raw bytes");
-    assert_eq!(
-        server.next_stdout_line(),
-        format!(
-            "data:hi⟦LF⟧data:forged⟦ESC⟧[2J⟦0xff⟧ addr:{} count:{}",
-            socket.local_addr().unwrap(),
-            payload.len()
-        )
-    );
+    for kind in BOTH_SERVERS {
+        let server = start_kind(kind, &[]);
+        let socket = client_socket();
+        let payload = b"hi\ndata:forged\x1b[2J\xff";
+        let (reply, _) = round_trip(&socket, server.listening_addr(), payload);
+        assert_eq!(reply, payload, "the echo itself is the raw bytes");
+        assert_eq!(
+            server.next_stdout_line(),
+            format!(
+                "data:hi⟦LF⟧data:forged⟦ESC⟧[2J⟦0xff⟧ addr:{} count:{}",
+                socket.local_addr().unwrap(),
+                payload.len()
+            )
+        );
+    }
 }
 
 #[test]
 fn ten_sockets_in_parallel_each_get_their_own_payloads_back() {
-    let server = start(&["--quiet"]);
-    let addr = server.listening_addr();
-    thread::scope(|scope| {
-        for socket_no in 0..10 {
-            scope.spawn(move || {
-                let socket = client_socket();
-                for round in 0..100 {
-                    let payload = format!("socket {socket_no} round {round}");
-                    let (reply, from) = round_trip(&socket, addr, payload.as_bytes());
-                    assert_eq!(from, addr);
-                    assert_eq!(String::from_utf8_lossy(&reply), payload);
-                }
-            });
-        }
-    });
+    for kind in BOTH_SERVERS {
+        let server = start_kind(kind, &["--quiet"]);
+        let addr = server.listening_addr();
+        thread::scope(|scope| {
+            for socket_no in 0..10 {
+                scope.spawn(move || {
+                    let socket = client_socket();
+                    for round in 0..100 {
+                        let payload = format!("socket {socket_no} round {round}");
+                        let (reply, from) = round_trip(&socket, addr, payload.as_bytes());
+                        assert_eq!(from, addr);
+                        assert_eq!(String::from_utf8_lossy(&reply), payload);
+                    }
+                });
+            }
+        });
+    }
 }
 
 #[test]
 fn a_peer_that_vanished_before_its_echo_does_not_stop_the_server() {
-    let server = start(&["--quiet"]);
-    // Each echo goes to a closed port: the kernel answers it with ICMP
-    // "port unreachable", which some systems turn into an error on the
-    // server's socket.
-    for _ in 0..20 {
-        let gone = UdpSocket::bind("127.0.0.1:0").unwrap();
-        gone.send_to(b"nobody will read this echo", server.listening_addr())
-            .unwrap();
+    for kind in BOTH_SERVERS {
+        let server = start_kind(kind, &["--quiet"]);
+        // Each echo goes to a closed port: the kernel answers it with ICMP
+        // "port unreachable", which some systems turn into an error on the
+        // server's socket.
+        for _ in 0..20 {
+            let gone = UdpSocket::bind("127.0.0.1:0").unwrap();
+            gone.send_to(b"nobody will read this echo", server.listening_addr())
+                .unwrap();
+        }
+        let socket = client_socket();
+        let (reply, from) = round_trip(&socket, server.listening_addr(), b"still there?");
+        assert_eq!(
+            (reply.as_slice(), from),
+            (&b"still there?"[..], server.listening_addr())
+        );
     }
-    let socket = client_socket();
-    let (reply, from) = round_trip(&socket, server.listening_addr(), b"still there?");
-    assert_eq!(
-        (reply.as_slice(), from),
-        (&b"still there?"[..], server.listening_addr())
-    );
 }
 
 #[test]
