@@ -109,10 +109,11 @@ fn main() {
 fn serve(conn: &mut Connection, buf: &mut [u8]) -> bool {
     // Go: for { … }
     loop {
+        // Go: the reads `proto.Decode` makes through the `bufio.Reader`
         match conn.socket.read(buf) {
             Ok(0) => {
-                // Go: if err == io.EOF { return }, silently; unless a frame
-                // was cut short, which Go's Decode never notices.
+                // Go: if err == io.EOF { return }, silently; a frame cut
+                // short is said (Go prints empty messages for ever instead).
                 if let Err(e) = proto::frames(&conn.received).finish() {
                     say!("decode msg failed, err: {e}");
                 }

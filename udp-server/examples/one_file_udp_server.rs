@@ -9,10 +9,10 @@
 //! else changed: Go's 1024-byte buffer cuts every longer datagram to its
 //! first 1024 bytes, and echoes only those; this buffer holds any datagram.
 //!
-//! One difference from Go's address, as every server here has: the default
-//! is loopback, 127.0.0.1:30000, not Go's 0.0.0.0:30000, which would echo
-//! to any address a stranger forges, for anyone on the network (`--addr
-//! 0.0.0.0:30000` to serve other machines on purpose).
+//! One difference from Go, as in `udp-server`: the default address is
+//! loopback, 127.0.0.1:30000, not Go's 0.0.0.0:30000, which would echo to
+//! any address a stranger forges, for anyone on the network (`--addr
+//! 0.0.0.0:30000` serves other machines on purpose).
 
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind, Write};
