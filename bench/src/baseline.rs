@@ -41,6 +41,19 @@ pub struct BaselineArgs {
     pub addr: SocketAddr,
 }
 
+/// A baseline's `main`: its options parsed, and a failure in one line
+/// naming the program, with exit status 1.
+pub fn main(name: &str, serve: fn(BaselineArgs) -> Result<()>) -> std::process::ExitCode {
+    use clap::Parser as _;
+    match serve(BaselineArgs::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{name}: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// `tokio-tcp-echo`: the TCP baseline as a process.
 pub fn tcp_main(args: BaselineArgs) -> Result<()> {
     runtime()?.block_on(async {

@@ -35,7 +35,6 @@ pub struct Outcome {
     pub bytes: u64,
     pub elapsed: Duration,
     pub server_cpu: CpuTime,
-    pub checksum: u64,
 }
 
 impl Outcome {
@@ -173,6 +172,5 @@ pub fn run(addr: SocketAddr, server_pid: u32, bytes: u64) -> Result<Outcome> {
         bytes,
         elapsed,
         server_cpu,
-        checksum: received.value(),
     })
 }

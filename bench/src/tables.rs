@@ -1,233 +1,188 @@
-//! One table per scenario, each from measurements taken side by side:
-//! [`side_by_side`] runs our server and the tokio baseline (and, for the tcp
-//! ping-pong, variants of ours and the Go servers) in alternating rounds, and
-//! each `*_table` turns the rounds into rows, targets and notes.
+//! One table per scenario, from measurements taken side by side:
+//! [`side_by_side`] starts every server of the table, runs the scenario
+//! against each in turn, round after round, alternating the order, and
+//! stops them; each `*_table` turns the rounds into a [`Measured`].
+
+use std::{
+    path::PathBuf,
+    time::{Duration, Instant},
+};
 
 use anyhow::{Context, Result};
+use harness::ports::Transport;
 
 use crate::{
-    BULK_ROUNDS, PINGPONG_ROUNDS, Setup, bulk,
-    exchange::{self, Exchange},
-    golang, idle, pingpong,
-    report::{self, Better, Column, RatioOf, Table, Target, Unit},
-    server::{ServerCommand, ServerProcess},
+    bulk,
+    cli::{Args, BULK_ROUNDS, PINGPONG_ROUNDS, Scenario},
+    exchange::{Exchange, Outcome},
+    idle, pingpong,
+    progress::Progress,
+    results::{Better, Measured, Metric, ServerFigures, Unit, median},
+    servers::{PRESETS, Server, ServerSpec},
     udp,
 };
 
-/// What [`side_by_side`] measured: one outcome per round for each server.
-struct Rounds<T> {
-    ours: Vec<T>,
-    tokio: Vec<T>,
-    /// The further servers (variants of ours, the Go servers), in their order.
-    others: Vec<OtherRounds<T>>,
-    /// How our server exited and its last stdout line (its summary).
-    ours_said: String,
+/// What every table needs: the settings, where the presets' programs are,
+/// the CPU the servers run on, and the run's progress.
+pub struct Setup {
+    /// The command line.
+    pub args: Args,
+    /// The presets' programs.
+    pub bin_dir: PathBuf,
+    /// The CPU the servers are pinned to, if any.
+    pub server_cpu: Option<usize>,
+    /// Counts the measurements as they finish.
+    pub progress: Progress,
+    /// `--json`'s file, if any.
+    pub json: Option<PathBuf>,
+    /// The servers `--server` gave, if any.
+    pub servers: Vec<ServerSpec>,
 }
 
-/// The rounds of one further server.
-struct OtherRounds<T> {
-    column: Column,
-    outcomes: Vec<T>,
-    /// How it exited, and its last stdout line.
-    said: String,
+/// A server of a table; `optional`: one of the default list, skipped with a
+/// note when it cannot run (Go not installed, a fixed port taken).
+struct Column {
+    spec: ServerSpec,
+    optional: bool,
 }
 
-impl<T> Rounds<T> {
-    /// The note listing one figure for every round of each server, so that
-    /// a disturbance in one round shows beside the merged or median row.
-    fn every_round(&self, name: &str, figure: impl Fn(&T) -> String) -> String {
-        let list = |outcomes: &[T]| outcomes.iter().map(&figure).collect::<Vec<_>>().join(", ");
-        // A colon after each server's name: `ours --spin-us 50` ends in a
-        // number, which would run into the figures.
-        let mut note = format!(
-            "every round, {name} — ours: {}; tokio: {}",
-            list(&self.ours),
-            list(&self.tokio)
-        );
-        for other in &self.others {
-            note.push_str(&format!(
-                "; {}: {}",
-                other.column.name,
-                list(&other.outcomes)
-            ));
-        }
-        note
-    }
-}
-
-/// How a stopped server ended, for a note.
-fn said(status: std::process::ExitStatus, last: Option<String>) -> String {
-    match last {
-        Some(line) => format!("exited with {status}, last line: `{line}`"),
-        None => format!("exited with {status}"),
-    }
-}
-
-/// Starts our server, the tokio baseline and any `others` (each with its
-/// column), then runs `measure` against each in turn, `rounds` times,
-/// reversing the order every other round so that a disturbance from
-/// elsewhere on the machine does not always land on the same side. Every server is stopped (or
-/// killed) before it returns, error or not.
-fn side_by_side<T>(
-    ours: &ServerCommand,
-    tokio: &ServerCommand,
-    others: &[(Column, ServerCommand)],
-    rounds: usize,
-    measure: impl Fn(&ServerProcess) -> Result<T>,
-) -> Result<Rounds<T>> {
-    let mut commands = vec![ours, tokio];
-    commands.extend(others.iter().map(|(_, command)| command));
-    // Started in order; a failure drops (kills) the ones already running.
-    let servers = commands
-        .iter()
-        .map(|command| ServerProcess::start(command))
-        .collect::<Result<Vec<_>>>()?;
-    let run = |index: usize| -> Result<T> {
-        let command = commands[index];
-        let started = std::time::Instant::now();
-        let outcome = measure(&servers[index]).with_context(|| format!("against `{command}`"))?;
-        eprintln!(
-            "bench: `{command}`: {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
-        Ok(outcome)
-    };
-    let mut per_server: Vec<Vec<T>> = commands
-        .iter()
-        .map(|_| Vec::with_capacity(rounds))
-        .collect();
-    for round in 0..rounds {
-        let order: Vec<usize> = if round % 2 == 0 {
-            (0..commands.len()).collect()
-        } else {
-            (0..commands.len()).rev().collect()
-        };
-        for index in order {
-            per_server[index].push(run(index)?);
-        }
-    }
-    let mut said_by_server = Vec::with_capacity(servers.len());
-    for server in servers {
-        let (status, last) = server.stop()?;
-        said_by_server.push(said(status, last));
-    }
-    let mut per_server = per_server.into_iter();
-    let mut said_by_server = said_by_server.into_iter();
-    let ours = per_server.next().unwrap_or_default();
-    let tokio = per_server.next().unwrap_or_default();
-    let ours_said = said_by_server.next().context("our server")?;
-    // tokio's baseline prints no summary worth a note.
-    let _tokio_said = said_by_server.next();
-    Ok(Rounds {
-        ours,
-        tokio,
-        others: others
+/// The servers a `scenario` table measures, in column order (the first is
+/// the one every ratio is about), and why any default one is left out.
+fn columns(args: &Args, given: &[ServerSpec], scenario: Scenario) -> (Vec<Column>, Vec<String>) {
+    let pingpong = scenario == Scenario::Tcp;
+    let mut notes = Vec::new();
+    let mut columns: Vec<Column> = if given.is_empty() {
+        PRESETS
             .iter()
-            .zip(per_server.zip(said_by_server))
-            .map(|((column, _), (outcomes, said))| OtherRounds {
-                column: column.clone(),
-                outcomes,
-                said,
-            })
-            .collect(),
-        ours_said,
-    })
-}
-
-/// The median of some values (the mean of the middle two for an even count),
-/// NaN for none.
-fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let mut sorted: Vec<f64> = values.collect();
-    sorted.sort_by(f64::total_cmp);
-    match sorted.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => sorted[n / 2],
-        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
-    }
-}
-
-/// The element whose `key` is the median (the lower one for an even count).
-fn median_by<T>(items: &[T], key: impl Fn(&T) -> f64) -> Option<&T> {
-    let mut sorted: Vec<&T> = items.iter().collect();
-    sorted.sort_by(|a, b| key(a).total_cmp(&key(b)));
-    sorted.get(sorted.len().saturating_sub(1) / 2).copied()
-}
-
-/// The tcp ping-pong's targets (issue 15) for our default server at `conns`
-/// connections. One connection is a pure round trip, where waking a
-/// sleeping server is most of the latency: there ours must be much faster
-/// than tokio. With more, both servers do the same system calls per
-/// request: there parity in rate and CPU, within the noise of a round.
-pub(crate) fn tcp_targets(conns: u32) -> Vec<Target> {
-    let names = &pingpong::EXCHANGE;
-    if conns == 1 {
-        vec![
-            Target::RatioAtLeast(names.per_second, 2.5),
-            Target::RatioAtMost(LATENCY_P50, 0.4),
-        ]
-    } else {
-        vec![
-            Target::RatioAtLeast(names.per_second, 0.97),
-            Target::RatioAtMost(names.cpu_per, 1.03),
-        ]
-    }
-}
-
-/// The latency row the one-connection target reads.
-const LATENCY_P50: &str = "latency p50";
-
-/// Our tcp-server once more for each `--spin-us` window: `ours` (our
-/// server's command, with its default window) with `--spin-us N` added, a
-/// column each, named for the flag, its ratio against tokio as ours is.
-pub(crate) fn spin_variants(ours: &ServerCommand, windows: &[u64]) -> Vec<(Column, ServerCommand)> {
-    windows
-        .iter()
-        .map(|us| {
-            (
-                Column::variant_of_ours(format!("ours --spin-us {us}")),
-                ours.clone().arg("--spin-us").arg(us.to_string()),
+            .map(|preset| ServerSpec::preset(preset.name, &[]))
+            .filter(
+                |spec| match spec.skipped_by_default(pingpong, args.len as usize) {
+                    Some(why) => {
+                        notes.extend((!why.is_empty()).then_some(why));
+                        false
+                    }
+                    None => true,
+                },
             )
-        })
-        .collect()
-}
-
-/// The servers the tcp ping-pong runs besides ours and tokio, for requests
-/// of `len` bytes: ours with each `--spin-us` window, then the Go servers
-/// when Go is installed (the tutorial's only for messages it echoes whole,
-/// up to [`golang::TUTORIAL_MAX_LEN`] bytes); and the notes saying what the
-/// Go ones are, or why they are not run.
-pub(crate) fn tcp_others(setup: &Setup, len: usize) -> (Vec<(Column, ServerCommand)>, Vec<String>) {
-    let mut others = spin_variants(&setup.ours("tcp-server"), setup.args.spin_windows());
-    let mut go_notes = Vec::new();
-    match &setup.go {
-        Ok(go) => {
-            if len <= golang::TUTORIAL_MAX_LEN {
-                others.push((
-                    Column::baseline("Go tutorial"),
-                    setup.go_server(&go.tutorial),
-                ));
-            } else {
-                go_notes.push(format!(
-                    "Go tutorial server not run: it echoes messages of at most {} B whole, these are {len} B",
-                    golang::TUTORIAL_MAX_LEN,
-                ));
-            }
-            others.push((Column::baseline("Go io.Copy"), setup.go_server(&go.echo)));
-            go_notes.push(format!(
-                "Go tutorial = go/tcp/server/main.go as published, listening on --addr instead of \
-                 127.0.0.1:20000, its line per message going to the bench through a pipe; \
-                 Go io.Copy = bench/go/echo/main.go; both built by {}",
-                go.version
-            ));
-        }
-        Err(skipped) => go_notes.push(skipped.clone()),
+            .map(|spec| Column {
+                spec,
+                optional: true,
+            })
+            .collect()
+    } else {
+        given
+            .iter()
+            .cloned()
+            .map(|spec| Column {
+                spec,
+                optional: false,
+            })
+            .collect()
+    };
+    if pingpong {
+        let spins = args.spin_windows().iter().map(|us| Column {
+            spec: ServerSpec::preset("ours", &["--spin-us".to_owned(), us.to_string()]),
+            optional: false,
+        });
+        let at = columns.len().min(2);
+        columns.splice(at..at, spins);
     }
-    (others, go_notes)
+    (columns, notes)
 }
 
-/// The tcp ping-pong at `conns` connections: ours, tokio and the servers of
-/// [`tcp_others`].
-pub(crate) fn tcp_table(setup: &Setup, conns: u32) -> Result<Table> {
+/// How many measurements a table makes, each expected to take how long:
+/// the plan [`Progress`] counts against.
+pub fn plan(args: &Args, given: &[ServerSpec]) -> Vec<Duration> {
+    let mut planned = Vec::new();
+    for scenario in args.scenario.expand() {
+        let servers = columns(args, given, scenario).0.len();
+        let (tables, rounds, each) = match scenario {
+            Scenario::Tcp => (
+                args.conns.len(),
+                PINGPONG_ROUNDS,
+                args.warmup() + args.measure(),
+            ),
+            Scenario::Udp => (1, PINGPONG_ROUNDS, args.warmup() + args.measure()),
+            // About 1 GB/s each way on loopback, and a few seconds for
+            // 10 000 connections to open.
+            Scenario::Bulk => (
+                1,
+                BULK_ROUNDS,
+                Duration::from_secs_f64(args.bytes as f64 / 1e9),
+            ),
+            Scenario::Idle => (
+                1,
+                1,
+                Duration::from_secs_f64(f64::from(args.count) / 3000.0 + 0.5),
+            ),
+            Scenario::All => unreachable!("expanded"),
+        };
+        planned.extend(std::iter::repeat_n(each, tables * rounds * servers));
+    }
+    planned
+}
+
+/// One server's rounds.
+struct Rounds<T> {
+    name: String,
+    outcomes: Vec<T>,
+}
+
+/// Starts the servers of `columns`, runs `measure` against each in turn,
+/// `rounds` times, reversing the order every other round so that a
+/// disturbance from elsewhere on the machine does not always land on the
+/// same server, and stops them (every one is stopped or killed, error or
+/// not). Notes say which optional server was skipped and how each ended.
+fn side_by_side<T>(
+    setup: &mut Setup,
+    label: &str,
+    transport: Transport,
+    columns: Vec<Column>,
+    rounds: usize,
+    measure: impl Fn(&Server) -> Result<T>,
+) -> Result<(Vec<Rounds<T>>, Vec<String>)> {
+    let mut notes = Vec::new();
+    let mut servers = Vec::new();
+    for column in columns {
+        match Server::start(&column.spec, transport, &setup.bin_dir, setup.server_cpu) {
+            Ok(server) => servers.push((server, column.spec.about())),
+            Err(err) if column.optional => {
+                notes.push(format!("{} skipped: {err:#}", column.spec.text));
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    let mut measured: Vec<Vec<T>> = servers.iter().map(|_| Vec::new()).collect();
+    for round in 0..rounds {
+        let mut order: Vec<usize> = (0..servers.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for index in order {
+            let server = &servers[index].0;
+            let started = Instant::now();
+            let outcome = measure(server).with_context(|| format!("against `{}`", server.name))?;
+            let what = format!("{label}, round {}, {}", round + 1, server.name);
+            setup.progress.finished(&what, started.elapsed());
+            measured[index].push(outcome);
+        }
+    }
+    let mut said = Vec::new();
+    let mut all = Vec::new();
+    for ((server, about), outcomes) in servers.into_iter().zip(measured) {
+        let name = server.name.clone();
+        said.extend(server.stop()?);
+        if !notes.contains(&about) {
+            notes.push(about);
+        }
+        all.push(Rounds { name, outcomes });
+    }
+    notes.extend(said);
+    Ok((all, notes))
+}
+
+/// The tcp ping-pong at `conns` connections.
+pub fn tcp_table(setup: &mut Setup, conns: u32) -> Result<Measured> {
     let args = &setup.args;
     let config = pingpong::Config {
         conns: conns as usize,
@@ -235,538 +190,402 @@ pub(crate) fn tcp_table(setup: &Setup, conns: u32) -> Result<Table> {
         warmup: args.warmup(),
         measure: args.measure(),
     };
-    let (others, go_notes) = tcp_others(setup, config.len);
-    let rounds = side_by_side(
-        &setup.ours("tcp-server"),
-        &setup.tokio("tokio-tcp-echo"),
-        &others,
+    let title = format!(
+        "tcp ping-pong: {} × {} B, {} s measured per server in {PINGPONG_ROUNDS} \
+         alternating rounds, each after a {} s warm-up; requests/s of the median round, \
+         latency and CPU over all rounds",
+        count(conns, "connection"),
+        config.len,
+        args.secs,
+        config.warmup.as_secs_f64()
+    );
+    let (columns, mut notes) = columns(args, &setup.servers, Scenario::Tcp);
+    let label = format!("tcp --conns={conns}");
+    let (rounds, said) = side_by_side(
+        setup,
+        &label,
+        Transport::Tcp,
+        columns,
         PINGPONG_ROUNDS,
-        |server| pingpong::run(server.addr, server.pid(), &config),
+        |server| pingpong::run(server.addr, server.pid, &config),
     )?;
-    let mut table = exchange_table(
-        format!(
-            "tcp ping-pong: {} connections × {} B, {} s measured per server in \
-             {PINGPONG_ROUNDS} alternating rounds, each after a {} s warm-up; \
-             requests/s of the median round, latency and CPU over all rounds",
-            config.conns,
-            config.len,
-            args.secs,
-            config.warmup.as_secs_f64()
-        ),
-        &pingpong::EXCHANGE,
-        &rounds,
-    )?;
-    table.targets = tcp_targets(conns);
-    let names = &pingpong::EXCHANGE;
-    // Each window against the default directly: what choosing it would change.
-    for (column, _) in others.iter().filter(|(c, _)| c.ratio == RatioOf::ItToTokio) {
-        table.notes.extend(table.against_ours(
-            &column.name,
-            &[names.per_second, LATENCY_P50, names.cpu_per],
-        ));
-    }
-    table.notes.extend(go_notes);
-    table.notes.push(format!("tcp-server {}", rounds.ours_said));
-    for other in &rounds.others {
-        if other.column.ratio == RatioOf::ItToTokio {
-            table.notes.push(format!(
-                "tcp-server as {} {}",
-                other.column.name, other.said
-            ));
-        }
-    }
-    Ok(table)
+    notes.extend(said);
+    let mut measured = exchange_table(label, title, &pingpong::EXCHANGE, rounds, notes)?;
+    measured.conns = Some(conns);
+    Ok(measured)
 }
 
-/// The table of either ping-pong scenario: the same rows, named after what
-/// it exchanges, with a column for each further baseline; the caller adds
-/// its targets and its server's last words.
-fn exchange_table(
-    title: String,
-    exchange: &Exchange,
-    rounds: &Rounds<exchange::Outcome>,
-) -> Result<Table> {
-    let ours = &exchange::Outcome::merge(&rounds.ours)?;
-    let tokio = &exchange::Outcome::merge(&rounds.tokio)?;
-    let others = rounds
-        .others
-        .iter()
-        .map(|other| exchange::Outcome::merge(&other.outcomes))
-        .collect::<Result<Vec<_>>>()?;
-    let rate =
-        |outcomes: &[exchange::Outcome]| median(outcomes.iter().map(exchange::Outcome::per_second));
-    let mut table = Table::new(title);
-    table.others = rounds.others.iter().map(|o| o.column.clone()).collect();
-    table
-        .notes
-        .push(rounds.every_round(exchange.per_second, |o| {
-            report::group_thousands(o.per_second().round() as u64)
-        }));
-    // The machine's speed can change between rounds for both servers alike,
-    // and the CPU row covers all rounds, so show each round's figure too.
-    table.notes.push(rounds.every_round(exchange.cpu_per, |o| {
-        report::format_nanos(o.server_cpu_per_exchange_ns())
-    }));
-    table
-        .notes
-        .push(rounds.every_round(exchange.server_sleeps_per, |o| {
-            report::format_value(o.server_sleeps_per_exchange(), Unit::PerEvent)
-        }));
-    table.row_with_others(
-        exchange.per_second,
-        Unit::PerSecond,
-        Better::Higher,
-        rate(&rounds.ours),
-        rate(&rounds.tokio),
-        rounds.others.iter().map(|o| rate(&o.outcomes)).collect(),
-    );
-    // One row from the merged outcome of every server.
-    let mut row = |name: &str, unit, better, figure: &dyn Fn(&exchange::Outcome) -> f64| {
-        table.row_with_others(
-            name,
-            unit,
-            better,
-            figure(ours),
-            figure(tokio),
-            others.iter().map(figure).collect(),
-        );
-    };
-    for (name, q) in [
-        (LATENCY_P50, 50.0),
-        ("latency p99", 99.0),
-        ("latency p99.9", 99.9),
-    ] {
-        row(name, Unit::Nanos, Better::Lower, &|o| {
-            o.latency.value_at_percentile(q) as f64
-        });
-    }
-    row(exchange.cpu_per, Unit::Nanos, Better::Lower, &|o| {
-        o.server_cpu_per_exchange_ns()
-    });
-    row(
-        "… of which in user space",
-        Unit::Nanos,
-        Better::Lower,
-        &|o| o.server_user_cpu_per_exchange_ns(),
-    );
-    row("server CPU busy", Unit::Cores, Better::Neither, &|o| {
-        o.server_cores()
-    });
-    row(
-        "load generator CPU busy",
-        Unit::Cores,
-        Better::Neither,
-        &|o| o.client_cores(),
-    );
-    // Where a round trip goes: how often each side slept and had to be
-    // woken (see `sleeps.rs` for why that is the figure to read on one
-    // connection). Fewer server sleeps is what spinning buys; preemptions
-    // and the load generator's sleeps describe the run, not the server.
-    row(
-        exchange.server_sleeps_per,
-        Unit::PerEvent,
-        Better::Lower,
-        &|o| o.server_sleeps_per_exchange(),
-    );
-    row(
-        exchange.server_preemptions_per,
-        Unit::PerEvent,
-        Better::Neither,
-        &|o| o.server_preemptions_per_exchange(),
-    );
-    row(
-        exchange.client_sleeps_per,
-        Unit::PerEvent,
-        Better::Neither,
-        &|o| o.client_sleeps_per_exchange(),
-    );
-    row(exchange.verified, Unit::Count, Better::Neither, &|o| {
-        o.completed as f64
-    });
-    if let Some(lost) = exchange.lost {
-        row(lost, Unit::Count, Better::Lower, &|o| o.lost as f64);
-    }
-    Ok(table)
-}
-
-pub(crate) fn bulk_table(setup: &Setup) -> Result<Table> {
-    let bytes = setup.args.bytes;
-    let rounds = side_by_side(
-        &setup.ours("tcp-server"),
-        &setup.tokio("tokio-tcp-echo"),
-        &[],
-        BULK_ROUNDS,
-        |server| bulk::run(server.addr, server.pid(), bytes),
-    )?;
-    let rate = |outcome: &bulk::Outcome| outcome.gigabytes_per_second();
-    let ours = median_by(&rounds.ours, rate).context("no bulk round ran")?;
-    let tokio = median_by(&rounds.tokio, rate).context("no bulk round ran")?;
-    let said = &rounds.ours_said;
-    let mut table = Table::new(format!(
-        "bulk: one connection streams {bytes} bytes and reads the echo concurrently \
-         (median of {BULK_ROUNDS} alternating rounds)"
-    ));
-    table.row(
-        "throughput",
-        Unit::GigabytesPerSecond,
-        Better::Higher,
-        ours.gigabytes_per_second(),
-        tokio.gigabytes_per_second(),
-    );
-    table.row(
-        "server CPU/GB",
-        Unit::Nanos,
-        Better::Lower,
-        ours.server_cpu_per_gigabyte_ns(),
-        tokio.server_cpu_per_gigabyte_ns(),
-    );
-    table.row(
-        "… of which in user space",
-        Unit::Nanos,
-        Better::Lower,
-        ours.server_user_cpu_per_gigabyte_ns(),
-        tokio.server_user_cpu_per_gigabyte_ns(),
-    );
-    table.row(
-        "elapsed",
-        Unit::Nanos,
-        Better::Lower,
-        ours.elapsed.as_nanos() as f64,
-        tokio.elapsed.as_nanos() as f64,
-    );
-    table.targets.push(Target::RatioAtLeast("throughput", 1.0));
-    table
-        .notes
-        .push(rounds.every_round("GB/s", |o| format!("{:.2}", o.gigabytes_per_second())));
-    table.notes.push(format!(
-        "checksums of sent and echoed streams matched (ours {:#018x}, tokio {:#018x}); GB = 10^9 bytes each way",
-        ours.checksum, tokio.checksum
-    ));
-    table.notes.push(format!("tcp-server {said}"));
-    Ok(table)
-}
-
-pub(crate) fn idle_table(setup: &Setup) -> Result<Table> {
-    let count = setup.args.count as usize;
-    // Room for the warm-up and sample connections on top of the idle ones.
-    let ours_command = setup
-        .ours("tcp-server")
-        .arg("--max-conns")
-        .arg((count + 64).to_string());
-    let rounds = side_by_side(
-        &ours_command,
-        &setup.tokio("tokio-tcp-echo"),
-        &[],
-        1,
-        |server| idle::run(server.addr, server.pid(), count),
-    )?;
-    let (ours, tokio, said) = (&rounds.ours[0], &rounds.tokio[0], &rounds.ours_said);
-    let mut table = Table::new(format!("idle: {count} idle connections"));
-    table.row(
-        "server RSS/connection",
-        Unit::Bytes,
-        Better::Lower,
-        ours.bytes_per_connection(),
-        tokio.bytes_per_connection(),
-    );
-    table.row(
-        "server RSS before",
-        Unit::Bytes,
-        Better::Neither,
-        ours.rss_before as f64,
-        tokio.rss_before as f64,
-    );
-    table.row(
-        "server RSS with all open",
-        Unit::Bytes,
-        Better::Neither,
-        ours.rss_after as f64,
-        tokio.rss_after as f64,
-    );
-    table.row(
-        "sampled connections that echoed",
-        Unit::Count,
-        Better::Neither,
-        ours.sampled as f64,
-        tokio.sampled as f64,
-    );
-    table
-        .targets
-        .push(Target::OursAtMost("server RSS/connection", 256.0));
-    if ours.source_addrs > 1 || tokio.source_addrs > 1 {
-        table.notes.push(format!(
-            "ephemeral ports ran out: connections came from {} (ours) / {} (tokio) source addresses in 127.0.0.0/8",
-            ours.source_addrs, tokio.source_addrs
-        ));
-    }
-    table.notes.push(format!("tcp-server {said}"));
-    Ok(table)
-}
-
-pub(crate) fn udp_table(setup: &Setup) -> Result<Table> {
+/// The udp ping-pong.
+pub fn udp_table(setup: &mut Setup) -> Result<Measured> {
     let args = &setup.args;
     let config = udp::Config {
         len: args.len as usize,
         warmup: args.warmup(),
         measure: args.measure(),
     };
-    let rounds = side_by_side(
-        &setup.ours("udp-server"),
-        &setup.tokio("tokio-udp-echo"),
-        &[],
+    let title = format!(
+        "udp ping-pong: one socket, one {} B datagram in flight, {} s measured per server in \
+         {PINGPONG_ROUNDS} alternating rounds, each after a {} s warm-up; datagrams/s of the \
+         median round, latency and CPU over all rounds",
+        config.len,
+        args.secs,
+        config.warmup.as_secs_f64()
+    );
+    let (columns, mut notes) = columns(args, &setup.servers, Scenario::Udp);
+    let (rounds, said) = side_by_side(
+        setup,
+        "udp",
+        Transport::Udp,
+        columns,
         PINGPONG_ROUNDS,
-        |server| udp::run(server.addr, server.pid(), &config),
+        |server| udp::run(server.addr, server.pid, &config),
     )?;
-    let mut table = exchange_table(
-        format!(
-            "udp ping-pong: one socket, one {} B datagram in flight, {} s measured per server in \
-             {PINGPONG_ROUNDS} alternating rounds, each after a {} s warm-up; \
-             datagrams/s of the median round, latency and CPU over all rounds",
-            config.len,
-            args.secs,
-            config.warmup.as_secs_f64()
+    notes.extend(said);
+    exchange_table("udp".to_owned(), title, &udp::EXCHANGE, rounds, notes)
+}
+
+/// A figure of an exchange [`Outcome`].
+type Figure = fn(&Outcome) -> f64;
+
+/// The rows of either ping-pong, named after what it exchanges.
+fn exchange_rows(names: &Exchange) -> Vec<(Metric, Figure)> {
+    let row = |name: &str, unit, better, figure: Figure| (Metric::new(name, unit, better), figure);
+    let mut rows = vec![
+        row(
+            names.per_second,
+            Unit::PerSecond,
+            Better::Higher,
+            Outcome::per_second,
         ),
-        &udp::EXCHANGE,
-        &rounds,
+        row("latency p50", Unit::Nanos, Better::Lower, |o| {
+            percentile(o, 50.0)
+        }),
+        row("latency p99", Unit::Nanos, Better::Lower, |o| {
+            percentile(o, 99.0)
+        }),
+        row("latency p99.9", Unit::Nanos, Better::Lower, |o| {
+            percentile(o, 99.9)
+        }),
+        row(
+            names.cpu_per,
+            Unit::Nanos,
+            Better::Lower,
+            Outcome::server_cpu_per_exchange_ns,
+        ),
+        row(
+            "… of which in user space",
+            Unit::Nanos,
+            Better::Lower,
+            Outcome::server_user_cpu_per_exchange_ns,
+        ),
+        row(
+            "server CPU busy",
+            Unit::Cores,
+            Better::Neither,
+            Outcome::server_cores,
+        ),
+        row(
+            "load generator CPU busy",
+            Unit::Cores,
+            Better::Neither,
+            Outcome::client_cores,
+        ),
+        // Where a round trip goes: how often each side slept and had to be
+        // woken (see `sleeps.rs`). Fewer server sleeps is what spinning
+        // buys; preemptions and the load generator's sleeps describe the
+        // run, not the server.
+        row(
+            names.server_sleeps_per,
+            Unit::PerEvent,
+            Better::Lower,
+            Outcome::server_sleeps_per_exchange,
+        ),
+        row(
+            names.server_preemptions_per,
+            Unit::PerEvent,
+            Better::Neither,
+            Outcome::server_preemptions_per_exchange,
+        ),
+        row(
+            names.client_sleeps_per,
+            Unit::PerEvent,
+            Better::Neither,
+            Outcome::client_sleeps_per_exchange,
+        ),
+        row(names.verified, Unit::Count, Better::Neither, |o| {
+            o.completed as f64
+        }),
+    ];
+    if let Some(lost) = names.lost {
+        rows.push(row(lost, Unit::Count, Better::Lower, |o| o.lost as f64));
+    }
+    rows
+}
+
+fn percentile(outcome: &Outcome, q: f64) -> f64 {
+    outcome.latency.value_at_percentile(q) as f64
+}
+
+/// The percentiles the latency chart draws.
+const PERCENTILES: [f64; 7] = [50.0, 75.0, 90.0, 95.0, 99.0, 99.9, 99.99];
+
+/// Either ping-pong's table: each round's figures, then the median round's
+/// rate and every other figure over all rounds merged.
+fn exchange_table(
+    scenario: String,
+    title: String,
+    names: &Exchange,
+    rounds: Vec<Rounds<Outcome>>,
+    mut notes: Vec<String>,
+) -> Result<Measured> {
+    let rows = exchange_rows(names);
+    let mut servers = Vec::new();
+    for server in &rounds {
+        let merged = Outcome::merge(&server.outcomes)?;
+        let figures = |o: &Outcome| rows.iter().map(|(_, f)| f(o)).collect::<Vec<f64>>();
+        let per_round: Vec<Vec<f64>> = server.outcomes.iter().map(figures).collect();
+        let mut reported = figures(&merged);
+        reported[0] = median(per_round.iter().map(|r| r[0]));
+        servers.push(ServerFigures {
+            name: server.name.clone(),
+            rounds: per_round,
+            reported,
+            latency: PERCENTILES
+                .iter()
+                .map(|&q| (q, percentile(&merged, q)))
+                .collect(),
+        });
+    }
+    let metrics: Vec<Metric> = rows.into_iter().map(|(m, _)| m).collect();
+    // The machine's speed can change between rounds for every server
+    // alike, so each round's figure shows beside the merged ones.
+    let every: Vec<String> = [0, 4, 8]
+        .iter()
+        .map(|&index| every_round(&metrics[index], &servers, index))
+        .collect();
+    notes.splice(0..0, every);
+    Ok(Measured {
+        scenario,
+        title,
+        conns: None,
+        metrics,
+        servers,
+        notes,
+    })
+}
+
+/// `every round, requests/s — ours: 1 000, 1 020; tokio: …`.
+fn every_round(metric: &Metric, servers: &[ServerFigures], index: usize) -> String {
+    let lists: Vec<String> = servers
+        .iter()
+        .map(|s| {
+            let figures: Vec<String> = s
+                .rounds
+                .iter()
+                .map(|r| crate::report::format_value(r[index], metric.unit))
+                .collect();
+            format!("{}: {}", s.name, figures.join(", "))
+        })
+        .collect();
+    format!("every round, {} — {}", metric.name, lists.join("; "))
+}
+
+/// The bulk transfer: the median round of each server by throughput.
+pub fn bulk_table(setup: &mut Setup) -> Result<Measured> {
+    let bytes = setup.args.bytes;
+    let (columns, mut notes) = columns(&setup.args, &setup.servers, Scenario::Bulk);
+    let (rounds, said) = side_by_side(
+        setup,
+        "bulk",
+        Transport::Tcp,
+        columns,
+        BULK_ROUNDS,
+        |server| bulk::run(server.addr, server.pid, bytes),
     )?;
-    let names = &udp::EXCHANGE;
-    table
-        .targets
-        .push(Target::RatioAtLeast(names.per_second, 1.1));
-    table.notes.push(format!("udp-server {}", rounds.ours_said));
-    Ok(table)
+    let metrics = vec![
+        Metric::new("throughput", Unit::GigabytesPerSecond, Better::Higher),
+        Metric::new("server CPU/GB", Unit::Nanos, Better::Lower),
+        Metric::new("… of which in user space", Unit::Nanos, Better::Lower),
+        Metric::new("elapsed", Unit::Nanos, Better::Lower),
+    ];
+    let servers: Vec<ServerFigures> = rounds
+        .iter()
+        .map(|server| {
+            let per_round: Vec<Vec<f64>> = server
+                .outcomes
+                .iter()
+                .map(|o| {
+                    vec![
+                        o.gigabytes_per_second(),
+                        o.server_cpu_per_gigabyte_ns(),
+                        o.server_user_cpu_per_gigabyte_ns(),
+                        o.elapsed.as_nanos() as f64,
+                    ]
+                })
+                .collect();
+            let mut by_rate = per_round.clone();
+            by_rate.sort_by(|a, b| a[0].total_cmp(&b[0]));
+            let reported = by_rate[(by_rate.len().max(1) - 1) / 2].clone();
+            ServerFigures {
+                name: server.name.clone(),
+                rounds: per_round,
+                reported,
+                latency: Vec::new(),
+            }
+        })
+        .collect();
+    notes.insert(0, every_round(&metrics[0], &servers, 0));
+    notes.insert(
+        1,
+        "checksums of the sent and the echoed stream matched in every round; \
+         GB = 10^9 bytes each way"
+            .to_owned(),
+    );
+    notes.extend(said);
+    Ok(Measured {
+        scenario: "bulk".to_owned(),
+        title: format!(
+            "bulk: one connection streams {bytes} bytes and reads the echo concurrently \
+             (median of {BULK_ROUNDS} alternating rounds)"
+        ),
+        conns: None,
+        metrics,
+        servers,
+        notes,
+    })
+}
+
+/// Idle connections: the server's memory per connection.
+pub fn idle_table(setup: &mut Setup) -> Result<Measured> {
+    let count = setup.args.count as usize;
+    let (mut columns, mut notes) = columns(&setup.args, &setup.servers, Scenario::Idle);
+    // Room for the warm-up and sample connections on top of the idle ones.
+    for column in &mut columns {
+        if column.spec.text == "ours" {
+            column.spec =
+                ServerSpec::preset("ours", &["--max-conns".into(), (count + 64).to_string()]);
+        }
+    }
+    let (rounds, said) = side_by_side(setup, "idle", Transport::Tcp, columns, 1, |server| {
+        idle::run(server.addr, server.pid, count)
+    })?;
+    let metrics = vec![
+        Metric::new("server RSS/connection", Unit::Bytes, Better::Lower),
+        Metric::new("server RSS before", Unit::Bytes, Better::Neither),
+        Metric::new("server RSS with all open", Unit::Bytes, Better::Neither),
+        Metric::new(
+            "sampled connections that echoed",
+            Unit::Count,
+            Better::Neither,
+        ),
+    ];
+    let mut servers = Vec::new();
+    for server in &rounds {
+        let o = server.outcomes.first().context("no idle round ran")?;
+        let figures = vec![
+            o.bytes_per_connection(),
+            o.rss_before as f64,
+            o.rss_after as f64,
+            o.sampled as f64,
+        ];
+        if o.source_addrs > 1 {
+            notes.push(format!(
+                "{}: ephemeral ports ran out; connections came from {} source addresses in 127.0.0.0/8",
+                server.name, o.source_addrs
+            ));
+        }
+        servers.push(ServerFigures {
+            name: server.name.clone(),
+            rounds: vec![figures.clone()],
+            reported: figures,
+            latency: Vec::new(),
+        });
+    }
+    notes.extend(said);
+    Ok(Measured {
+        scenario: "idle".to_owned(),
+        title: format!("idle: {}", count_of(count as u64, "idle connection")),
+        conns: None,
+        metrics,
+        servers,
+        notes,
+    })
+}
+
+/// `1 connection`, `50 connections`.
+fn count(n: u32, noun: &str) -> String {
+    count_of(u64::from(n), noun)
+}
+
+fn count_of(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser as _;
+
     use super::*;
 
-    #[test]
-    fn median_of_an_even_count_is_the_mean_of_the_middle_two() {
-        assert_eq!(median([4.0, 1.0, 3.0, 2.0].into_iter()), 2.5);
-        assert_eq!(median([9.0, 1.0, 5.0].into_iter()), 5.0);
-        assert!(median(std::iter::empty()).is_nan());
+    fn names(args: &[&str], scenario: Scenario) -> Vec<String> {
+        let args = Args::parse_from(std::iter::once("bench").chain(args.iter().copied()));
+        let given = args.check().unwrap();
+        columns(&args, &given, scenario)
+            .0
+            .into_iter()
+            .map(|c| c.spec.text)
+            .collect()
     }
 
     #[test]
-    fn median_is_the_middle_element_by_key() {
-        assert_eq!(median_by(&[3.0, 1.0, 2.0], |x| *x), Some(&2.0));
-        assert_eq!(median_by(&[4.0, 1.0, 3.0, 2.0], |x| *x), Some(&2.0));
-        assert_eq!(median_by(&[7.0], |x| *x), Some(&7.0));
-        assert_eq!(median_by(&[] as &[f64], |x| *x), None);
-    }
-
-    use std::path::PathBuf;
-
-    use crate::{RunArgs, golang::GoBaselines};
-
-    /// What `run` would set up for `args`, with made-up paths (nothing is
-    /// started) and, if `go`, made-up Go baselines.
-    fn setup(args: &[&str], go: bool) -> Setup {
-        use clap::Parser as _;
-        let run = RunArgs::parse_from(std::iter::once("bench").chain(args.iter().copied()));
-        Setup {
-            args: run.bench,
-            bin_dir: PathBuf::from("/release"),
-            baselines: PathBuf::from("/release"),
-            server_cpu: Some(1),
-            go: if go {
-                Ok(GoBaselines {
-                    version: "go version go1.0".to_owned(),
-                    tutorial: PathBuf::from("/release/go-tutorial-tcp-server"),
-                    echo: PathBuf::from("/release/go-echo"),
-                })
-            } else {
-                Err(golang::skipped_because("no Go here"))
-            },
-        }
-    }
-
-    fn names(others: &[(Column, ServerCommand)]) -> Vec<&str> {
-        others.iter().map(|(c, _)| c.name.as_str()).collect()
-    }
-
-    #[test]
-    fn at_one_connection_the_targets_are_rate_and_median_latency() {
+    fn the_default_servers_are_the_presets_with_go_in_the_tcp_pingpong_only() {
         assert_eq!(
-            tcp_targets(1),
-            [
-                Target::RatioAtLeast("requests/s", 2.5),
-                Target::RatioAtMost("latency p50", 0.4),
-            ]
+            names(&[], Scenario::Tcp),
+            ["ours", "tokio", "go-tutorial", "go-io-copy"]
+        );
+        assert_eq!(names(&[], Scenario::Udp), ["ours", "tokio"]);
+        assert_eq!(names(&[], Scenario::Bulk), ["ours", "tokio"]);
+        // The tutorial echoes 128 bytes whole at most.
+        assert_eq!(
+            names(&["--len", "129"], Scenario::Tcp),
+            ["ours", "tokio", "go-io-copy"]
         );
     }
 
     #[test]
-    fn at_more_connections_the_targets_are_rate_and_cpu_parity() {
-        for conns in [2, 50, 500, 10_000] {
-            assert_eq!(
-                tcp_targets(conns),
-                [
-                    Target::RatioAtLeast("requests/s", 0.97),
-                    Target::RatioAtMost("server CPU/request", 1.03),
-                ],
-                "{conns} connections"
-            );
-        }
-    }
-
-    #[test]
-    fn each_spin_window_is_our_server_again_with_its_flag() {
-        let ours = ServerCommand::new("/release/tcp-server", &["--addr", "127.0.0.1:0", "--quiet"])
-            .on_cpu(Some(1));
-        let variants = spin_variants(&ours, &[0, 50]);
-        assert_eq!(names(&variants), ["ours --spin-us 0", "ours --spin-us 50"]);
-        for ((column, command), window) in variants.iter().zip(["0", "50"]) {
-            assert_eq!(column.ratio, RatioOf::ItToTokio);
-            assert_eq!(command.program, ours.program);
-            assert_eq!(command.cpu, Some(1));
-            assert_eq!(
-                command.to_string(),
-                format!("/release/tcp-server --addr 127.0.0.1:0 --quiet --spin-us {window}")
-            );
-        }
-        assert!(spin_variants(&ours, &[]).is_empty());
-    }
-
-    #[test]
-    fn the_tcp_pingpong_runs_ours_per_spin_window_then_go() {
-        let (others, notes) = tcp_others(&setup(&["tcp", "--spin-us", "0,50"], true), 64);
+    fn spin_windows_follow_the_first_two_servers_and_given_servers_replace_the_presets() {
         assert_eq!(
-            names(&others),
+            names(&["--spin-us", "0,50"], Scenario::Tcp),
             [
+                "ours",
+                "tokio",
                 "ours --spin-us 0",
                 "ours --spin-us 50",
-                "Go tutorial",
-                "Go io.Copy"
+                "go-tutorial",
+                "go-io-copy"
             ]
         );
-        // The directory is joined the platform's way (`\` on Windows).
-        let command = others[1].1.to_string();
-        assert!(
-            command.ends_with("tcp-server --addr 127.0.0.1:0 --quiet --spin-us 50"),
-            "{command}"
-        );
-        assert!(others.iter().all(|(_, command)| command.cpu == Some(1)));
-        assert_eq!(others[3].0.ratio, RatioOf::OursToIt);
-        assert!(
-            notes[0].starts_with("Go tutorial = go/tcp/server/main.go"),
-            "{notes:?}"
-        );
-
-        // Without --spin-us, only Go; without Go, only the windows.
-        let (others, _) = tcp_others(&setup(&["tcp"], true), 64);
-        assert_eq!(names(&others), ["Go tutorial", "Go io.Copy"]);
-        let (others, notes) = tcp_others(&setup(&["tcp", "--spin-us", "5"], false), 64);
-        assert_eq!(names(&others), ["ours --spin-us 5"]);
-        assert_eq!(notes, ["Go baselines skipped: no Go here"]);
-    }
-
-    /// A measured round of 1000 exchanges in a second, with the given
-    /// server sleeps, server preemptions and load generator sleeps.
-    fn outcome(server: (u64, u64), client_sleeps: u64) -> exchange::Outcome {
-        use std::time::Duration;
-
-        use crate::sleeps::ContextSwitches;
-        exchange::Outcome {
-            completed: 1000,
-            lost: 0,
-            elapsed: Duration::from_secs(1),
-            latency: exchange::latency_histogram().unwrap(),
-            server_cpu: Default::default(),
-            client_cpu: Default::default(),
-            server_switches: ContextSwitches {
-                voluntary: server.0,
-                nonvoluntary: server.1,
-            },
-            client_switches: ContextSwitches {
-                voluntary: client_sleeps,
-                nonvoluntary: 0,
-            },
-        }
-    }
-
-    #[test]
-    fn sleeps_and_preemptions_follow_the_cpu_rows_named_for_the_exchange() {
-        for (names, per) in [
-            (&pingpong::EXCHANGE, "request"),
-            (&udp::EXCHANGE, "datagram"),
-        ] {
-            let rounds = Rounds {
-                // Two rounds of ours merge: (0 + 20) sleeps / 2000 exchanges.
-                ours: vec![outcome((0, 3), 990), outcome((20, 1), 1000)],
-                tokio: vec![outcome((1000, 0), 1520)],
-                others: vec![OtherRounds {
-                    column: Column::variant_of_ours("ours --spin-us 0"),
-                    outcomes: vec![outcome((990, 0), 0)],
-                    said: String::new(),
-                }],
-                ours_said: String::new(),
-            };
-            let text = exchange_table("t".to_owned(), names, &rounds)
-                .unwrap()
-                .render();
-            let metrics: Vec<&str> = text
-                .lines()
-                .filter_map(|line| line.strip_prefix("| ")?.split(" |").next())
-                .collect();
-            let busy = metrics
-                .iter()
-                .position(|m| *m == "load generator CPU busy")
-                .unwrap();
-            assert_eq!(
-                metrics[busy + 1..busy + 4],
-                [
-                    format!("server sleeps/{per} (lower is better)"),
-                    format!("server preemptions/{per}"),
-                    format!("load generator sleeps/{per}"),
-                ],
-                "{text}"
-            );
-            // Per exchange with two decimals; a ratio to a zero is undefined.
-            assert!(
-                text.contains(&format!(
-                    "| server sleeps/{per} (lower is better) | 0.01 | 1.00 | 0.010× | 0.99 | 0.99× |\n"
-                )),
-                "{text}"
-            );
-            assert!(
-                text.contains(&format!(
-                    "| server preemptions/{per} | 0.00 | 0.00 | – | 0.00 | – |\n"
-                )),
-                "{text}"
-            );
-            assert!(
-                text.contains(&format!(
-                    "| load generator sleeps/{per} | 0.99 | 1.52 | 0.65× | 0.00 | 0.00× |\n"
-                )),
-                "{text}"
-            );
-            assert!(
-                text.contains(&format!(
-                    "- every round, server sleeps/{per} — ours: 0.00, 0.02; tokio: 1.00; \
-                     ours --spin-us 0: 0.99\n"
-                )),
-                "{text}"
-            );
-        }
-    }
-
-    #[test]
-    fn every_round_lists_each_server_by_name_with_a_colon() {
-        let rounds = Rounds {
-            ours: vec![1, 2],
-            tokio: vec![3, 4],
-            others: vec![OtherRounds {
-                column: Column::variant_of_ours("ours --spin-us 50"),
-                outcomes: vec![5, 6],
-                said: String::new(),
-            }],
-            ours_said: String::new(),
-        };
         assert_eq!(
-            rounds.every_round("requests/s", |n| n.to_string()),
-            "every round, requests/s — ours: 1, 2; tokio: 3, 4; ours --spin-us 50: 5, 6"
+            names(
+                &["--server", "127.0.0.1:9", "--server", "tokio"],
+                Scenario::Udp
+            ),
+            ["127.0.0.1:9", "tokio"]
         );
+    }
+
+    #[test]
+    fn the_plan_counts_every_measurement_of_the_run() {
+        let args = Args::parse_from(["bench", "tcp", "--conns", "1,50", "--secs", "4"]);
+        let plan = plan(&args, &[]);
+        // 2 tables × 4 rounds × 4 servers, each 0.2 s warm-up + 1 s.
+        assert_eq!(plan.len(), 32);
+        assert_eq!(plan[0], Duration::from_millis(1200));
+        assert_eq!(count(1, "connection"), "1 connection");
+        assert_eq!(count(50, "connection"), "50 connections");
     }
 }

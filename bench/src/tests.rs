@@ -10,12 +10,7 @@ use std::{
     time::Duration,
 };
 
-use super::{
-    baseline::InProcess,
-    bulk, exchange, golang, idle, pingpong,
-    server::{ServerCommand, ServerProcess},
-    udp,
-};
+use super::{baseline::InProcess, bulk, exchange, idle, pingpong, udp};
 
 /// The "server" is this process: its CPU and RSS are what the scenarios read.
 fn me() -> u32 {
@@ -196,28 +191,4 @@ fn udp_pingpong_catches_a_wrong_reply() {
         "{err:#}"
     );
     server.join().unwrap();
-}
-
-#[test]
-fn go_baselines_echo_what_they_are_sent() {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    if golang::find_go(&path).is_none() {
-        println!("skipped: `go` is not on PATH, so the Go baselines cannot be built");
-        return;
-    }
-    let out_dir = golang::tests::tempdir();
-    let go = golang::build(&path, &crate::workspace_root(), &out_dir)
-        .unwrap()
-        .expect("go is on PATH");
-    // The tutorial's server only at sizes it echoes whole.
-    for (program, len) in [(&go.echo, 1000), (&go.tutorial, golang::TUTORIAL_MAX_LEN)] {
-        let command = ServerCommand::new(program, &["--addr", "127.0.0.1:0"]);
-        let server = ServerProcess::start(&command).unwrap();
-        assert!(server.addr.ip().is_loopback(), "{}", server.addr);
-        let outcome = pingpong::run(server.addr, server.pid(), &short_pingpong(4, len)).unwrap();
-        assert!(outcome.completed > 0, "{command}: no request completed");
-        assert_eq!(outcome.latency.len(), outcome.completed);
-        server.stop().unwrap();
-    }
-    let _ = std::fs::remove_dir_all(out_dir);
 }

@@ -1,21 +1,39 @@
 //! `cargo xtask bench [ARGS]`: builds the servers and the `bench` crate in
-//! release, then runs the `bench` binary with ARGS. The load generator and
-//! the tokio baselines live in `bench/`, so that tokio and hdrhistogram are
-//! compiled for the bench only, never before a learner's `cargo xtask demo`;
-//! the scenarios, options and tables are documented there
-//! (`cargo xtask bench --help` prints them, after the build).
+//! release, and the Go baselines when `go` is installed, then runs the
+//! `bench` binary with ARGS. The load generator and the tokio baselines
+//! live in `bench/`, so that tokio is compiled for the bench only, never
+//! before a learner's `cargo xtask demo`; its command line is compiled here
+//! too, so that `--help` answers at once, before any build.
 
-use std::{ffi::OsString, process::Command};
+use std::{ffi::OsString, path::Path, process::Command};
 
 use anyhow::{Context, Result};
+use clap::CommandFactory as _;
 
-use crate::build::{Profile, binaries};
+use crate::{
+    build::{Profile, binaries, workspace_root},
+    go,
+};
+
+/// The bench's command line, as the `bench` binary parses it.
+#[path = "../../bench/src/cli.rs"]
+#[allow(dead_code, reason = "xtask only prints its help")]
+mod cli;
 
 /// The servers measured, and the load generator with its baselines.
 const PACKAGES: [&str; 3] = ["tcp-server", "udp-server", "bench"];
 
+/// The Go baselines: the program name the bench's presets look for, the
+/// module it is built in, and the package.
+const GO_BASELINES: [(&str, &str, &str); 2] = [
+    // The tutorial's server as published, on its own 127.0.0.1:20000.
+    ("go-tutorial-tcp-server", "go", "./tcp/server"),
+    // The idiomatic echo: a goroutine per connection, io.Copy.
+    ("go-echo", "bench/go/echo", "main.go"),
+];
+
 #[derive(clap::Args, Debug)]
-// `--help` too is the bench's: it knows its options, xtask only passes them on.
+// `--help` is the bench's: its options, printed from its own parser.
 #[command(disable_help_flag = true)]
 pub struct BenchArgs {
     /// The scenario and options, passed to the bench binary as they are
@@ -24,25 +42,41 @@ pub struct BenchArgs {
     pub args: Vec<OsString>,
 }
 
-/// Builds, then replaces this process with the release `bench` binary, so
-/// that a Ctrl-C and the exit status are the bench's own.
+/// Prints the help, or builds, then replaces this process with the
+/// release `bench` binary, so that a Ctrl-C and the exit status are the
+/// bench's own.
 pub fn run(args: BenchArgs) -> Result<()> {
+    if args.args.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{}", cli::Args::command().render_long_help());
+        return Ok(());
+    }
     let binaries = binaries(Profile::Release, &PACKAGES)?;
     let bench = binaries.get("bench")?;
-    let servers = binaries
-        .get("tcp-server")?
-        .parent()
-        .context("tcp-server has no directory")?;
+    let dir = bench.parent().context("the bench has no directory")?;
+    build_go_baselines(dir);
     let typed: Vec<String> = std::env::args().skip(1).collect();
     let mut command = Command::new(bench);
     command
         .args(&args.args)
-        .arg("--bin-dir")
-        .arg(servers)
         .arg("--invoked-as")
         .arg(format!("cargo xtask {}", typed.join(" ")));
     let error = exec(command);
     Err(error).with_context(|| format!("executing {}", bench.display()))
+}
+
+/// Builds the Go baselines into `dir`, beside the bench, when `go` is
+/// installed; otherwise the bench runs without them and says so.
+fn build_go_baselines(dir: &Path) {
+    let Some(go) = go::find_go() else {
+        println!("`go` is not installed: the Go baselines will be skipped");
+        return;
+    };
+    for (name, module, package) in GO_BASELINES {
+        let output = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+        if let Err(why) = go::build(&go, &workspace_root().join(module), &[package], &output) {
+            println!("{name} not built, so not measured: {why}");
+        }
+    }
 }
 
 /// Replaces this process with `command`; returns only on failure.

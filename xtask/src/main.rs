@@ -14,6 +14,7 @@ mod bench;
 mod build;
 mod compare;
 mod demo;
+mod go;
 
 use std::process::ExitCode;
 

@@ -2,8 +2,6 @@
 //! and memory from `/proc` exactly as it reads our server's (see
 //! `bench::baseline`).
 
-use clap::Parser as _;
-
-fn main() -> anyhow::Result<()> {
-    bench::baseline::udp_main(bench::baseline::BaselineArgs::parse())
+fn main() -> std::process::ExitCode {
+    bench::baseline::main("tokio-udp-echo", bench::baseline::udp_main)
 }

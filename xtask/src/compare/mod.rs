@@ -12,7 +12,7 @@
 //! DIR/UDP/server/main.go           DIR/UDP/client/main.go
 //! ```
 //!
-//! [`run`] builds them ([`gobuild`]) and ours (dev profile, as the demo), then, for
+//! [`run`] builds them (`go.rs`) and ours (dev profile, as the demo), then, for
 //! each program of the tutorial, runs every client against every server:
 //! Go → Go, Go → Rust, Rust → Go, Rust → Rust. The Go programs hard-code
 //! their ports (20000 for TCP echo, 30000 for the rest), so the pairs run
@@ -25,8 +25,6 @@
 //! when the comparison cannot run (no `go`, no DIR, not that layout, or a
 //! fixed port already taken: [`busy_ports`] names it and its holder first).
 
-mod gobuild;
-
 use std::{fmt, path::PathBuf, process::Command, time::Duration};
 
 use anyhow::{Context, Result, bail};
@@ -37,10 +35,12 @@ use crate::{
     demo::{
         PACKAGES,
         check::{
-            glued_equals_repeated, payload, payloads, pieces_of_repeated, received_texts, summary,
+            glued_equals_repeated, payload, payloads, pieces_of_repeated, plural, received_texts,
+            summary,
         },
         report::shown,
     },
+    go,
 };
 use harness::ports::{self, Transport};
 
@@ -85,10 +85,12 @@ pub fn run(args: CompareArgs) -> Result<()> {
             dir.display()
         ));
     }
-    let missing: Vec<String> = gobuild::required_files()
-        .into_iter()
-        .filter(|f| !dir.join(f).is_file())
-        .collect();
+    let required = go::PROGRAMS
+        .iter()
+        .filter(|(_, optional)| !optional)
+        .map(|(program, _)| format!("{program}/main.go"))
+        .chain(["socket_stick/proto/proto.go".to_owned()]);
+    let missing: Vec<String> = required.filter(|f| !dir.join(f).is_file()).collect();
     if !missing.is_empty() {
         cannot_run(&format!(
             "{} does not hold the Go tutorial's layout; missing: {}",
@@ -99,7 +101,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
     if let Some(busy) = busy_ports() {
         cannot_run(&busy);
     }
-    let Some(go) = gobuild::find_go() else {
+    let Some(go) = go::find_go() else {
         cannot_run(
             "`go` is not on PATH, so the Go programs cannot be built. Install Go \
              (Debian/Ubuntu: apt-get install golang-go) and run this again.",
@@ -112,7 +114,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
         dir.display(),
         go.display()
     );
-    let go_programs = gobuild::build(&go, &dir)?;
+    let go_programs = go::build_tutorial(&go, &dir)?;
     println!("   (built in {})", go_programs.tree().display());
     let rust = binaries(Profile::Dev, &PACKAGES)?;
 
@@ -306,12 +308,7 @@ struct Launch {
     args: Vec<String>,
 }
 
-fn launch(
-    pair: Pair,
-    role: Role,
-    go: &gobuild::GoPrograms,
-    rust: &Binaries,
-) -> Result<Launch, Outcome> {
+fn launch(pair: Pair, role: Role, go: &go::Tutorial, rust: &Binaries) -> Result<Launch, Outcome> {
     let side = match role {
         Role::Server => pair.server,
         Role::Client => pair.client,
@@ -373,7 +370,7 @@ fn start(launch: &Launch, stdin: Option<Vec<u8>>) -> Result<Program> {
 }
 
 /// Runs one pair and prints what both sides said.
-fn run_pair(pair: Pair, go: &gobuild::GoPrograms, rust: &Binaries) -> Outcome {
+fn run_pair(pair: Pair, go: &go::Tutorial, rust: &Binaries) -> Outcome {
     println!("\n── {pair} (port {})", pair.family.port());
     let (server, client) = match (
         launch(pair, Role::Server, go, rust),
@@ -522,14 +519,6 @@ fn port_becomes(
     Ok(())
 }
 
-fn reads_count(n: usize) -> String {
-    if n == 1 {
-        "1 read".to_owned()
-    } else {
-        format!("{n} reads")
-    }
-}
-
 fn tcp_line(client: Side) -> String {
     format!("hello from the {client} client")
 }
@@ -570,7 +559,7 @@ fn check_stick(pair: Pair, server: &Program) -> Result<Vec<String>> {
                 .map_err(anyhow::Error::msg)?;
             Ok(vec![format!(
                 "{total} bytes arrived in {}",
-                reads_count(reads.len())
+                plural(reads.len(), "read")
             )])
         }
         Side::Go => {
@@ -586,7 +575,7 @@ fn check_stick(pair: Pair, server: &Program) -> Result<Vec<String>> {
             }
             let mut notes = vec![format!(
                 "{printed} of {total} bytes printed in {}",
-                reads_count(reads.len())
+                plural(reads.len(), "read")
             )];
             if printed < total {
                 notes.push(
@@ -800,11 +789,7 @@ mod tests {
         for family in Family::ALL {
             assert!([20000, 30000].contains(&family.port()));
             for role in [Role::Server, Role::Client] {
-                assert!(
-                    gobuild::PROGRAMS
-                        .iter()
-                        .any(|(d, _)| *d == family.go_dir(role))
-                );
+                assert!(go::PROGRAMS.iter().any(|(d, _)| *d == family.go_dir(role)));
                 assert!(PACKAGES.contains(&family.rust(role).0));
             }
         }

@@ -143,12 +143,13 @@ pub fn pieces_of_repeated(pieces: &[&str], message: &str) -> bool {
     })
 }
 
-/// The `(size of the largest read, number of reads)` of a run of pieces.
-pub fn read_sizes(pieces: &[&str]) -> (usize, usize) {
-    (
-        pieces.iter().map(|p| p.len()).max().unwrap_or(0),
-        pieces.len(),
-    )
+/// `1 read`, `3 reads`: a count with its noun.
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// The sizes of the reads a `--trace` shows (`conn 0 <peer>: read 26
@@ -287,6 +288,7 @@ mod tests {
         assert!(pieces_of_repeated(&[&stream[5..9]], message));
         assert!(!pieces_of_repeated(&["Hello, Hello. How are we?"], message));
         assert!(pieces_of_repeated(&[], message));
-        assert_eq!(read_sizes(&[&stream[..16], &stream[16..20]]), (16, 2));
+        assert_eq!(plural(1, "read"), "1 read");
+        assert_eq!(plural(20, "message"), "20 messages");
     }
 }

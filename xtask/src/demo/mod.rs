@@ -1,25 +1,20 @@
 //! `cargo xtask demo [tcp|stick|udp|trace]`: the whole tutorial, run and checked.
 //!
-//! Read [`run`] first: it builds the programs once (dev profile), then runs the
-//! parts in the tutorial's order: [`tcp`], the sticky-packet steps
-//! ([`stick_raw`] to [`stick_framed_chunks`]), [`udp`], and the event loop
-//! at work under `--trace` ([`trace_tcp`], [`trace_stick`]). Each step
-//! says in a few lines what is about to happen and why, starts the programs
-//! on ports the kernel picks (`--addr 127.0.0.1:0`; each server announces
-//! its port on its first line), shows their own output with their names in
-//! front, and checks that output: the bytes echoed, the bytes a server
-//! received, the messages it decoded, the summary it printed on SIGTERM.
-//! The closing table lists every check; any ✗ makes the exit status 1.
-//!
-//! Every program is a [`harness::Program`], killed with its process group
-//! and reaped however the step ends (even on Ctrl-C), and every wait has a
-//! deadline.
+//! Read [`run`] first: it builds the programs once (dev profile), then runs
+//! the steps in the tutorial's order. Each step says in a few lines what is
+//! about to happen and why, starts the programs on ports the kernel picks
+//! (`--addr 127.0.0.1:0`; each server announces its port on its first
+//! line), shows their own output with their names in front, and checks one
+//! behaviour on that output with the checks `compare` uses too
+//! ([`check`]). The closing table lists every check; any ✗ makes the exit
+//! status 1. Every program is a [`harness::Program`], killed with its
+//! process group however the step ends (even on Ctrl-C), and every wait
+//! has a deadline.
 
 pub mod check;
 pub mod report;
 
 use std::{
-    path::Path,
     process::Command,
     time::{Duration, Instant},
 };
@@ -30,8 +25,8 @@ use harness::{Program, Stream, exit_words};
 
 use crate::build::{Binaries, Profile, binaries};
 use check::{
-    exact_lines, glued_equals_repeated, number_after, payloads, picture, read_sizes,
-    received_texts, summary, traced, traced_reads,
+    exact_lines, glued_equals_repeated, number_after, payloads, picture, plural, received_texts,
+    summary, traced, traced_reads,
 };
 use report::{Row, Style};
 
@@ -49,15 +44,14 @@ const START: Duration = Duration::from_secs(10);
 /// How long a client may run (the slowest, `client2 --chunk 1`, writes 600
 /// pieces with a pause after each: under 2 s).
 const CLIENT: Duration = Duration::from_secs(20);
-/// How long a server may take to print a line we wait for.
+/// How long a server may take to print a line we wait for, or to exit
+/// after SIGTERM.
 const OUTPUT: Duration = Duration::from_secs(10);
-/// How long a server may take to exit after SIGTERM.
-const STOP: Duration = Duration::from_secs(5);
 
-/// The message of the sticky-packet chapter, 26 bytes.
-const STICK_MESSAGE: &str = "Hello, Hello. How are you?";
-/// How many times the chapter's clients send it.
-const STICK_COUNT: usize = 20;
+/// The message of the sticky-packet chapter, 26 bytes, and how many times
+/// the chapter's clients send it.
+pub const STICK_MESSAGE: &str = "Hello, Hello. How are you?";
+pub const STICK_COUNT: usize = 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Part {
@@ -78,50 +72,57 @@ pub struct DemoArgs {
     pub part: Option<Part>,
 }
 
-/// `cargo xtask demo`: build, run each part, print the table.
+/// One step: its name, and the function that narrates, runs and checks it.
+type Step = (&'static str, fn(&mut Demo) -> Result<()>);
+
+/// The steps of each part, in the tutorial's order.
+fn steps(part: Part) -> Vec<Step> {
+    match part {
+        Part::Tcp => vec![("1 TCP echo", tcp)],
+        Part::Stick => vec![
+            ("2a sticky packets", |d| stick_raw(d, &[], None)),
+            ("2b spaced writes", |d| {
+                stick_raw(d, &["--delay-ms", "20"], None)
+            }),
+            ("2c small reads", |d| stick_raw(d, &[], Some(16))),
+            ("3a the fix: framing", |d| stick_framed(d, &[])),
+            ("3b framing, 1-byte pieces", |d| {
+                stick_framed(d, &["--chunk", "1"])
+            }),
+        ],
+        Part::Udp => vec![("4 UDP echo", udp)],
+        Part::Trace => vec![
+            ("5a the loop, traced: one request", trace_tcp),
+            ("5b the loop, traced: sticky packets", trace_stick),
+        ],
+    }
+}
+
+/// `cargo xtask demo`: build, run each step, print the table.
 pub fn run(args: DemoArgs) -> Result<()> {
     harness::install_interrupt_handler().context("cannot install the Ctrl-C handler")?;
     // The dev profile: the demo shows behaviour, and a learner should see
     // it within half a minute of a cold start (see `build`).
-    let binaries = binaries(Profile::Dev, &PACKAGES)?;
-    let style = Style::detect();
-    let started = Instant::now();
     let mut demo = Demo {
-        binaries,
-        style,
+        binaries: binaries(Profile::Dev, &PACKAGES)?,
+        style: Style::detect(),
         rows: Vec::new(),
-        step: String::new(),
+        step: "",
     };
-    let parts = match args.part {
-        Some(part) => vec![part],
-        None => vec![Part::Tcp, Part::Stick, Part::Udp, Part::Trace],
-    };
-    for part in parts {
-        match part {
-            Part::Tcp => demo.run_step("1 TCP echo", tcp),
-            Part::Stick => {
-                demo.run_step("2a sticky packets", stick_raw);
-                demo.run_step("2b spaced writes", stick_spaced);
-                demo.run_step("2c small reads", stick_small_reads);
-                demo.run_step("3a the fix: framing", stick_framed);
-                demo.run_step("3b framing, 1-byte pieces", stick_framed_chunks);
-            }
-            Part::Udp => demo.run_step("4 UDP echo", udp),
-            Part::Trace => {
-                demo.run_step("5a the loop, traced: one request", trace_tcp);
-                demo.run_step("5b the loop, traced: sticky packets", trace_stick);
-            }
+    let started = Instant::now();
+    let parts = args
+        .part
+        .map_or_else(|| Part::value_variants().to_vec(), |p| vec![p]);
+    for (name, step) in parts.into_iter().flat_map(steps) {
+        demo.step = name;
+        if let Err(err) = step(&mut demo) {
+            demo.record("step ran to completion", Err(format!("{err:#}")));
         }
     }
-
-    style.narrate(
-        &format!(
-            "Result ({:.1} s after the build)",
-            started.elapsed().as_secs_f64()
-        ),
-        &[],
-    );
-    print!("{}", report::table(&demo.rows, style));
+    let took = started.elapsed().as_secs_f64();
+    demo.style
+        .narrate(&format!("Result: the steps ran in {took:.1} s"), &[]);
+    print!("{}", report::table(&demo.rows, demo.style));
     let failed = demo.rows.iter().filter(|r| !r.passed).count();
     if failed > 0 {
         bail!("{failed} of {} demo checks failed", demo.rows.len());
@@ -135,78 +136,39 @@ struct Demo {
     style: Style,
     rows: Vec<Row>,
     /// The step whose checks are being recorded.
-    step: String,
+    step: &'static str,
 }
 
 impl Demo {
-    /// Runs one step; a step that cannot finish (a program that does not
-    /// start, or misses a deadline) is one failed check, and the demo goes on.
-    fn run_step(&mut self, name: &str, step: fn(&mut Demo) -> Result<()>) {
-        self.step = name.to_owned();
-        if let Err(err) = step(self) {
-            self.record("step ran to completion", Err(format!("{err:#}")));
-        }
-    }
-
     fn narrate(&self, title: &str, lines: &[&str]) {
         self.style
             .narrate(&format!("{} — {title}", self.step), lines);
     }
 
     /// Records one check and shows its result at once.
-    fn record(&mut self, check: &str, outcome: Result<String, String>) -> bool {
+    fn record(&mut self, check: &str, outcome: Result<String, String>) {
         let (passed, detail) = match outcome {
             Ok(detail) => (true, detail),
             Err(detail) => (false, detail),
         };
         self.style.check_line(passed, check, &detail);
         self.rows.push(Row {
-            step: self.step.clone(),
+            step: self.step.to_owned(),
             check: check.to_owned(),
             passed,
             detail,
         });
-        passed
-    }
-
-    fn binary(&self, name: &str) -> Result<&Path> {
-        self.binaries.get(name)
-    }
-
-    /// Starts a server on a port the kernel picks; returns it with the
-    /// address it announced.
-    fn server(&self, label: &str, binary: &str, args: &[&str]) -> Result<(Program, String)> {
-        let mut all = args.to_vec();
-        all.extend(["--addr", "127.0.0.1:0"]);
-        let program = self.start(label, binary, &all, None)?;
-        let addr = program.announced_addr(START)?;
-        Ok((program, addr.to_string()))
-    }
-
-    /// Runs a client to its end, feeding it `stdin`.
-    fn client(
-        &self,
-        label: &str,
-        binary: &str,
-        args: &[&str],
-        stdin: Option<String>,
-    ) -> Result<Program> {
-        let mut program = self.start(label, binary, args, stdin.map(String::into_bytes))?;
-        program.wait(CLIENT)?;
-        Ok(program)
     }
 
     /// Shows the command line, then starts it with its lines shown live.
-    fn start(
-        &self,
-        label: &str,
-        binary: &str,
-        args: &[&str],
-        stdin: Option<Vec<u8>>,
-    ) -> Result<Program> {
-        self.show_command(label, binary, args);
-        let mut command = Command::new(self.binary(binary)?);
+    fn start(&self, label: &str, args: &[&str], stdin: Option<String>) -> Result<Program> {
+        let (binary, args) = args.split_first().context("a command")?;
+        let line = std::iter::once(*binary).chain(args.iter().copied());
+        let shown = line.collect::<Vec<_>>().join(" ");
+        println!("   {} {shown}", self.style.dim(&format!("{label:>14} $")));
+        let mut command = Command::new(self.binaries.get(binary)?);
         command.args(args);
+        let stdin = stdin.map(String::into_bytes);
         Ok(Program::start(
             label,
             command,
@@ -215,30 +177,41 @@ impl Demo {
         )?)
     }
 
-    fn show_command(&self, label: &str, binary: &str, args: &[&str]) {
-        let command = std::iter::once(binary)
-            .chain(args.iter().copied())
-            .collect::<Vec<_>>();
-        println!(
-            "   {} {}",
-            self.style.dim(&format!("{:>14} $", label)),
-            command.join(" ")
-        );
+    /// Starts a server on a port the kernel picks; returns it with the
+    /// address it announced.
+    fn server(&self, label: &str, args: &[&str]) -> Result<(Program, String)> {
+        let args = [args, &["--addr", "127.0.0.1:0"]].concat();
+        let program = self.start(label, &args, None)?;
+        let addr = program.announced_addr(START)?;
+        Ok((program, addr.to_string()))
     }
 
-    /// Checks that a client exited 0.
-    fn exited_zero(&mut self, program: &mut Program) {
-        let status = program.wait(Duration::ZERO);
-        let outcome = match status {
-            Ok(s) if s.success() => Ok(String::new()),
-            Ok(s) => Err(exit_words(s)),
-            Err(e) => Err(format!("{e:#}")),
+    /// Runs a client to its end, feeding it `stdin`; checks it exited 0.
+    fn client(&mut self, label: &str, args: &[&str], stdin: Option<String>) -> Result<Program> {
+        let mut program = self.start(label, args, stdin)?;
+        let outcome = match program.wait(CLIENT)? {
+            status if status.success() => Ok(String::new()),
+            status => Err(exit_words(status)),
         };
-        self.record(&format!("{} exited 0", program.label()), outcome);
+        self.record(&format!("{label} exited 0"), outcome);
+        Ok(program)
     }
 
-    /// SIGTERM, then: exit 0, and a summary line that `expected` accepts.
-    /// Returns the server's stderr lines (its `--trace`, if asked for).
+    /// Waits for a line of `server`'s `stream` that `wanted` accepts.
+    fn line(
+        &self,
+        server: &Program,
+        stream: Stream,
+        what: &str,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<String, String> {
+        server
+            .wait_for_line(stream, what, OUTPUT, wanted)
+            .map_err(|e| format!("{e:#}"))
+    }
+
+    /// SIGTERM, then one check: exit 0 with a summary that `expected`
+    /// accepts. Returns the server's stderr (its `--trace`, if asked for).
     fn stop(
         &mut self,
         mut server: Program,
@@ -246,330 +219,201 @@ impl Demo {
         expected: impl Fn(&str) -> bool,
     ) -> Vec<String> {
         let label = server.label().to_owned();
-        let outcome = match server.terminate(STOP) {
-            Ok(status) if status.success() => Ok(String::new()),
-            Ok(status) => Err(exit_words(status)),
+        let outcome = match server.terminate(OUTPUT) {
+            Ok(status) if !status.success() => Err(exit_words(status)),
+            Ok(_) => match summary(&server.lines(Stream::Stdout)) {
+                Some(line) if expected(line) => Ok(line.to_owned()),
+                Some(line) => Err(format!("printed {line:?}")),
+                None => Err("printed no `summary:` line".to_owned()),
+            },
             Err(e) => Err(format!("{e:#}")),
         };
-        self.record(&format!("{label}: SIGTERM → exit 0"), outcome);
-        let lines = server.lines(Stream::Stdout);
-        let outcome = match summary(&lines) {
-            Some(line) if expected(line) => Ok(line.to_owned()),
-            Some(line) => Err(format!("printed {line:?}")),
-            None => Err("printed no `summary:` line".to_owned()),
-        };
-        self.record(&format!("{label}: summary says {what}"), outcome);
-        server.lines(Stream::Stderr)
-    }
-
-    /// Waits for the traced line that says a connection closed: after it,
-    /// the connection's whole trace is on stderr.
-    fn traced_close(&mut self, server: &Program) -> bool {
-        let closed =
-            server.wait_for_line(Stream::Stderr, "the trace's `close:` line", OUTPUT, |l| {
-                l.contains(": close: ")
-            });
         self.record(
-            "the trace shows the close, with its reason",
-            closed
-                .map(|line| line.trim().to_owned())
-                .map_err(|e| format!("{e:#}")),
-        )
+            &format!("{label}: SIGTERM → exit 0, summary says {what}"),
+            outcome,
+        );
+        server.lines(Stream::Stderr)
     }
 }
 
 /// The 2 000-character line: printable and varied, so a lost or repeated
 /// piece shows.
 fn long_line() -> String {
-    (0..2000)
-        .map(|i| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[i % 36]))
-        .collect()
+    let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    (0..2000).map(|i| char::from(alphabet[i % 36])).collect()
 }
 
 /// Part 1: `tcp/server` and `tcp/client`.
 fn tcp(d: &mut Demo) -> Result<()> {
     const SHORT: &str = "Hello, sockets!";
-    // Printable text comes back as typed, backslashes and tabs included;
-    // the `\x07` here is four typed characters, not a BEL.
-    const TYPED: &str = "a \"quoted\" C:\\path\\x07\tand a tab";
+    // Printable text comes back as typed, backslashes and tabs included.
+    const TYPED: &str = "a \"quoted\" path, C:\\Go\\src\\net,\tand a tab";
     const PREFIX: &str = "received client Data sent from terminal: ";
     d.narrate(
         "tcp-server and tcp-client (Go: tcp/server, tcp/client)",
         &[
             "tcp-server echoes every byte it reads and prints each read, as the Go server does.",
             "tcp-client sends each line of its input and prints the echo. We give it a short",
-            "line, a line with quotes, backslashes and a tab (shown as typed: only what could",
-            "drive a terminal is escaped, as ⟦ESC⟧), a 2 000-character line, then Q. The Go",
-            "client reads once, 512 bytes, so it prints a long echo in pieces, one line late;",
-            "the Go server loses what its reader buffered past 128 bytes. Ours must print",
+            "line, a line with quotes, backslashes and a tab, a 2 000-character line, then Q.",
+            "Text is printed as typed: only what could drive a terminal is escaped (as ⟦ESC⟧).",
+            "The Go client reads once, 512 bytes, so it prints a long echo in pieces, one line",
+            "late; the Go server loses what its reader buffered past 128 bytes. Ours must print",
             "every echo whole, in order.",
         ],
     );
-    let (server, addr) = d.server("tcp-server", "tcp-server", &[])?;
+    let (server, addr) = d.server("tcp-server", &["tcp-server"])?;
     let long = long_line();
     let input = format!("{SHORT}\n{TYPED}\n{long}\nQ\n");
-    let mut client = d.client("tcp-client", "tcp-client", &["--addr", &addr], Some(input))?;
-    d.exited_zero(&mut client);
-    let echoes = client.lines(Stream::Stdout);
+    let client = d.client("tcp-client", &["tcp-client", "--addr", &addr], Some(input))?;
     d.record(
-        "short line echoed",
-        match echoes.first() {
-            Some(line) if line == SHORT => Ok(String::new()),
-            other => Err(format!("first line printed: {other:?}")),
-        },
+        "every line echoed whole, as typed, in order",
+        exact_lines(&client.lines(Stream::Stdout), &[SHORT, TYPED, &long]).map(|()| String::new()),
     );
-    d.record(
-        "quotes, backslashes and a tab echoed exactly as typed",
-        match echoes.get(1) {
-            Some(line) if line == TYPED => Ok(String::new()),
-            other => Err(format!("second line printed: {other:?}")),
-        },
-    );
-    d.record(
-        "2 000-character line echoed whole, on one line",
-        exact_lines(&echoes, &[SHORT, TYPED, &long]).map(|()| String::new()),
-    );
-
     // Each read is one line on the server; together they must be every byte.
-    let sent = SHORT.len() + TYPED.len() + long.len();
+    let sent = format!("{SHORT}{TYPED}{long}");
     let waited = server.wait_until("every byte as reads", OUTPUT, |lines| {
-        payloads(lines, PREFIX)
-            .iter()
-            .map(|p| p.len())
-            .sum::<usize>()
-            >= sent
+        payloads(lines, PREFIX).concat().len() >= sent.len()
     });
-    let lines = server.lines(Stream::Stdout);
-    let reads = payloads(&lines, PREFIX);
+    let reads = payloads(&server.lines(Stream::Stdout), PREFIX).concat();
     d.record(
-        &format!("tcp-server printed all {sent} bytes it read"),
-        waited.map_err(|e| format!("{e:#}")).and_then(|()| {
-            (reads.concat() == format!("{SHORT}{TYPED}{long}"))
-                .then(|| format!("in {} reads", reads.len()))
-                .ok_or_else(|| format!("the reads add up to {} bytes", reads.concat().len()))
-        }),
+        &format!("tcp-server printed all {} bytes it read", sent.len()),
+        match waited {
+            Err(e) => Err(format!("{e:#}")),
+            Ok(()) if reads == sent => Ok(String::new()),
+            Ok(()) => Err(format!("the reads add up to {} bytes", reads.len())),
+        },
     );
-    d.stop(server, &format!("{sent} bytes read and echoed"), |line| {
-        number_after(line, "read ") == Some(sent as u64)
-            && number_after(line, "echoed ") == Some(sent as u64)
+    let n = sent.len() as u64;
+    d.stop(server, &format!("{n} bytes read and echoed"), |line| {
+        number_after(line, "read ") == Some(n) && number_after(line, "echoed ") == Some(n)
     });
     Ok(())
 }
 
-/// Waits for the raw server's per-connection summary, then checks what it
-/// printed: every byte, as reads of at most `max_read` bytes.
-fn raw_server_checks(d: &mut Demo, server: &Program, max_read: Option<usize>) {
-    let total = STICK_MESSAGE.len() * STICK_COUNT;
-    // The connection's summary is printed when the server sees it close:
-    // after that line, every read has been printed.
-    let closed = server.wait_for_line(
-        Stream::Stdout,
-        "the connection's `reads` picture",
-        OUTPUT,
-        |l| l.contains(": reads "),
-    );
-    let picture = match closed {
-        Ok(line) => picture(&line).unwrap_or_default().to_owned(),
-        Err(e) => {
-            d.record("the server saw the connection close", Err(format!("{e:#}")));
-            return;
-        }
-    };
-    let lines = server.lines(Stream::Stdout);
-    let reads = received_texts(&lines);
-    let (largest, count) = read_sizes(&reads);
-    d.record(
-        &format!(
-            "server received exactly {STICK_COUNT} × {} = {total} bytes, in order",
-            STICK_MESSAGE.len()
-        ),
-        glued_equals_repeated(&reads, STICK_MESSAGE, STICK_COUNT)
-            .map(|()| format!("{count} reads, largest {largest} bytes")),
-    );
-    if let Some(max) = max_read {
-        d.record(
-            &format!("no read was larger than {max} bytes, so messages were split"),
-            if largest <= max && count >= total.div_ceil(max) {
-                Ok(format!("{count} reads"))
-            } else {
-                Err(format!("{count} reads, largest {largest} bytes"))
-            },
-        );
-        // No read can hold a whole 26-byte message, so the picture must
-        // show message 1 on both sides of a boundary.
-        d.record(
-            "the picture shows message 1 split across reads (`1|1…`)",
-            if picture.starts_with("1|1") {
-                Ok(picture)
-            } else {
-                Err(format!("picture: {picture:?}"))
-            },
-        );
-    } else {
-        d.record(
-            "the server drew where the reads fell",
-            if picture.is_empty() {
-                Err("no picture after `reads`".to_owned())
-            } else {
-                Ok(picture)
-            },
-        );
-    }
-}
-
-fn stop_raw(d: &mut Demo, server: Program) {
-    let total = (STICK_MESSAGE.len() * STICK_COUNT) as u64;
-    d.stop(server, &format!("read {total} bytes"), |line| {
-        number_after(line, "read ") == Some(total)
-    });
-}
-
-/// Part 2a: `socket_stick/client` against the unchanged server.
-fn stick_raw(d: &mut Demo) -> Result<()> {
-    d.narrate(
-        "stick-demo client → server (Go: socket_stick/client, the unchanged server)",
-        &[
+/// Part 2: the chapter's client against the unchanged server, its writes
+/// spaced by `client_args`, the server's reads cut at `read_size`.
+fn stick_raw(d: &mut Demo, client_args: &[&str], read_size: Option<usize>) -> Result<()> {
+    let narration: &[&str] = match (client_args, read_size) {
+        (_, Some(_)) => &[
+            "Now the server reads at most 16 bytes at a time: every 26-byte message is cut",
+            "across reads (in the picture, the same digit on both sides of a `|`). A receiver",
+            "that treats one read as one message is wrong both ways: too much, or too little.",
+        ],
+        ([], None) => &[
             "The client writes `Hello, Hello. How are you?` 20 times, with no framing; the",
             "server prints each read as it arrived. TCP is a byte stream: several writes",
             "arrive stuck together in one read, and nothing says where a message ends.",
             "When the connection closes the server draws the reads against the 26-byte",
             "messages: each digit is a message, each `|` a read boundary.",
         ],
-    );
-    let (server, addr) = d.server("server", "stick-demo", &["server"])?;
-    let mut client = d.client("client", "stick-demo", &["client", "--addr", &addr], None)?;
-    d.exited_zero(&mut client);
-    raw_server_checks(d, &server, None);
-    stop_raw(d, server);
-    Ok(())
-}
-
-/// Part 2b: the same with a pause between writes.
-fn stick_spaced(d: &mut Demo) -> Result<()> {
-    d.narrate(
-        "stick-demo client --delay-ms 20 → server",
-        &[
+        _ => &[
             "The same client, pausing 20 ms between writes. Each message now usually arrives",
             "alone and gets its own read: the sticking seems gone. It is not: under load, or",
             "on a real network, the reads merge again. Only framing makes boundaries certain.",
         ],
+    };
+    let size = read_size.map(|n| n.to_string());
+    let mut server_args = vec!["stick-demo", "server"];
+    server_args.extend(size.iter().flat_map(|n| ["--read-size", n.as_str()]));
+    let title = format!(
+        "{} → {} (Go: socket_stick/client, the unchanged server)",
+        ["stick-demo client"]
+            .iter()
+            .chain(client_args)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" "),
+        server_args[1..].join(" ")
     );
-    let (server, addr) = d.server("server", "stick-demo", &["server"])?;
-    let mut client = d.client(
-        "client",
-        "stick-demo",
-        &["client", "--addr", &addr, "--delay-ms", "20"],
-        None,
-    )?;
-    d.exited_zero(&mut client);
-    raw_server_checks(d, &server, None);
-    stop_raw(d, server);
+    d.narrate(&title, narration);
+    let (server, addr) = d.server("server", &server_args)?;
+    let args = [&["stick-demo", "client", "--addr", &addr][..], client_args].concat();
+    d.client("client", &args, None)?;
+    // The connection's picture is printed when the server sees it close:
+    // after that line, every read has been printed.
+    let closed = d.line(
+        &server,
+        Stream::Stdout,
+        "the connection's `reads` picture",
+        |l| l.contains(": reads "),
+    );
+    let lines = server.lines(Stream::Stdout);
+    let reads = received_texts(&lines);
+    let largest = reads.iter().map(|r| r.len()).max().unwrap_or(0);
+    let total = STICK_MESSAGE.len() * STICK_COUNT;
+    d.record(
+        &format!("server received exactly {STICK_COUNT} × 26 = {total} bytes, in order"),
+        glued_equals_repeated(&reads, STICK_MESSAGE, STICK_COUNT)
+            .map(|()| format!("{}, largest {largest} bytes", plural(reads.len(), "read"))),
+    );
+    let picture = closed.map(|line| picture(&line).unwrap_or_default().to_owned());
+    d.record(
+        match read_size {
+            Some(_) => "the picture shows message 1 split across reads (`1|1…`)",
+            None => "the server drew where the reads fell",
+        },
+        picture.and_then(|p| match read_size {
+            Some(_) if !p.starts_with("1|1") => Err(format!("picture: {p:?}")),
+            _ if p.is_empty() => Err("no picture after `reads`".to_owned()),
+            _ => Ok(p),
+        }),
+    );
+    let n = total as u64;
+    d.stop(server, &format!("{n} bytes read"), |l| {
+        number_after(l, "read ") == Some(n)
+    });
     Ok(())
 }
 
-/// Part 2c: the other half of the problem, one message split across reads.
-fn stick_small_reads(d: &mut Demo) -> Result<()> {
-    d.narrate(
-        "stick-demo client → server --read-size 16",
-        &[
-            "Now the server reads at most 16 bytes at a time: every 26-byte message is cut",
-            "across reads (in the picture, the same digit on both sides of a `|`). A receiver",
-            "that treats one read as one message is wrong both ways: too much, or too little.",
-        ],
-    );
-    let (server, addr) = d.server("server", "stick-demo", &["server", "--read-size", "16"])?;
-    let mut client = d.client("client", "stick-demo", &["client", "--addr", &addr], None)?;
-    d.exited_zero(&mut client);
-    raw_server_checks(d, &server, Some(16));
-    stop_raw(d, server);
-    Ok(())
-}
-
-/// Waits for server2's per-connection line, then checks the messages.
-fn framed_checks(d: &mut Demo, server: &Program) {
-    const PREFIX: &str = "received client Data sent: ";
-    let closed = server.wait_for_line(
+/// Part 3: `socket_stick/client2` → `socket_stick/server2`, the frames
+/// written as `client_args` say.
+fn stick_framed(d: &mut Demo, client_args: &[&str]) -> Result<()> {
+    if client_args.is_empty() {
+        d.narrate(
+            "stick-demo client2 → server2 (Go: socket_stick/client2, server2, proto)",
+            &[
+                "The fix: each message goes out as a frame, a 4-byte little-endian length and then",
+                "the bytes (the `proto` crate). server2 keeps what it reads in a buffer and cuts",
+                "out whole frames, however the reads fall: 20 messages in, 20 messages out.",
+            ],
+        );
+    } else {
+        d.narrate(
+            "stick-demo client2 --chunk 1 → server2",
+            &[
+                "The hard case: client2 writes every frame one byte at a time, pausing after each,",
+                "so frames arrive split, even inside the 4-byte header. The Go Decode returns an",
+                "empty message here and never reads again (it loops for ever); server2 waits for",
+                "the rest of the frame and still prints exactly 20 messages.",
+            ],
+        );
+    }
+    let (server, addr) = d.server("server2", &["stick-demo", "server2"])?;
+    let args = [&["stick-demo", "client2", "--addr", &addr][..], client_args].concat();
+    d.client("client2", &args, None)?;
+    let closed = d.line(
+        &server,
         Stream::Stdout,
         "the connection's `decoded` line",
-        OUTPUT,
         |l| l.contains(": decoded "),
     );
-    let line = match closed {
-        Ok(line) => line,
-        Err(e) => {
-            d.record("the server saw the connection close", Err(format!("{e:#}")));
-            return;
-        }
-    };
     let lines = server.lines(Stream::Stdout);
-    let messages = payloads(&lines, PREFIX);
+    let messages = payloads(&lines, "received client Data sent: ");
     let wrong = messages.iter().filter(|m| **m != STICK_MESSAGE).count();
     d.record(
         &format!("server2 printed {STICK_COUNT} messages, each exactly the text"),
-        if messages.len() == STICK_COUNT && wrong == 0 {
-            Ok(String::new())
-        } else {
-            Err(format!(
-                "{} messages, {wrong} of them different",
-                messages.len()
-            ))
-        },
+        closed.and_then(|_| match (messages.len(), wrong) {
+            (STICK_COUNT, 0) => Ok(String::new()),
+            (n, wrong) => Err(format!(
+                "{}, {wrong} of them different",
+                plural(n, "message")
+            )),
+        }),
     );
-    d.record(
-        &format!("its connection line says {STICK_COUNT} messages decoded"),
-        if number_after(&line, ": decoded ") == Some(STICK_COUNT as u64) {
-            Ok(line)
-        } else {
-            Err(format!("printed {line:?}"))
-        },
-    );
-}
-
-fn stop_framed(d: &mut Demo, server: Program) {
-    d.stop(server, &format!("decoded {STICK_COUNT} messages"), |line| {
-        number_after(line, "decoded ") == Some(STICK_COUNT as u64)
+    let n = STICK_COUNT as u64;
+    d.stop(server, &format!("decoded {n} messages"), |l| {
+        number_after(l, "decoded ") == Some(n)
     });
-}
-
-/// Part 3a: `socket_stick/client2` → `socket_stick/server2`.
-fn stick_framed(d: &mut Demo) -> Result<()> {
-    d.narrate(
-        "stick-demo client2 → server2 (Go: socket_stick/client2, server2, proto)",
-        &[
-            "The fix: each message goes out as a frame, a 4-byte little-endian length and then",
-            "the bytes (the `proto` crate). server2 keeps what it reads in a buffer and cuts",
-            "out whole frames, however the reads fall: 20 messages in, 20 messages out.",
-        ],
-    );
-    let (server, addr) = d.server("server2", "stick-demo", &["server2"])?;
-    let mut client = d.client("client2", "stick-demo", &["client2", "--addr", &addr], None)?;
-    d.exited_zero(&mut client);
-    framed_checks(d, &server);
-    stop_framed(d, server);
-    Ok(())
-}
-
-/// Part 3b: frames that arrive in 1-byte pieces.
-fn stick_framed_chunks(d: &mut Demo) -> Result<()> {
-    d.narrate(
-        "stick-demo client2 --chunk 1 → server2",
-        &[
-            "The hard case: client2 writes every frame one byte at a time, pausing after each,",
-            "so frames arrive split, even inside the 4-byte header. The Go Decode returns an",
-            "empty message here and never reads again (it loops for ever); server2 waits for",
-            "the rest of the frame and still prints exactly 20 messages.",
-        ],
-    );
-    let (server, addr) = d.server("server2", "stick-demo", &["server2"])?;
-    let mut client = d.client(
-        "client2",
-        "stick-demo",
-        &["client2", "--addr", &addr, "--chunk", "1"],
-        None,
-    )?;
-    d.exited_zero(&mut client);
-    framed_checks(d, &server);
-    stop_framed(d, server);
     Ok(())
 }
 
@@ -584,20 +428,19 @@ fn udp(d: &mut Demo) -> Result<()> {
             "gives up after --timeout instead of waiting for ever for a lost reply.",
         ],
     );
-    let (server, addr) = d.server("udp-server", "udp-server", &[])?;
-    let mut client = d.client("udp-client", "udp-client", &["--addr", &addr], None)?;
-    d.exited_zero(&mut client);
+    let (server, addr) = d.server("udp-server", &["udp-server"])?;
+    let client = d.client("udp-client", &["udp-client", "--addr", &addr], None)?;
     let expected = format!("recv:Hello server addr:{addr} count:12");
-    d.record(
-        "udp-client printed `recv:Hello server` from the server, 12 bytes",
-        exact_lines(&client.lines(Stream::Stdout), &[&expected]).map(|()| expected.clone()),
+    let seen = d.line(
+        &server,
+        Stream::Stdout,
+        "the datagram's `data:` line",
+        |l| l.starts_with("data:Hello server addr:127.0.0.1:") && l.ends_with(" count:12"),
     );
-    let seen = server.wait_for_line(Stream::Stdout, "the datagram's `data:` line", OUTPUT, |l| {
-        l.starts_with("data:Hello server addr:127.0.0.1:") && l.ends_with(" count:12")
-    });
     d.record(
-        "udp-server printed `data:Hello server … count:12`",
-        seen.map_err(|e| format!("{e:#}")),
+        "the server printed the datagram, and the client its 12-byte reply",
+        seen.and_then(|_| exact_lines(&client.lines(Stream::Stdout), &[&expected]))
+            .map(|()| expected.clone()),
     );
     d.stop(server, "1 datagram, 12 bytes, none dropped", |line| {
         number_after(line, "datagrams=") == Some(1)
@@ -615,8 +458,8 @@ fn trace_tcp(d: &mut Demo) -> Result<()> {
         &[
             "The Go server's loop is hidden in its runtime; ours is in netpoll, and --trace",
             "prints each thing it does on stderr: µs since start, who (the loop, or a",
-            "connection's token and peer), what. Watch for: `poll: 1 events after sleeping`",
-            "(epoll_wait woke the loop), `accept <peer> → token 0` (the connection's slot),",
+            "connection's token and peer), what. Watch for the `poll:` line (epoll_wait woke",
+            "the loop, with how many events), `accept <peer> → token 0` (the connection's slot),",
             "`read 13 bytes`, `wrote 13 bytes, 0 bytes pending` (the echo, all taken by the",
             "kernel), then `short read (13 < 65536): queue drained`: a read smaller than the",
             "buffer emptied the socket, so the loop stops reading without another read that",
@@ -627,33 +470,31 @@ fn trace_tcp(d: &mut Demo) -> Result<()> {
             "loop closes.",
         ],
     );
-    let (server, addr) = d.server("tcp-server", "tcp-server", &["--trace", "--quiet"])?;
+    let (server, addr) = d.server("tcp-server", &["tcp-server", "--trace", "--quiet"])?;
     let input = format!("{LINE}\nQ\n");
-    let mut client = d.client("tcp-client", "tcp-client", &["--addr", &addr], Some(input))?;
-    d.exited_zero(&mut client);
-    if d.traced_close(&server) {
-        let lines = server.lines(Stream::Stderr);
-        // tcp-client sends the line without its newline.
-        let sent = LINE.len();
-        d.record(
-            "the trace shows the accept, peer → token",
-            traced(&lines, "→ token 0"),
-        );
-        d.record(
-            &format!("the trace shows the read of {sent} bytes"),
-            traced(&lines, &format!(": read {sent} bytes")),
-        );
-        d.record(
-            &format!("the trace shows the write of {sent} bytes, none pending"),
-            traced(&lines, &format!(": wrote {sent} bytes, 0 bytes pending")),
-        );
-        d.record(
-            "the trace shows the short read that ended the round",
-            traced(&lines, "short read"),
-        );
-    }
-    d.stop(server, &format!("{} bytes read", LINE.len()), |line| {
-        number_after(line, "read ") == Some(LINE.len() as u64)
+    d.client("tcp-client", &["tcp-client", "--addr", &addr], Some(input))?;
+    let closed = d.line(&server, Stream::Stderr, "the trace's `close:` line", |l| {
+        l.contains(": close: ")
+    });
+    let lines = server.lines(Stream::Stderr);
+    // tcp-client sends the line without its newline: 13 bytes.
+    let n = LINE.len();
+    let shown: Result<Vec<String>, String> = [
+        "→ token 0".to_owned(),
+        format!(": read {n} bytes"),
+        format!(": wrote {n} bytes, 0 bytes pending"),
+        "short read".to_owned(),
+    ]
+    .iter()
+    .map(|what| traced(&lines, what))
+    .collect();
+    d.record(
+        "the trace shows the accept, the read, the write, the short read and the close",
+        closed.and(shown).map(|_| String::new()),
+    );
+    let n = n as u64;
+    d.stop(server, &format!("{n} bytes read"), |l| {
+        number_after(l, "read ") == Some(n)
     });
     Ok(())
 }
@@ -671,37 +512,45 @@ fn trace_stick(d: &mut Demo) -> Result<()> {
             "and there must be as many as the server's summary counts.",
         ],
     );
-    let (server, addr) = d.server("server", "stick-demo", &["server", "--trace", "--quiet"])?;
-    let mut client = d.client("client", "stick-demo", &["client", "--addr", &addr], None)?;
-    d.exited_zero(&mut client);
-    let closed = d.traced_close(&server);
+    let (server, addr) = d.server("server", &["stick-demo", "server", "--trace", "--quiet"])?;
+    d.client("client", &["stick-demo", "client", "--addr", &addr], None)?;
+    let closed = d.line(&server, Stream::Stderr, "the trace's `close:` line", |l| {
+        l.contains(": close: ")
+    });
     let reads = traced_reads(&server.lines(Stream::Stderr));
-    if closed {
-        let sum: u64 = reads.iter().sum();
-        let sizes = reads
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(" + ");
-        d.record(
-            &format!("the traced reads add up to {total} bytes"),
+    let sizes: Vec<String> = reads.iter().map(u64::to_string).collect();
+    let sum: u64 = reads.iter().sum();
+    d.record(
+        &format!("the traced reads add up to {total} bytes"),
+        closed.and_then(|_| {
+            let detail = format!("{}: {}", plural(reads.len(), "read"), sizes.join(" + "));
             if sum == total {
-                Ok(format!(
-                    "{STICK_COUNT} messages in {} reads: {sizes}",
-                    reads.len()
-                ))
+                Ok(format!("{STICK_COUNT} messages in {detail}"))
             } else {
-                Err(format!("{sum} bytes: {sizes}"))
-            },
-        );
-    }
-    let count = reads.len() as u64;
-    d.stop(
-        server,
-        &format!("{total} bytes in the {count} traced reads"),
-        |line| {
-            number_after(line, "read ") == Some(total) && number_after(line, " in ") == Some(count)
-        },
+                Err(format!("{sum} bytes in {detail}"))
+            }
+        }),
     );
+    let count = reads.len() as u64;
+    let what = format!("{total} bytes in {}", plural(reads.len(), "traced read"));
+    d.stop(server, &what, |line| {
+        number_after(line, "read ") == Some(total) && number_after(line, " in ") == Some(count)
+    });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_part_has_its_steps_in_the_tutorials_order() {
+        let names: Vec<&str> = Part::value_variants()
+            .iter()
+            .flat_map(|&p| steps(p))
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(names.len(), 9);
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "{names:?}");
+    }
 }

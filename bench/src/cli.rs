@@ -1,0 +1,404 @@
+//! The bench's command line: which scenarios, which servers, the load, and
+//! where the results go. `Args::settings` gives the settings back as
+//! arguments, so the report's settings line reproduces the run.
+//!
+//! It depends on clap alone: xtask compiles this file too, so that `cargo
+//! xtask bench --help` prints at once, before any release build. What needs
+//! the rest of the bench (a server's form, the spin limit) is checked by
+//! `check` in the library.
+
+use std::{path::PathBuf, time::Duration};
+
+use clap::ValueEnum;
+
+/// Ping-pong rounds per server, alternating the order (ours, tokio, tokio,
+/// ours, …): a drift in the machine's background load then falls on every
+/// server alike, and the median round ignores one disturbed round.
+pub const PINGPONG_ROUNDS: usize = 4;
+/// Bulk rounds: a 1 GiB transfer lasts about a second, short enough for one
+/// disturbance on a shared machine to move it by a fifth.
+pub const BULK_ROUNDS: usize = 5;
+/// Each spin window is one more server in every round: four keep a run's
+/// length within reason.
+const MAX_SPIN_WINDOWS: usize = 4;
+
+/// What the full run measures, for `--help`.
+const ABOUT: &str = "Measures echo servers side by side on this machine: our tcp-server and \
+    udp-server against tokio and Go baselines, or any echo server you point it at (--server).";
+
+const AFTER_HELP: &str = "\
+A full run with the defaults (`bench all`) takes about 2 minutes: four 5 s ping-pong \
+rounds per server for tcp and udp, five 1 GiB bulk transfers per server, 10 000 idle \
+connections per server. It prints Markdown tables: each figure per server and the \
+ratio of the first server's figure to each other's (docs/performance.md says how to \
+read them); --json writes every round's figures and SVG charts beside them.
+
+The Go baselines (the tutorial's server and an io.Copy echo) run in the tcp \
+ping-pong when `go` is installed: `cargo xtask bench` builds them; without Go they \
+are skipped, with a note.";
+
+/// `bench [SCENARIO] [OPTIONS]`.
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "bench",
+    bin_name = "cargo xtask bench",
+    about = ABOUT,
+    after_help = AFTER_HELP,
+    override_usage = "cargo xtask bench [tcp|bulk|idle|udp|all] [--server SERVER]... [OPTIONS]"
+)]
+pub struct Args {
+    /// Which scenario to run.
+    #[arg(value_enum, default_value_t = Scenario::All)]
+    pub scenario: Scenario,
+
+    /// A server to measure, repeatable; the first is the one every ratio is
+    /// about. A preset (ours, tokio, go-tutorial, go-io-copy), optionally
+    /// with arguments (`ours --spin-us 0`); a command (`'./my-echo --listen
+    /// {addr}'`: {addr} becomes 127.0.0.1:0, run by `sh -c`); or the
+    /// address of a server already running (`127.0.0.1:20000`). The
+    /// process measured is the one holding the listening socket. Default:
+    /// ours, tokio, and in the tcp ping-pong the Go presets.
+    #[arg(long = "server", value_name = "SERVER")]
+    pub servers: Vec<String>,
+
+    /// tcp: connections, each with one request in flight; a list
+    /// (`--conns 1,50,500`) runs the scenario once per count, one table
+    /// each, so that how each server's cost grows with connections shows.
+    #[arg(long, default_value = "50", value_delimiter = ',', num_args = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub conns: Vec<u32>,
+
+    /// tcp, udp: bytes per request.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65_507))]
+    pub len: u32,
+
+    /// tcp, udp: seconds measured per server, in four rounds, each after a
+    /// warm-up of a twentieth of this (at most 0.25 s) that is not counted.
+    #[arg(long, default_value_t = 5.0, value_parser = parse_secs)]
+    pub secs: f64,
+
+    /// bulk: bytes to stream through the server (suffixes K, M, G = KiB, MiB, GiB).
+    #[arg(long, default_value = "1G", value_parser = parse_bytes)]
+    pub bytes: u64,
+
+    /// idle: idle connections to open.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub count: u32,
+
+    /// Where the load generator and the servers run: `separate` pins the
+    /// load generator to CPU 0 and the servers to CPU 1 (unpinned on a
+    /// machine of one CPU), `same` pins them all to CPU 0, sharing one core,
+    /// `unpinned` lets the scheduler choose.
+    #[arg(long, value_enum, default_value_t = Placement::Separate)]
+    pub placement: Placement,
+
+    /// Shorthand for `--placement unpinned`.
+    #[arg(long, conflicts_with = "placement")]
+    pub no_pin: bool,
+
+    /// tcp: also measure `ours --spin-us N` for each window of this list
+    /// (`--spin-us 0,50`; at most 4, each 0 to 1000000 microseconds), a
+    /// column each, in the same rounds.
+    #[arg(long, value_name = "MICROSECONDS,...", value_parser = parse_spin_windows)]
+    pub spin_us: Option<SpinWindows>,
+
+    /// Also write every round's figures, the settings, the machine and the
+    /// commit to FILE as JSON, and SVG charts beside it (FILE-latency.svg,
+    /// …).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Directory of the preset servers' programs (tcp-server, tokio-tcp-echo,
+    /// go-echo, …). Default: this program's own directory.
+    #[arg(long, value_name = "DIR")]
+    pub bin_dir: Option<PathBuf>,
+
+    /// How the run was invoked, for the report (`cargo xtask bench` passes
+    /// its own command line).
+    #[arg(long, hide = true)]
+    pub invoked_as: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// Ping-pong: N connections, one L-byte request in flight on each.
+    Tcp,
+    /// One connection streams --bytes and reads the echo concurrently.
+    Bulk,
+    /// --count idle connections: the server's memory per connection.
+    Idle,
+    /// Ping-pong of L-byte datagrams from one socket.
+    Udp,
+    /// Every scenario above, in that order.
+    All,
+}
+
+impl Scenario {
+    /// The scenarios this one stands for.
+    pub fn expand(self) -> Vec<Scenario> {
+        match self {
+            Scenario::All => vec![Scenario::Tcp, Scenario::Bulk, Scenario::Idle, Scenario::Udp],
+            one => vec![one],
+        }
+    }
+
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Tcp => "tcp",
+            Scenario::Bulk => "bulk",
+            Scenario::Idle => "idle",
+            Scenario::Udp => "udp",
+            Scenario::All => "all",
+        }
+    }
+}
+
+/// Where the load generator and the servers run (`--placement`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Placement {
+    /// Load generator on CPU 0, servers on CPU 1: each owns a core.
+    Separate,
+    /// Load generator and servers all on CPU 0, sharing one core.
+    Same,
+    /// No pinning: the scheduler places every process.
+    Unpinned,
+}
+
+impl Placement {
+    /// The CPUs `(load generator, servers)` are pinned to on a machine of
+    /// `cpus` CPUs; `None`, the scheduler's choice. `separate` needs two;
+    /// with fewer it pins nothing rather than quietly becoming `same`.
+    pub fn cpus(self, cpus: usize) -> (Option<usize>, Option<usize>) {
+        match self {
+            Placement::Separate if cpus >= 2 => (Some(0), Some(1)),
+            Placement::Same => (Some(0), Some(0)),
+            Placement::Separate | Placement::Unpinned => (None, None),
+        }
+    }
+
+    /// The report's placement line, and how to read the figures under it.
+    pub fn describe(self, cpus: usize) -> String {
+        let (_, servers) = self.cpus(cpus);
+        match (self, servers) {
+            (Placement::Separate, Some(_)) => "separate: load generator pinned to CPU 0, \
+                servers to CPU 1. On a 2-core machine the load generator saturates one core, so \
+                requests/s is capped by the client as much as by the server; the server's CPU \
+                time per request is the figure that shows the server's own efficiency"
+                .to_owned(),
+            (Placement::Same, _) => "same: load generator and servers all pinned to CPU 0, \
+                sharing one core: requests/s falls as either side's CPU cost rises, and a \
+                server spinning before it sleeps only delays the client"
+                .to_owned(),
+            (Placement::Separate, None) => {
+                format!("unpinned: `separate` needs 2 CPUs, this machine has {cpus}")
+            }
+            (Placement::Unpinned, _) => "unpinned: the scheduler places every process".to_owned(),
+        }
+    }
+}
+
+impl Args {
+    /// The settings as command-line arguments: the report's settings line.
+    pub fn settings(&self) -> Vec<String> {
+        let list = |items: Vec<String>| items.join(",");
+        let mut args = vec![
+            self.scenario.name().to_owned(),
+            format!(
+                "--conns={}",
+                list(self.conns.iter().map(u32::to_string).collect())
+            ),
+            format!("--len={}", self.len),
+            format!("--secs={}", self.secs),
+            format!("--bytes={}", self.bytes),
+            format!("--count={}", self.count),
+            format!("--placement={}", self.placement().name()),
+        ];
+        if let Some(windows) = &self.spin_us {
+            args.push(format!(
+                "--spin-us={}",
+                list(windows.0.iter().map(u64::to_string).collect())
+            ));
+        }
+        for server in &self.servers {
+            args.push(format!("--server='{server}'"));
+        }
+        args
+    }
+
+    /// `--placement`, or `unpinned` for `--no-pin`.
+    pub fn placement(&self) -> Placement {
+        if self.no_pin {
+            Placement::Unpinned
+        } else {
+            self.placement
+        }
+    }
+
+    /// The `--spin-us` windows; none without the option.
+    pub fn spin_windows(&self) -> &[u64] {
+        self.spin_us.as_ref().map_or(&[], |windows| &windows.0)
+    }
+
+    /// Warm-up before each ping-pong round: not counted.
+    pub fn warmup(&self) -> Duration {
+        Duration::from_secs_f64((self.secs / 20.0).min(0.25))
+    }
+
+    /// Measured time of each ping-pong round; the rounds add up to --secs.
+    pub fn measure(&self) -> Duration {
+        Duration::from_secs_f64(self.secs / PINGPONG_ROUNDS as f64)
+    }
+}
+
+impl Placement {
+    fn name(self) -> &'static str {
+        match self {
+            Placement::Separate => "separate",
+            Placement::Same => "same",
+            Placement::Unpinned => "unpinned",
+        }
+    }
+}
+
+/// tcp-server's spin windows, in microseconds, measured beside its default.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpinWindows(pub Vec<u64>);
+
+/// `0,50` → the windows 0 µs and 50 µs: distinct, at most
+/// [`MAX_SPIN_WINDOWS`] (each at most what tcp-server accepts: `check`).
+fn parse_spin_windows(text: &str) -> Result<SpinWindows, String> {
+    let form = format!(
+        "expected up to {MAX_SPIN_WINDOWS} distinct windows in microseconds, separated by \
+         commas, like `0,50`"
+    );
+    let mut windows = Vec::new();
+    for item in text.split(',') {
+        let window = item
+            .parse::<u64>()
+            .map_err(|_| format!("{form}: `{item}` is not one"))?;
+        if windows.contains(&window) {
+            return Err(format!("{form}: {window} is given twice"));
+        }
+        windows.push(window);
+    }
+    if windows.len() > MAX_SPIN_WINDOWS {
+        return Err(format!("{form}: `{text}` has {}", windows.len()));
+    }
+    Ok(SpinWindows(windows))
+}
+
+fn parse_secs(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 3600.0 => Ok(secs),
+        _ => Err(format!(
+            "`{text}` is not a number of seconds between 0 and 3600"
+        )),
+    }
+}
+
+/// `1073741824`, `1024K`, `64M`, `1G` → bytes.
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let (digits, shift) = match text.as_bytes().last() {
+        Some(b'K' | b'k') => (&text[..text.len() - 1], 10),
+        Some(b'M' | b'm') => (&text[..text.len() - 1], 20),
+        Some(b'G' | b'g') => (&text[..text.len() - 1], 30),
+        _ => (text, 0),
+    };
+    let form = || format!("`{text}` is not a byte count like 1048576, 512K, 64M or 1G");
+    let number: u64 = digits.parse().map_err(|_| form())?;
+    number
+        .checked_mul(1 << shift)
+        .filter(|&bytes| bytes > 0)
+        .ok_or_else(form)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("bench").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_printed_settings_reproduce_the_run() {
+        let asked = parse(&[
+            "tcp",
+            "--conns",
+            "1,50,500",
+            "--len",
+            "100",
+            "--secs",
+            "0.5",
+            "--bytes",
+            "2M",
+            "--no-pin",
+            "--spin-us",
+            "0,50",
+            "--server",
+            "ours",
+            "--server",
+            "127.0.0.1:9",
+        ])
+        .unwrap();
+        let again = Args::parse_from(
+            std::iter::once("bench".to_owned())
+                .chain(asked.settings().into_iter().map(|a| a.replace('\'', ""))),
+        );
+        assert_eq!(again.scenario, Scenario::Tcp);
+        assert_eq!(again.conns, [1, 50, 500]);
+        assert_eq!((again.len, again.secs, again.bytes), (100, 0.5, 2 << 20));
+        assert_eq!(again.placement(), Placement::Unpinned);
+        assert_eq!(again.spin_windows(), [0, 50]);
+        assert_eq!(again.servers, asked.servers);
+    }
+
+    #[test]
+    fn misuse_is_refused_with_the_expected_form_and_exit_2() {
+        for (args, form) in [
+            (&["--placement", "both"][..], "separate, same, unpinned"),
+            (&["--no-pin", "--placement", "same"], "cannot be used with"),
+            (&["--conns", "1,0"], "1..=10000"),
+            (&["--secs", "0"], "between 0 and 3600"),
+            (&["--bytes", "lots"], "like 1048576, 512K, 64M or 1G"),
+            (&["--bytes", "99999999999G"], "like 1048576"),
+            (&["--spin-us", "x"], "`x` is not one"),
+            (&["--spin-us", "0,50,0"], "0 is given twice"),
+            (&["--spin-us", "0,1,2,3,4"], "up to 4 distinct windows"),
+        ] {
+            let err = parse(args)
+                .err()
+                .unwrap_or_else(|| panic!("{args:?} accepted"));
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            assert!(err.to_string().contains(form), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn each_placement_pins_where_it_says() {
+        assert_eq!(Placement::Separate.cpus(2), (Some(0), Some(1)));
+        assert_eq!(Placement::Same.cpus(2), (Some(0), Some(0)));
+        assert_eq!(Placement::Unpinned.cpus(2), (None, None));
+        assert_eq!(Placement::Separate.cpus(1), (None, None));
+        assert!(
+            Placement::Separate
+                .describe(1)
+                .contains("needs 2 CPUs, this machine has 1")
+        );
+    }
+
+    #[test]
+    fn each_round_warms_up_for_a_twentieth_of_the_run_up_to_a_quarter_second() {
+        let args = |secs: &str| parse(&["--secs", secs]).unwrap();
+        assert_eq!(args("5").warmup(), Duration::from_millis(250));
+        assert_eq!(args("0.5").warmup(), Duration::from_millis(25));
+        assert_eq!(
+            args("5").measure() * PINGPONG_ROUNDS as u32,
+            Duration::from_secs(5)
+        );
+        assert_eq!(Scenario::All.expand().len(), 4);
+        assert_eq!(Scenario::Bulk.name(), "bulk");
+    }
+}

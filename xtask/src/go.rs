@@ -1,0 +1,272 @@
+//! Building Go programs, offline: the one Go builder, for `compare` (the
+//! tutorial's programs, from a learner's copy) and `bench` (the Go
+//! baselines).
+//!
+//! Every build runs `go build` with `GOFLAGS=-mod=mod` (no vendor
+//! directory needed), `GOTOOLCHAIN=local` (never download another Go),
+//! `GOPROXY=off` (nothing is fetched: the programs use only the standard
+//! library) and `GOWORK=off` (the repository's `go.work` is for learners'
+//! `go run`). A learner's copy of the tutorial may have no `go.mod` (the
+//! tutorial shows none), and `server2`/`client2` import `proto` by a module
+//! path of the learner's choosing: [`build_tutorial`] copies it into a
+//! temporary tree and writes a `go.mod` that makes that import resolve.
+
+use std::{
+    collections::BTreeMap,
+    env, fs,
+    path::{Path, PathBuf},
+    process::Command,
+    time::Duration,
+};
+
+use anyhow::{Context, Result};
+use harness::{EchoLines, Program, Stream, exit_words};
+
+/// The tutorial's programs, by their directory; `optional` ones may be absent.
+pub const PROGRAMS: [(&str, bool); 8] = [
+    ("tcp/server", false),
+    ("tcp/client", false),
+    ("socket_stick/server", true),
+    ("socket_stick/client", false),
+    ("socket_stick/server2", false),
+    ("socket_stick/client2", false),
+    ("UDP/server", false),
+    ("UDP/client", false),
+];
+
+/// How long one `go build` may take (a cold build cache compiles `net` and
+/// `fmt` first).
+const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Module name for the parts of a tree that import nothing of their own.
+const FALLBACK_MODULE: &str = "gotutorial";
+
+/// `go` on PATH, if any (`go.exe` on Windows).
+pub fn find_go() -> Option<PathBuf> {
+    let go = format!("go{}", env::consts::EXE_SUFFIX);
+    env::split_paths(&env::var_os("PATH")?)
+        .map(|dir| dir.join(&go))
+        .find(|path| path.is_file())
+}
+
+/// `go build -o output package` in `module` (a directory with a `go.mod`,
+/// or one holding the `.go` files named in `package`), offline. The error
+/// is Go's own first lines.
+pub fn build(go: &Path, module: &Path, package: &[&str], output: &Path) -> Result<(), String> {
+    let mut command = Command::new(go);
+    command
+        .current_dir(module)
+        .args(["build", "-o"])
+        .arg(output)
+        .args(package)
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOTOOLCHAIN", "local")
+        .env("GOPROXY", "off")
+        .env("GOWORK", "off")
+        .env("GO111MODULE", "on");
+    // Go needs a home for its build cache; a CI job may have no HOME.
+    if env::var_os("HOME").is_none_or(|h| h.is_empty()) && env::var_os("GOCACHE").is_none() {
+        command.env("GOCACHE", env::temp_dir().join("sockets-rs-gocache"));
+        command.env("GOPATH", env::temp_dir().join("sockets-rs-gopath"));
+    }
+    let label = format!("go build {}", package.join(" "));
+    let mut build = Program::start(&label, command, None, EchoLines::Silent)
+        .map_err(|e| format!("cannot run go: {:#}", anyhow::Error::from(e)))?;
+    let status = build
+        .wait(BUILD_TIMEOUT)
+        .map_err(|e| format!("{:#}", anyhow::Error::from(e)))?;
+    if status.success() {
+        return Ok(());
+    }
+    let said: Vec<String> = build.lines(Stream::Stderr).into_iter().take(6).collect();
+    Err(format!(
+        "{} ({}): {}",
+        label,
+        exit_words(status),
+        said.join(" / ")
+    ))
+}
+
+/// The tutorial's programs built from a learner's copy, in a temporary tree
+/// removed on drop.
+pub struct Tutorial {
+    tree: PathBuf,
+    /// Directory (`tcp/server`) → binary, or why it could not be built.
+    built: BTreeMap<&'static str, Result<PathBuf, String>>,
+}
+
+impl Tutorial {
+    /// The binary for `dir`, or why there is none.
+    pub fn get(&self, dir: &str) -> Result<&Path, String> {
+        match self.built.get(dir) {
+            Some(Ok(path)) => Ok(path),
+            Some(Err(why)) => Err(why.clone()),
+            None => Err(format!("no {dir}/main.go")),
+        }
+    }
+
+    /// Where the copy was built (shown to the learner).
+    pub fn tree(&self) -> &Path {
+        &self.tree
+    }
+}
+
+impl Drop for Tutorial {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.tree);
+    }
+}
+
+/// Copies `dir`'s programs, writes a `go.mod` if needed, and builds each
+/// one; one that fails is recorded with Go's message, the others are
+/// still built.
+pub fn build_tutorial(go: &Path, dir: &Path) -> Result<Tutorial> {
+    let tree = env::temp_dir().join(format!("sockets-rs-compare-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&tree);
+    let src = tree.join("src");
+    let mut tutorial = Tutorial {
+        tree,
+        built: BTreeMap::new(),
+    };
+    for top in ["tcp", "socket_stick", "UDP", "go.mod", "go.sum"] {
+        copy_go_files(&dir.join(top), &src.join(top))?;
+    }
+    if !src.join("go.mod").is_file() && !src.join("socket_stick/go.mod").is_file() {
+        for (path, module) in go_mods(&src) {
+            println!("   (no go.mod found: writing {path} with `module {module}`)");
+            fs::write(src.join(path), format!("module {module}\n\ngo 1.16\n"))?;
+        }
+    }
+    for (program, _) in PROGRAMS {
+        if !src.join(program).join("main.go").is_file() {
+            continue;
+        }
+        let output = tutorial
+            .tree
+            .join(program.replace('/', "-") + env::consts::EXE_SUFFIX);
+        let package = format!("./{program}");
+        let module = Path::new(program)
+            .ancestors()
+            .map(|d| src.join(d))
+            .find(|d| d.join("go.mod").is_file())
+            .unwrap_or_else(|| src.clone());
+        let relative = src.join(program);
+        let package = match relative.strip_prefix(&module) {
+            Ok(rest) => format!("./{}", rest.display()),
+            Err(_) => package,
+        };
+        let result = build(go, &module, &[&package], &output);
+        match &result {
+            Ok(()) => println!("   ✓ go build {program}"),
+            Err(why) => println!("   ✗ go build {program}: {why}"),
+        }
+        tutorial.built.insert(program, result.map(|()| output));
+    }
+    Ok(tutorial)
+}
+
+/// Copies the `*.go`, `go.mod` and `go.sum` files at or under `from` to `to`.
+fn copy_go_files(from: &Path, to: &Path) -> Result<()> {
+    if from.is_file() {
+        fs::create_dir_all(to.parent().context("a file has a directory")?)?;
+        fs::copy(from, to).with_context(|| format!("copying {}", from.display()))?;
+        return Ok(());
+    }
+    let Ok(entries) = fs::read_dir(from) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let path = entry?.path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if path.is_dir() || name.ends_with(".go") || name == "go.mod" || name == "go.sum" {
+            copy_go_files(&path, &to.join(&*name))?;
+        }
+    }
+    Ok(())
+}
+
+/// The `go.mod` files (path in the tree, module name) that give every
+/// program a module and make `server2`'s import of `proto` resolve to
+/// `socket_stick/proto`.
+fn go_mods(src: &Path) -> Vec<(&'static str, String)> {
+    let import = ["socket_stick/server2", "socket_stick/client2"]
+        .iter()
+        .filter_map(|p| fs::read_to_string(src.join(p).join("main.go")).ok())
+        .find_map(|text| proto_import(&text));
+    match import.as_deref() {
+        // example.com/tutorial/socket_stick/proto: the root is the module.
+        Some(path) if path.ends_with("/socket_stick/proto") && !path.starts_with('.') => {
+            vec![(
+                "go.mod",
+                path.trim_end_matches("/socket_stick/proto").to_owned(),
+            )]
+        }
+        // socket_stick/proto, or mymod/proto: socket_stick is the module.
+        Some(path) if path.ends_with("/proto") && !path.starts_with('.') => vec![
+            ("go.mod", FALLBACK_MODULE.to_owned()),
+            (
+                "socket_stick/go.mod",
+                path.trim_end_matches("/proto").to_owned(),
+            ),
+        ],
+        // No import, or a relative one (which Go modules reject with their
+        // own clear message): one module for everything.
+        _ => vec![("go.mod", FALLBACK_MODULE.to_owned())],
+    }
+}
+
+/// The import path in a Go file that names the `proto` package.
+fn proto_import(source: &str) -> Option<String> {
+    // Imports come before the first function; comments may hold quotes.
+    let imports: Vec<&str> = source
+        .lines()
+        .take_while(|line| !line.starts_with("func "))
+        .map(|line| line.split("//").next().unwrap_or(""))
+        .collect();
+    let imports = imports.join("\n");
+    let quoted = imports.split('"').skip(1).step_by(2);
+    quoted
+        .into_iter()
+        .find(|s| *s == "proto" || s.ends_with("/proto"))
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_proto_import_is_found_among_the_imports() {
+        let source = "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/t/socket_stick/proto\"\n)\n\nfunc main() { fmt.Println(\"x\") }\n";
+        assert_eq!(
+            proto_import(source).as_deref(),
+            Some("example.com/t/socket_stick/proto")
+        );
+        assert_eq!(proto_import("import \"fmt\"\n"), None);
+        let commented = "// say \"hi\n\nimport \"m/proto\" // the \"framing\n";
+        assert_eq!(proto_import(commented).as_deref(), Some("m/proto"));
+    }
+
+    #[test]
+    fn go_mod_is_placed_so_the_proto_import_resolves() {
+        let tree = |import: &str| {
+            let dir =
+                env::temp_dir().join(format!("go-mods-{}-{}", std::process::id(), import.len()));
+            let server2 = dir.join("socket_stick/server2");
+            fs::create_dir_all(&server2).unwrap();
+            fs::write(server2.join("main.go"), format!("import \"{import}\"\n")).unwrap();
+            let mods = go_mods(&dir);
+            fs::remove_dir_all(dir).unwrap();
+            mods
+        };
+        assert_eq!(
+            tree("example.com/t/socket_stick/proto"),
+            [("go.mod", "example.com/t".into())]
+        );
+        assert_eq!(
+            tree("mine/proto")[1],
+            ("socket_stick/go.mod", "mine".into())
+        );
+        assert_eq!(tree("../proto"), [("go.mod", FALLBACK_MODULE.into())]);
+    }
+}
