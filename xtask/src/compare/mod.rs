@@ -12,51 +12,142 @@
 //! DIR/UDP/server/main.go           DIR/UDP/client/main.go
 //! ```
 //!
-//! [`run`] builds them (`go.rs`) and ours (dev profile, as the demo), then, for
-//! each program of the tutorial, runs every client against every server:
-//! Go → Go, Go → Rust, Rust → Go, Rust → Rust. The Go programs hard-code
-//! their ports (20000 for TCP echo, 30000 for the rest), so the pairs run
-//! one at a time, on those ports, each after checking that the port is free
-//! ([`ports`]). Each pair shows what both sides printed and is checked on
-//! that output; the closing matrix has one ✓/✗ per pair, and notes where a
-//! Go program's known defect showed (see `docs/pitfalls.md`).
+//! [`run`] builds them (`go.rs`) and ours (dev profile, as the demo), then,
+//! for each program of the tutorial ([`CHAPTERS`]), runs every client
+//! against every server ([`SIDES`]). The Go programs hard-code their ports
+//! (20000 for TCP echo, 30000 for the rest), so the pairs run one at a
+//! time, on those ports, each after checking that the port is free
+//! (`harness::ports`). Each pair shows what both sides printed and is
+//! checked on that output ([`checks`]); the closing matrix has one ✓/✗ per
+//! pair, and notes where a Go program's known defect showed (see
+//! `docs/pitfalls.md`).
 //!
 //! Exit status: 0 when every pair that ran worked, 1 when one did not, 2
 //! when the comparison cannot run (no `go`, no DIR, not that layout, or a
 //! fixed port already taken: [`busy_ports`] names it and its holder first).
 
-use std::{fmt, path::PathBuf, process::Command, time::Duration};
+mod checks;
+
+use std::{fmt::Write as _, path::PathBuf, process::Command, time::Duration};
 
 use anyhow::{Context, Result, bail};
-use harness::{EchoLines, Program, Stream, exit_words};
+use harness::{
+    EchoLines, Program, Stream, exit_words,
+    ports::{self, Transport},
+};
 
 use crate::{
     build::{Binaries, Profile, binaries, workspace_root},
-    demo::{
-        PACKAGES,
-        check::{
-            glued_equals_repeated, payload, payloads, pieces_of_repeated, plural, received_texts,
-            summary,
-        },
-        report::shown,
-    },
+    demo::{PACKAGES, check::summary, report::shown},
     go,
 };
-use harness::ports::{self, Transport};
+use checks::Check;
 
-/// How long a server may take to start listening.
+/// How long a server may take to start, a client to run (the Go UDP client
+/// would wait for ever), a port to be freed by the previous pair.
 const START: Duration = Duration::from_secs(10);
-/// How long a client may run; the Go UDP client would wait for ever.
 const CLIENT: Duration = Duration::from_secs(10);
-/// How long a server may take to print what it received.
-const OUTPUT: Duration = Duration::from_secs(5);
-/// How long a port may stay taken after the previous pair.
 const PORT_FREE: Duration = Duration::from_secs(5);
 /// Lines of each side shown per pair.
 const SHOWN_LINES: usize = 12;
 
-const STICK_MESSAGE: &str = "Hello, Hello. How are you?";
-const STICK_COUNT: usize = 20;
+/// One program of the tutorial: its Go server and client, ours, its fixed
+/// port, and how a pair is checked.
+pub struct Chapter {
+    name: &'static str,
+    transport: Transport,
+    port: u16,
+    /// The Go programs' directories under DIR: server, client.
+    go: [&'static str; 2],
+    /// Our programs: binary and subcommand, server then client.
+    rust: [(&'static str, &'static [&'static str]); 2],
+    check: Check,
+}
+
+/// The tutorial's programs, in its order.
+pub const CHAPTERS: [Chapter; 4] = [
+    Chapter {
+        name: "tcp echo",
+        transport: Transport::Tcp,
+        port: 20000,
+        go: ["tcp/server", "tcp/client"],
+        rust: [("tcp-server", &[]), ("tcp-client", &[])],
+        check: Check::Echo,
+    },
+    Chapter {
+        name: "sticky",
+        transport: Transport::Tcp,
+        port: 30000,
+        go: ["socket_stick/server", "socket_stick/client"],
+        rust: [("stick-demo", &["server"]), ("stick-demo", &["client"])],
+        check: Check::Unframed,
+    },
+    Chapter {
+        name: "framed",
+        transport: Transport::Tcp,
+        port: 30000,
+        go: ["socket_stick/server2", "socket_stick/client2"],
+        rust: [("stick-demo", &["server2"]), ("stick-demo", &["client2"])],
+        check: Check::Framed,
+    },
+    Chapter {
+        name: "udp echo",
+        transport: Transport::Udp,
+        port: 30000,
+        go: ["UDP/server", "UDP/client"],
+        rust: [("udp-server", &[]), ("udp-client", &[])],
+        check: Check::Datagram,
+    },
+];
+
+/// Which implementation plays a part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Go,
+    Rust,
+}
+
+/// The implementations, as the matrix's rows and columns.
+pub const SIDES: [Side; 2] = [Side::Go, Side::Rust];
+
+impl Side {
+    /// How the matrix and the labels name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Go => "Go",
+            Side::Rust => "Rust",
+        }
+    }
+}
+
+/// One cell of the matrix: a program, a client side and a server side.
+#[derive(Clone, Copy)]
+struct Pair {
+    program: &'static Chapter,
+    client: Side,
+    server: Side,
+}
+
+impl std::fmt::Display for Pair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (client, server) = (self.client.name(), self.server.name());
+        write!(
+            f,
+            "{}: {client} client → {server} server",
+            self.program.name
+        )
+    }
+}
+
+/// What came of one pair.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Outcome {
+    /// They worked together; notes say what a Go defect did, if anything.
+    Passed(Vec<String>),
+    Failed(String),
+    /// Not run: the learner has no such Go program.
+    Skipped(String),
+}
 
 #[derive(clap::Args, Debug)]
 pub struct CompareArgs {
@@ -107,35 +198,29 @@ pub fn run(args: CompareArgs) -> Result<()> {
              (Debian/Ubuntu: apt-get install golang-go) and run this again.",
         );
     };
-
     harness::install_interrupt_handler().context("cannot install the Ctrl-C handler")?;
     println!(
         "Go programs from {}, built with {}",
         dir.display(),
         go.display()
     );
-    let go_programs = go::build_tutorial(&go, &dir)?;
-    println!("   (built in {})", go_programs.tree().display());
+    let tutorial = go::build_tutorial(&go, &dir)?;
+    println!("   (built in {})", tutorial.tree().display());
     let rust = binaries(Profile::Dev, &PACKAGES)?;
 
     let mut cells = Vec::new();
-    for family in Family::ALL {
-        for (client, server) in [
-            (Side::Go, Side::Go),
-            (Side::Go, Side::Rust),
-            (Side::Rust, Side::Go),
-            (Side::Rust, Side::Rust),
-        ] {
-            let pair = Pair {
-                family,
-                client,
-                server,
-            };
-            let outcome = run_pair(pair, &go_programs, &rust);
-            cells.push((pair, outcome));
+    for program in &CHAPTERS {
+        for client in SIDES {
+            for server in SIDES {
+                let pair = Pair {
+                    program,
+                    client,
+                    server,
+                };
+                cells.push((pair, run_pair(pair, &tutorial, &rust)));
+            }
         }
     }
-
     println!("\n{}", matrix(&cells));
     let failed = cells
         .iter()
@@ -158,10 +243,10 @@ fn busy_ports() -> Option<String> {
         (Transport::Tcp, 30000),
         (Transport::Udp, 30000),
     ] {
-        let needed_by: Vec<&str> = Family::ALL
+        let needed_by: Vec<&str> = CHAPTERS
             .iter()
-            .filter(|f| f.transport() == transport && f.port() == port)
-            .map(|f| f.go_dir(Role::Server))
+            .filter(|p| p.transport == transport && p.port == port)
+            .map(|p| p.go[0])
             .collect();
         let who = match ports::in_use(transport, port) {
             Ok(false) => continue,
@@ -169,7 +254,7 @@ fn busy_ports() -> Option<String> {
                 Ok(Some(holder)) => format!("by {holder}"),
                 _ => "by a process this user cannot see".to_owned(),
             },
-            Err(e) => return Some(format!("{e:#}")),
+            Err(e) => return Some(format!("{e}")),
         };
         busy.push(format!(
             "{transport} port {port} (needed by {}) is in use {who}",
@@ -185,149 +270,26 @@ fn busy_ports() -> Option<String> {
     })
 }
 
-/// Which implementation plays a part.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Side {
-    Go,
-    Rust,
-}
-
-impl fmt::Display for Side {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Side::Go => "Go",
-            Side::Rust => "Rust",
-        })
-    }
-}
-
-/// One program of the tutorial: a server and its client.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Family {
-    Tcp,
-    Stick,
-    Framed,
-    Udp,
-}
-
-impl Family {
-    const ALL: [Family; 4] = [Family::Tcp, Family::Stick, Family::Framed, Family::Udp];
-
-    fn name(self) -> &'static str {
-        match self {
-            Family::Tcp => "tcp echo",
-            Family::Stick => "sticky",
-            Family::Framed => "framed",
-            Family::Udp => "udp echo",
-        }
-    }
-
-    fn port(self) -> u16 {
-        match self {
-            Family::Tcp => 20000,
-            _ => 30000,
-        }
-    }
-
-    fn transport(self) -> Transport {
-        match self {
-            Family::Udp => Transport::Udp,
-            _ => Transport::Tcp,
-        }
-    }
-
-    /// The Go program's directory under DIR.
-    fn go_dir(self, role: Role) -> &'static str {
-        match (self, role) {
-            (Family::Tcp, Role::Server) => "tcp/server",
-            (Family::Tcp, Role::Client) => "tcp/client",
-            (Family::Stick, Role::Server) => "socket_stick/server",
-            (Family::Stick, Role::Client) => "socket_stick/client",
-            (Family::Framed, Role::Server) => "socket_stick/server2",
-            (Family::Framed, Role::Client) => "socket_stick/client2",
-            (Family::Udp, Role::Server) => "UDP/server",
-            (Family::Udp, Role::Client) => "UDP/client",
-        }
-    }
-
-    /// Our binary and its subcommand, if any.
-    fn rust(self, role: Role) -> (&'static str, &'static [&'static str]) {
-        match (self, role) {
-            (Family::Tcp, Role::Server) => ("tcp-server", &[]),
-            (Family::Tcp, Role::Client) => ("tcp-client", &[]),
-            (Family::Stick, Role::Server) => ("stick-demo", &["server"]),
-            (Family::Stick, Role::Client) => ("stick-demo", &["client"]),
-            (Family::Framed, Role::Server) => ("stick-demo", &["server2"]),
-            (Family::Framed, Role::Client) => ("stick-demo", &["client2"]),
-            (Family::Udp, Role::Server) => ("udp-server", &[]),
-            (Family::Udp, Role::Client) => ("udp-client", &[]),
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Role {
-    Server,
-    Client,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Pair {
-    family: Family,
-    client: Side,
-    server: Side,
-}
-
-impl fmt::Display for Pair {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {} client → {} server",
-            self.family.name(),
-            self.client,
-            self.server
-        )
-    }
-}
-
-/// What came of one pair.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Outcome {
-    /// They worked together; notes say what a Go defect did, if anything.
-    Passed(Vec<String>),
-    Failed(String),
-    /// Not run: the learner has no such Go program.
-    Skipped(String),
-}
-
-/// A program to start: how to show it, and the command.
-struct Launch {
+/// A program of a pair, started: how it is shown, and the child.
+struct Started {
     label: String,
     shown: String,
-    program: PathBuf,
-    args: Vec<String>,
+    program: Option<Program>,
 }
 
-fn launch(pair: Pair, role: Role, go: &go::Tutorial, rust: &Binaries) -> Result<Launch, Outcome> {
-    let side = match role {
-        Role::Server => pair.server,
-        Role::Client => pair.client,
-    };
-    let role_name = match role {
-        Role::Server => "server",
-        Role::Client => "client",
-    };
-    let label = format!("{side} {role_name}");
+/// The command for `side`'s server (`role` 0) or client (1) of `pair`.
+fn command(
+    pair: Pair,
+    role: usize,
+    go: &go::Tutorial,
+    rust: &Binaries,
+) -> Result<(String, Command), Outcome> {
+    let side = [pair.server, pair.client][role];
     match side {
         Side::Go => {
-            let dir = pair.family.go_dir(role);
+            let dir = pair.program.go[role];
             match go.get(dir) {
-                Ok(path) => Ok(Launch {
-                    label,
-                    shown: format!("go {dir}"),
-                    program: path.to_path_buf(),
-                    args: Vec::new(),
-                }),
+                Ok(path) => Ok((format!("go {dir}"), Command::new(path))),
                 Err(why) if why.starts_with("no ") => Err(Outcome::Skipped(format!(
                     "{why} (optional: the chapter's unchanged server, listening on port 30000)"
                 ))),
@@ -335,90 +297,65 @@ fn launch(pair: Pair, role: Role, go: &go::Tutorial, rust: &Binaries) -> Result<
             }
         }
         Side::Rust => {
-            let (binary, sub) = pair.family.rust(role);
-            let program = rust
+            let (binary, sub) = pair.program.rust[role];
+            let path = rust
                 .get(binary)
-                .map_err(|e| Outcome::Failed(format!("{e:#}")))?
-                .to_path_buf();
-            let mut args: Vec<String> = sub.iter().map(|s| s.to_string()).collect();
-            args.extend([
-                "--addr".to_owned(),
-                format!("127.0.0.1:{}", pair.family.port()),
-            ]);
-            Ok(Launch {
-                label,
-                shown: std::iter::once(binary.to_owned())
-                    .chain(args.iter().cloned())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                program,
-                args,
-            })
+                .map_err(|e| Outcome::Failed(format!("{e:#}")))?;
+            let addr = format!("127.0.0.1:{}", pair.program.port);
+            let args: Vec<&str> = sub.iter().copied().chain(["--addr", &addr]).collect();
+            let mut command = Command::new(path);
+            command.args(&args);
+            Ok((format!("{binary} {}", args.join(" ")), command))
         }
     }
 }
 
-fn start(launch: &Launch, stdin: Option<Vec<u8>>) -> Result<Program> {
-    let mut command = Command::new(&launch.program);
-    command.args(&launch.args);
-    Ok(Program::start(
-        &launch.label,
-        command,
-        stdin,
-        EchoLines::Silent,
-    )?)
-}
-
 /// Runs one pair and prints what both sides said.
 fn run_pair(pair: Pair, go: &go::Tutorial, rust: &Binaries) -> Outcome {
-    println!("\n── {pair} (port {})", pair.family.port());
-    let (server, client) = match (
-        launch(pair, Role::Server, go, rust),
-        launch(pair, Role::Client, go, rust),
-    ) {
-        (Ok(s), Ok(c)) => (s, c),
+    println!("\n── {pair} (port {})", pair.program.port);
+    let commands = match (command(pair, 0, go, rust), command(pair, 1, go, rust)) {
+        (Ok(server), Ok(client)) => [server, client],
         (Err(outcome), _) | (_, Err(outcome)) => {
             println!("   {}", describe(&outcome));
             return outcome;
         }
     };
-    let mut server_program = None;
-    let mut client_program = None;
-    let outcome = match exchange(
-        pair,
-        &server,
-        &client,
-        &mut server_program,
-        &mut client_program,
-    ) {
+    let [(server_shown, server), (client_shown, client)] = commands;
+    let mut started = [
+        (pair.server, "server", server_shown),
+        (pair.client, "client", client_shown),
+    ]
+    .map(|(side, role, shown)| Started {
+        label: format!("{} {role}", side.name()),
+        shown,
+        program: None,
+    });
+    let outcome = match exchange(pair, server, client, &mut started) {
         Ok(notes) => Outcome::Passed(notes),
         Err(why) => Outcome::Failed(format!("{why:#}")),
     };
-    for (launch, program) in [(&client, &client_program), (&server, &server_program)] {
-        println!("   {} $ {}", launch.label, launch.shown);
-        if let Some(program) = program {
-            show_output(&launch.label, program);
+    for side in started.iter().rev() {
+        println!("   {} $ {}", side.label, side.shown);
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            let Some(program) = &side.program else {
+                continue;
+            };
+            let tag = match stream {
+                Stream::Stdout => side.label.clone(),
+                Stream::Stderr => format!("{} (err)", side.label),
+            };
+            let lines = program.lines(stream);
+            for line in lines.iter().take(SHOWN_LINES) {
+                println!("   {tag:>12} │ {}", shown(line));
+            }
+            let more = lines.len().saturating_sub(SHOWN_LINES) + program.dropped_lines(stream);
+            if more > 0 {
+                println!("   {tag:>12} │ … and {more} more lines");
+            }
         }
     }
     println!("   {}", describe(&outcome));
     outcome
-}
-
-fn show_output(label: &str, program: &Program) {
-    for stream in [Stream::Stdout, Stream::Stderr] {
-        let lines = program.lines(stream);
-        let tag = match stream {
-            Stream::Stdout => format!("{label:>12} │"),
-            Stream::Stderr => format!("{:>12} │", format!("{label} (err)")),
-        };
-        for line in lines.iter().take(SHOWN_LINES) {
-            println!("   {tag} {}", shown(line));
-        }
-        let more = lines.len().saturating_sub(SHOWN_LINES) + program.dropped_lines(stream);
-        if more > 0 {
-            println!("   {tag} … and {more} more lines");
-        }
-    }
 }
 
 fn describe(outcome: &Outcome) -> String {
@@ -431,72 +368,70 @@ fn describe(outcome: &Outcome) -> String {
 }
 
 /// Starts the server, runs the client, checks both sides' output, stops
-/// the server. The programs are handed back (for display) through the
-/// `Option`s, so they are shown even when a check fails; they are killed
-/// when the caller drops them.
+/// the server. The programs go into `started` (server, client) so they are
+/// shown even when a check fails; they are killed when it is dropped.
 fn exchange(
     pair: Pair,
-    server: &Launch,
-    client: &Launch,
-    server_slot: &mut Option<Program>,
-    client_slot: &mut Option<Program>,
+    server: Command,
+    client: Command,
+    started: &mut [Started; 2],
 ) -> Result<Vec<String>> {
-    let family = pair.family;
-    let (transport, port) = (family.transport(), family.port());
-    port_becomes(transport, port, false, PORT_FREE, || Ok(())).map_err(|e| {
-        e.context(format!(
-            "port {port} is taken by another program; stop it and retry"
-        ))
-    })?;
-
-    let server_program = server_slot.insert(start(server, None)?);
-    match pair.server {
-        Side::Rust => {
-            server_program.announced_addr(START)?;
-        }
-        Side::Go => {
-            // The Go servers print nothing when they start: wait for the
-            // kernel to show the port bound, unless the server gave up.
-            port_becomes(transport, port, true, START, || {
-                if let Some(status) = server_program.exit_status() {
-                    bail!(
-                        "the Go server ended ({}) before listening",
-                        exit_words(status)
-                    );
-                }
-                Ok(())
-            })?;
-        }
+    let Chapter {
+        transport,
+        port,
+        check,
+        ..
+    } = *pair.program;
+    port_becomes(transport, port, false, PORT_FREE, || Ok(())).context(format!(
+        "port {port} is taken by another program; stop it and retry"
+    ))?;
+    let label = started[0].label.clone();
+    let server =
+        started[0]
+            .program
+            .insert(Program::start(&label, server, None, EchoLines::Silent)?);
+    if pair.server == Side::Rust {
+        server.announced_addr(START)?;
+    } else {
+        // The Go servers print nothing when they start: wait for the
+        // kernel to show the port bound, unless the server gave up.
+        port_becomes(transport, port, true, START, || {
+            match server.exit_status() {
+                Some(status) => bail!(
+                    "the Go server ended ({}) before listening",
+                    exit_words(status)
+                ),
+                None => Ok(()),
+            }
+        })?;
     }
-
-    let stdin =
-        (family == Family::Tcp).then(|| format!("{}\nQ\n", tcp_line(pair.client)).into_bytes());
-    let client_program = client_slot.insert(start(client, stdin)?);
-    let status = client_program.wait(CLIENT)?;
+    let stdin = check.stdin(pair.client);
+    let label = started[1].label.clone();
+    let client =
+        started[1]
+            .program
+            .insert(Program::start(&label, client, stdin, EchoLines::Silent)?);
+    let status = client.wait(CLIENT)?;
     if !status.success() {
         bail!("the client ended with {}", exit_words(status));
     }
-
-    let notes = match family {
-        Family::Tcp => check_tcp(pair, server_program, client_program)?,
-        Family::Stick => check_stick(pair, server_program)?,
-        Family::Framed => check_framed(pair, server_program)?,
-        Family::Udp => check_udp(server_program, client_program)?,
-    };
-
-    let status = server_program.terminate(START)?;
+    let [server, client] = started;
+    let server = server.program.as_mut().context("started above")?;
+    let client = client.program.as_ref().context("started above")?;
+    let notes = check.run(pair.client, pair.server, server, client)?;
+    let status = server.terminate(START)?;
     if pair.server == Side::Rust {
         if !status.success() {
             bail!("the server ended with {} after SIGTERM", exit_words(status));
         }
-        if summary(&server_program.lines(Stream::Stdout)).is_none() {
+        if summary(&server.lines(Stream::Stdout)).is_none() {
             bail!("the server printed no summary after SIGTERM");
         }
     }
     Ok(notes)
 }
 
-/// Waits until `port` is `in_use` as `wanted`, checking `still_ok` between
+/// Waits until `port` is `in_use` as wanted, checking `still_ok` between
 /// looks (a server that exited will never bind). The kernel offers no
 /// notification for "someone bound a port": a short poll, bounded by
 /// `timeout`, is the way.
@@ -519,171 +454,41 @@ fn port_becomes(
     Ok(())
 }
 
-fn tcp_line(client: Side) -> String {
-    format!("hello from the {client} client")
-}
-
-const TCP_PREFIX: &str = "received client Data sent from terminal: ";
-const STICK_PREFIX: &str = "received client Data sent: ";
-
-fn check_tcp(pair: Pair, server: &Program, client: &Program) -> Result<Vec<String>> {
-    let line = tcp_line(pair.client);
-    server.wait_for_line(Stream::Stdout, &format!("{line:?}"), OUTPUT, |l| {
-        payload(l, TCP_PREFIX) == Some(&line)
-    })?;
-    let echoes = client.lines(Stream::Stdout);
-    if echoes.first() != Some(&line) {
-        bail!(
-            "the client printed {:?}, not the echo {line:?}",
-            echoes.first()
-        );
-    }
-    Ok(Vec::new())
-}
-
-/// The unframed messages: every byte for our server; for a Go server, what
-/// it printed must be pieces of the messages (it may lose some: a note).
-fn check_stick(pair: Pair, server: &Program) -> Result<Vec<String>> {
-    let total = STICK_MESSAGE.len() * STICK_COUNT;
-    match pair.server {
-        Side::Rust => {
-            server.wait_for_line(
-                Stream::Stdout,
-                "the connection's `reads` picture",
-                OUTPUT,
-                |l| l.contains(": reads "),
-            )?;
-            let lines = server.lines(Stream::Stdout);
-            let reads = received_texts(&lines);
-            glued_equals_repeated(&reads, STICK_MESSAGE, STICK_COUNT)
-                .map_err(anyhow::Error::msg)?;
-            Ok(vec![format!(
-                "{total} bytes arrived in {}",
-                plural(reads.len(), "read")
-            )])
-        }
-        Side::Go => {
-            // The Go server prints a failed read when the client has gone.
-            server.wait_for_line(Stream::Stdout, "`read from client failed`", OUTPUT, |l| {
-                l.starts_with("read from client failed")
-            })?;
-            let lines = server.lines(Stream::Stdout);
-            let reads = received_texts(&lines);
-            let printed: usize = reads.iter().map(|r| r.len()).sum();
-            if printed == 0 || !pieces_of_repeated(&reads, STICK_MESSAGE) {
-                bail!("the Go server printed {printed} bytes that are not the client's messages");
-            }
-            let mut notes = vec![format!(
-                "{printed} of {total} bytes printed in {}",
-                plural(reads.len(), "read")
-            )];
-            if printed < total {
-                notes.push(
-                    "the Go server lost the rest: it reads 128 bytes through a new bufio.Reader \
-                     each time and drops what that reader buffered (docs/pitfalls.md)"
-                        .to_owned(),
-                );
-            }
-            Ok(notes)
-        }
-    }
-}
-
-/// The framed messages: exactly 20, each the text.
-fn check_framed(pair: Pair, server: &Program) -> Result<Vec<String>> {
-    match pair.server {
-        Side::Rust => {
-            server.wait_for_line(
-                Stream::Stdout,
-                "the connection's `decoded` line",
-                OUTPUT,
-                |l| l.contains(": decoded "),
-            )?;
-        }
-        Side::Go => {
-            // server2 says nothing at end of stream; wait for the messages,
-            // or for the empty-message loop of its Decode to show.
-            server.wait_until("20 messages", OUTPUT, |lines| {
-                let messages = payloads(lines, STICK_PREFIX);
-                messages.len() >= STICK_COUNT
-            })?;
-        }
-    }
-    let lines = server.lines(Stream::Stdout);
-    let messages = payloads(&lines, STICK_PREFIX);
-    let empty = messages.iter().filter(|m| m.is_empty()).count();
-    if empty > 0 {
-        // Past the lines kept, the count is a lower bound.
-        let more = if server.dropped_lines(Stream::Stdout) > 0 {
-            " or more"
-        } else {
-            ""
-        };
-        bail!(
-            "the server printed {empty}{more} empty messages: the Go Decode returns \"\" when a frame \
-             has not fully arrived, and never reads more (docs/pitfalls.md)"
-        );
-    }
-    let right = messages.iter().filter(|m| **m == STICK_MESSAGE).count();
-    if messages.len() != STICK_COUNT || right != STICK_COUNT {
-        bail!(
-            "{} messages printed, {right} of them the text, expected {STICK_COUNT}",
-            messages.len()
-        );
-    }
-    Ok(Vec::new())
-}
-
-fn check_udp(server: &Program, client: &Program) -> Result<Vec<String>> {
-    server.wait_for_line(
-        Stream::Stdout,
-        "`data:Hello server … count:12`",
-        OUTPUT,
-        |l| l.starts_with("data:Hello server addr:") && l.ends_with(" count:12"),
-    )?;
-    let expected = "recv:Hello server addr:127.0.0.1:30000 count:12";
-    let lines = client.lines(Stream::Stdout);
-    if lines.first().map(String::as_str) != Some(expected) {
-        bail!(
-            "the client printed {:?}, expected {expected:?}",
-            lines.first()
-        );
-    }
-    Ok(Vec::new())
-}
-
 /// The closing matrix: per program, clients down, servers across.
 fn matrix(cells: &[(Pair, Outcome)]) -> String {
-    use std::fmt::Write as _;
+    let lossy = |notes: &[String]| notes.iter().any(|n| n.contains("lost"));
     let mark = |outcome: &Outcome| match outcome {
-        Outcome::Passed(notes) if notes.iter().any(|n| n.contains("lost")) => "✓ (lossy)",
+        Outcome::Passed(notes) if lossy(notes) => "✓ (lossy)",
         Outcome::Passed(_) => "✓",
         Outcome::Failed(_) => "✗",
         Outcome::Skipped(_) => "–",
     };
-    let mut out = String::new();
-    let _ = writeln!(out, "program    client       Go server    Rust server");
-    let _ = writeln!(out, "{:-<10} {:-<12} {:-<12} {:-<11}", "", "", "", "");
-    for family in Family::ALL {
-        for client in [Side::Go, Side::Rust] {
-            let cell = |server: Side| {
-                cells
-                    .iter()
-                    .find(|(p, _)| p.family == family && p.client == client && p.server == server)
-                    .map_or("?", |(_, o)| mark(o))
-            };
-            let name = if client == Side::Go {
-                family.name()
-            } else {
-                ""
-            };
-            let row = format!(
-                "{name:<10} {:<12} {:<12} {}",
-                format!("{client} client"),
-                cell(Side::Go),
-                cell(Side::Rust)
+    let mut out = format!("{:<10} {:<12}", "program", "client");
+    for server in SIDES {
+        let _ = write!(out, " {:<12}", format!("{} server", server.name()));
+    }
+    let _ = writeln!(
+        out,
+        "\n{:-<10} {:-<12}{}",
+        "",
+        "",
+        " ------------".repeat(SIDES.len())
+    );
+    for program in &CHAPTERS {
+        for client in SIDES {
+            let name = if client == SIDES[0] { program.name } else { "" };
+            let _ = write!(
+                out,
+                "{name:<10} {:<12}",
+                format!("{} client", client.name())
             );
-            let _ = writeln!(out, "{row}");
+            for server in SIDES {
+                let cell = cells.iter().find(|(p, _)| {
+                    p.program.name == program.name && p.client == client && p.server == server
+                });
+                let _ = write!(out, " {:<12}", cell.map_or("?", |(_, o)| mark(o)));
+            }
+            out = out.trim_end().to_owned() + "\n";
         }
     }
     let mut notes = Vec::new();
@@ -691,17 +496,14 @@ fn matrix(cells: &[(Pair, Outcome)]) -> String {
         match outcome {
             Outcome::Failed(why) => notes.push(format!("✗ {pair}: {why}")),
             Outcome::Skipped(why) => notes.push(format!("– {pair}: {why}")),
-            Outcome::Passed(n) if n.iter().any(|n| n.contains("lost")) => {
+            Outcome::Passed(n) if lossy(n) => {
                 notes.push(format!("✓ (lossy) {pair}: {}", n.join("; ")))
             }
             Outcome::Passed(_) => {}
         }
     }
     if !notes.is_empty() {
-        out.push('\n');
-        for note in notes {
-            let _ = writeln!(out, "{note}");
-        }
+        out = format!("{out}\n{}\n", notes.join("\n"));
     }
     let passed = cells
         .iter()
@@ -719,60 +521,42 @@ fn matrix(cells: &[(Pair, Outcome)]) -> String {
 mod tests {
     use super::*;
 
-    fn pair(family: Family, client: Side, server: Side) -> Pair {
-        Pair {
-            family,
-            client,
-            server,
-        }
-    }
-
     #[test]
     fn matrix_puts_clients_down_servers_across_and_lists_what_went_wrong() {
+        let pair = |program, client, server| Pair {
+            program: &CHAPTERS[program],
+            client,
+            server,
+        };
         let cells = vec![
+            (pair(0, Side::Go, Side::Go), Outcome::Passed(vec![])),
+            (pair(0, Side::Go, Side::Rust), Outcome::Passed(vec![])),
             (
-                pair(Family::Tcp, Side::Go, Side::Go),
-                Outcome::Passed(vec![]),
-            ),
-            (
-                pair(Family::Tcp, Side::Go, Side::Rust),
-                Outcome::Passed(vec![]),
-            ),
-            (
-                pair(Family::Tcp, Side::Rust, Side::Go),
+                pair(0, Side::Rust, Side::Go),
                 Outcome::Failed("no echo".into()),
             ),
+            (pair(0, Side::Rust, Side::Rust), Outcome::Passed(vec![])),
             (
-                pair(Family::Tcp, Side::Rust, Side::Rust),
-                Outcome::Passed(vec![]),
-            ),
-            (
-                pair(Family::Stick, Side::Go, Side::Go),
+                pair(1, Side::Go, Side::Go),
                 Outcome::Skipped("no Go program".into()),
             ),
             (
-                pair(Family::Stick, Side::Rust, Side::Go),
-                Outcome::Passed(vec![
-                    "128 of 520 bytes printed".into(),
-                    "the Go server lost the rest".into(),
-                ]),
+                pair(1, Side::Rust, Side::Go),
+                Outcome::Passed(vec!["the Go server lost the rest".into()]),
             ),
         ];
         let text = matrix(&cells);
-        let lines: Vec<&str> = text.lines().collect();
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
         assert_eq!(
-            lines[2].split_whitespace().collect::<Vec<_>>(),
-            ["tcp", "echo", "Go", "client", "✓", "✓"]
+            rows[0],
+            ["program", "client", "Go", "server", "Rust", "server"]
         );
-        assert_eq!(
-            lines[3].split_whitespace().collect::<Vec<_>>(),
-            ["Rust", "client", "✗", "✓"]
-        );
-        assert_eq!(
-            lines[4].split_whitespace().collect::<Vec<_>>(),
-            ["sticky", "Go", "client", "–", "?"]
-        );
-        assert!(lines[5].contains("✓ (lossy)"), "{text}");
+        assert_eq!(rows[2], ["tcp", "echo", "Go", "client", "✓", "✓"]);
+        assert_eq!(rows[3], ["Rust", "client", "✗", "✓"]);
+        assert_eq!(rows[4], ["sticky", "Go", "client", "–", "?"]);
         assert!(
             text.contains("✗ tcp echo: Rust client → Go server: no echo"),
             "{text}"
@@ -781,16 +565,20 @@ mod tests {
             text.contains("– sticky: Go client → Go server: no Go program"),
             "{text}"
         );
+        assert!(
+            text.contains("✓ (lossy) sticky: Rust client → Go server"),
+            "{text}"
+        );
         assert!(text.ends_with("4 of 5 pairs worked together\n"), "{text}");
     }
 
     #[test]
-    fn every_family_has_a_fixed_go_port_and_both_sides() {
-        for family in Family::ALL {
-            assert!([20000, 30000].contains(&family.port()));
-            for role in [Role::Server, Role::Client] {
-                assert!(go::PROGRAMS.iter().any(|(d, _)| *d == family.go_dir(role)));
-                assert!(PACKAGES.contains(&family.rust(role).0));
+    fn every_program_has_a_fixed_go_port_and_both_sides() {
+        for program in &CHAPTERS {
+            assert!([20000, 30000].contains(&program.port));
+            for role in 0..2 {
+                assert!(go::PROGRAMS.iter().any(|(d, _)| *d == program.go[role]));
+                assert!(PACKAGES.contains(&program.rust[role].0));
             }
         }
     }
