@@ -1,11 +1,13 @@
-//! The `bulk` scenario's load generator: one connection streams N bytes while
-//! reading the echo at the same time, both directions non-blocking on one mio
-//! `Poll`.
+//! The `bulk` scenario's load generator: one connection streams N bytes
+//! while reading the echo at the same time, both directions non-blocking
+//! on one mio `Poll`.
 //!
-//! Reading while writing matters: an echo server stops reading a client that
-//! does not read (backpressure), so a client that wrote everything first would
-//! deadlock against a correct server. The sender and the receiver each keep a
-//! [`StreamChecksum`]; they must agree at the end, with the same byte count.
+//! Reading while writing matters: an echo server stops reading a client
+//! that does not read (backpressure), so a client that wrote everything
+//! first would deadlock against a correct server. The stream is a pattern
+//! whose length divides none of the usual buffer sizes, and every byte
+//! echoed is compared with the pattern at its place in the stream: a lost,
+//! repeated, reordered or altered byte is caught where it happens.
 
 use std::{
     io::{self, Read, Write},
@@ -17,7 +19,7 @@ use anyhow::{Context, Result, bail};
 use mio::{Events, Interest, Poll, Token, net::TcpStream};
 
 use super::{
-    payload::{self, StreamChecksum},
+    payload,
     procfs::{self, CpuTime},
 };
 
@@ -25,11 +27,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const STALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// The whole transfer's limit: generous (20 MB/s) but finite.
 const MIN_RATE_BYTES_PER_SEC: u64 = 20_000_000;
-
-/// What the client writes, over and over; large enough that a `write` fills the
-/// socket's send buffer in one call.
-const PATTERN_LEN: usize = 256 * 1024;
-const READ_BUF_LEN: usize = 256 * 1024;
+/// What the client writes, over and over: large enough that a `write`
+/// fills the socket's send buffer in one call, and a prime number of bytes.
+const PATTERN_LEN: usize = 262_147;
 
 pub struct Outcome {
     pub bytes: u64,
@@ -43,134 +43,94 @@ impl Outcome {
         self.bytes as f64 / self.elapsed.as_secs_f64() / 1e9
     }
 
-    pub fn server_cpu_per_gigabyte_ns(&self) -> f64 {
-        self.server_cpu.total().as_nanos() as f64 / (self.bytes as f64 / 1e9)
-    }
-
-    pub fn server_user_cpu_per_gigabyte_ns(&self) -> f64 {
-        self.server_cpu.user.as_nanos() as f64 / (self.bytes as f64 / 1e9)
+    pub fn server_cpu_per_gigabyte_ns(&self, cpu: fn(&CpuTime) -> Duration) -> f64 {
+        cpu(&self.server_cpu).as_nanos() as f64 / (self.bytes as f64 / 1e9)
     }
 }
 
 pub fn run(addr: SocketAddr, server_pid: u32, bytes: u64) -> Result<Outcome> {
-    if bytes == 0 {
-        bail!("bulk needs at least one byte to send");
-    }
     let stream = std::net::TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
         .with_context(|| format!("connecting to {addr}"))?;
     stream.set_nonblocking(true)?;
     let mut stream = TcpStream::from_std(stream);
     let mut poll = Poll::new().context("creating the poll")?;
-    poll.registry()
-        .register(
-            &mut stream,
-            Token(0),
-            Interest::READABLE | Interest::WRITABLE,
-        )
-        .context("registering the connection")?;
+    let interest = Interest::READABLE | Interest::WRITABLE;
+    poll.registry().register(&mut stream, Token(0), interest)?;
     let mut events = Events::with_capacity(8);
+    // Twice the pattern, so any stretch of it is one slice.
+    let mut pattern = vec![0; 2 * PATTERN_LEN];
+    payload::fill(&mut pattern[..PATTERN_LEN], u64::MAX, 0);
+    pattern.copy_within(..PATTERN_LEN, PATTERN_LEN);
+    let mut scratch = vec![0; PATTERN_LEN];
+    let (mut sent, mut received) = (0u64, 0u64);
 
-    let mut pattern = vec![0; PATTERN_LEN];
-    payload::fill(&mut pattern, u64::MAX, 0);
-    let mut scratch = vec![0; READ_BUF_LEN];
-    let mut sent = StreamChecksum::default();
-    let mut received = StreamChecksum::default();
-    let mut write_shut = false;
-
-    let server_cpu_before = procfs::cpu_time(server_pid)?;
+    let cpu_before = procfs::cpu_time(server_pid)?;
     let start = Instant::now();
     let deadline = start + Duration::from_secs(10 + bytes / MIN_RATE_BYTES_PER_SEC);
     let mut last_progress = start;
-
-    while received.len() < bytes {
-        let mut progressed = false;
-
+    while received < bytes {
+        let before = (sent, received);
         // Write until the send buffer is full or everything is sent.
-        while sent.len() < bytes {
-            let offset = (sent.len() % PATTERN_LEN as u64) as usize;
-            let left = usize::try_from(bytes - sent.len()).unwrap_or(usize::MAX);
-            let chunk = &pattern[offset..PATTERN_LEN.min(offset.saturating_add(left))];
-            match stream.write(chunk) {
-                Ok(0) => bail!("the server stopped accepting bytes after {}", sent.len()),
-                Ok(n) => {
-                    sent.update(&chunk[..n]);
-                    progressed = true;
-                }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) => return Err(err).context("write"),
+        while sent < bytes {
+            let at = (sent % PATTERN_LEN as u64) as usize;
+            let left = usize::try_from(bytes - sent).unwrap_or(usize::MAX);
+            match stream.write(&pattern[at..at + PATTERN_LEN.min(left)]) {
+                Ok(0) => bail!("the server stopped accepting bytes after {sent}"),
+                Ok(n) => sent += n as u64,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e).context("write"),
             }
         }
-        if sent.len() == bytes && !write_shut {
+        if sent == bytes && before.0 < bytes {
             // Half-close: the server must still echo everything it has read.
             stream
                 .shutdown(Shutdown::Write)
                 .context("shutting down the write side")?;
-            write_shut = true;
         }
-
-        // Read until the receive queue is empty.
-        loop {
-            match stream.read(&mut scratch) {
+        // Read until the receive queue is empty, checking every byte.
+        while received < bytes {
+            let n = match stream.read(&mut scratch) {
                 Ok(0) => bail!(
-                    "the server closed the connection after echoing {} of {bytes} bytes",
-                    received.len()
+                    "the server closed the connection after echoing {received} of {bytes} bytes"
                 ),
-                Ok(n) => {
-                    received.update(&scratch[..n]);
-                    progressed = true;
-                    if received.len() > sent.len() {
-                        bail!(
-                            "the server echoed {} bytes but only {} were sent",
-                            received.len(),
-                            sent.len()
-                        );
-                    }
-                    if received.len() == bytes {
-                        break;
-                    }
-                }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) => return Err(err).context("read"),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e).context("read"),
+            };
+            let at = (received % PATTERN_LEN as u64) as usize;
+            if received + n as u64 > sent {
+                bail!(
+                    "the server echoed {} bytes but only {sent} were sent",
+                    received + n as u64
+                );
             }
+            if let Some(bad) = payload::first_mismatch(&scratch[..n], &pattern[at..at + n]) {
+                bail!(
+                    "the echo differs from what was sent at byte {}",
+                    received + bad as u64
+                );
+            }
+            received += n as u64;
         }
-        if received.len() == bytes {
-            break;
-        }
-
         let now = Instant::now();
-        if progressed {
+        if (sent, received) != before {
             last_progress = now;
-        } else if now.duration_since(last_progress) > STALL_TIMEOUT {
-            bail!(
-                "no progress for {STALL_TIMEOUT:?} ({} sent, {} echoed)",
-                sent.len(),
-                received.len()
-            );
+        } else if now - last_progress > STALL_TIMEOUT {
+            bail!("no progress for {STALL_TIMEOUT:?} ({sent} sent, {received} echoed)");
         }
         if now >= deadline {
             bail!("the transfer did not finish by its deadline");
         }
         match poll.poll(&mut events, Some(Duration::from_millis(100))) {
-            Ok(()) => {}
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(err) => return Err(err).context("poll"),
+            Err(e) if e.kind() != io::ErrorKind::Interrupted => return Err(e).context("poll"),
+            _ => {}
         }
-    }
-    let elapsed = start.elapsed();
-    let server_cpu = procfs::cpu_time(server_pid)?.since(server_cpu_before);
-
-    if received.value() != sent.value() {
-        bail!(
-            "checksum mismatch: sent {:#018x}, echoed {:#018x}",
-            sent.value(),
-            received.value()
-        );
     }
     Ok(Outcome {
         bytes,
-        elapsed,
-        server_cpu,
+        elapsed: start.elapsed(),
+        server_cpu: procfs::cpu_time(server_pid)?.since(cpu_before),
     })
 }

@@ -34,7 +34,7 @@ mod progress;
 mod report;
 mod results;
 mod servers;
-mod sleeps;
+
 mod tables;
 // The scenarios against real servers: they read /proc, so Linux only, as
 // the bench itself is (see `run`).

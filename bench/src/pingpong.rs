@@ -1,12 +1,12 @@
 //! The `tcp` scenario's load generator: one thread, one mio `Poll`, N
-//! connections, each sending an L-byte request and waiting for its whole echo
-//! before sending the next.
+//! connections, each sending an L-byte request and waiting for its whole
+//! echo before sending the next.
 //!
-//! This is the request/response pattern of the Go tutorial's client, multiplied:
-//! with one request in flight per connection, requests/s measures the round
-//! trip through the server, not how much the kernel can buffer. Every echoed
-//! byte is compared with what was sent (each request's payload is distinct), so
-//! a wrong echo is an error, never a fast result.
+//! This is the request/response pattern of the Go tutorial's client,
+//! multiplied: with one request in flight per connection, requests/s
+//! measures the round trip through the server, not how much the kernel can
+//! buffer. Every echoed byte is compared with what was sent (each request's
+//! payload is distinct), so a wrong echo is an error, never a fast result.
 
 use std::{
     io::{self, Read, Write},
@@ -25,7 +25,6 @@ use super::{
 /// Limits that make every loop end even when the server misbehaves.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const STALL_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// Large enough to take any echo of a default-sized request in one `read`.
 const READ_BUF_LEN: usize = 64 * 1024;
 
@@ -66,8 +65,7 @@ impl Conn {
     fn start_request(&mut self) -> Result<()> {
         self.seq += 1;
         payload::fill(&mut self.request, self.id, self.seq);
-        self.written = 0;
-        self.echoed = 0;
+        (self.written, self.echoed) = (0, 0);
         self.sent_at = Instant::now();
         self.in_flight = true;
         self.write()
@@ -80,25 +78,21 @@ impl Conn {
                 Ok(0) => bail!("connection {}: the server stopped accepting bytes", self.id),
                 Ok(n) => self.written += n,
                 // Full send buffer: WRITABLE will be reported when it drains.
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) => {
-                    return Err(err).with_context(|| format!("connection {}: write", self.id));
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e).with_context(|| format!("connection {}: write", self.id)),
             }
         }
         Ok(())
     }
 
-    /// Reads what the server echoed, checks it, and (if `next`) starts the
-    /// next request whenever one completes. Pushes the latencies of completed
-    /// requests onto `done`.
+    /// Reads what the server echoed and checks it; when a request completes
+    /// while measuring (`recorder`), records its latency and sends the next.
     fn read(
         &mut self,
         scratch: &mut [u8],
         closed: bool,
-        next: bool,
-        done: &mut Vec<Duration>,
+        mut recorder: Option<&mut Recorder>,
     ) -> Result<()> {
         loop {
             let n = match self.stream.read(scratch) {
@@ -111,24 +105,22 @@ impl Conn {
                 ),
                 Ok(n) => n,
                 // Drained: edge-triggered readiness will report new data.
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) => {
-                    return Err(err).with_context(|| format!("connection {}: read", self.id));
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e).with_context(|| format!("connection {}: read", self.id)),
             };
-            let expected_end = self.echoed + n;
-            if expected_end > self.written {
+            let end = self.echoed + n;
+            if end > self.written {
                 bail!(
-                    "connection {}: the server sent {} bytes for request {} but only {} were sent",
+                    "connection {}: the server sent {end} bytes for request {} but only {} were sent",
                     self.id,
-                    expected_end,
                     self.seq,
                     self.written
                 );
             }
-            let expected = &self.request[self.echoed..expected_end];
-            if let Some(at) = payload::first_mismatch(&scratch[..n], expected) {
+            if let Some(at) =
+                payload::first_mismatch(&scratch[..n], &self.request[self.echoed..end])
+            {
                 bail!(
                     "connection {}: echo of request {} differs at byte {}",
                     self.id,
@@ -136,17 +128,17 @@ impl Conn {
                     self.echoed + at
                 );
             }
-            self.echoed = expected_end;
-            if self.echoed == self.request.len() {
-                done.push(self.sent_at.elapsed());
+            self.echoed = end;
+            if end == self.request.len() {
                 self.in_flight = false;
-                if next {
+                if let Some(recorder) = recorder.as_deref_mut() {
+                    recorder.completed(self.sent_at.elapsed());
                     self.start_request()?;
                 }
             }
-            // A short read means the socket's receive queue is empty: skip the
-            // `read` that would only say WouldBlock (a syscall per request).
-            // Not when the peer closed: then the next read must see the end.
+            // A short read means the receive queue is empty: skip the `read`
+            // that would only say WouldBlock (a system call per request).
+            // Not when the peer closed: the next read must see the end.
             if n < scratch.len() && !closed {
                 return Ok(());
             }
@@ -156,11 +148,8 @@ impl Conn {
 
 /// Runs the scenario against the server at `addr` whose process is `server_pid`.
 pub fn run(addr: SocketAddr, server_pid: u32, config: &Config) -> Result<Outcome> {
-    if config.conns == 0 || config.len == 0 {
-        bail!("ping-pong needs at least one connection and one byte per request");
-    }
     let mut poll = Poll::new().context("creating the poll")?;
-    let mut events = Events::with_capacity(config.conns.min(1024));
+    let mut events = Events::with_capacity(config.conns.clamp(1, 1024));
     let mut conns = Vec::with_capacity(config.conns);
     for id in 0..config.conns {
         let stream = std::net::TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
@@ -169,13 +158,8 @@ pub fn run(addr: SocketAddr, server_pid: u32, config: &Config) -> Result<Outcome
         stream.set_nodelay(true)?;
         stream.set_nonblocking(true)?;
         let mut stream = TcpStream::from_std(stream);
-        poll.registry()
-            .register(
-                &mut stream,
-                Token(id),
-                Interest::READABLE | Interest::WRITABLE,
-            )
-            .context("registering a connection")?;
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        poll.registry().register(&mut stream, Token(id), interest)?;
         conns.push(Conn {
             stream,
             id: id as u64,
@@ -187,84 +171,44 @@ pub fn run(addr: SocketAddr, server_pid: u32, config: &Config) -> Result<Outcome
             in_flight: false,
         });
     }
-
     let mut scratch = vec![0; READ_BUF_LEN];
-    let mut completed: Vec<Duration> = Vec::with_capacity(config.conns);
-    let mut recorder = Recorder::start(server_pid, config.warmup, config.measure)?;
-    let start = Instant::now();
+    let mut recorder = Some(Recorder::start(server_pid, config.warmup, config.measure)?);
     for conn in &mut conns {
         conn.start_request()?;
     }
-    let mut last_progress = start;
-
-    loop {
+    // Once measured, the echoes of the requests in flight are still read
+    // (and checked), with no new ones sent, so every connection closes with
+    // nothing unread: closing over unread bytes makes the kernel reset it.
+    let mut outcome = None;
+    let mut last_progress = Instant::now();
+    while outcome.is_none() || conns.iter().any(|c| c.in_flight) {
         let now = Instant::now();
-        if recorder.is_over(now)? {
-            let outcome = recorder.finish(now)?;
-            drain(&mut poll, &mut events, &mut conns, &mut scratch)?;
-            return Ok(outcome);
+        if let Some(measuring) = recorder.as_mut().filter(|_| outcome.is_none()) {
+            if measuring.is_over(now)? {
+                outcome = recorder.take().map(|r| r.finish(now)).transpose()?;
+                last_progress = now;
+            }
         }
         if now.duration_since(last_progress) > STALL_TIMEOUT {
             bail!("no request completed for {STALL_TIMEOUT:?}: the server at {addr} stalled");
         }
-
         match poll.poll(&mut events, Some(Duration::from_millis(100))) {
-            Ok(()) => {}
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(err).context("poll"),
+            Err(e) if e.kind() != io::ErrorKind::Interrupted => return Err(e).context("poll"),
+            _ => {}
         }
         for event in &events {
             let conn = conns
                 .get_mut(event.token().0)
-                .context("an event for a token we never registered")?;
+                .context("an event for an unknown token")?;
             if event.is_writable() {
                 conn.write()?;
             }
-            if event.is_readable() || event.is_read_closed() {
-                conn.read(&mut scratch, event.is_read_closed(), true, &mut completed)?;
-            }
-        }
-        if !completed.is_empty() {
-            last_progress = Instant::now();
-            for rtt in completed.drain(..) {
-                recorder.completed(rtt);
+            let (readable, closed) = (event.is_readable(), event.is_read_closed());
+            if conn.in_flight && (readable || closed) {
+                conn.read(&mut scratch, closed, recorder.as_mut())?;
+                last_progress = Instant::now();
             }
         }
     }
-}
-
-/// Collects (and still verifies) the echoes of the requests in flight when the
-/// measurement ended, sending no new ones, so every connection closes with
-/// nothing unread: closing over unread bytes would make the kernel reset it,
-/// and the server would log each reset as an error.
-fn drain(
-    poll: &mut Poll,
-    events: &mut Events,
-    conns: &mut [Conn],
-    scratch: &mut [u8],
-) -> Result<()> {
-    let deadline = Instant::now() + STALL_TIMEOUT;
-    let mut ignored = Vec::new();
-    while conns.iter().any(|conn| conn.in_flight) {
-        if Instant::now() >= deadline {
-            bail!("echoes still missing {STALL_TIMEOUT:?} after the run ended");
-        }
-        match poll.poll(events, Some(Duration::from_millis(100))) {
-            Ok(()) => {}
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(err).context("poll"),
-        }
-        for event in events.iter() {
-            let conn = conns
-                .get_mut(event.token().0)
-                .context("an event for a token we never registered")?;
-            if event.is_writable() {
-                conn.write()?;
-            }
-            if conn.in_flight && (event.is_readable() || event.is_read_closed()) {
-                conn.read(scratch, event.is_read_closed(), false, &mut ignored)?;
-            }
-        }
-    }
-    Ok(())
+    outcome.context("measured")
 }

@@ -1,13 +1,22 @@
-//! What the bench reads from `/proc`: a process's CPU time and resident memory,
-//! and the machine's description for the report. (How often its threads
-//! slept, from the same files, is [`super::sleeps`].)
+//! What the bench reads from `/proc`: a process's CPU time and resident
+//! memory, how often its threads slept, and the machine's description.
 //!
-//! The parsers are pure functions over the file's text so they can be tested
-//! without a process in the state the test needs, on any OS; reading the
-//! files, and the two system calls here, are Linux (or Unix) only, and say
-//! so as an error elsewhere ([`crate::run`] stops before that).
+//! Why the sleeps matter: with one request in flight, each side has nothing
+//! to do while the other works. A side that sleeps then (in `epoll_wait`,
+//! on a futex, in a blocking `read`) must be woken by the other, and on
+//! another core the wake-up (an interrupt, the core leaving its idle
+//! state) costs more than the request's own work. So on one connection the
+//! sleeps per request say more about the round trip than the CPU time: a
+//! server that spins before sleeping (`--spin-us`, `netpoll/src/spin.rs`)
+//! shows about 0, a plain readiness loop 1, Go's runtime more (it hands a
+//! request between threads). The kernel counts per thread *voluntary*
+//! switches (the thread blocked: a sleep) and *nonvoluntary* ones (the
+//! scheduler took its CPU away: a preemption).
+//!
+//! The parsers are pure functions over a file's text, tested without a
+//! process in the state the test needs; the bench itself is Linux only.
 
-use std::{fs, time::Duration};
+use std::{collections::BTreeMap, fs, io, time::Duration};
 
 use anyhow::{Context, Result, bail};
 
@@ -16,8 +25,8 @@ use anyhow::{Context, Result, bail};
 pub struct CpuTime {
     /// In the program itself (the event loop, the runtime, the allocator).
     pub user: Duration,
-    /// In the kernel on the process's behalf (system calls, and on loopback
-    /// much of the TCP/UDP stack of both ends).
+    /// In the kernel on its behalf (system calls, and on loopback much of
+    /// the TCP/UDP stack of both ends).
     pub system: Duration,
 }
 
@@ -43,7 +52,7 @@ impl CpuTime {
     }
 }
 
-/// User and system CPU time the process `pid` has used so far, all threads summed.
+/// User and system CPU time the process `pid` has used, all threads summed.
 pub fn cpu_time(pid: u32) -> Result<CpuTime> {
     let path = format!("/proc/{pid}/stat");
     let text = fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
@@ -57,15 +66,13 @@ pub fn cpu_time(pid: u32) -> Result<CpuTime> {
 
 /// `(utime, stime)` from the text of `/proc/<pid>/stat`, in clock ticks.
 ///
-/// The second field, `comm`, is the executable's name in parentheses, and a name
-/// may itself contain spaces and parentheses (`(my (odd) name)`), so splitting
-/// the line on spaces is wrong: the fields that follow start after the *last*
-/// `)`. Counting from there, `state` is field 3 and `utime`/`stime` are fields
-/// 14 and 15 (proc(5)).
+/// The second field, `comm`, is the executable's name in parentheses, and
+/// a name may itself hold spaces and parentheses, so the fields that
+/// follow start after the *last* `)`: from there `state` is field 3, and
+/// `utime`/`stime` are fields 14 and 15 (proc(5)).
 pub fn parse_stat_cpu_ticks(stat: &str) -> Result<(u64, u64)> {
     let close = stat.rfind(')').context("no `)` closing the command name")?;
     let mut fields = stat[close + 1..].split_ascii_whitespace();
-    // fields now starts at field 3 (`state`); utime is field 14, 11 further on.
     let utime = fields.nth(11).context("fewer than 14 fields")?;
     let stime = fields.next().context("fewer than 15 fields")?;
     let utime: u64 = utime.parse().with_context(|| format!("utime {utime:?}"))?;
@@ -83,10 +90,10 @@ pub fn ticks_to_duration(ticks: u64, ticks_per_second: u64) -> Duration {
 fn clock_ticks_per_second() -> Result<u64> {
     // SAFETY: sysconf only reads a configuration value.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if ticks <= 0 {
-        bail!("sysconf(_SC_CLK_TCK) returned {ticks}");
-    }
-    Ok(ticks as u64)
+    u64::try_from(ticks)
+        .ok()
+        .filter(|&t| t > 0)
+        .with_context(|| format!("sysconf(_SC_CLK_TCK) returned {ticks}"))
 }
 
 #[cfg(not(unix))]
@@ -94,31 +101,120 @@ fn clock_ticks_per_second() -> Result<u64> {
     bail!("clock ticks: Unix only")
 }
 
-/// The resident set size of process `pid`, in bytes.
+/// The value of field `name` in a `status` file (one `Name:\tvalue` a line).
+fn status_field<'a>(status: &'a str, name: &str) -> Result<&'a str> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+        .map(str::trim)
+        .with_context(|| format!("no {name} line"))
+}
+
+/// The resident set size of process `pid`, in bytes (`VmRSS`, in kB).
 pub fn rss_bytes(pid: u32) -> Result<u64> {
     let path = format!("/proc/{pid}/status");
     let text = fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
     parse_status_rss(&text).with_context(|| format!("parsing {path}"))
 }
 
-/// The value of field `name` in the text of a `status` file (proc(5):
-/// one `Name:\tvalue` per line), untrimmed.
-pub fn status_field<'a>(status: &'a str, name: &str) -> Option<&'a str> {
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
-}
-
-/// `VmRSS` from the text of `/proc/<pid>/status` (given there in kB), in bytes.
-pub fn parse_status_rss(status: &str) -> Result<u64> {
-    let line = status_field(status, "VmRSS").context("no VmRSS line (has the process exited?)")?;
-    let kb = line
-        .trim()
+fn parse_status_rss(status: &str) -> Result<u64> {
+    let value = status_field(status, "VmRSS")?;
+    let kb = value
         .strip_suffix("kB")
         .context("VmRSS is not in kB")?
         .trim();
-    let kb: u64 = kb.parse().with_context(|| format!("VmRSS {kb:?}"))?;
-    Ok(kb * 1024)
+    Ok(kb.parse::<u64>().with_context(|| format!("VmRSS {kb:?}"))? * 1024)
+}
+
+/// One thread's context switches, or a sum of several threads'.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ContextSwitches {
+    /// The thread blocked and slept until something woke it.
+    pub voluntary: u64,
+    /// The scheduler preempted the thread while it could still run.
+    pub nonvoluntary: u64,
+}
+
+impl ContextSwitches {
+    /// The sum of two counts (of separate threads or intervals).
+    pub fn plus(&self, other: ContextSwitches) -> ContextSwitches {
+        ContextSwitches {
+            voluntary: self.voluntary + other.voluntary,
+            nonvoluntary: self.nonvoluntary + other.nonvoluntary,
+        }
+    }
+
+    /// What happened between `earlier` and `self`.
+    pub fn since(&self, earlier: ContextSwitches) -> ContextSwitches {
+        ContextSwitches {
+            voluntary: self.voluntary.saturating_sub(earlier.voluntary),
+            nonvoluntary: self.nonvoluntary.saturating_sub(earlier.nonvoluntary),
+        }
+    }
+}
+
+fn parse_status_switches(status: &str) -> Result<ContextSwitches> {
+    let field = |name: &str| -> Result<u64> {
+        let value = status_field(status, name)?;
+        value.parse().with_context(|| format!("{name} {value:?}"))
+    };
+    Ok(ContextSwitches {
+        voluntary: field("voluntary_ctxt_switches")?,
+        nonvoluntary: field("nonvoluntary_ctxt_switches")?,
+    })
+}
+
+/// The calling thread's own counts (`/proc/thread-self/status`): the load
+/// generator counts only its measuring thread, the one that takes part in
+/// the exchange.
+pub fn this_thread() -> Result<ContextSwitches> {
+    let text = fs::read_to_string("/proc/thread-self/status")
+        .context("reading /proc/thread-self/status")?;
+    parse_status_switches(&text).context("parsing /proc/thread-self/status")
+}
+
+/// The counts of every thread of a process at one moment, by thread id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Threads(BTreeMap<u32, ContextSwitches>);
+
+impl Threads {
+    /// Every thread of process `pid` now (`/proc/<pid>/task/*/status`).
+    pub fn of(pid: u32) -> Result<Threads> {
+        let dir = format!("/proc/{pid}/task");
+        let mut threads = BTreeMap::new();
+        for entry in fs::read_dir(&dir).with_context(|| format!("listing {dir}"))? {
+            let entry = entry?;
+            let Some(tid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+                continue;
+            };
+            let path = entry.path().join("status");
+            match fs::read_to_string(&path) {
+                Ok(text) => {
+                    let switches = parse_status_switches(&text)
+                        .with_context(|| format!("parsing {}", path.display()))?;
+                    threads.insert(tid, switches);
+                }
+                // The thread exited after the directory was listed: ENOENT
+                // once its directory is gone, ESRCH while the file is open.
+                Err(e)
+                    if e.kind() == io::ErrorKind::NotFound
+                        || e.raw_os_error() == Some(libc::ESRCH) => {}
+                Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+            }
+        }
+        Ok(Threads(threads))
+    }
+
+    /// The switches of all threads between `earlier` and `self`, summed: a
+    /// thread at both ends counts its difference, one born since counts
+    /// from 0, one that has exited is not counted (what it did is lost
+    /// with it); a reused thread id never counts below 0.
+    pub fn since(&self, earlier: &Threads) -> ContextSwitches {
+        self.0
+            .iter()
+            .map(|(tid, now)| now.since(earlier.0.get(tid).copied().unwrap_or_default()))
+            .fold(ContextSwitches::default(), |sum, one| sum.plus(one))
+    }
 }
 
 /// The machine a figure was measured on, as the report prints it.
@@ -131,12 +227,23 @@ pub struct Machine {
 
 impl Machine {
     pub fn describe() -> Machine {
-        let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let read = |path| {
+            fs::read_to_string(path)
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
+        };
+        let cpuinfo = read("/proc/cpuinfo");
+        let model = cpuinfo.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            (key.trim() == "model name").then(|| value.trim().to_owned())
+        });
+        let load = read("/proc/loadavg");
         Machine {
             cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
-            cpu_model: parse_cpu_model(&cpuinfo).unwrap_or_else(|| "unknown".to_owned()),
-            kernel: read_trimmed("/proc/sys/kernel/osrelease"),
-            load_average: read_trimmed("/proc/loadavg")
+            cpu_model: model.unwrap_or_else(|| "unknown".to_owned()),
+            kernel: read("/proc/sys/kernel/osrelease"),
+            load_average: load
                 .split_whitespace()
                 .take(3)
                 .collect::<Vec<_>>()
@@ -145,31 +252,17 @@ impl Machine {
     }
 }
 
-fn read_trimmed(path: &str) -> String {
-    fs::read_to_string(path).map_or_else(|_| "unknown".to_owned(), |s| s.trim().to_owned())
-}
-
-/// The first `model name` of `/proc/cpuinfo`.
-pub fn parse_cpu_model(cpuinfo: &str) -> Option<String> {
-    cpuinfo.lines().find_map(|line| {
-        let (key, value) = line.split_once(':')?;
-        (key.trim() == "model name").then(|| value.trim().to_owned())
-    })
-}
-
-/// This process's soft limit on open files (`/proc/self/limits`), which
-/// the servers it starts inherit.
+/// This process's soft limit on open files, which the servers it starts
+/// inherit (`Max open files` in `/proc/self/limits`).
 pub fn open_file_limit() -> Result<u64> {
     let limits = fs::read_to_string("/proc/self/limits").context("reading /proc/self/limits")?;
     let line = limits
         .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .context("no `Max open files` in /proc/self/limits")?;
-    let soft = line["Max open files".len()..].split_whitespace().next();
-    match soft {
+        .find_map(|l| l.strip_prefix("Max open files"));
+    match line.and_then(|rest| rest.split_whitespace().next()) {
         Some("unlimited") => Ok(u64::MAX),
         Some(n) => n.parse().with_context(|| format!("open file limit {n:?}")),
-        None => bail!("no soft limit in {line:?}"),
+        None => bail!("no `Max open files` limit in /proc/self/limits"),
     }
 }
 
@@ -182,22 +275,14 @@ mod tests {
                         889 5607424 224 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
 
     #[test]
-    fn stat_cpu_is_utime_and_stime() {
+    fn stat_cpu_is_utime_and_stime_whatever_the_command_name() {
         assert_eq!(parse_stat_cpu_ticks(STAT).unwrap(), (7, 3));
-    }
-
-    #[test]
-    fn stat_comm_with_spaces_and_parentheses_does_not_shift_fields() {
-        // A program may be named `a) b (c`; only the last `)` closes comm.
+        // A program may be named `x) 9 9 (y z)`: only the last `)` closes it.
         let odd = STAT.replace("(cat)", "(x) 9 9 (y z))");
         assert_eq!(parse_stat_cpu_ticks(&odd).unwrap(), (7, 3));
-    }
-
-    #[test]
-    fn stat_truncated_is_an_error_not_a_panic() {
         assert!(parse_stat_cpu_ticks("1234 (cat) R 1 2 3").is_err());
-        assert!(parse_stat_cpu_ticks("1234 cat R").is_err());
         assert!(parse_stat_cpu_ticks(&STAT.replace(" 7 3 ", " 7 x ")).is_err());
+        assert_eq!(ticks_to_duration(250, 100), Duration::from_millis(2500));
     }
 
     /// This process's CPU time as `getrusage` reports it: the same
@@ -251,44 +336,64 @@ mod tests {
     }
 
     #[test]
-    fn cpu_time_difference_never_underflows() {
-        let ms = Duration::from_millis;
-        let later = CpuTime {
-            user: ms(30),
-            system: ms(5),
-        };
-        let earlier = CpuTime {
-            user: ms(10),
-            system: ms(9),
-        };
-        assert_eq!(
-            later.since(earlier),
-            CpuTime {
-                user: ms(20),
-                system: ms(0)
-            }
-        );
-        assert_eq!(later.total(), ms(35));
-    }
-
-    #[test]
-    fn ticks_convert_at_the_given_rate() {
-        assert_eq!(ticks_to_duration(250, 100), Duration::from_millis(2500));
-        assert_eq!(ticks_to_duration(1, 1000), Duration::from_millis(1));
-    }
-
-    #[test]
-    fn status_rss_is_read_in_kilobytes() {
-        let status = "Name:\tcat\nVmPeak:\t  9000 kB\nVmRSS:\t    1816 kB\nRssAnon:\t 100 kB\n";
+    fn status_fields_are_read_from_their_own_lines() {
+        let status = "Name:\tcat\nVmRSS:\t    1816 kB\n\
+                      voluntary_ctxt_switches:\t12\nnonvoluntary_ctxt_switches:\t3\n";
         assert_eq!(parse_status_rss(status).unwrap(), 1816 * 1024);
+        // `nonvoluntary_ctxt_switches` ends in the other field's name.
+        let switches = parse_status_switches(status).unwrap();
+        assert_eq!((switches.voluntary, switches.nonvoluntary), (12, 3));
+        let err = parse_status_switches("voluntary_ctxt_switches:\t1\n").unwrap_err();
+        assert!(format!("{err:#}").contains("no nonvoluntary_ctxt_switches line"));
         assert!(parse_status_rss("Name:\tzombie\n").is_err());
     }
 
     #[test]
-    fn cpu_model_is_the_first_model_name() {
-        let info = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\n\
-                    processor\t: 1\nmodel name\t: AMD EPYC 7B13\n";
-        assert_eq!(parse_cpu_model(info).as_deref(), Some("AMD EPYC 7B13"));
-        assert_eq!(parse_cpu_model("processor\t: 0\n"), None);
+    fn threads_sum_their_differences_counting_a_new_thread_from_zero() {
+        let s = |voluntary, nonvoluntary| ContextSwitches {
+            voluntary,
+            nonvoluntary,
+        };
+        let start = Threads(BTreeMap::from([
+            (100, s(10, 1)),
+            (101, s(50, 5)),
+            (102, s(7, 7)),
+            (104, s(90, 9)),
+        ]));
+        // 102 exited; 103 was born; 104's id was reused by a new thread.
+        let end = Threads(BTreeMap::from([
+            (100, s(13, 1)),
+            (101, s(51, 7)),
+            (103, s(4, 2)),
+            (104, s(2, 10)),
+        ]));
+        assert_eq!(end.since(&start), s(3 + 1 + 4, 2 + 2 + 1));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_thread_that_blocks_counts_a_voluntary_switch() {
+        use std::{sync::mpsc, thread};
+        // This thread parks until a waker unparks it, after the word that it
+        // is about to park: it is almost always asleep by then. Almost: if
+        // the waker is quicker, `park` returns at once. Hence a few tries.
+        for _ in 0..20 {
+            let (about_to_park, wait) = mpsc::channel();
+            let parked = thread::current();
+            let waker = thread::spawn(move || {
+                wait.recv().unwrap();
+                parked.unpark();
+            });
+            let before = this_thread().unwrap();
+            about_to_park.send(()).unwrap();
+            thread::park();
+            let after = this_thread().unwrap();
+            waker.join().unwrap();
+            assert!(!Threads::of(std::process::id()).unwrap().0.is_empty());
+            if after.voluntary > before.voluntary {
+                return;
+            }
+        }
+        panic!("20 park/unpark round trips and voluntary_ctxt_switches never rose");
     }
 }

@@ -16,6 +16,7 @@ use crate::{
     cli::{Args, BULK_ROUNDS, PINGPONG_ROUNDS, Scenario},
     exchange::{Exchange, Outcome},
     idle, pingpong,
+    procfs::CpuTime,
     progress::Progress,
     results::{Better, Measured, Metric, ServerFigures, Unit, median},
     servers::{PRESETS, Server, ServerSpec},
@@ -417,8 +418,8 @@ pub fn bulk_table(setup: &mut Setup) -> Result<Measured> {
                 .map(|o| {
                     vec![
                         o.gigabytes_per_second(),
-                        o.server_cpu_per_gigabyte_ns(),
-                        o.server_user_cpu_per_gigabyte_ns(),
+                        o.server_cpu_per_gigabyte_ns(CpuTime::total),
+                        o.server_cpu_per_gigabyte_ns(|cpu| cpu.user),
                         o.elapsed.as_nanos() as f64,
                     ]
                 })
@@ -437,9 +438,7 @@ pub fn bulk_table(setup: &mut Setup) -> Result<Measured> {
     notes.insert(0, every_round(&metrics[0], &servers, 0));
     notes.insert(
         1,
-        "checksums of the sent and the echoed stream matched in every round; \
-         GB = 10^9 bytes each way"
-            .to_owned(),
+        "every byte echoed was checked against what was sent; GB = 10^9 bytes each way".to_owned(),
     );
     notes.extend(said);
     Ok(Measured {
