@@ -5,7 +5,7 @@
 //! It depends on clap alone: xtask compiles this file too, so that `cargo
 //! xtask bench --help` prints at once, before any release build. What needs
 //! the rest of the bench (a server's form, the spin limit) is checked by
-//! `check` in the library.
+//! `Args::check` in the library.
 
 use std::{path::PathBuf, time::Duration};
 
@@ -18,31 +18,26 @@ pub const PINGPONG_ROUNDS: usize = 4;
 /// Bulk rounds: a 1 GiB transfer lasts about a second, short enough for one
 /// disturbance on a shared machine to move it by a fifth.
 pub const BULK_ROUNDS: usize = 5;
-/// Each spin window is one more server in every round: four keep a run's
-/// length within reason.
-const MAX_SPIN_WINDOWS: usize = 4;
-
-/// What the full run measures, for `--help`.
-const ABOUT: &str = "Measures echo servers side by side on this machine: our tcp-server and \
-    udp-server against tokio and Go baselines, or any echo server you point it at (--server).";
 
 const AFTER_HELP: &str = "\
-A full run with the defaults (`bench all`) takes about 2 minutes: four 5 s ping-pong \
-rounds per server for tcp and udp, five 1 GiB bulk transfers per server, 10 000 idle \
-connections per server. It prints Markdown tables: each figure per server and the \
-ratio of the first server's figure to each other's (docs/performance.md says how to \
-read them); --json writes every round's figures and SVG charts beside them.
+A full run with the defaults (`all`) takes about 2 minutes on two cores: four 5 s \
+ping-pong rounds per server for tcp and udp, five 1 GiB bulk transfers and 10 000 \
+idle connections per server; it says its length when it starts, and after each \
+measurement how long is left. It prints Markdown tables: each figure per server, and \
+the first server's figure divided by each other's (docs/performance.md says how to \
+read them); --json writes every round's figures, and SVG charts beside them.
 
-The Go baselines (the tutorial's server and an io.Copy echo) run in the tcp \
-ping-pong when `go` is installed: `cargo xtask bench` builds them; without Go they \
-are skipped, with a note.";
+The Go baselines (the tutorial's tcp/server and an io.Copy echo) run in the tcp \
+ping-pong when `go` is installed, which `cargo xtask bench` then builds them with; \
+without Go they are skipped, with a note.";
 
-/// `bench [SCENARIO] [OPTIONS]`.
+/// Measures echo servers side by side on this machine: our tcp-server and
+/// udp-server against tokio and Go baselines, or any echo server you point
+/// it at (--server).
 #[derive(clap::Parser, Debug)]
 #[command(
     name = "bench",
     bin_name = "cargo xtask bench",
-    about = ABOUT,
     after_help = AFTER_HELP,
     override_usage = "cargo xtask bench [tcp|bulk|idle|udp|all] [--server SERVER]... [OPTIONS]"
 )]
@@ -86,8 +81,8 @@ pub struct Args {
 
     /// Where the load generator and the servers run: `separate` pins the
     /// load generator to CPU 0 and the servers to CPU 1 (unpinned on a
-    /// machine of one CPU), `same` pins them all to CPU 0, sharing one core,
-    /// `unpinned` lets the scheduler choose.
+    /// machine of one CPU), `same` pins them all to CPU 0, sharing one
+    /// core, `unpinned` lets the scheduler choose.
     #[arg(long, value_enum, default_value_t = Placement::Separate)]
     pub placement: Placement,
 
@@ -98,8 +93,13 @@ pub struct Args {
     /// tcp: also measure `ours --spin-us N` for each window of this list
     /// (`--spin-us 0,50`; at most 4, each 0 to 1000000 microseconds), a
     /// column each, in the same rounds.
-    #[arg(long, value_name = "MICROSECONDS,...", value_parser = parse_spin_windows)]
-    pub spin_us: Option<SpinWindows>,
+    #[arg(
+        long,
+        value_name = "MICROSECONDS,...",
+        value_delimiter = ',',
+        num_args = 1
+    )]
+    pub spin_us: Vec<u64>,
 
     /// Also write every round's figures, the settings, the machine and the
     /// commit to FILE as JSON, and SVG charts beside it (FILE-latency.svg,
@@ -107,13 +107,12 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
 
-    /// Directory of the preset servers' programs (tcp-server, tokio-tcp-echo,
+    /// Directory of the presets' programs (tcp-server, tokio-tcp-echo,
     /// go-echo, …). Default: this program's own directory.
     #[arg(long, value_name = "DIR")]
     pub bin_dir: Option<PathBuf>,
 
-    /// How the run was invoked, for the report (`cargo xtask bench` passes
-    /// its own command line).
+    /// How the run was invoked, for the report.
     #[arg(long, hide = true)]
     pub invoked_as: Option<String>,
 }
@@ -138,17 +137,6 @@ impl Scenario {
         match self {
             Scenario::All => vec![Scenario::Tcp, Scenario::Bulk, Scenario::Idle, Scenario::Udp],
             one => vec![one],
-        }
-    }
-
-    /// Its name on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Scenario::Tcp => "tcp",
-            Scenario::Bulk => "bulk",
-            Scenario::Idle => "idle",
-            Scenario::Udp => "udp",
-            Scenario::All => "all",
         }
     }
 }
@@ -178,8 +166,7 @@ impl Placement {
 
     /// The report's placement line, and how to read the figures under it.
     pub fn describe(self, cpus: usize) -> String {
-        let (_, servers) = self.cpus(cpus);
-        match (self, servers) {
+        match (self, self.cpus(cpus).1) {
             (Placement::Separate, Some(_)) => "separate: load generator pinned to CPU 0, \
                 servers to CPU 1. On a 2-core machine the load generator saturates one core, so \
                 requests/s is capped by the client as much as by the server; the server's CPU \
@@ -197,31 +184,29 @@ impl Placement {
     }
 }
 
+/// A value's name on the command line (`tcp`, `separate`).
+pub fn name(value: impl ValueEnum) -> String {
+    let possible = value.to_possible_value().expect("no value is skipped");
+    possible.get_name().to_owned()
+}
+
 impl Args {
     /// The settings as command-line arguments: the report's settings line.
     pub fn settings(&self) -> Vec<String> {
-        let list = |items: Vec<String>| items.join(",");
+        let list = |items: &[String]| items.join(",");
+        let conns: Vec<String> = self.conns.iter().map(u32::to_string).collect();
+        let spins: Vec<String> = self.spin_us.iter().map(u64::to_string).collect();
         let mut args = vec![
-            self.scenario.name().to_owned(),
-            format!(
-                "--conns={}",
-                list(self.conns.iter().map(u32::to_string).collect())
-            ),
+            name(self.scenario),
+            format!("--conns={}", list(&conns)),
             format!("--len={}", self.len),
             format!("--secs={}", self.secs),
             format!("--bytes={}", self.bytes),
             format!("--count={}", self.count),
-            format!("--placement={}", self.placement().name()),
+            format!("--placement={}", name(self.placement())),
         ];
-        if let Some(windows) = &self.spin_us {
-            args.push(format!(
-                "--spin-us={}",
-                list(windows.0.iter().map(u64::to_string).collect())
-            ));
-        }
-        for server in &self.servers {
-            args.push(format!("--server='{server}'"));
-        }
+        args.extend((!spins.is_empty()).then(|| format!("--spin-us={}", list(&spins))));
+        args.extend(self.servers.iter().map(|s| format!("--server='{s}'")));
         args
     }
 
@@ -232,11 +217,6 @@ impl Args {
         } else {
             self.placement
         }
-    }
-
-    /// The `--spin-us` windows; none without the option.
-    pub fn spin_windows(&self) -> &[u64] {
-        self.spin_us.as_ref().map_or(&[], |windows| &windows.0)
     }
 
     /// Warm-up before each ping-pong round: not counted.
@@ -250,43 +230,6 @@ impl Args {
     }
 }
 
-impl Placement {
-    fn name(self) -> &'static str {
-        match self {
-            Placement::Separate => "separate",
-            Placement::Same => "same",
-            Placement::Unpinned => "unpinned",
-        }
-    }
-}
-
-/// tcp-server's spin windows, in microseconds, measured beside its default.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SpinWindows(pub Vec<u64>);
-
-/// `0,50` → the windows 0 µs and 50 µs: distinct, at most
-/// [`MAX_SPIN_WINDOWS`] (each at most what tcp-server accepts: `check`).
-fn parse_spin_windows(text: &str) -> Result<SpinWindows, String> {
-    let form = format!(
-        "expected up to {MAX_SPIN_WINDOWS} distinct windows in microseconds, separated by \
-         commas, like `0,50`"
-    );
-    let mut windows = Vec::new();
-    for item in text.split(',') {
-        let window = item
-            .parse::<u64>()
-            .map_err(|_| format!("{form}: `{item}` is not one"))?;
-        if windows.contains(&window) {
-            return Err(format!("{form}: {window} is given twice"));
-        }
-        windows.push(window);
-    }
-    if windows.len() > MAX_SPIN_WINDOWS {
-        return Err(format!("{form}: `{text}` has {}", windows.len()));
-    }
-    Ok(SpinWindows(windows))
-}
-
 fn parse_secs(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(secs) if secs > 0.0 && secs <= 3600.0 => Ok(secs),
@@ -298,17 +241,17 @@ fn parse_secs(text: &str) -> Result<f64, String> {
 
 /// `1073741824`, `1024K`, `64M`, `1G` → bytes.
 fn parse_bytes(text: &str) -> Result<u64, String> {
-    let (digits, shift) = match text.as_bytes().last() {
-        Some(b'K' | b'k') => (&text[..text.len() - 1], 10),
-        Some(b'M' | b'm') => (&text[..text.len() - 1], 20),
-        Some(b'G' | b'g') => (&text[..text.len() - 1], 30),
+    let form = || format!("`{text}` is not a byte count like 1048576, 512K, 64M or 1G");
+    let (digits, shift) = match text.char_indices().last() {
+        Some((at, 'K' | 'k')) => (&text[..at], 10),
+        Some((at, 'M' | 'm')) => (&text[..at], 20),
+        Some((at, 'G' | 'g')) => (&text[..at], 30),
         _ => (text, 0),
     };
-    let form = || format!("`{text}` is not a byte count like 1048576, 512K, 64M or 1G");
     let number: u64 = digits.parse().map_err(|_| form())?;
     number
         .checked_mul(1 << shift)
-        .filter(|&bytes| bytes > 0)
+        .filter(|&b| b > 0)
         .ok_or_else(form)
 }
 
@@ -343,16 +286,21 @@ mod tests {
             "127.0.0.1:9",
         ])
         .unwrap();
-        let again = Args::parse_from(
-            std::iter::once("bench".to_owned())
-                .chain(asked.settings().into_iter().map(|a| a.replace('\'', ""))),
+        let settings = asked.settings().into_iter().map(|a| a.replace('\'', ""));
+        let again = Args::parse_from(std::iter::once("bench".to_owned()).chain(settings));
+        assert_eq!(
+            (again.scenario, again.placement()),
+            (Scenario::Tcp, Placement::Unpinned)
         );
-        assert_eq!(again.scenario, Scenario::Tcp);
-        assert_eq!(again.conns, [1, 50, 500]);
+        assert_eq!(
+            (&again.conns[..], &again.spin_us[..]),
+            (&[1, 50, 500][..], &[0, 50][..])
+        );
         assert_eq!((again.len, again.secs, again.bytes), (100, 0.5, 2 << 20));
-        assert_eq!(again.placement(), Placement::Unpinned);
-        assert_eq!(again.spin_windows(), [0, 50]);
         assert_eq!(again.servers, asked.servers);
+        assert_eq!(again.warmup(), Duration::from_millis(25));
+        assert_eq!(parse(&[]).unwrap().warmup(), Duration::from_millis(250));
+        assert_eq!(parse(&[]).unwrap().measure(), Duration::from_millis(1250));
     }
 
     #[test]
@@ -364,9 +312,7 @@ mod tests {
             (&["--secs", "0"], "between 0 and 3600"),
             (&["--bytes", "lots"], "like 1048576, 512K, 64M or 1G"),
             (&["--bytes", "99999999999G"], "like 1048576"),
-            (&["--spin-us", "x"], "`x` is not one"),
-            (&["--spin-us", "0,50,0"], "0 is given twice"),
-            (&["--spin-us", "0,1,2,3,4"], "up to 4 distinct windows"),
+            (&["--spin-us", "x"], "invalid digit"),
         ] {
             let err = parse(args)
                 .err()
@@ -387,18 +333,6 @@ mod tests {
                 .describe(1)
                 .contains("needs 2 CPUs, this machine has 1")
         );
-    }
-
-    #[test]
-    fn each_round_warms_up_for_a_twentieth_of_the_run_up_to_a_quarter_second() {
-        let args = |secs: &str| parse(&["--secs", secs]).unwrap();
-        assert_eq!(args("5").warmup(), Duration::from_millis(250));
-        assert_eq!(args("0.5").warmup(), Duration::from_millis(25));
-        assert_eq!(
-            args("5").measure() * PINGPONG_ROUNDS as u32,
-            Duration::from_secs(5)
-        );
-        assert_eq!(Scenario::All.expand().len(), 4);
-        assert_eq!(Scenario::Bulk.name(), "bulk");
+        assert_eq!(name(Scenario::Bulk), "bulk");
     }
 }

@@ -47,7 +47,7 @@ use std::{env, fs, io::Write as _, path::Path, process::Command};
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
-pub use cli::{Args, Placement, Scenario, SpinWindows};
+pub use cli::{Args, Placement, Scenario};
 use procfs::Machine;
 use progress::{Progress, human};
 use results::Measured;
@@ -59,15 +59,21 @@ impl Args {
     /// would use. A misuse, said in one line.
     pub fn check(&self) -> Result<Vec<servers::ServerSpec>, String> {
         use netpoll::spin::MAX_SPIN_US;
-        if let Some(&us) = self.spin_windows().iter().find(|&&us| us > MAX_SPIN_US) {
+        let spins = &self.spin_us;
+        let distinct = spins
+            .iter()
+            .enumerate()
+            .all(|(i, us)| !spins[..i].contains(us));
+        if spins.len() > 4 || !distinct || spins.iter().any(|&us| us > MAX_SPIN_US) {
             return Err(format!(
-                "--spin-us {us}: each window is 0 to {MAX_SPIN_US} microseconds"
+                "--spin-us expects up to 4 distinct windows in microseconds, each 0 to \
+                 {MAX_SPIN_US}, like `0,50`"
             ));
         }
-        if self.spin_us.is_some() && !self.scenario.expand().contains(&Scenario::Tcp) {
+        if !spins.is_empty() && !self.scenario.expand().contains(&Scenario::Tcp) {
             return Err(format!(
                 "--spin-us is for the tcp ping-pong, which scenario `{}` does not run",
-                self.scenario.name()
+                cli::name(self.scenario)
             ));
         }
         self.servers
@@ -151,8 +157,8 @@ pub fn run(args: Args) -> Result<()> {
     );
     flush();
 
+    let json = args.json.clone();
     let mut setup = Setup {
-        json: args.json.clone(),
         args,
         bin_dir,
         server_cpu,
@@ -187,7 +193,7 @@ pub fn run(args: Args) -> Result<()> {
             flush();
         }
     }
-    if let Some(path) = &setup.json {
+    if let Some(path) = &json {
         write_results(path, header, &measured)?;
     }
     if !failed.is_empty() {

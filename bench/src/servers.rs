@@ -1,17 +1,17 @@
-//! The servers a run measures: the named presets (ours, tokio, the Go
+//! The servers a run measures: named presets (ours, tokio, the Go
 //! baselines), any command a user gives (`--server 'CMD {addr}'`), or a
 //! server already running (`--server 127.0.0.1:20000`).
 //!
-//! Every one is found the same way: the process measured is the one that
-//! holds the serving socket (`harness::ports`), in the started command's
-//! process group, or anywhere for a running server. So a server need not
-//! announce its port (the Go tutorial's prints nothing), `go run` and
-//! `sh -c` wrappers are seen through, and its CPU time and memory are read
-//! from `/proc` like everyone else's.
+//! Each is found the same way: the process measured is the one holding the
+//! serving socket (`harness::ports`), in the started command's process
+//! group, or anywhere for a running server. So a server need not announce
+//! its port (the Go tutorial's prints nothing), `go run` and `sh -c`
+//! wrappers are seen through, and its CPU time and memory are read from
+//! `/proc` like everyone else's.
 
 use std::{
     net::SocketAddr,
-    path::{Path, PathBuf},
+    path::Path,
     process::Command,
     sync::Arc,
     time::{Duration, Instant},
@@ -23,9 +23,8 @@ use harness::{
     ports::{self, Transport},
 };
 
-/// How long a server may take to open its socket.
+/// How long a server may take to open its socket, and to exit after SIGTERM.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a server may take to exit after SIGTERM before it is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(3);
 /// What `{addr}` in a command becomes: a port the kernel picks.
 const ANY_PORT: &str = "127.0.0.1:0";
@@ -41,7 +40,7 @@ pub struct Preset {
     args: &'static [&'static str],
     /// What it is, for the report's notes.
     about: &'static str,
-    /// Run by default in the tcp ping-pong only (the Go baselines).
+    /// By default, run in the tcp ping-pong only (the Go baselines).
     pingpong_only: bool,
     /// The largest request it echoes whole, if it has one.
     max_len: Option<usize>,
@@ -90,7 +89,7 @@ pub const PRESETS: [Preset; 4] = [
 /// A `--server` as given.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerSpec {
-    /// As typed: how the report and the settings line name it.
+    /// As typed: how the tables name it.
     pub text: String,
     kind: Kind,
 }
@@ -105,23 +104,40 @@ enum Kind {
     Running(SocketAddr),
 }
 
+/// `--server`'s value: a preset's name (and arguments), an address, or a
+/// command.
+pub fn parse_spec(text: &str) -> Result<ServerSpec, String> {
+    let text = text.trim().to_owned();
+    let mut words = text.split_whitespace();
+    let first = words.next().ok_or(
+        "--server expects a preset (ours, tokio, go-tutorial, go-io-copy), a command with \
+         {addr}, or the ADDR of a running server",
+    )?;
+    let kind = if let Some(preset) = PRESETS.iter().find(|p| p.name == first) {
+        Kind::Preset(preset, words.map(str::to_owned).collect())
+    } else if let Ok(addr) = text.parse() {
+        Kind::Running(addr)
+    } else {
+        Kind::Command(text.clone())
+    };
+    Ok(ServerSpec { text, kind })
+}
+
 impl ServerSpec {
-    /// A preset by name, with extra arguments.
+    /// The preset `name`, with extra arguments.
     pub fn preset(name: &str, args: &[String]) -> ServerSpec {
-        let text = std::iter::once(name.to_owned()).chain(args.iter().cloned());
-        parse_spec(&text.collect::<Vec<_>>().join(" ")).expect("a preset's name")
+        let text = [&[name.to_owned()], args].concat().join(" ");
+        parse_spec(&text).expect("a preset's name")
     }
 
-    /// Whether the default list runs it in `scenario` with `len`-byte
-    /// requests, and if not, why.
-    pub fn skipped_by_default(&self, pingpong: bool, len: usize) -> Option<String> {
+    /// Why the default list leaves this out of a table (`pingpong`: the tcp
+    /// ping-pong, of `len`-byte requests): `Some("")` without a note.
+    pub fn left_out_by_default(&self, pingpong: bool, len: usize) -> Option<String> {
         let Kind::Preset(preset, _) = &self.kind else {
             return None;
         };
-        if preset.pingpong_only && !pingpong {
-            return Some(String::new());
-        }
         match preset.max_len {
+            _ if preset.pingpong_only && !pingpong => Some(String::new()),
             Some(max) if len > max => Some(format!(
                 "{} not run: it echoes messages of at most {max} B whole, these are {len} B",
                 preset.name
@@ -138,27 +154,6 @@ impl ServerSpec {
             Kind::Running(addr) => format!("{addr} = a server started by hand, found by its port"),
         }
     }
-}
-
-/// `--server`'s value: a preset name (and arguments), an address, or a command.
-pub fn parse_spec(text: &str) -> Result<ServerSpec, String> {
-    let mut words = text.split_whitespace();
-    let Some(first) = words.next() else {
-        return Err("expected a preset (ours, tokio, go-tutorial, go-io-copy), \
-                    a command with {addr}, or the ADDR of a running server"
-            .to_owned());
-    };
-    let kind = if let Some(preset) = PRESETS.iter().find(|p| p.name == first) {
-        Kind::Preset(preset, words.map(str::to_owned).collect())
-    } else if let Ok(addr) = text.trim().parse::<SocketAddr>() {
-        Kind::Running(addr)
-    } else {
-        Kind::Command(text.trim().to_owned())
-    };
-    Ok(ServerSpec {
-        text: text.trim().to_owned(),
-        kind,
-    })
 }
 
 /// A server of a run, started (or found) and not yet stopped.
@@ -182,11 +177,25 @@ impl Server {
         bin_dir: &Path,
         cpu: Option<usize>,
     ) -> Result<Server> {
-        let command = match &spec.kind {
+        let mut command = match &spec.kind {
             Kind::Running(addr) => return found_running(spec, transport, *addr),
             Kind::Preset(preset, extra) => {
-                let program = preset_program(preset, transport, bin_dir)?;
-                let mut command = Command::new(program);
+                let Some(name) = preset.programs[usize::from(transport == Transport::Udp)] else {
+                    bail!("the {} preset has no {transport} server", preset.name);
+                };
+                let path = bin_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+                if !path.is_file() {
+                    let go = if name.starts_with("go") {
+                        " when `go` is installed"
+                    } else {
+                        ""
+                    };
+                    bail!(
+                        "{} is not built (`cargo xtask bench` builds it{go})",
+                        path.display()
+                    );
+                }
+                let mut command = Command::new(path);
                 command.args(preset.args.iter().map(|a| a.replace("{addr}", ANY_PORT)));
                 command.args(extra);
                 command
@@ -197,7 +206,50 @@ impl Server {
                 command
             }
         };
-        start_command(spec, command, transport, cpu)
+        if let Some(cpu) = cpu {
+            pin_child(&mut command, cpu);
+        }
+        // The server's own log goes where it would go if run by hand.
+        let log = EchoLines::Each(Arc::new(|label: &str, stream: Stream, line: &str| {
+            if stream == Stream::Stderr {
+                eprintln!("{label}: {line}");
+            }
+        }));
+        let program = Program::start(&spec.text, command, None, log)?;
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let sockets = ports::serving(transport).context("reading the socket tables")?;
+            let group = ports::group_members(program.id());
+            if let Some((pid, socket)) = ports::held_by(&sockets, group).into_iter().next() {
+                let (name, addr) = (spec.text.clone(), socket.reachable());
+                let program = Some(program);
+                return Ok(Server {
+                    name,
+                    addr,
+                    pid,
+                    program,
+                });
+            }
+            if let Some(status) = program.exit_status() {
+                let mut said = program.lines(Stream::Stdout);
+                said.extend(program.lines(Stream::Stderr));
+                said.truncate(5);
+                bail!(
+                    "`{}` ended ({}) before serving; it printed: {said:?}",
+                    spec.text,
+                    exit_words(status)
+                );
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "`{}` opened no {transport} socket within {START_TIMEOUT:?}",
+                    spec.text
+                );
+            }
+            // No notification exists for "a process bound a socket": a
+            // short poll, bounded by the deadline.
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Sends SIGTERM (a server the bench did not start is left alone),
@@ -210,101 +262,25 @@ impl Server {
         let status = match program.terminate(STOP_TIMEOUT) {
             Ok(status) => status,
             // Killed at the deadline: how it ended still goes in the report.
-            Err(harness::Error::Killed { .. }) => program
-                .exit_status()
-                .context("the killed server was not reaped")?,
+            Err(harness::Error::Killed { .. }) => program.exit_status().context("not reaped")?,
             Err(other) => return Err(other.into()),
         };
-        let last = program.lines(Stream::Stdout).into_iter().last();
         let how = exit_words(status);
-        Ok(match last {
-            Some(line) if line.starts_with("summary:") => {
-                Some(format!("{}: {how}, last line `{line}`", self.name))
+        Ok(match program.lines(Stream::Stdout).pop() {
+            Some(last) if last.starts_with("summary:") => {
+                Some(format!("{}: {how}, last line `{last}`", self.name))
             }
             // A server without a summary dies of SIGTERM: that is no news.
-            _ if status.success() || how.ends_with(&libc::SIGTERM.to_string()) => None,
+            _ if status.success() || how == format!("killed by signal {}", libc::SIGTERM) => None,
             _ => Some(format!("{}: {how}", self.name)),
         })
     }
 }
 
-/// A preset's program for `transport`, from `bin_dir`.
-fn preset_program(preset: &Preset, transport: Transport, bin_dir: &Path) -> Result<PathBuf> {
-    let Some(name) = preset.programs[(transport == Transport::Udp) as usize] else {
-        bail!("the {} preset has no {transport} server", preset.name);
-    };
-    let path = bin_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    if !path.is_file() {
-        let hint = if name.starts_with("go") {
-            "`cargo xtask bench` builds it when `go` is installed"
-        } else {
-            "`cargo xtask bench` builds it"
-        };
-        bail!("{} is not built ({hint})", path.display());
-    }
-    Ok(path)
-}
-
-fn start_command(
-    spec: &ServerSpec,
-    mut command: Command,
-    transport: Transport,
-    cpu: Option<usize>,
-) -> Result<Server> {
-    if let Some(cpu) = cpu {
-        pin_child(&mut command, cpu);
-    }
-    // The server's own log goes where it would go if run by hand.
-    let log = EchoLines::Each(Arc::new(|label: &str, stream: Stream, line: &str| {
-        if stream == Stream::Stderr {
-            eprintln!("{label}: {line}");
-        }
-    }));
-    let program = Program::start(&spec.text, command, None, log)?;
-    let deadline = Instant::now() + START_TIMEOUT;
-    loop {
-        let sockets = ports::serving(transport).context("reading the socket tables")?;
-        if let Some((pid, socket)) = ports::held_by(&sockets, ports::group_members(program.id()))
-            .into_iter()
-            .next()
-        {
-            return Ok(Server {
-                name: spec.text.clone(),
-                addr: socket.reachable(),
-                pid,
-                program: Some(program),
-            });
-        }
-        if let Some(status) = program.exit_status() {
-            let said = program
-                .lines(Stream::Stdout)
-                .into_iter()
-                .chain(program.lines(Stream::Stderr));
-            bail!(
-                "`{}` ended ({}) before serving; it printed: {:?}",
-                spec.text,
-                exit_words(status),
-                said.take(5).collect::<Vec<_>>()
-            );
-        }
-        if Instant::now() >= deadline {
-            bail!(
-                "`{}` opened no {transport} socket within {START_TIMEOUT:?}",
-                spec.text
-            );
-        }
-        // No notification exists for "a process bound a socket": a short
-        // poll, bounded by the deadline.
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// A server started by hand: the process holding `addr`'s port.
 fn found_running(spec: &ServerSpec, transport: Transport, addr: SocketAddr) -> Result<Server> {
-    let sockets: Vec<_> = ports::serving(transport)?
-        .into_iter()
-        .filter(|s| s.addr.port() == addr.port())
-        .collect();
+    let mut sockets = ports::serving(transport)?;
+    sockets.retain(|s| s.addr.port() == addr.port());
     let Some((pid, _)) = ports::held_by(&sockets, ports::all_processes())
         .into_iter()
         .next()
@@ -314,101 +290,87 @@ fn found_running(spec: &ServerSpec, transport: Transport, addr: SocketAddr) -> R
              (the bench reads its CPU time, so it must be yours)"
         );
     };
+    let (name, program) = (spec.text.clone(), None);
     Ok(Server {
-        name: spec.text.clone(),
+        name,
         addr,
         pid,
-        program: None,
+        program,
     })
 }
 
 /// Makes the child confine itself to `cpu` before it runs the program.
-#[cfg(target_os = "linux")]
 fn pin_child(child: &mut Command, cpu: usize) {
-    use std::os::unix::process::CommandExt as _;
+    #[cfg(target_os = "linux")]
     // SAFETY: the closure runs in the child between fork and exec and
     // only makes one system call, which is async-signal-safe.
     unsafe {
-        child.pre_exec(move || pin_current_thread(cpu));
+        std::os::unix::process::CommandExt::pre_exec(child, move || pin_current_thread(cpu));
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (child, cpu);
 }
 
-#[cfg(not(target_os = "linux"))]
-fn pin_child(_child: &mut Command, _cpu: usize) {}
-
 /// Confines the calling thread (and what it spawns or forks afterwards) to
-/// one CPU (Linux only: `sched_setaffinity`).
-#[cfg(target_os = "linux")]
+/// one CPU (Linux only: `sched_setaffinity`; elsewhere an error, which the
+/// bench never reaches).
 pub fn pin_current_thread(cpu: usize) -> std::io::Result<()> {
-    // SAFETY: cpu_set_t is plain data; CPU_ZERO/CPU_SET write inside it, and
-    // sched_setaffinity reads it.
+    #[cfg(target_os = "linux")]
+    // SAFETY: cpu_set_t is plain data; CPU_ZERO/CPU_SET write inside it,
+    // and sched_setaffinity reads it.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_ZERO(&mut set);
         libc::CPU_SET(cpu, &mut set);
-        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            return Err(std::io::Error::last_os_error());
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0 {
+            return Ok(());
         }
     }
-    Ok(())
+    let _ = cpu;
+    Err(std::io::Error::last_os_error())
 }
 
-/// Elsewhere: an error, which [`crate::run`] never reaches.
-#[cfg(not(target_os = "linux"))]
-pub fn pin_current_thread(_cpu: usize) -> std::io::Result<()> {
-    Err(std::io::ErrorKind::Unsupported.into())
-}
-
-/// Stand-in servers are `sh` scripts, and the checks read /proc: Linux
-/// only, as the bench is.
+/// Stand-in servers are `sh` and python scripts, and the checks read
+/// /proc: Linux only, as the bench is.
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 
-    fn sh(script: &str) -> ServerSpec {
-        parse_spec(script).unwrap()
-    }
-
     #[test]
     fn a_server_spec_is_a_preset_an_address_or_a_command() {
         let ours = parse_spec("ours --spin-us 0").unwrap();
-        assert_eq!(
-            ours.kind,
-            Kind::Preset(&PRESETS[0], vec!["--spin-us".into(), "0".into()])
-        );
-        assert_eq!(
-            ours,
-            ServerSpec::preset("ours", &["--spin-us".into(), "0".into()])
-        );
-        let running = parse_spec("127.0.0.1:20000").unwrap();
-        assert_eq!(
-            running.kind,
-            Kind::Running("127.0.0.1:20000".parse().unwrap())
-        );
-        let command = parse_spec(" ./echo --listen {addr} ").unwrap();
-        assert_eq!(command.kind, Kind::Command("./echo --listen {addr}".into()));
+        let args = vec!["--spin-us".to_owned(), "0".to_owned()];
+        assert_eq!(ours.kind, Kind::Preset(&PRESETS[0], args.clone()));
+        assert_eq!(ours, ServerSpec::preset("ours", &args));
+        let running = parse_spec("127.0.0.1:20000").unwrap().kind;
+        assert_eq!(running, Kind::Running("127.0.0.1:20000".parse().unwrap()));
+        let command = parse_spec(" ./echo --listen {addr} ").unwrap().kind;
+        assert_eq!(command, Kind::Command("./echo --listen {addr}".into()));
         assert!(parse_spec("  ").is_err());
         let tutorial = ServerSpec::preset("go-tutorial", &[]);
-        assert!(tutorial.skipped_by_default(true, 64).is_none());
+        assert_eq!(tutorial.left_out_by_default(true, 64), None);
         assert!(
             tutorial
-                .skipped_by_default(true, 129)
+                .left_out_by_default(true, 129)
                 .unwrap()
                 .contains("at most 128 B")
         );
-        assert!(tutorial.skipped_by_default(false, 64).is_some());
+        assert_eq!(tutorial.left_out_by_default(false, 64).as_deref(), Some(""));
     }
 
     #[test]
     fn a_command_is_measured_through_the_process_that_holds_its_socket() {
-        // `sh` starts a child that listens on the port the kernel picks,
-        // confined to CPU 0: the server found is that child, not the shell.
-        let spec = sh("python3 -c 'import socket,time; s=socket.socket(); \
-                       s.bind((\"127.0.0.1\", 0)); s.listen(); time.sleep(30)' {addr}");
         if Command::new("python3").arg("-V").output().is_err() {
             println!("skipped: no python3");
             return;
         }
+        // `sh` starts a child that listens on a port the kernel picks,
+        // confined to CPU 0: the server found is that child, not the shell.
+        let spec = parse_spec(
+            "python3 -c 'import socket,time; s=socket.socket(); \
+             s.bind((\"127.0.0.1\", 0)); s.listen(); time.sleep(30)' {addr}",
+        )
+        .unwrap();
         let server = Server::start(&spec, Transport::Tcp, Path::new("."), Some(0)).unwrap();
         assert!(server.addr.ip().is_loopback() && server.addr.port() != 0);
         let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid)).unwrap();
@@ -418,27 +380,20 @@ mod tests {
         let by_hand = parse_spec(&server.addr.to_string()).unwrap();
         let again = Server::start(&by_hand, Transport::Tcp, Path::new("."), None).unwrap();
         assert_eq!(again.pid, server.pid);
-        assert_eq!(again.stop().unwrap(), None);
-        assert_eq!(server.stop().unwrap(), None);
+        assert_eq!(
+            (again.stop().unwrap(), server.stop().unwrap()),
+            (None, None)
+        );
     }
 
     #[test]
-    fn a_server_that_exits_early_is_an_error_that_shows_its_output() {
-        let err = Server::start(
-            &sh("echo oops; exit 3"),
-            Transport::Tcp,
-            Path::new("."),
-            None,
-        )
-        .err()
-        .expect("must fail");
-        assert!(format!("{err:#}").contains("oops"), "{err:#}");
-        let err = Server::start(
-            &ServerSpec::preset("go-echo-missing", &[]),
-            Transport::Tcp,
-            Path::new("/nowhere"),
-            None,
-        );
-        assert!(err.is_err());
+    fn a_server_that_cannot_serve_is_an_error_that_says_why() {
+        let early = parse_spec("echo oops; exit 3").unwrap();
+        let err = Server::start(&early, Transport::Tcp, Path::new("."), None).err();
+        assert!(format!("{:#}", err.unwrap()).contains("oops"));
+        let ours = ServerSpec::preset("ours", &[]);
+        let err = Server::start(&ours, Transport::Tcp, Path::new("/nowhere"), None).err();
+        let err = format!("{:#}", err.unwrap());
+        assert!(err.contains("/nowhere/tcp-server is not built"), "{err}");
     }
 }

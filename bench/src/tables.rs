@@ -1,7 +1,7 @@
 //! One table per scenario, from measurements taken side by side:
-//! [`side_by_side`] starts every server of the table, runs the scenario
-//! against each in turn, round after round, alternating the order, and
-//! stops them; each `*_table` turns the rounds into a [`Measured`].
+//! [`measure`] starts every server of the table, runs the scenario against
+//! each in turn, round after round, alternating the order, stops them, and
+//! turns the rounds into a [`Measured`] through the scenario's rows.
 
 use std::{
     path::PathBuf,
@@ -18,30 +18,25 @@ use crate::{
     idle, pingpong,
     procfs::CpuTime,
     progress::Progress,
+    report::format_value,
     results::{Better, Measured, Metric, ServerFigures, Unit, median},
     servers::{PRESETS, Server, ServerSpec},
     udp,
 };
 
-/// What every table needs: the settings, where the presets' programs are,
-/// the CPU the servers run on, and the run's progress.
+/// What every table needs: the settings, the servers, where the presets'
+/// programs are, the CPU the servers run on, and the run's progress.
 pub struct Setup {
-    /// The command line.
     pub args: Args,
-    /// The presets' programs.
-    pub bin_dir: PathBuf,
-    /// The CPU the servers are pinned to, if any.
-    pub server_cpu: Option<usize>,
-    /// Counts the measurements as they finish.
-    pub progress: Progress,
-    /// `--json`'s file, if any.
-    pub json: Option<PathBuf>,
     /// The servers `--server` gave, if any.
     pub servers: Vec<ServerSpec>,
+    pub bin_dir: PathBuf,
+    pub server_cpu: Option<usize>,
+    pub progress: Progress,
 }
 
-/// A server of a table; `optional`: one of the default list, skipped with a
-/// note when it cannot run (Go not installed, a fixed port taken).
+/// A server of a table; `optional`: one of the default list, skipped with
+/// a note when it cannot run (Go not installed, a fixed port taken).
 struct Column {
     spec: ServerSpec,
     optional: bool,
@@ -52,12 +47,13 @@ struct Column {
 fn columns(args: &Args, given: &[ServerSpec], scenario: Scenario) -> (Vec<Column>, Vec<String>) {
     let pingpong = scenario == Scenario::Tcp;
     let mut notes = Vec::new();
-    let mut columns: Vec<Column> = if given.is_empty() {
-        PRESETS
-            .iter()
-            .map(|preset| ServerSpec::preset(preset.name, &[]))
+    let defaults = PRESETS
+        .iter()
+        .map(|preset| ServerSpec::preset(preset.name, &[]));
+    let mut columns: Vec<Column> = match given {
+        [] => defaults
             .filter(
-                |spec| match spec.skipped_by_default(pingpong, args.len as usize) {
+                |spec| match spec.left_out_by_default(pingpong, args.len as usize) {
                     Some(why) => {
                         notes.extend((!why.is_empty()).then_some(why));
                         false
@@ -69,19 +65,17 @@ fn columns(args: &Args, given: &[ServerSpec], scenario: Scenario) -> (Vec<Column
                 spec,
                 optional: true,
             })
-            .collect()
-    } else {
-        given
+            .collect(),
+        given => given
             .iter()
-            .cloned()
             .map(|spec| Column {
-                spec,
+                spec: spec.clone(),
                 optional: false,
             })
-            .collect()
+            .collect(),
     };
     if pingpong {
-        let spins = args.spin_windows().iter().map(|us| Column {
+        let spins = args.spin_us.iter().map(|us| Column {
             spec: ServerSpec::preset("ours", &["--spin-us".to_owned(), us.to_string()]),
             optional: false,
         });
@@ -91,21 +85,18 @@ fn columns(args: &Args, given: &[ServerSpec], scenario: Scenario) -> (Vec<Column
     (columns, notes)
 }
 
-/// How many measurements a table makes, each expected to take how long:
-/// the plan [`Progress`] counts against.
+/// Every measurement of the run, each with how long it is expected to
+/// take: the plan [`Progress`] counts against.
 pub fn plan(args: &Args, given: &[ServerSpec]) -> Vec<Duration> {
+    let pingpong = args.warmup() + args.measure();
     let mut planned = Vec::new();
     for scenario in args.scenario.expand() {
         let servers = columns(args, given, scenario).0.len();
         let (tables, rounds, each) = match scenario {
-            Scenario::Tcp => (
-                args.conns.len(),
-                PINGPONG_ROUNDS,
-                args.warmup() + args.measure(),
-            ),
-            Scenario::Udp => (1, PINGPONG_ROUNDS, args.warmup() + args.measure()),
-            // About 1 GB/s each way on loopback, and a few seconds for
-            // 10 000 connections to open.
+            Scenario::Tcp => (args.conns.len(), PINGPONG_ROUNDS, pingpong),
+            Scenario::Udp => (1, PINGPONG_ROUNDS, pingpong),
+            // About 1 GB/s each way on loopback; a few thousand
+            // connections opened a second.
             Scenario::Bulk => (
                 1,
                 BULK_ROUNDS,
@@ -123,63 +114,122 @@ pub fn plan(args: &Args, given: &[ServerSpec]) -> Vec<Duration> {
     planned
 }
 
-/// One server's rounds.
-struct Rounds<T> {
-    name: String,
-    outcomes: Vec<T>,
+/// A row of a table, and its figure from one round's outcome.
+type Row<T> = (Metric, fn(&T) -> f64);
+
+/// A server's figures as the table shows them, and its latency at each
+/// percentile (empty where nothing round-trips).
+type Reported = (Vec<f64>, Vec<(f64, f64)>);
+
+fn row<T>(name: &str, unit: Unit, better: Better, figure: fn(&T) -> f64) -> Row<T> {
+    (Metric::new(name, unit, better), figure)
 }
 
-/// Starts the servers of `columns`, runs `measure` against each in turn,
+/// What a table is, besides its rows: the scenario and title, the
+/// transport, the rounds, and which rows list every round in a note.
+struct Table<T> {
+    scenario: String,
+    title: String,
+    transport: Transport,
+    rounds: usize,
+    rows: Vec<Row<T>>,
+    every_round: &'static [usize],
+    /// The figures the table shows, from a server's rounds: by default the
+    /// median round of the first row.
+    reported: fn(&[Row<T>], &[T]) -> Result<Reported>,
+}
+
+/// Starts the servers of `columns`, runs `run` against each in turn,
 /// `rounds` times, reversing the order every other round so that a
 /// disturbance from elsewhere on the machine does not always land on the
-/// same server, and stops them (every one is stopped or killed, error or
-/// not). Notes say which optional server was skipped and how each ended.
-fn side_by_side<T>(
+/// same server, stops them (each is stopped or killed, error or not), and
+/// makes the table.
+fn measure<T>(
     setup: &mut Setup,
-    label: &str,
-    transport: Transport,
-    columns: Vec<Column>,
-    rounds: usize,
-    measure: impl Fn(&Server) -> Result<T>,
-) -> Result<(Vec<Rounds<T>>, Vec<String>)> {
-    let mut notes = Vec::new();
+    (columns, mut notes): (Vec<Column>, Vec<String>),
+    table: Table<T>,
+    run: impl Fn(&Server) -> Result<T>,
+) -> Result<Measured> {
     let mut servers = Vec::new();
-    for column in columns {
-        match Server::start(&column.spec, transport, &setup.bin_dir, setup.server_cpu) {
-            Ok(server) => servers.push((server, column.spec.about())),
-            Err(err) if column.optional => {
-                notes.push(format!("{} skipped: {err:#}", column.spec.text));
-            }
+    for Column { spec, optional } in columns {
+        match Server::start(&spec, table.transport, &setup.bin_dir, setup.server_cpu) {
+            Ok(server) => servers.push((server, spec.about(), Vec::new())),
+            Err(err) if optional => notes.push(format!("{} skipped: {err:#}", spec.text)),
             Err(err) => return Err(err),
         }
     }
-    let mut measured: Vec<Vec<T>> = servers.iter().map(|_| Vec::new()).collect();
-    for round in 0..rounds {
+    for round in 0..table.rounds {
         let mut order: Vec<usize> = (0..servers.len()).collect();
         if round % 2 == 1 {
             order.reverse();
         }
         for index in order {
-            let server = &servers[index].0;
+            let (server, _, outcomes) = &mut servers[index];
             let started = Instant::now();
-            let outcome = measure(server).with_context(|| format!("against `{}`", server.name))?;
-            let what = format!("{label}, round {}, {}", round + 1, server.name);
+            outcomes.push(run(server).with_context(|| format!("against `{}`", server.name))?);
+            let what = format!("{}, round {}, {}", table.scenario, round + 1, server.name);
             setup.progress.finished(&what, started.elapsed());
-            measured[index].push(outcome);
         }
     }
-    let mut said = Vec::new();
-    let mut all = Vec::new();
-    for ((server, about), outcomes) in servers.into_iter().zip(measured) {
-        let name = server.name.clone();
+    let (mut figures, mut said) = (Vec::new(), Vec::new());
+    for (server, about, outcomes) in servers {
+        let rounds = outcomes
+            .iter()
+            .map(|o| table.rows.iter().map(|(_, f)| f(o)).collect())
+            .collect();
+        let (reported, latency) = (table.reported)(&table.rows, &outcomes)?;
+        figures.push(ServerFigures {
+            name: server.name.clone(),
+            rounds,
+            reported,
+            latency,
+        });
         said.extend(server.stop()?);
         if !notes.contains(&about) {
             notes.push(about);
         }
-        all.push(Rounds { name, outcomes });
     }
     notes.extend(said);
-    Ok((all, notes))
+    let metrics: Vec<Metric> = table.rows.into_iter().map(|(m, _)| m).collect();
+    let every = table
+        .every_round
+        .iter()
+        .map(|&i| every_round(&metrics[i], &figures, i));
+    notes.splice(0..0, every);
+    Ok(Measured {
+        scenario: table.scenario,
+        title: table.title,
+        conns: None,
+        metrics,
+        servers: figures,
+        notes,
+    })
+}
+
+/// The figures of the median round by the first row.
+fn median_round<T>(rows: &[Row<T>], outcomes: &[T]) -> Result<Reported> {
+    let mut by_first: Vec<&T> = outcomes.iter().collect();
+    by_first.sort_by(|a, b| rows[0].1(a).total_cmp(&rows[0].1(b)));
+    let median = by_first
+        .get((outcomes.len().max(1) - 1) / 2)
+        .context("no round ran")?;
+    Ok((rows.iter().map(|(_, f)| f(median)).collect(), Vec::new()))
+}
+
+/// `every round, requests/s — ours: 1 000/s, 1 020/s; tokio: …`.
+fn every_round(metric: &Metric, servers: &[ServerFigures], index: usize) -> String {
+    let lists: Vec<String> = servers
+        .iter()
+        .map(|s| {
+            let figures: Vec<String> = s
+                .rounds
+                .iter()
+                .map(|r| format_value(r[index], metric.unit))
+                .collect();
+            format!("{}: {}", s.name, figures.join(", "))
+        })
+        .collect();
+    format!("every round, {} — {}", metric.name, lists.join("; "))
 }
 
 /// The tcp ping-pong at `conns` connections.
@@ -192,26 +242,21 @@ pub fn tcp_table(setup: &mut Setup, conns: u32) -> Result<Measured> {
         measure: args.measure(),
     };
     let title = format!(
-        "tcp ping-pong: {} × {} B, {} s measured per server in {PINGPONG_ROUNDS} \
-         alternating rounds, each after a {} s warm-up; requests/s of the median round, \
-         latency and CPU over all rounds",
-        count(conns, "connection"),
+        "tcp ping-pong: {} × {} B, {}",
+        count(conns.into(), "connection"),
         config.len,
-        args.secs,
-        config.warmup.as_secs_f64()
+        pingpong_rounds(args, "requests/s")
     );
-    let (columns, mut notes) = columns(args, &setup.servers, Scenario::Tcp);
-    let label = format!("tcp --conns={conns}");
-    let (rounds, said) = side_by_side(
-        setup,
-        &label,
+    let columns = columns(args, &setup.servers, Scenario::Tcp);
+    let table = exchange_table(
+        format!("tcp --conns={conns}"),
+        title,
         Transport::Tcp,
-        columns,
-        PINGPONG_ROUNDS,
-        |server| pingpong::run(server.addr, server.pid, &config),
-    )?;
-    notes.extend(said);
-    let mut measured = exchange_table(label, title, &pingpong::EXCHANGE, rounds, notes)?;
+        &pingpong::EXCHANGE,
+    );
+    let mut measured = measure(setup, columns, table, |s| {
+        pingpong::run(s.addr, s.pid, &config)
+    })?;
     measured.conns = Some(conns);
     Ok(measured)
 }
@@ -225,33 +270,37 @@ pub fn udp_table(setup: &mut Setup) -> Result<Measured> {
         measure: args.measure(),
     };
     let title = format!(
-        "udp ping-pong: one socket, one {} B datagram in flight, {} s measured per server in \
-         {PINGPONG_ROUNDS} alternating rounds, each after a {} s warm-up; datagrams/s of the \
-         median round, latency and CPU over all rounds",
+        "udp ping-pong: one socket, one {} B datagram in flight, {}",
         config.len,
-        args.secs,
-        config.warmup.as_secs_f64()
+        pingpong_rounds(args, "datagrams/s")
     );
-    let (columns, mut notes) = columns(args, &setup.servers, Scenario::Udp);
-    let (rounds, said) = side_by_side(
-        setup,
-        "udp",
-        Transport::Udp,
-        columns,
-        PINGPONG_ROUNDS,
-        |server| udp::run(server.addr, server.pid, &config),
-    )?;
-    notes.extend(said);
-    exchange_table("udp".to_owned(), title, &udp::EXCHANGE, rounds, notes)
+    let columns = columns(args, &setup.servers, Scenario::Udp);
+    let table = exchange_table("udp".to_owned(), title, Transport::Udp, &udp::EXCHANGE);
+    measure(setup, columns, table, |s| udp::run(s.addr, s.pid, &config))
 }
 
-/// A figure of an exchange [`Outcome`].
-type Figure = fn(&Outcome) -> f64;
+/// How a ping-pong's rounds went, for its title.
+fn pingpong_rounds(args: &Args, rate: &str) -> String {
+    format!(
+        "{} s measured per server in {PINGPONG_ROUNDS} alternating rounds, each after a {} s \
+         warm-up; {rate} of the median round, latency and CPU over all rounds",
+        args.secs,
+        args.warmup().as_secs_f64()
+    )
+}
 
-/// The rows of either ping-pong, named after what it exchanges.
-fn exchange_rows(names: &Exchange) -> Vec<(Metric, Figure)> {
-    let row = |name: &str, unit, better, figure: Figure| (Metric::new(name, unit, better), figure);
-    let mut rows = vec![
+/// The percentiles the latency chart draws.
+const PERCENTILES: [f64; 7] = [50.0, 75.0, 90.0, 95.0, 99.0, 99.9, 99.99];
+
+/// Either ping-pong's table: rows named after what it exchanges; the
+/// median round's rate, and every other figure over all rounds merged.
+fn exchange_table(
+    scenario: String,
+    title: String,
+    transport: Transport,
+    names: &Exchange,
+) -> Table<Outcome> {
+    let mut rows: Vec<Row<Outcome>> = vec![
         row(
             names.per_second,
             Unit::PerSecond,
@@ -292,9 +341,8 @@ fn exchange_rows(names: &Exchange) -> Vec<(Metric, Figure)> {
             Outcome::client_cores,
         ),
         // Where a round trip goes: how often each side slept and had to be
-        // woken (see `sleeps.rs`). Fewer server sleeps is what spinning
-        // buys; preemptions and the load generator's sleeps describe the
-        // run, not the server.
+        // woken (`procfs.rs`). Fewer server sleeps is what spinning buys;
+        // preemptions and the load generator's sleeps describe the run.
         row(
             names.server_sleeps_per,
             Unit::PerEvent,
@@ -320,203 +368,122 @@ fn exchange_rows(names: &Exchange) -> Vec<(Metric, Figure)> {
     if let Some(lost) = names.lost {
         rows.push(row(lost, Unit::Count, Better::Lower, |o| o.lost as f64));
     }
-    rows
+    Table {
+        scenario,
+        title,
+        transport,
+        rounds: PINGPONG_ROUNDS,
+        rows,
+        // The machine's speed can change between rounds for every server
+        // alike, so each round's rate, CPU and sleeps show beside the
+        // merged figures.
+        every_round: &[0, 4, 8],
+        reported: |rows, outcomes| {
+            let merged = Outcome::merge(outcomes)?;
+            let mut reported: Vec<f64> = rows.iter().map(|(_, f)| f(&merged)).collect();
+            reported[0] = median(outcomes.iter().map(Outcome::per_second));
+            let latency = PERCENTILES
+                .iter()
+                .map(|&q| (q, percentile(&merged, q)))
+                .collect();
+            Ok((reported, latency))
+        },
+    }
 }
 
 fn percentile(outcome: &Outcome, q: f64) -> f64 {
     outcome.latency.value_at_percentile(q) as f64
 }
 
-/// The percentiles the latency chart draws.
-const PERCENTILES: [f64; 7] = [50.0, 75.0, 90.0, 95.0, 99.0, 99.9, 99.99];
-
-/// Either ping-pong's table: each round's figures, then the median round's
-/// rate and every other figure over all rounds merged.
-fn exchange_table(
-    scenario: String,
-    title: String,
-    names: &Exchange,
-    rounds: Vec<Rounds<Outcome>>,
-    mut notes: Vec<String>,
-) -> Result<Measured> {
-    let rows = exchange_rows(names);
-    let mut servers = Vec::new();
-    for server in &rounds {
-        let merged = Outcome::merge(&server.outcomes)?;
-        let figures = |o: &Outcome| rows.iter().map(|(_, f)| f(o)).collect::<Vec<f64>>();
-        let per_round: Vec<Vec<f64>> = server.outcomes.iter().map(figures).collect();
-        let mut reported = figures(&merged);
-        reported[0] = median(per_round.iter().map(|r| r[0]));
-        servers.push(ServerFigures {
-            name: server.name.clone(),
-            rounds: per_round,
-            reported,
-            latency: PERCENTILES
-                .iter()
-                .map(|&q| (q, percentile(&merged, q)))
-                .collect(),
-        });
-    }
-    let metrics: Vec<Metric> = rows.into_iter().map(|(m, _)| m).collect();
-    // The machine's speed can change between rounds for every server
-    // alike, so each round's figure shows beside the merged ones.
-    let every: Vec<String> = [0, 4, 8]
-        .iter()
-        .map(|&index| every_round(&metrics[index], &servers, index))
-        .collect();
-    notes.splice(0..0, every);
-    Ok(Measured {
-        scenario,
-        title,
-        conns: None,
-        metrics,
-        servers,
-        notes,
-    })
-}
-
-/// `every round, requests/s — ours: 1 000, 1 020; tokio: …`.
-fn every_round(metric: &Metric, servers: &[ServerFigures], index: usize) -> String {
-    let lists: Vec<String> = servers
-        .iter()
-        .map(|s| {
-            let figures: Vec<String> = s
-                .rounds
-                .iter()
-                .map(|r| crate::report::format_value(r[index], metric.unit))
-                .collect();
-            format!("{}: {}", s.name, figures.join(", "))
-        })
-        .collect();
-    format!("every round, {} — {}", metric.name, lists.join("; "))
-}
-
 /// The bulk transfer: the median round of each server by throughput.
 pub fn bulk_table(setup: &mut Setup) -> Result<Measured> {
     let bytes = setup.args.bytes;
-    let (columns, mut notes) = columns(&setup.args, &setup.servers, Scenario::Bulk);
-    let (rounds, said) = side_by_side(
-        setup,
-        "bulk",
-        Transport::Tcp,
-        columns,
-        BULK_ROUNDS,
-        |server| bulk::run(server.addr, server.pid, bytes),
-    )?;
-    let metrics = vec![
-        Metric::new("throughput", Unit::GigabytesPerSecond, Better::Higher),
-        Metric::new("server CPU/GB", Unit::Nanos, Better::Lower),
-        Metric::new("… of which in user space", Unit::Nanos, Better::Lower),
-        Metric::new("elapsed", Unit::Nanos, Better::Lower),
-    ];
-    let servers: Vec<ServerFigures> = rounds
-        .iter()
-        .map(|server| {
-            let per_round: Vec<Vec<f64>> = server
-                .outcomes
-                .iter()
-                .map(|o| {
-                    vec![
-                        o.gigabytes_per_second(),
-                        o.server_cpu_per_gigabyte_ns(CpuTime::total),
-                        o.server_cpu_per_gigabyte_ns(|cpu| cpu.user),
-                        o.elapsed.as_nanos() as f64,
-                    ]
-                })
-                .collect();
-            let mut by_rate = per_round.clone();
-            by_rate.sort_by(|a, b| a[0].total_cmp(&b[0]));
-            let reported = by_rate[(by_rate.len().max(1) - 1) / 2].clone();
-            ServerFigures {
-                name: server.name.clone(),
-                rounds: per_round,
-                reported,
-                latency: Vec::new(),
-            }
-        })
-        .collect();
-    notes.insert(0, every_round(&metrics[0], &servers, 0));
-    notes.insert(
-        1,
-        "every byte echoed was checked against what was sent; GB = 10^9 bytes each way".to_owned(),
-    );
-    notes.extend(said);
-    Ok(Measured {
+    let columns = columns(&setup.args, &setup.servers, Scenario::Bulk);
+    let table = Table {
         scenario: "bulk".to_owned(),
         title: format!(
             "bulk: one connection streams {bytes} bytes and reads the echo concurrently \
-             (median of {BULK_ROUNDS} alternating rounds)"
+             (median of {BULK_ROUNDS} alternating rounds); every byte echoed is checked \
+             against what was sent; GB = 10^9 bytes each way"
         ),
-        conns: None,
-        metrics,
-        servers,
-        notes,
-    })
+        transport: Transport::Tcp,
+        rounds: BULK_ROUNDS,
+        rows: vec![
+            row(
+                "throughput",
+                Unit::GigabytesPerSecond,
+                Better::Higher,
+                bulk::Outcome::gigabytes_per_second,
+            ),
+            row("server CPU/GB", Unit::Nanos, Better::Lower, |o| {
+                o.server_cpu_per_gigabyte_ns(CpuTime::total)
+            }),
+            row(
+                "… of which in user space",
+                Unit::Nanos,
+                Better::Lower,
+                |o| o.server_cpu_per_gigabyte_ns(|cpu| cpu.user),
+            ),
+            row("elapsed", Unit::Nanos, Better::Lower, |o| {
+                o.elapsed.as_nanos() as f64
+            }),
+        ],
+        every_round: &[0],
+        reported: median_round,
+    };
+    measure(setup, columns, table, |s| bulk::run(s.addr, s.pid, bytes))
 }
 
 /// Idle connections: the server's memory per connection.
 pub fn idle_table(setup: &mut Setup) -> Result<Measured> {
-    let count = setup.args.count as usize;
-    let (mut columns, mut notes) = columns(&setup.args, &setup.servers, Scenario::Idle);
+    let idle = setup.args.count as usize;
+    let (mut columns, notes) = columns(&setup.args, &setup.servers, Scenario::Idle);
     // Room for the warm-up and sample connections on top of the idle ones.
-    for column in &mut columns {
-        if column.spec.text == "ours" {
-            column.spec =
-                ServerSpec::preset("ours", &["--max-conns".into(), (count + 64).to_string()]);
-        }
+    for column in columns.iter_mut().filter(|c| c.spec.text == "ours") {
+        column.spec = ServerSpec::preset("ours", &["--max-conns".into(), (idle + 64).to_string()]);
     }
-    let (rounds, said) = side_by_side(setup, "idle", Transport::Tcp, columns, 1, |server| {
-        idle::run(server.addr, server.pid, count)
-    })?;
-    let metrics = vec![
-        Metric::new("server RSS/connection", Unit::Bytes, Better::Lower),
-        Metric::new("server RSS before", Unit::Bytes, Better::Neither),
-        Metric::new("server RSS with all open", Unit::Bytes, Better::Neither),
-        Metric::new(
-            "sampled connections that echoed",
-            Unit::Count,
-            Better::Neither,
-        ),
-    ];
-    let mut servers = Vec::new();
-    for server in &rounds {
-        let o = server.outcomes.first().context("no idle round ran")?;
-        let figures = vec![
-            o.bytes_per_connection(),
-            o.rss_before as f64,
-            o.rss_after as f64,
-            o.sampled as f64,
-        ];
-        if o.source_addrs > 1 {
-            notes.push(format!(
-                "{}: ephemeral ports ran out; connections came from {} source addresses in 127.0.0.0/8",
-                server.name, o.source_addrs
-            ));
-        }
-        servers.push(ServerFigures {
-            name: server.name.clone(),
-            rounds: vec![figures.clone()],
-            reported: figures,
-            latency: Vec::new(),
-        });
-    }
-    notes.extend(said);
-    Ok(Measured {
+    let table = Table {
         scenario: "idle".to_owned(),
-        title: format!("idle: {}", count_of(count as u64, "idle connection")),
-        conns: None,
-        metrics,
-        servers,
-        notes,
+        title: format!("idle: {}", count(idle as u64, "idle connection")),
+        transport: Transport::Tcp,
+        rounds: 1,
+        rows: vec![
+            row(
+                "server RSS/connection",
+                Unit::Bytes,
+                Better::Lower,
+                idle::Outcome::bytes_per_connection,
+            ),
+            row("server RSS before", Unit::Bytes, Better::Neither, |o| {
+                o.rss_before as f64
+            }),
+            row(
+                "server RSS with all open",
+                Unit::Bytes,
+                Better::Neither,
+                |o| o.rss_after as f64,
+            ),
+            row(
+                "sampled connections that echoed",
+                Unit::Count,
+                Better::Neither,
+                |o| o.sampled as f64,
+            ),
+            // Above 1 when one address ran out of ephemeral ports.
+            row("source addresses used", Unit::Count, Better::Neither, |o| {
+                o.source_addrs as f64
+            }),
+        ],
+        every_round: &[],
+        reported: median_round,
+    };
+    measure(setup, (columns, notes), table, |s| {
+        idle::run(s.addr, s.pid, idle)
     })
 }
 
 /// `1 connection`, `50 connections`.
-fn count(n: u32, noun: &str) -> String {
-    count_of(u64::from(n), noun)
-}
-
-fn count_of(n: u64, noun: &str) -> String {
+fn count(n: u64, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
     } else {
@@ -533,11 +500,8 @@ mod tests {
     fn names(args: &[&str], scenario: Scenario) -> Vec<String> {
         let args = Args::parse_from(std::iter::once("bench").chain(args.iter().copied()));
         let given = args.check().unwrap();
-        columns(&args, &given, scenario)
-            .0
-            .into_iter()
-            .map(|c| c.spec.text)
-            .collect()
+        let columns = columns(&args, &given, scenario).0;
+        columns.into_iter().map(|c| c.spec.text).collect()
     }
 
     #[test]
@@ -568,13 +532,11 @@ mod tests {
                 "go-io-copy"
             ]
         );
-        assert_eq!(
-            names(
-                &["--server", "127.0.0.1:9", "--server", "tokio"],
-                Scenario::Udp
-            ),
-            ["127.0.0.1:9", "tokio"]
+        let given = names(
+            &["--server", "127.0.0.1:9", "--server", "tokio"],
+            Scenario::Udp,
         );
+        assert_eq!(given, ["127.0.0.1:9", "tokio"]);
     }
 
     #[test]
@@ -582,8 +544,7 @@ mod tests {
         let args = Args::parse_from(["bench", "tcp", "--conns", "1,50", "--secs", "4"]);
         let plan = plan(&args, &[]);
         // 2 tables × 4 rounds × 4 servers, each 0.2 s warm-up + 1 s.
-        assert_eq!(plan.len(), 32);
-        assert_eq!(plan[0], Duration::from_millis(1200));
+        assert_eq!((plan.len(), plan[0]), (32, Duration::from_millis(1200)));
         assert_eq!(count(1, "connection"), "1 connection");
         assert_eq!(count(50, "connection"), "50 connections");
     }
