@@ -25,23 +25,38 @@ pub enum Error {
         what: String,
         timeout: Duration,
     },
-    /// The child closed `stream` before printing `what`.
+    /// The child closed `stream` before printing `what`, or (`kept:
+    /// false`) `what` would be past the lines the harness keeps.
     Ended {
         label: String,
         stream: Stream,
         what: String,
-    },
-    /// `what` would be past the lines the harness keeps.
-    NotKept {
-        label: String,
-        stream: Stream,
-        what: String,
+        kept: bool,
     },
     /// The child did not exit within `timeout`, so it was killed.
     Killed { label: String, timeout: Duration },
-    /// The child's first line is not `listening on <addr>` (port 0 included:
-    /// the line must tell the port the kernel chose).
+    /// The first line is not `listening on <addr>` with a port that is not 0.
     NotListening { label: String, line: String },
+}
+
+impl Error {
+    pub(crate) fn ended(label: String, stream: Stream, what: String) -> Error {
+        Error::Ended {
+            label,
+            stream,
+            what,
+            kept: true,
+        }
+    }
+
+    pub(crate) fn not_kept(label: String, stream: Stream, what: String) -> Error {
+        Error::Ended {
+            label,
+            stream,
+            what,
+            kept: false,
+        }
+    }
 }
 
 impl fmt::Display for Error {
@@ -54,28 +69,35 @@ impl fmt::Display for Error {
                 stream,
                 what,
                 timeout,
-            } => write!(f, "{label}: {what} not on {stream} within {timeout:?}"),
+            } => {
+                write!(f, "{label}: {what} not on {stream} within {timeout:?}")
+            }
             Error::Ended {
                 label,
                 stream,
                 what,
-            } => write!(f, "{label}: {stream} closed before {what}"),
-            Error::NotKept {
+                kept: true,
+            } => {
+                write!(f, "{label}: {stream} closed before {what}")
+            }
+            Error::Ended {
                 label,
                 stream,
                 what,
+                kept: false,
             } => write!(
                 f,
-                "{label}: {what} not among the first {MAX_LINES} lines of {stream}, \
-                 all the harness keeps"
+                "{label}: {what} not among the first {MAX_LINES} lines of {stream}, all the harness keeps"
             ),
             Error::Killed { label, timeout } => {
                 write!(f, "{label}: still running after {timeout:?}; killed it")
             }
-            Error::NotListening { label, line } => write!(
-                f,
-                "{label}: first stdout line is not `listening on <addr>`: {line:?}"
-            ),
+            Error::NotListening { label, line } => {
+                write!(
+                    f,
+                    "{label}: first stdout line is not `listening on <addr>`: {line:?}"
+                )
+            }
         }
     }
 }
@@ -95,8 +117,7 @@ pub(crate) fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        text = format!("{text}: {cause}");
         source = cause.source();
     }
     text

@@ -1,5 +1,5 @@
-//! What a child printed and how it ended: one reader thread per stream,
-//! lines kept in order and bounded, the exit status recorded by the
+//! What a child printed and how it ended: lines read by a thread per
+//! stream, kept in order and bounded, the exit status recorded by the
 //! child's reaper thread, and one condition variable to wait on for any of
 //! it with a deadline.
 //!
@@ -10,10 +10,9 @@
 
 use std::{
     fmt,
-    io::{self, BufRead, BufReader, Read},
+    io::{BufRead, BufReader, Read},
     process::ExitStatus,
     sync::{Arc, Condvar, Mutex, MutexGuard},
-    thread,
     time::Instant,
 };
 
@@ -34,10 +33,7 @@ pub enum Stream {
 
 impl fmt::Display for Stream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Stream::Stdout => "stdout",
-            Stream::Stderr => "stderr",
-        })
+        f.write_str(["stdout", "stderr"][*self as usize])
     }
 }
 
@@ -51,18 +47,8 @@ pub enum EchoLines {
     #[default]
     Silent,
     /// Called at once, on the reader thread, with the child's label, the
-    /// stream and the line: how the demo shows a program's output live,
-    /// with the program's name in front.
+    /// stream and the line: how the demo shows a program's output live.
     Each(Arc<ShowLine>),
-}
-
-impl fmt::Debug for EchoLines {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            EchoLines::Silent => "EchoLines::Silent",
-            EchoLines::Each(_) => "EchoLines::Each(..)",
-        })
-    }
 }
 
 /// The lines of one stream.
@@ -71,7 +57,7 @@ pub(crate) struct Lines {
     /// Without their `\n`.
     pub(crate) kept: Vec<String>,
     /// The last kept line had no `\n` (the child ended mid-line).
-    pub(crate) unterminated: bool,
+    unterminated: bool,
     /// Lines not kept because of [`MAX_LINES`].
     pub(crate) dropped: usize,
     /// Closed: the child, and anything holding its pipe, is gone.
@@ -82,19 +68,19 @@ impl Lines {
     /// The exact text of the kept lines from `from` on.
     pub(crate) fn text_from(&self, from: usize) -> String {
         let rest = self.kept.get(from..).unwrap_or_default();
-        let mut text = rest.join("\n");
-        if !rest.is_empty() && !self.unterminated {
-            text.push('\n');
-        }
-        text
+        let end = if rest.is_empty() || self.unterminated {
+            ""
+        } else {
+            "\n"
+        };
+        rest.join("\n") + end
     }
 }
 
 /// Everything the threads watching one child have seen.
 #[derive(Debug, Default)]
 pub(crate) struct Captured {
-    stdout: Lines,
-    stderr: Lines,
+    streams: [Lines; 2],
     /// Set when the child is reaped: from then on its pid may belong to
     /// another process, so nothing may signal it.
     pub(crate) status: Option<ExitStatus>,
@@ -102,21 +88,11 @@ pub(crate) struct Captured {
 
 impl Captured {
     pub(crate) fn of(&self, stream: Stream) -> &Lines {
-        match stream {
-            Stream::Stdout => &self.stdout,
-            Stream::Stderr => &self.stderr,
-        }
-    }
-
-    fn of_mut(&mut self, stream: Stream) -> &mut Lines {
-        match stream {
-            Stream::Stdout => &mut self.stdout,
-            Stream::Stderr => &mut self.stderr,
-        }
+        &self.streams[stream as usize]
     }
 
     pub(crate) fn all_closed(&self) -> bool {
-        self.stdout.closed && self.stderr.closed
+        self.streams.iter().all(|lines| lines.closed)
     }
 }
 
@@ -140,8 +116,8 @@ impl Output {
         self.changed.notify_all();
     }
 
-    /// Waits until `check` returns an answer, re-asking after each change a
-    /// reader thread records; `None` at `deadline`.
+    /// Waits until `check` returns an answer, re-asking after each change;
+    /// `None` at `deadline`.
     pub(crate) fn wait<T>(
         &self,
         deadline: Instant,
@@ -156,71 +132,51 @@ impl Output {
             if left.is_zero() {
                 return None;
             }
-            captured = self
-                .changed
-                .wait_timeout(captured, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            let waited = self.changed.wait_timeout(captured, left);
+            captured = waited.unwrap_or_else(|e| e.into_inner()).0;
         }
     }
 
-    /// Starts the thread that reads `pipe` to its end into `stream`.
-    pub(crate) fn read(
-        self: &Arc<Self>,
-        pipe: impl Read + Send + 'static,
-        stream: Stream,
-        label: &str,
-        echo: EchoLines,
-    ) -> io::Result<()> {
-        let output = Arc::clone(self);
-        let owned_label = label.to_owned();
-        thread::Builder::new()
-            .name(format!("{stream} of {label}"))
-            .spawn(move || {
-                let mut reader = BufReader::new(pipe);
-                let mut line = Vec::new();
-                // Ends at end of stream or on a read error (the pipe is ours
-                // and local, so an error means the same: nothing more comes).
-                while let Ok(Some(ended)) = read_line_bounded(&mut reader, &mut line, MAX_LINE_LEN)
-                {
-                    let text = String::from_utf8_lossy(&line).into_owned();
-                    if let EchoLines::Each(show) = &echo {
-                        show(&owned_label, stream, &text);
-                    }
-                    output.update(|captured| {
-                        let lines = captured.of_mut(stream);
-                        if lines.dropped == 0 && lines.kept.len() < MAX_LINES {
-                            lines.kept.push(text);
-                            lines.unterminated = !ended;
-                        } else {
-                            lines.dropped += 1;
-                        }
-                    });
+    /// Reads `pipe` to its end into `stream`, showing each line as `echo`
+    /// says (on the calling thread: the child's reader thread).
+    pub(crate) fn read(&self, pipe: impl Read, stream: Stream, label: &str, echo: &EchoLines) {
+        let mut reader = BufReader::new(pipe);
+        let mut line = Vec::new();
+        // Ends at end of stream or on a read error (the pipe is ours and
+        // local, so an error means the same: nothing more comes).
+        while let Some(ended) = read_line_bounded(&mut reader, &mut line, MAX_LINE_LEN) {
+            let text = String::from_utf8_lossy(&line).into_owned();
+            if let EchoLines::Each(show) = echo {
+                show(label, stream, &text);
+            }
+            self.update(|captured| {
+                let lines = &mut captured.streams[stream as usize];
+                if lines.dropped == 0 && lines.kept.len() < MAX_LINES {
+                    lines.kept.push(text);
+                    lines.unterminated = !ended;
+                } else {
+                    lines.dropped += 1;
                 }
-                output.update(|captured| captured.of_mut(stream).closed = true);
-            })?;
-        Ok(())
+            });
+        }
+        self.update(|captured| captured.streams[stream as usize].closed = true);
     }
 }
 
 /// Reads one line (without its `\n`) into `line`, keeping at most `max`
 /// bytes of it. `Some(true)` for a line ended by `\n`, `Some(false)` for a
-/// last line without one, `None` at end of stream.
-fn read_line_bounded(
-    reader: &mut impl BufRead,
-    line: &mut Vec<u8>,
-    max: usize,
-) -> io::Result<Option<bool>> {
+/// last line without one, `None` at the end of the stream or on an error.
+fn read_line_bounded(reader: &mut impl BufRead, line: &mut Vec<u8>, max: usize) -> Option<bool> {
     line.clear();
     let mut any = false;
     loop {
         let available = match reader.fill_buf() {
             Ok(buf) => buf,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
         };
         if available.is_empty() {
-            return Ok(any.then_some(false));
+            return any.then_some(false);
         }
         any = true;
         let (chunk, used) = match available.iter().position(|&b| b == b'\n') {
@@ -229,10 +185,10 @@ fn read_line_bounded(
         };
         let room = max.saturating_sub(line.len());
         line.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        let found_newline = used > chunk.len();
+        let ended = used > chunk.len();
         reader.consume(used);
-        if found_newline {
-            return Ok(Some(true));
+        if ended {
+            return Some(true);
         }
     }
 }
@@ -242,24 +198,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn long_lines_are_cut_and_a_last_line_may_lack_its_newline() {
-        let mut reader = io::Cursor::new(b"abcdef\r\nxy".to_vec());
+    fn long_lines_are_cut_and_the_exact_text_is_rebuilt() {
+        let mut reader = std::io::Cursor::new(b"abcdef\r\nxy".to_vec());
         let mut line = Vec::new();
-        assert_eq!(
-            read_line_bounded(&mut reader, &mut line, 4).unwrap(),
-            Some(true)
-        );
+        assert_eq!(read_line_bounded(&mut reader, &mut line, 4), Some(true));
         assert_eq!(line, b"abcd");
-        assert_eq!(
-            read_line_bounded(&mut reader, &mut line, 10).unwrap(),
-            Some(false)
-        );
+        assert_eq!(read_line_bounded(&mut reader, &mut line, 10), Some(false));
         assert_eq!(line, b"xy");
-        assert_eq!(read_line_bounded(&mut reader, &mut line, 4).unwrap(), None);
-    }
-
-    #[test]
-    fn the_exact_text_is_rebuilt_from_the_lines() {
+        assert_eq!(read_line_bounded(&mut reader, &mut line, 4), None);
         let lines = |kept: &[&str], unterminated| Lines {
             kept: kept.iter().map(|s| s.to_string()).collect(),
             unterminated,
@@ -268,6 +214,5 @@ mod tests {
         assert_eq!(lines(&["a\r", "b"], true).text_from(0), "a\r\nb");
         assert_eq!(lines(&["a", "b"], false).text_from(1), "b\n");
         assert_eq!(lines(&["a"], false).text_from(1), "");
-        assert_eq!(lines(&[], false).text_from(0), "");
     }
 }

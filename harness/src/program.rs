@@ -1,27 +1,27 @@
-//! [`Program`]: a running child. Started in its own group with its output
+//! [`Program`]: a running child, started in its own group with its output
 //! captured, waited for with deadlines, stopped with SIGTERM, and killed
 //! with its whole group when dropped.
 //!
-//! It has two faces over one machinery. A tool (the demo, compare, the
-//! bench) calls the fallible methods, whose failures are [`Error`] values
-//! it can record and go on from. A test calls the short ones
-//! ([`Program::listening_addr`], [`Program::stdout_until`], …), each a
-//! panic that names the program and what it printed, each bounded by
-//! [`DEADLINE`] unless the test says otherwise. Both read lines in order:
-//! a line read once is not read again.
+//! Two faces over one machinery. A tool (the demo, compare, the bench)
+//! calls the fallible methods, whose failures are [`Error`] values it can
+//! record and go on from. A test calls the short ones
+//! ([`Program::listening_addr`], [`Program::stdout_until`], …), each a panic
+//! naming the program and what it printed, each bounded by [`DEADLINE`]
+//! unless the test says otherwise. Both read lines in order: a line read
+//! once is not read again.
 //!
 //! Each child has a reaper thread that blocks until the child exits, kills
 //! what is left of its group, reaps it and records the status where every
-//! wait can see it. So a wait with a deadline is a wait on a condition
+//! wait sees it. So a wait with a deadline is a wait on a condition
 //! variable: no polling, and no SIGCHLD handler (which would interrupt
-//! blocking calls with timeouts, a `recv_from` say, on every other thread
-//! of the process whenever any child exits).
+//! blocking calls with timeouts on every other thread whenever any child
+//! exits).
 
 use std::{
     cell::{Cell, OnceCell},
-    io::Write,
+    io::{self, Write},
     net::{SocketAddr, TcpStream},
-    process::{Child, ChildStdin, Command, ExitStatus, Stdio},
+    process::{Command, ExitStatus, Stdio},
     sync::Arc,
     thread,
     time::{Duration, Instant},
@@ -31,7 +31,7 @@ use crate::{
     EchoLines, Error, Stream, describe,
     error::chain,
     group::{reap_registered, spawn_grouped},
-    output::Output,
+    output::{Captured, Output},
     sys::{self, Group},
 };
 
@@ -69,6 +69,19 @@ pub struct Finished {
     pub stderr: String,
 }
 
+/// Starts a named thread; its failure is the child's [`Error::Io`].
+fn spawn(label: &str, role: &str, run: impl FnOnce() + Send + 'static) -> Result<(), Error> {
+    let name = format!("{role} of {label}");
+    match thread::Builder::new().name(name).spawn(run) {
+        Ok(_) => Ok(()),
+        Err(source) => Err(Error::Io {
+            label: label.to_owned(),
+            doing: "start a thread",
+            source,
+        }),
+    }
+}
+
 impl Program {
     /// Starts `command` as `label`, in its own process group, with stdout
     /// and stderr captured (and shown as `echo` says). `stdin` is written
@@ -93,15 +106,29 @@ impl Program {
             command: describe(&command),
             source,
         })?;
-        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-        let pipe = child.stdin.take();
+        let (stdout, stderr, pipe) = (child.stdout.take(), child.stderr.take(), child.stdin.take());
         let output = Arc::new(Output::default());
         let pid = child.id();
-        if let Err(source) = reap_when_it_exits(child, Arc::clone(&group), Arc::clone(&output)) {
-            // Without its reaper the child cannot be waited for: stop it
-            // now (it stays a zombie until we exit, a rare leak).
+        let (reaped_group, reaped) = (Arc::clone(&group), Arc::clone(&output));
+        let reaper = spawn(label, "reaper", move || {
+            sys::wait_for_exit_unreaped(&child);
+            // Reaping and recording under one lock: see `Program::send`.
+            reap_registered(pid, || {
+                reaped.update(|captured| {
+                    // A zombie now: its pid, and so its group id, cannot be
+                    // reused yet. Anything it left in its group (a shell's
+                    // background job holding our pipes) goes with it.
+                    reaped_group.kill();
+                    // An error means the interrupt handler reaped it.
+                    let status = child.wait().unwrap_or_else(|_| sys::killed_status());
+                    captured.status = Some(status);
+                })
+            });
+        });
+        if let Err(e) = reaper {
+            // Without its reaper the child cannot be waited for.
             group.kill();
-            return Err(io_error(label, "start its reaper thread", source));
+            return Err(e);
         }
         // From here on the guard owns the child: any early return kills it.
         let program = Program {
@@ -113,18 +140,23 @@ impl Program {
             listening: OnceCell::new(),
             read: [Cell::new(0), Cell::new(0)],
         };
-        let reading = |started: std::io::Result<()>| {
-            started.map_err(|source| io_error(label, "start an output reader thread", source))
-        };
-        let (stdout, stderr) = (stdout.expect("piped"), stderr.expect("piped"));
-        reading(
-            program
-                .output
-                .read(stdout, Stream::Stdout, label, echo.clone()),
-        )?;
-        reading(program.output.read(stderr, Stream::Stderr, label, echo))?;
-        if let (Some(pipe), Some(input)) = (pipe, stdin) {
-            feed(pipe, input, label)?;
+        let out = Arc::clone(&program.output);
+        let (show, label_out) = (echo.clone(), label.to_owned());
+        let stdout = stdout.expect("piped");
+        spawn(label, "stdout", move || {
+            out.read(stdout, Stream::Stdout, &label_out, &show)
+        })?;
+        let err = Arc::clone(&program.output);
+        let label_err = label.to_owned();
+        let stderr = stderr.expect("piped");
+        spawn(label, "stderr", move || {
+            err.read(stderr, Stream::Stderr, &label_err, &echo)
+        })?;
+        if let (Some(mut pipe), Some(input)) = (pipe, stdin) {
+            // A child that prints before it reads must not deadlock us; one
+            // that exits before reading everything closes the pipe: its
+            // business, and the caller's checks will say.
+            spawn(label, "stdin", move || drop(pipe.write_all(&input)))?;
         }
         Ok(program)
     }
@@ -139,6 +171,16 @@ impl Program {
         self.pid
     }
 
+    /// Waits until `check` answers, re-asking at each change; `None` at
+    /// the deadline.
+    fn wait_on<T>(
+        &self,
+        timeout: Duration,
+        check: impl FnMut(&Captured) -> Option<T>,
+    ) -> Option<T> {
+        self.output.wait(Instant::now() + timeout, check)
+    }
+
     /// The next lines of `stream`, up to and including the first that
     /// `done` accepts (`what` names it in an error), waiting for them until
     /// `timeout`. Lines returned are read: the next call starts after them.
@@ -151,6 +193,9 @@ impl Program {
     ) -> Result<Vec<String>, Error> {
         let deadline = Instant::now() + timeout;
         let cursor = &self.read[stream as usize];
+        let error = |kind: fn(String, Stream, String) -> Error| {
+            kind(self.label.clone(), stream, what.to_owned())
+        };
         let mut lines = Vec::new();
         loop {
             let index = cursor.get();
@@ -158,16 +203,8 @@ impl Program {
                 let lines = captured.of(stream);
                 match lines.kept.get(index) {
                     Some(line) => Some(Ok(line.clone())),
-                    None if lines.dropped > 0 => Some(Err(Error::NotKept {
-                        label: self.label.clone(),
-                        stream,
-                        what: what.to_owned(),
-                    })),
-                    None if lines.closed => Some(Err(Error::Ended {
-                        label: self.label.clone(),
-                        stream,
-                        what: what.to_owned(),
-                    })),
+                    None if lines.dropped > 0 => Some(Err(error(Error::not_kept))),
+                    None if lines.closed => Some(Err(error(Error::ended))),
                     None => None,
                 }
             });
@@ -209,24 +246,22 @@ impl Program {
         timeout: Duration,
         mut done: impl FnMut(&[String]) -> bool,
     ) -> Result<(), Error> {
-        let waited = self.output.wait(Instant::now() + timeout, |captured| {
-            if done(&captured.of(Stream::Stdout).kept) {
+        let waited = self.wait_on(timeout, |captured| {
+            let lines = &captured.of(Stream::Stdout).kept;
+            if done(lines) {
                 Some(true)
             } else {
                 captured.all_closed().then_some(false)
             }
         });
+        let (label, stream, what) = (self.label.clone(), Stream::Stdout, what.to_owned());
         match waited {
             Some(true) => Ok(()),
-            Some(false) => Err(Error::Ended {
-                label: self.label.clone(),
-                stream: Stream::Stdout,
-                what: what.to_owned(),
-            }),
+            Some(false) => Err(Error::ended(label, stream, what)),
             None => Err(Error::Timeout {
-                label: self.label.clone(),
-                stream: Stream::Stdout,
-                what: what.to_owned(),
+                label,
+                stream,
+                what,
                 timeout,
             }),
         }
@@ -239,18 +274,19 @@ impl Program {
         if let Some(addr) = self.listening.get() {
             return Ok(*addr);
         }
-        let what = "`listening on <addr>`";
-        let first = self.wait_for_line(Stream::Stdout, what, timeout, |_| true)?;
+        let first =
+            self.wait_for_line(Stream::Stdout, "`listening on <addr>`", timeout, |_| true)?;
         let addr = first
             .trim_end()
             .strip_prefix("listening on ")
-            .and_then(|addr| addr.parse::<SocketAddr>().ok())
-            .filter(|addr| addr.port() != 0)
-            .ok_or_else(|| Error::NotListening {
+            .and_then(|a| a.parse().ok());
+        match addr.filter(|addr: &SocketAddr| addr.port() != 0) {
+            Some(addr) => Ok(*self.listening.get_or_init(|| addr)),
+            None => Err(Error::NotListening {
                 label: self.label.clone(),
-                line: first.clone(),
-            })?;
-        Ok(*self.listening.get_or_init(|| addr))
+                line: first,
+            }),
+        }
     }
 
     /// Sends `signal` (`libc::SIGTERM`, …) to the child itself. A child
@@ -267,22 +303,26 @@ impl Program {
         }
         #[cfg(test)]
         SIGNALS_SENT.with(|sent| sent.set(sent.get() + 1));
-        sys::send_signal(self.pid, signal)
-            .map_err(|source| io_error(&self.label, "send it a signal", source))
+        sys::send_signal(self.pid, signal).map_err(|source| Error::Io {
+            label: self.label.clone(),
+            doing: "send it a signal",
+            source,
+        })
     }
 
     /// Waits for the child to exit, and for its output to be read to the
     /// end. At the deadline the child is killed and this is an error.
     pub fn wait(&mut self, timeout: Duration) -> Result<ExitStatus, Error> {
-        let deadline = Instant::now() + timeout;
-        let Some(status) = self.output.wait(deadline, |captured| captured.status) else {
+        let Some(status) = self.wait_on(timeout, |captured| captured.status) else {
             self.kill();
             return Err(Error::Killed {
                 label: self.label.clone(),
                 timeout,
             });
         };
-        self.wait_for_output_end(deadline.max(Instant::now() + Duration::from_secs(1)));
+        self.wait_on(timeout.max(Duration::from_secs(1)), |c| {
+            c.all_closed().then_some(())
+        });
         Ok(status)
     }
 
@@ -296,27 +336,21 @@ impl Program {
     /// Kills the process group and waits for the reaper. Idempotent.
     pub fn kill(&mut self) {
         {
+            // Under the lock, as in `send`: the group's leader is unreaped.
             let captured = self.output.lock();
             if captured.status.is_some() {
                 return;
             }
-            // Under the lock, as in `send`: the group's leader is unreaped.
             self.group.kill();
         }
-        self.output
-            .wait(Instant::now() + REAP_TIMEOUT, |captured| captured.status);
-        self.wait_for_output_end(Instant::now() + Duration::from_millis(500));
+        self.wait_on(REAP_TIMEOUT, |captured| captured.status);
+        self.wait_on(Duration::from_millis(500), |c| c.all_closed().then_some(()));
     }
 
     /// The exit status if the child has ended (and is reaped), without
     /// waiting.
     pub fn exit_status(&self) -> Option<ExitStatus> {
         self.output.lock().status
-    }
-
-    fn wait_for_output_end(&self, deadline: Instant) {
-        self.output
-            .wait(deadline, |captured| captured.all_closed().then_some(()));
     }
 
     /// Every line printed on `stream` so far, read or not (bounded: see
@@ -338,8 +372,8 @@ impl Program {
     /// Spawns `command` with stdin from `/dev/null` and stdout and stderr
     /// captured; panics if it cannot be started.
     pub fn spawn(command: Command) -> Program {
-        Program::start(&describe(&command), command, None, EchoLines::Silent)
-            .unwrap_or_else(|e| panic!("{}", chain(&e)))
+        let started = Program::start(&describe(&command), command, None, EchoLines::Silent);
+        started.unwrap_or_else(|e| panic!("{}", chain(&e)))
     }
 
     /// Bounds each later wait on this program by `limit` instead of
@@ -349,18 +383,15 @@ impl Program {
         self
     }
 
-    /// Panics with `error` and the lines of `stream` read by the failed call.
-    fn fail(&self, error: &Error, stream: Stream, from: usize) -> ! {
-        let got = self
-            .lines(stream)
-            .split_off(from.min(self.lines(stream).len()));
-        panic!("{}; got {got:#?}", chain(error))
-    }
-
+    /// The next lines of `stream` up to the first `done` accepts, or a
+    /// panic with `error` and the lines the failed call read.
     fn until(&self, stream: Stream, what: &str, done: impl Fn(&str) -> bool) -> Vec<String> {
         let from = self.read[stream as usize].get();
         self.lines_until(stream, what, self.timeout, done)
-            .unwrap_or_else(|e| self.fail(&e, stream, from))
+            .unwrap_or_else(|e| {
+                let got = self.lines(stream).split_off(from);
+                panic!("{}; got {got:#?}", chain(&e))
+            })
     }
 
     /// The address in the program's first stdout line, `listening on
@@ -368,13 +399,12 @@ impl Program {
     /// waits for that line; later calls return the same address.
     pub fn listening_addr(&self) -> SocketAddr {
         assert!(
-            self.listening.get().is_some() || self.read[Stream::Stdout as usize].get() == 0,
-            "{}: ask for listening_addr() before reading stdout: \
-             `listening on` is the first line",
+            self.listening.get().is_some() || self.read[0].get() == 0,
+            "{}: ask for listening_addr() before reading stdout: `listening on` is the first line",
             self.label
         );
         self.announced_addr(self.timeout)
-            .unwrap_or_else(|e| self.fail(&e, Stream::Stdout, 0))
+            .unwrap_or_else(|e| panic!("{}; got {:#?}", chain(&e), self.lines(Stream::Stdout)))
     }
 
     /// A TCP connection to [`Program::listening_addr`] (see [`connect`]).
@@ -434,50 +464,51 @@ impl Program {
     /// Waits for the program to exit: the stdout and stderr lines not read
     /// yet, and the exit status.
     pub fn wait_exit(&mut self) -> (Vec<String>, Vec<String>, ExitStatus) {
-        let (stdout, stderr, status) = self.exit();
-        let rest = |stream, from: usize| self.lines(stream).split_off(from);
-        (
-            rest(Stream::Stdout, stdout),
-            rest(Stream::Stderr, stderr),
-            status,
-        )
+        let status = self.exit();
+        let rest = |stream: Stream| {
+            self.lines(stream)
+                .split_off(self.read[stream as usize].get())
+        };
+        (rest(Stream::Stdout), rest(Stream::Stderr), status)
     }
 
     /// Waits for the program to exit, returning the exact text it printed
     /// that was not read yet (all of it, unless a line method read some).
     pub fn finish(mut self) -> Finished {
-        let (stdout, stderr, status) = self.exit();
-        let text = |stream, from| self.output.lock().of(stream).text_from(from);
+        let status = self.exit();
+        let text = |stream: Stream| {
+            let from = self.read[stream as usize].get();
+            self.output.lock().of(stream).text_from(from)
+        };
         Finished {
             status,
-            stdout: text(Stream::Stdout, stdout),
-            stderr: text(Stream::Stderr, stderr),
+            stdout: text(Stream::Stdout),
+            stderr: text(Stream::Stderr),
         }
     }
 
     /// Both streams to their end, then the exit status, all within one
-    /// timeout: where the unread lines of each stream start, and the status.
-    fn exit(&mut self) -> (usize, usize, ExitStatus) {
+    /// timeout.
+    fn exit(&mut self) -> ExitStatus {
         let deadline = Instant::now() + self.timeout;
         for stream in [Stream::Stdout, Stream::Stderr] {
-            let closed = self.output.wait(deadline, |captured| {
-                captured.of(stream).closed.then_some(())
-            });
-            if closed.is_none() {
+            if self
+                .output
+                .wait(deadline, |c| c.of(stream).closed.then_some(()))
+                .is_none()
+            {
                 let printed = self
                     .lines(stream)
                     .split_off(self.read[stream as usize].get());
+                let (label, timeout) = (&self.label, self.timeout);
                 panic!(
-                    "{}: still running after {:?} ({stream} open); printed {printed:?}",
-                    self.label, self.timeout
+                    "{label}: still running after {timeout:?} ({stream} open); printed {printed:?}"
                 );
             }
         }
         let left = deadline.saturating_duration_since(Instant::now());
-        let status = self
-            .wait(left)
-            .unwrap_or_else(|e| panic!("{}: closed its output but {}", self.label, chain(&e)));
-        (self.read[0].get(), self.read[1].get(), status)
+        let waited = self.wait(left);
+        waited.unwrap_or_else(|e| panic!("{}: closed its output but {}", self.label, chain(&e)))
     }
 }
 
@@ -488,80 +519,24 @@ impl Drop for Program {
     }
 }
 
-fn io_error(label: &str, doing: &'static str, source: std::io::Error) -> Error {
-    Error::Io {
-        label: label.to_owned(),
-        doing,
-        source,
-    }
-}
-
-/// Starts the thread that waits for `child` to exit, kills what is left of
-/// its group, reaps it and records its status in `output`.
-fn reap_when_it_exits(
-    mut child: Child,
-    group: Arc<Group>,
-    output: Arc<Output>,
-) -> std::io::Result<()> {
-    thread::Builder::new()
-        .name(format!("reaper of {}", child.id()))
-        .spawn(move || {
-            let pid = child.id();
-            sys::wait_for_exit_unreaped(&child);
-            // Reaping and recording under one lock: see `Program::send`.
-            reap_registered(pid, || {
-                output.update(|captured| {
-                    // The child is a zombie now: its pid, and so its group
-                    // id, cannot be reused yet. Anything it left in its
-                    // group (a shell's background job holding our pipes)
-                    // goes with it.
-                    group.kill();
-                    // An error means someone else reaped it (the interrupt
-                    // handler, on its way to exit): call that killed.
-                    let status = child.wait().unwrap_or_else(|_| sys::killed_status());
-                    captured.status = Some(status);
-                })
-            });
-        })?;
-    Ok(())
-}
-
-/// Writes `input` to a child's stdin from a thread (a child that prints
-/// before it reads must not deadlock us), then closes it.
-fn feed(mut pipe: ChildStdin, input: Vec<u8>, label: &str) -> Result<(), Error> {
-    thread::Builder::new()
-        .name(format!("stdin of {label}"))
-        .spawn(move || {
-            // A child that exits before reading everything closes the pipe;
-            // that is its business, and the caller's checks will say.
-            let _ = pipe.write_all(&input);
-        })
-        .map_err(|source| io_error(label, "start the stdin writer thread", source))?;
-    Ok(())
-}
-
 /// Runs `command` with `input` as its whole stdin, and waits (bounded by
 /// [`DEADLINE`]) for it to exit: a program that hangs fails the test.
 /// The program may quit before reading all its input; that is no error.
 pub fn run_to_end(command: Command, input: &[u8]) -> Finished {
-    Program::start(
-        &describe(&command),
-        command,
-        Some(input.to_vec()),
-        EchoLines::Silent,
-    )
-    .unwrap_or_else(|e| panic!("{}", chain(&e)))
-    .finish()
+    let label = describe(&command);
+    let started = Program::start(&label, command, Some(input.to_vec()), EchoLines::Silent);
+    started.unwrap_or_else(|e| panic!("{}", chain(&e))).finish()
 }
 
 /// A TCP connection whose connect, reads and writes each give up at
 /// [`DEADLINE`], so a stalled peer fails the test instead of hanging it.
 pub fn connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect_timeout(&addr, DEADLINE)
-        .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
-    stream.set_read_timeout(Some(DEADLINE)).unwrap();
-    stream.set_write_timeout(Some(DEADLINE)).unwrap();
-    stream
+    let connected = TcpStream::connect_timeout(&addr, DEADLINE).and_then(|stream| {
+        stream.set_read_timeout(Some(DEADLINE))?;
+        stream.set_write_timeout(Some(DEADLINE))?;
+        io::Result::Ok(stream)
+    });
+    connected.unwrap_or_else(|e| panic!("connect to {addr}: {e}"))
 }
 
 /// Asserts that `expected` are found in `lines` in that order, each in a
@@ -598,11 +573,15 @@ thread_local! {
 mod tests {
     use super::*;
 
+    fn sh(script: &str) -> Program {
+        let mut command = Command::new("sh");
+        command.args(["-c", script]);
+        Program::spawn(command)
+    }
+
     #[test]
     fn a_signal_to_a_program_that_has_exited_sends_nothing() {
-        let mut command = Command::new("sh");
-        command.args(["-c", "exit 3"]);
-        let mut program = Program::spawn(command);
+        let mut program = sh("exit 3");
         let (_, _, status) = program.wait_exit();
         assert_eq!(status.code(), Some(3));
         let before = SIGNALS_SENT.with(Cell::get);
@@ -611,15 +590,11 @@ mod tests {
         assert_eq!(SIGNALS_SENT.with(Cell::get), before, "a signal was sent");
         assert_eq!(program.exit_status().and_then(|s| s.code()), Some(3));
         // A running child is signalled, and its status is read afresh.
-        let mut command = Command::new("sh");
-        command.args(["-c", "exec sleep 600"]);
-        let mut program = Program::spawn(command);
+        let mut program = sh("exec sleep 600");
         program.signal(libc::SIGTERM);
         assert_eq!(SIGNALS_SENT.with(Cell::get), before + 1);
         let (_, _, status) = program.wait_exit();
-        assert_eq!(
-            std::os::unix::process::ExitStatusExt::signal(&status),
-            Some(libc::SIGTERM)
-        );
+        let killed_by = std::os::unix::process::ExitStatusExt::signal(&status);
+        assert_eq!(killed_by, Some(libc::SIGTERM));
     }
 }
