@@ -117,6 +117,7 @@ pub struct Args {
     pub invoked_as: Option<String>,
 }
 
+/// What a run measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Scenario {
     /// Ping-pong: N connections, one L-byte request in flight on each.

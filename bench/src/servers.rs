@@ -262,7 +262,7 @@ impl Server {
         let status = match program.terminate(STOP_TIMEOUT) {
             Ok(status) => status,
             // Killed at the deadline: how it ended still goes in the report.
-            Err(harness::Error::Killed { .. }) => program.exit_status().context("not reaped")?,
+            Err(killed) if killed.was_killed() => program.exit_status().context("not reaped")?,
             Err(other) => return Err(other.into()),
         };
         let how = exit_words(status);

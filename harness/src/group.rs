@@ -1,7 +1,7 @@
 //! One process group per child, a register of the live ones, and the
 //! Ctrl-C handler that kills them all: layers 2 and 3 of the crate doc.
 //!
-//! [`crate::Process`] uses this for every child; a tool that must run a
+//! [`crate::Program`] uses this for every child; a tool that must run a
 //! child with its own stdio (cargo, whose progress goes to the terminal)
 //! calls [`spawn_in_own_group`] and [`reaped`] itself.
 

@@ -28,7 +28,7 @@ use std::{
 };
 
 use crate::{
-    EchoLines, Error, Stream, describe,
+    EchoLines, Error, MAX_LINES, Stream, describe,
     error::chain,
     group::{reap_registered, spawn_grouped},
     output::{Captured, Output},
@@ -69,16 +69,12 @@ pub struct Finished {
     pub stderr: String,
 }
 
-/// Starts a named thread; its failure is the child's [`Error::Io`].
+/// Starts a named thread for the child `label`.
 fn spawn(label: &str, role: &str, run: impl FnOnce() + Send + 'static) -> Result<(), Error> {
     let name = format!("{role} of {label}");
     match thread::Builder::new().name(name).spawn(run) {
         Ok(_) => Ok(()),
-        Err(source) => Err(Error::Io {
-            label: label.to_owned(),
-            doing: "start a thread",
-            source,
-        }),
+        Err(source) => Err(Error::io(format!("{label}: cannot start a thread"), source)),
     }
 }
 
@@ -102,10 +98,8 @@ impl Program {
             .stdin(input)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let (mut child, group) = spawn_grouped(&mut command).map_err(|source| Error::Spawn {
-            command: describe(&command),
-            source,
-        })?;
+        let (mut child, group) = spawn_grouped(&mut command)
+            .map_err(|source| Error::io(format!("cannot start {}", describe(&command)), source))?;
         let (stdout, stderr, pipe) = (child.stdout.take(), child.stderr.take(), child.stdin.take());
         let output = Arc::new(Output::default());
         let pid = child.id();
@@ -193,9 +187,9 @@ impl Program {
     ) -> Result<Vec<String>, Error> {
         let deadline = Instant::now() + timeout;
         let cursor = &self.read[stream as usize];
-        let error = |kind: fn(String, Stream, String) -> Error| {
-            kind(self.label.clone(), stream, what.to_owned())
-        };
+        let label = &self.label;
+        let error = |why: &str| Error::new(format!("{label}: {why}"));
+        let timed_out = || error(&format!("{what} not on {stream} within {timeout:?}"));
         let mut lines = Vec::new();
         loop {
             let index = cursor.get();
@@ -203,19 +197,16 @@ impl Program {
                 let lines = captured.of(stream);
                 match lines.kept.get(index) {
                     Some(line) => Some(Ok(line.clone())),
-                    None if lines.dropped > 0 => Some(Err(error(Error::not_kept))),
-                    None if lines.closed => Some(Err(error(Error::ended))),
+                    None if lines.dropped > 0 => Some(Err(error(&format!(
+                        "{what} not among the first {MAX_LINES} lines of {stream}, all kept"
+                    )))),
+                    None if lines.closed => {
+                        Some(Err(error(&format!("{stream} closed before {what}"))))
+                    }
                     None => None,
                 }
             });
-            let line = next.unwrap_or_else(|| {
-                Err(Error::Timeout {
-                    label: self.label.clone(),
-                    stream,
-                    what: what.to_owned(),
-                    timeout,
-                })
-            })?;
+            let line = next.unwrap_or_else(|| Err(timed_out()))?;
             cursor.set(index + 1);
             let finished = done(&line);
             lines.push(line);
@@ -254,16 +245,13 @@ impl Program {
                 captured.all_closed().then_some(false)
             }
         });
-        let (label, stream, what) = (self.label.clone(), Stream::Stdout, what.to_owned());
+        let label = &self.label;
         match waited {
             Some(true) => Ok(()),
-            Some(false) => Err(Error::ended(label, stream, what)),
-            None => Err(Error::Timeout {
-                label,
-                stream,
-                what,
-                timeout,
-            }),
+            Some(false) => Err(Error::new(format!("{label}: stdout closed before {what}"))),
+            None => Err(Error::new(format!(
+                "{label}: {what} not on stdout within {timeout:?}"
+            ))),
         }
     }
 
@@ -282,10 +270,10 @@ impl Program {
             .and_then(|a| a.parse().ok());
         match addr.filter(|addr: &SocketAddr| addr.port() != 0) {
             Some(addr) => Ok(*self.listening.get_or_init(|| addr)),
-            None => Err(Error::NotListening {
-                label: self.label.clone(),
-                line: first,
-            }),
+            None => Err(Error::new(format!(
+                "{}: first stdout line is not `listening on <addr>`: {first:?}",
+                self.label
+            ))),
         }
     }
 
@@ -303,11 +291,8 @@ impl Program {
         }
         #[cfg(test)]
         SIGNALS_SENT.with(|sent| sent.set(sent.get() + 1));
-        sys::send_signal(self.pid, signal).map_err(|source| Error::Io {
-            label: self.label.clone(),
-            doing: "send it a signal",
-            source,
-        })
+        let sent = sys::send_signal(self.pid, signal);
+        sent.map_err(|source| Error::io(format!("{}: cannot send it a signal", self.label), source))
     }
 
     /// Waits for the child to exit, and for its output to be read to the
@@ -315,10 +300,10 @@ impl Program {
     pub fn wait(&mut self, timeout: Duration) -> Result<ExitStatus, Error> {
         let Some(status) = self.wait_on(timeout, |captured| captured.status) else {
             self.kill();
-            return Err(Error::Killed {
-                label: self.label.clone(),
-                timeout,
-            });
+            let label = &self.label;
+            return Err(Error::killed(format!(
+                "{label}: still running after {timeout:?}; killed it"
+            )));
         };
         self.wait_on(timeout.max(Duration::from_secs(1)), |c| {
             c.all_closed().then_some(())

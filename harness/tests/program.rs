@@ -164,6 +164,7 @@ fn waiting_for_programs_installs_no_sigchld_handler() {
     assert!(finished.status.success());
     // SAFETY: sigaction with no new action only reads the current one.
     let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: as above: no new action, the current one written to `current`.
     let rc = unsafe { libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut current) };
     assert_eq!(rc, 0);
     assert_eq!(current.sa_sigaction, libc::SIG_DFL, "SIGCHLD is handled");

@@ -3,5 +3,5 @@
 //! `bench::baseline`).
 
 fn main() -> std::process::ExitCode {
-    bench::baseline::main("tokio-tcp-echo", bench::baseline::tcp_main)
+    bench::baseline::main(bench::baseline::Baseline::Tcp)
 }

@@ -3,5 +3,5 @@
 //! `bench::baseline`).
 
 fn main() -> std::process::ExitCode {
-    bench::baseline::main("tokio-udp-echo", bench::baseline::udp_main)
+    bench::baseline::main(bench::baseline::Baseline::Udp)
 }
