@@ -1,5 +1,5 @@
-//! Building the workspace's programs once and finding the binaries: the one
-//! build that `demo`, `compare` and `bench` all start with.
+//! Building the workspace's programs once and finding the binaries: the
+//! one build that `demo`, `compare` and `bench` all start with.
 //!
 //! The bench measures speed, so it builds with the release profile (whole-
 //! program optimisation: over a minute from cold on two cores). The demo and
@@ -8,10 +8,9 @@
 //! a learner's first `cargo xtask demo` reaches its first step in well under
 //! half a minute instead of a minute and a half.
 //!
-//! Cargo is run through `$CARGO` (the cargo that started `cargo xtask`, so
-//! `cargo +nightly xtask demo` builds with nightly) and asked for JSON
-//! messages, whose `executable` fields name the binaries wherever the
-//! target directory is (`CARGO_TARGET_DIR`, `build.target-dir`, …).
+//! Cargo is run through `$CARGO` (the cargo that started `cargo xtask`) and
+//! asked for JSON messages, whose `executable` fields name the binaries
+//! wherever the target directory is (`CARGO_TARGET_DIR`, …).
 
 use std::{
     collections::BTreeMap,
@@ -23,26 +22,14 @@ use std::{
 
 use anyhow::{Context, Result, bail, ensure};
 
-/// Which cargo profile to build with.
+/// Which cargo profile to build with, and what the learner is told before
+/// the build: what and how long.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Profile {
     /// `dev`: quick to build, for the demo and `compare`.
     Dev,
     /// `release`: for measurements.
     Release,
-}
-
-impl Profile {
-    /// What the learner is told before the build: what and how long.
-    fn build_time(self) -> &'static str {
-        match self {
-            Profile::Dev => "debug build: about 15 s the first time on two cores, a second after",
-            Profile::Release => {
-                "release build, optimised for the benchmark: a minute or two the first time \
-                 on two cores, a second after"
-            }
-        }
-    }
 }
 
 /// Built binaries by name (`tcp-server`, `stick-demo`, …).
@@ -52,12 +39,9 @@ pub struct Binaries(BTreeMap<String, PathBuf>);
 impl Binaries {
     /// The binary called `name`; an error names what was built instead.
     pub fn get(&self, name: &str) -> Result<&Path> {
-        self.0.get(name).map(PathBuf::as_path).with_context(|| {
-            format!(
-                "the build produced no `{name}` binary (built: {})",
-                self.0.keys().cloned().collect::<Vec<_>>().join(", ")
-            )
-        })
+        let built = || self.0.keys().cloned().collect::<Vec<_>>().join(", ");
+        let found = self.0.get(name).map(PathBuf::as_path);
+        found.with_context(|| format!("the build produced no `{name}` binary (built: {})", built()))
     }
 }
 
@@ -70,33 +54,31 @@ pub fn binaries(profile: Profile, packages: &[&str]) -> Result<Binaries> {
     command
         .current_dir(workspace_root())
         .args(["build", "--message-format=json-render-diagnostics"]);
-    if profile == Profile::Release {
-        command.arg("--release");
-    }
+    let time = match profile {
+        Profile::Dev => "debug build: about 15 s the first time on two cores, a second after",
+        Profile::Release => {
+            command.arg("--release");
+            "release build, optimised for the benchmark: a minute or two the first time on \
+             two cores, a second after"
+        }
+    };
     for package in packages {
         command.args(["-p", package]);
     }
-    println!(
-        "building {} ({})",
-        packages.join(", "),
-        profile.build_time()
-    );
+    println!("building {} ({time})", packages.join(", "));
     command.stdout(Stdio::piped());
     // In its own group, like every program xtask starts: a Ctrl-C while
     // cargo builds stops cargo and its rustc processes too.
     let mut child = harness::spawn_in_own_group(&mut command)
         .with_context(|| format!("cannot run {}", cargo.to_string_lossy()))?;
     let stdout = child.stdout.take().context("cargo's stdout not captured")?;
-    let mut binaries = BTreeMap::new();
     // Read to the end whatever happens, so cargo is always waited for.
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        if let Some(path) = executable(&line) {
-            let path = PathBuf::from(path);
-            if let Some(name) = path.file_stem().and_then(|s| s.to_str()) {
-                binaries.insert(name.to_owned(), path.clone());
-            }
-        }
-    }
+    let binaries: BTreeMap<String, PathBuf> = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|line| executable(&line))
+        .filter_map(|path| Some((path.file_stem()?.to_str()?.to_owned(), path)))
+        .collect();
     let status = child.wait().context("waiting for cargo");
     harness::reaped(child.id());
     let status = status?;
@@ -115,50 +97,41 @@ pub fn workspace_root() -> PathBuf {
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
-/// The `"executable"` path of one cargo JSON message, if it has one.
-///
-/// A JSON parser for one string field would be a dependency for little: the
-/// field is a plain JSON string, so it is found and unescaped here.
-fn executable(message: &str) -> Option<String> {
+/// The `"executable"` path of one cargo JSON message, if it has one: a
+/// plain JSON string, whose only escape in a path is `\\` (Windows).
+fn executable(message: &str) -> Option<PathBuf> {
     const KEY: &str = "\"executable\":\"";
     let start = message.find(KEY)? + KEY.len();
-    let mut out = String::new();
+    let mut path = String::new();
     let mut chars = message[start..].chars();
     loop {
         match chars.next()? {
-            '"' => return Some(out),
-            '\\' => match chars.next()? {
-                'n' => out.push('\n'),
-                't' => out.push('\t'),
-                'r' => out.push('\r'),
-                'b' => out.push('\u{8}'),
-                'f' => out.push('\u{c}'),
-                'u' => {
-                    let hex: String = chars.by_ref().take(4).collect();
-                    out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
-                }
-                other => out.push(other), // \" \\ \/
-            },
-            c => out.push(c),
+            '"' => return Some(PathBuf::from(path)),
+            '\\' => path.push(chars.next()?),
+            c => path.push(c),
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::executable;
+    use super::*;
 
     #[test]
     fn executable_paths_are_read_from_cargo_messages() {
-        let artifact = r#"{"reason":"compiler-artifact","target":{"name":"tcp-server"},"executable":"/w/target/release/tcp-server","fresh":true}"#;
+        let artifact = r#"{"reason":"compiler-artifact","executable":"/w/target/release/tcp-server","fresh":true}"#;
         assert_eq!(
-            executable(artifact).as_deref(),
-            Some("/w/target/release/tcp-server")
+            executable(artifact),
+            Some("/w/target/release/tcp-server".into())
         );
-        let library = r#"{"reason":"compiler-artifact","executable":null}"#;
-        assert_eq!(executable(library), None);
-        let escaped = r#"{"executable":"C:\\t\"x\u00e9\/y"}"#;
-        assert_eq!(executable(escaped).as_deref(), Some("C:\\t\"xé/y"));
+        assert_eq!(
+            executable(r#"{"reason":"compiler-artifact","executable":null}"#),
+            None
+        );
+        assert_eq!(
+            executable(r#"{"executable":"C:\\t\\x.exe"}"#),
+            Some(r"C:\t\x.exe".into())
+        );
         assert_eq!(executable(r#"{"executable":"unterminated"#), None);
     }
 }

@@ -1,14 +1,11 @@
-//! `cargo xtask <task>`: the project's automation, written as a plain Rust binary
-//! (the cargo-xtask convention, as in rust-analyzer's `xtask/`).
+//! `cargo xtask <task>`: the project's automation, written as a plain Rust
+//! binary (the cargo-xtask convention, as in rust-analyzer's `xtask/`).
 //!
-//! Start reading at [`Task`]: one variant per task, one module per task. To add a
-//! task, add a module and a variant; `main` only dispatches. xtask is the
-//! orchestrator only: every task builds the programs it runs with the one
-//! build in [`build`] (cargo is run through the `CARGO` environment
-//! variable, so `cargo +toolchain xtask …` builds with the same toolchain that
-//! started it), and starts them through the workspace's `harness` crate. The
-//! load generator and the tokio baselines are the `bench` crate, which
-//! `cargo xtask bench` builds and runs.
+//! Start reading at [`Task`]: one variant per task, one module per task;
+//! `main` only dispatches. Every task builds the programs it runs with the
+//! one build in [`build`] (cargo run through the `CARGO` environment
+//! variable, so `cargo +toolchain xtask …` builds with the toolchain that
+//! started it) and starts them through the workspace's `harness` crate.
 
 mod bench;
 mod build;
@@ -34,20 +31,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Run the whole tutorial, narrated and checked: TCP echo, sticky packets
-    /// and the fix, UDP echo. Exits non-zero if any check fails.
+    /// Run the whole tutorial, narrated and checked: TCP echo, sticky
+    /// packets and the fix, UDP echo, and the event loop at work under
+    /// `--trace` (`trace`). Exits non-zero if any check fails.
     Demo(demo::DemoArgs),
 
     /// Run the Go tutorial's programs against ours, each client against
     /// each server, and print the matrix. Needs `go`; exits 2 without it.
     Compare(compare::CompareArgs),
 
-    /// Benchmark tcp-server and udp-server against tokio baselines, side by side.
-    ///
-    /// Builds the release binaries, then runs the `bench` crate's binary with
-    /// the arguments given here: each scenario against our server and against
-    /// a tokio echo server in the same run, printed as a table with the ratio
-    /// ours/tokio. `cargo xtask bench --help` lists the scenarios and options.
+    /// Measure echo servers side by side: ours against tokio, and Go when
+    /// `go` is installed, or any server you name (`--server`). Builds in
+    /// release first; `cargo xtask bench --help` lists the scenarios and
+    /// options at once.
     Bench(bench::BenchArgs),
 }
 
