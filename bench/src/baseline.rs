@@ -17,7 +17,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use anyhow::{Context, Result};
-use netpoll::cli::announce_listening;
+use edges::cli::announce_listening;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream, UdpSocket},

@@ -245,6 +245,7 @@ fn source_revision() -> String {
             "tcp-server",
             "udp-server",
             "netpoll",
+            "edges",
             "bench",
         ],
     );

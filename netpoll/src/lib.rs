@@ -26,26 +26,40 @@
 //! 2. [`udp`]: the same ideas without connections.
 //! 3. `stop.rs`, `spin.rs`, `os.rs`: what both loops share: how a loop learns
 //!    to stop, why it polls a little before sleeping, and the OS's words.
-//! 4. [`cli`], [`Escaped`] and [`console`]: what every program does the
-//!    same way at its edges: `--addr`, `listening on <addr>`, printing
-//!    untrusted bytes, and printing without ever blocking a loop.
+//!
+//! What every program does the same way at its edges (`--addr`, the
+//! `listening on` line, printing untrusted bytes, a stdout and a stderr
+//! that never block a loop) is not here but in the programs' crate,
+//! `edges`: a program on this crate brings its own.
+//!
+//! # No write of its own
+//!
+//! A loop must never block, and a write to a stdout or stderr that nobody
+//! reads blocks. So the loops write nothing: what they have to say (a
+//! refusal at `--max-conns`, the stop's "waiting up to 5 s…", a line of
+//! `--trace`) is a `log` record, handed to the program's logger, and what
+//! a handler prints is the handler's business. The programs' logger
+//! (`edges/src/console/logger.rs`) and their handlers' output go through
+//! bounded queues that a thread of their own writes out, so no write a
+//! loop makes can block it; a program on another logger must choose one
+//! that does not block either. Two kinds of record are not messages:
+//! `--trace` lines, under the target [`trace::TARGET`], and what a loop
+//! says in answer to Ctrl-C, under [`SIGNAL_TARGET`].
 //!
 //! # Spinning before sleeping
 //!
 //! Explained once, in [`spin`]; measured in `docs/performance.md`.
 
-pub mod cli;
-pub mod console;
 mod handle;
 mod os;
+mod rate_limited_log;
 pub mod spin;
 mod stop;
 pub mod tcp;
-pub mod text;
 pub mod trace;
 pub mod udp;
 
-pub use console::logger::RateLimitedLog;
 pub use handle::ServerHandle;
 pub use os::raise_open_file_limit;
-pub use text::Escaped;
+pub use rate_limited_log::RateLimitedLog;
+pub use stop::SIGNAL_TARGET;

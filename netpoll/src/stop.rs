@@ -30,6 +30,10 @@
 //! A second Ctrl-C (or signal) is delivered the same way, which is how the
 //! TCP loop learns to stop waiting for pending output.
 //!
+//! What a loop says in answer to a signal is logged under
+//! [`SIGNAL_TARGET`], so that a program's logger can start it on a line of
+//! its own, below the `^C` the terminal echoed.
+//!
 //! [`ServerHandle`]: crate::ServerHandle
 
 use std::io;
@@ -49,6 +53,11 @@ pub(crate) use windows::StopSignals;
 pub(crate) const WAKER: Token = Token(usize::MAX - 1);
 /// The self-pipe of [`StopSignals`].
 pub(crate) const SIGNALS: Token = Token(usize::MAX - 2);
+
+/// The `log` target of what a loop says in answer to SIGINT/SIGTERM: "waiting
+/// up to 5 s for 2 connections…", "signal 2 again: stopping now…". On a
+/// terminal these follow the `^C` the terminal echoed where the cursor was.
+pub const SIGNAL_TARGET: &str = "netpoll::signal";
 
 /// The request to stop, shared by a server's handle and its loops. The waker
 /// only says "look"; the flag says what was meant, so a wake-up for another
@@ -154,7 +163,6 @@ mod windows {
                     // Drained; or an ICMP error left by a send, not an event.
                     Err(ref e) if would_block(e) => break,
                     Err(e) => {
-                        // Queued, as every log line (console::logger).
                         log::debug!("console event socket: {e}");
                         break;
                     }

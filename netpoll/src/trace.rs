@@ -8,13 +8,18 @@
 //! every trace point is `if let Some(trace) = &self.trace { … }`, so with
 //! the flag off no argument is formatted and nothing is allocated.
 //!
-//! Where the lines go: stderr, through [`Console::stderr`], the one queue
-//! that `log` records go through too, so a trace line and a warning appear
-//! in the order they happened. A trace writes several lines per request;
-//! written on the loop thread, a stderr that nobody reads (a full pipe)
-//! would stop the loop and every client with it. Through the queue, a full
-//! stderr costs dropped lines, counted and said once stderr takes lines
-//! again, never a stalled loop.
+//! Where the lines go: each is a `log` record of target [`TARGET`], at
+//! level trace, already formatted, so that this crate needs no output of
+//! its own and the lines join the loop's warnings in one stream, in the
+//! order they happened. The record goes to the program's logger directly,
+//! past `log`'s level gate: the program asked for these lines with
+//! `.trace(true)`, and a `RUST_LOG=warn` must not hide them. The programs'
+//! logger (`edges/src/console/logger.rs`) prints them as they are through
+//! its bounded stderr queue, where a stderr nobody reads costs dropped
+//! lines, counted, never a stalled loop (a trace writes several lines per
+//! request, on the loop thread). Any other logger shows them when its
+//! filter lets the target through (env_logger:
+//! `RUST_LOG=netpoll::trace=trace`).
 //!
 //! **Proved by:** `full_stderr_under_trace_stops_neither_serving_nor_stopping`
 //! (tcp-server), `trace_shows_the_accept_read_write_and_close_of_one_request`,
@@ -32,11 +37,13 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use crate::console::Console;
 use crate::spin::Wait;
 
+/// The `log` target of every trace line.
+pub const TARGET: &str = "netpoll::trace";
+
 /// The tracer of one loop (or handler): cheap to copy, all copies share the
-/// process' trace clock and stderr queue.
+/// process' trace clock.
 #[derive(Debug, Clone, Copy)]
 pub struct Trace {
     start: Instant,
@@ -100,7 +107,7 @@ impl Trace {
 
     fn line(&self, what: fmt::Arguments<'_>) {
         TRACED.store(true, Ordering::Relaxed);
-        Console::stderr().line(format_args!("{:>9} µs  {what}", self.micros()));
+        emit(format_args!("{:>9} µs  {what}", self.micros()));
     }
 }
 
@@ -188,13 +195,23 @@ impl Default for Trace {
 /// Set by the first trace line, so that [`finish`] knows there was a trace.
 static TRACED: AtomicBool = AtomicBool::new(false);
 
-/// Ends the trace with `trace ends`, queued after every line before it. A
-/// server calls it before it exits; without any trace line it does nothing.
-/// (The line is written out with the rest of stderr's queue when the
-/// program's [`StderrGuard`](crate::console::logger::StderrGuard) drops.)
+/// Ends the trace with `trace ends`, after every line before it. A server
+/// calls it before it exits; without any trace line it does nothing.
 pub fn finish() {
     if TRACED.load(Ordering::Relaxed) {
         let micros = Trace::new().micros();
-        Console::stderr().line(format_args!("{micros:>9} µs  loop: trace ends"));
+        emit(format_args!("{micros:>9} µs  loop: trace ends"));
     }
+}
+
+/// Hands one finished line to the program's logger (see the module doc
+/// for why past the level gate).
+fn emit(line: fmt::Arguments<'_>) {
+    log::logger().log(
+        &log::Record::builder()
+            .target(TARGET)
+            .level(log::Level::Trace)
+            .args(line)
+            .build(),
+    );
 }

@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use bytes::BytesMut;
-use netpoll::cli::ServerAddr;
+use edges::cli::ServerAddr;
 
 use crate::boundaries::plural;
 
@@ -53,7 +53,7 @@ pub const DEFAULT_MESSAGE: &str = "Hello, Hello. How are you?";
 pub struct CommonArgs {
     /// Address of the server. A host name is resolved, and each of its
     /// addresses is tried in turn, as Go's net.Dial does.
-    #[arg(long, default_value = crate::DEFAULT_ADDR, value_name = "HOST:PORT", value_parser = netpoll::cli::resolve_all)]
+    #[arg(long, default_value = crate::DEFAULT_ADDR, value_name = "HOST:PORT", value_parser = edges::cli::resolve_all)]
     pub addr: ServerAddr,
 
     /// How many times to send the message.
@@ -75,7 +75,7 @@ pub struct CommonArgs {
 
     /// Seconds to wait for the server to accept the connection, and then
     /// to take more of what is sent, before giving up (exit status 1).
-    #[arg(long, default_value = "3", value_name = "SECONDS", value_parser = netpoll::cli::seconds)]
+    #[arg(long, default_value = "3", value_name = "SECONDS", value_parser = edges::cli::seconds)]
     pub timeout: Duration,
 }
 

@@ -47,9 +47,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use netpoll::console::{self, Console};
+use edges::Escaped;
+use edges::console::{self, Console};
+use netpoll::RateLimitedLog;
 use netpoll::tcp::{CloseReason, Conn, Handler, Server};
-use netpoll::{Escaped, RateLimitedLog};
 use proto::{DecodeError, FrameCodec};
 
 use crate::boundaries::plural;
@@ -58,7 +59,7 @@ use crate::boundaries::plural;
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
     /// Address to listen on; port 0 picks a free port (printed on the first line).
-    #[arg(long, default_value = crate::DEFAULT_ADDR, value_parser = netpoll::cli::resolve)]
+    #[arg(long, default_value = crate::DEFAULT_ADDR, value_parser = edges::cli::resolve)]
     pub addr: SocketAddr,
 
     /// Largest message accepted, in bytes; a header announcing more closes
@@ -258,7 +259,7 @@ impl FramedServer {
         let Some(suppressed) = ready else {
             return;
         };
-        // Queued for stderr's writer (netpoll::console::logger), never a
+        // Queued for stderr's writer (edges::console::logger), never a
         // blocking write on the loop thread; rate limited above.
         let more = match suppressed {
             0 => String::new(),

@@ -52,7 +52,7 @@ pub mod raw_server;
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use netpoll::cli::announce_listening;
+use edges::cli::announce_listening;
 use netpoll::tcp::{Handler, Server, Stats};
 
 /// Where every program of the chapter listens or connects by default.

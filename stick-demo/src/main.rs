@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use netpoll::console::Console;
+use edges::console::Console;
 use stick_demo::{client, framed_server, raw_server};
 
 /// TCP "sticky packets": see the problem, then the fix.
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
     // They, and trace lines, go through one bounded stderr queue, so a
     // stderr nobody reads never stops a loop; `_stderr` writes out what is
     // left in it as `main` returns.
-    let _stderr = netpoll::console::logger::init();
+    let _stderr = edges::console::logger::init();
     let cli = Cli::parse();
     let (name, result) = match cli.command {
         Command::Server(args) => ("server", raw_server::run(args)),

@@ -47,8 +47,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use netpoll::Escaped;
-use netpoll::console::{self, Console};
+use edges::Escaped;
+use edges::console::{self, Console};
 use netpoll::tcp::{CloseReason, Conn, Handler, Server};
 
 use crate::boundaries::{ReadLog, legend, plural};
@@ -60,7 +60,7 @@ pub const DEFAULT_MESSAGE_LEN: u64 = 26;
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
     /// Address to listen on; port 0 picks a free port (printed on the first line).
-    #[arg(long, default_value = crate::DEFAULT_ADDR, value_parser = netpoll::cli::resolve)]
+    #[arg(long, default_value = crate::DEFAULT_ADDR, value_parser = edges::cli::resolve)]
     pub addr: SocketAddr,
 
     /// Largest single read, in bytes. Small values (e.g. 16) show the other

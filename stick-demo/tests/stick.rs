@@ -715,7 +715,7 @@ fn server2_idle_timeout_closes_a_half_sent_frame() {
 }
 
 #[cfg(unix)]
-#[path = "../../netpoll/tests/support/full_pipe.rs"]
+#[path = "../../edges/tests/support/full_pipe.rs"]
 mod full_pipe;
 
 /// Unix only: the full pipe is put in place between fork and exec.

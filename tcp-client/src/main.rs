@@ -47,8 +47,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use netpoll::Escaped;
-use netpoll::cli::ServerAddr;
+use edges::Escaped;
+use edges::cli::ServerAddr;
 
 /// Sends each line of standard input to a TCP echo server and prints the echo.
 /// `Q` (any case) or end of input quits.
@@ -57,14 +57,14 @@ use netpoll::cli::ServerAddr;
 struct Args {
     /// Address of the echo server. A host name is resolved, and each of its
     /// addresses is tried in turn, as Go's net.Dial does.
-    #[arg(long, default_value = "127.0.0.1:20000", value_name = "HOST:PORT", value_parser = netpoll::cli::resolve_all)]
+    #[arg(long, default_value = "127.0.0.1:20000", value_name = "HOST:PORT", value_parser = edges::cli::resolve_all)]
     addr: ServerAddr,
 
     /// Seconds to wait for the server: to accept the connection, and for
     /// more of an echo (or to take more of a line) before giving up on that
     /// line. A short echo is printed as far as it came, with one line on
     /// stderr saying what is missing; then the next line is sent.
-    #[arg(long, default_value = "3", value_name = "SECONDS", value_parser = netpoll::cli::seconds)]
+    #[arg(long, default_value = "3", value_name = "SECONDS", value_parser = edges::cli::seconds)]
     timeout: Duration,
 }
 

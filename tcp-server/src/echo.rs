@@ -24,13 +24,13 @@
 //!
 //! The lines go out through [`Console`], never a blocking `write` on the
 //! loop thread: a full stdout (a pipe nobody reads) must not stop serving
-//! (`netpoll/src/console.rs` says how; proved by
+//! (`edges/src/console.rs` says how; proved by
 //! `full_stdout_does_not_stop_the_server_from_serving`).
 
 use std::net::SocketAddr;
 
-use netpoll::Escaped;
-use netpoll::console::Console;
+use edges::Escaped;
+use edges::console::Console;
 use netpoll::tcp::{CloseReason, Conn, Handler};
 
 /// Echoes every byte back, printing each read unless quiet.

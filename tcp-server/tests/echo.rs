@@ -929,7 +929,7 @@ fn full_stdout_does_not_stop_the_server_from_serving() {
 }
 
 #[cfg(unix)]
-#[path = "../../netpoll/tests/support/full_pipe.rs"]
+#[path = "../../edges/tests/support/full_pipe.rs"]
 mod full_pipe;
 
 /// A `tcp-server` (see [`start`]) whose stderr is a pipe that is already

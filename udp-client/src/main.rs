@@ -40,8 +40,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use edges::Escaped;
 use log::warn;
-use netpoll::{Escaped, RateLimitedLog};
+use netpoll::RateLimitedLog;
 
 /// Big enough for any UDP payload (65 507 bytes over IPv4); the Go client's
 /// 4096-byte buffer silently truncates longer replies.
@@ -69,7 +70,7 @@ struct Args {
     count: u64,
 
     /// Seconds to wait for each reply (fractions allowed, e.g. 0.5).
-    #[arg(long, default_value = "2", value_name = "SECONDS", value_parser = netpoll::cli::seconds)]
+    #[arg(long, default_value = "2", value_name = "SECONDS", value_parser = edges::cli::seconds)]
     timeout: Duration,
 }
 
@@ -77,13 +78,13 @@ fn main() -> ExitCode {
     // Log records (the strangers' warnings) go through the bounded stderr
     // queue every program of the workspace uses; `_stderr` writes out
     // what is left in it as `main` returns.
-    let _stderr = netpoll::console::logger::init();
+    let _stderr = edges::console::logger::init();
     let args = Args::parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line, like the Go client's `fmt.Println("…, err:", err)`.
-            netpoll::console::Console::stderr().line(format_args!("udp-client: {e:#}"));
+            edges::console::Console::stderr().line(format_args!("udp-client: {e:#}"));
             ExitCode::FAILURE
         }
     }
@@ -135,7 +136,7 @@ fn receive_reply(
     buf: &mut [u8],
     strangers: &mut Strangers,
 ) -> anyhow::Result<usize> {
-    let deadline = netpoll::cli::deadline_after(timeout);
+    let deadline = edges::cli::deadline_after(timeout);
     let no_reply = || {
         anyhow::anyhow!(
             "no reply from {server} within {}s (UDP reports nothing when the datagram, \
@@ -171,10 +172,10 @@ fn receive_reply(
     }
 }
 
-/// `--addr`: read as every program reads it ([`netpoll::cli::resolve`]),
+/// `--addr`: read as every program reads it ([`edges::cli::resolve`]),
 /// then the unspecified address made loopback.
 fn parse_server_addr(text: &str) -> Result<SocketAddr, String> {
-    netpoll::cli::resolve(text).map(replying_addr)
+    edges::cli::resolve(text).map(replying_addr)
 }
 
 /// Where the replies to `addr` come from. Sending to 0.0.0.0 (the Go

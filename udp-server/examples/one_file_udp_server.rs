@@ -102,7 +102,7 @@ fn send_unsent(socket: &UdpSocket, unsent: &mut VecDeque<(Vec<u8>, SocketAddr)>)
 }
 
 /// A peer's bytes made safe for a terminal, by the rule every program here
-/// follows (the rule, and why these brackets: `netpoll/src/text.rs`).
+/// follows (the rule, and why these brackets: `edges/src/text.rs`).
 fn escaped(bytes: &[u8]) -> String {
     let c0 = "NUL SOH STX ETX EOT ENQ ACK BEL BS HT LF VT FF CR SO SI DLE DC1 DC2 DC3 DC4 \
               NAK SYN ETB CAN EM SUB ESC FS GS RS US";

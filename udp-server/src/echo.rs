@@ -13,8 +13,8 @@
 
 use std::net::SocketAddr;
 
-use netpoll::Escaped;
-use netpoll::console::Console;
+use edges::Escaped;
+use edges::console::Console;
 use netpoll::udp::{Handler, Socket};
 
 /// Sends every datagram back to its sender unchanged, printing the Go

@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use netpoll::cli::{announce_listening, resolve};
-use netpoll::console::{self, Console};
+use edges::cli::{announce_listening, resolve};
+use edges::console::{self, Console};
 use netpoll::spin::{DEFAULT_SPIN_US, MAX_SPIN_US};
 use netpoll::udp::{self, DEFAULT_ADDR};
 
@@ -76,7 +76,7 @@ fn main() -> ExitCode {
     // Every log record and trace line goes through one bounded stderr
     // queue, so a stderr nobody reads never stops a loop; `_stderr` writes
     // out what is left in it as `main` returns.
-    let _stderr = netpoll::console::logger::init();
+    let _stderr = edges::console::logger::init();
     let args = Args::parse();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,

@@ -390,7 +390,7 @@ fn full_stdout_does_not_stop_the_udp_server() {
 }
 
 #[cfg(unix)]
-#[path = "../../netpoll/tests/support/full_pipe.rs"]
+#[path = "../../edges/tests/support/full_pipe.rs"]
 mod full_pipe;
 
 /// Unix only: the full pipes are put in place between fork and exec.

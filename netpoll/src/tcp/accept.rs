@@ -72,8 +72,7 @@ where
                 // connections already queued.
                 Err(e) => {
                     let now = Instant::now();
-                    // Queued for stderr's writer (console::logger), never
-                    // written here; at most once a second.
+                    // At most once a second.
                     if let Some(suppressed) = self.accept_error_log.ready(now) {
                         log::error!(
                             "accept failed: {e}; pausing accepts for {ACCEPT_PAUSE:?} \
@@ -107,8 +106,8 @@ where
                         "refuse {peer}: {open} connections open, --max-conns {max_conns}"
                     ));
                 }
-                // Queued (console::logger), at most once a second: a crowd
-                // of clients cannot flood stderr nor block the loop on it.
+                // At most once a second: a crowd of clients cannot flood
+                // stderr.
                 if let Some(suppressed) = self.refused_log.ready(Instant::now()) {
                     log::warn!(
                         "refusing {peer}: {open} connections open, the limit is --max-conns \
@@ -119,9 +118,8 @@ where
                 continue;
             }
 
-            // These per-connection lines are queued like every log line
-            // (console::logger); at most one each per accepted connection,
-            // which `max_conns` and the accept rate bound.
+            // At most one line each per accepted connection, which
+            // `max_conns` and the accept rate bound.
             if self.opts.nodelay {
                 if let Err(e) = stream.set_nodelay(true) {
                     log::debug!("{peer}: cannot set TCP_NODELAY: {e}");

@@ -248,8 +248,7 @@ where
             let unacknowledged = super::shutdown::unacknowledged_echo(&socket);
             self.stats.bytes_unacknowledged += unacknowledged as u64;
         }
-        // One line per close at most, queued (console::logger): never a
-        // blocking write on the loop thread.
+        // One line per close at most.
         match &reason {
             // A peer that resets or vanishes is routine on a network: worth
             // a line when asked for (RUST_LOG=info), not a warning.

@@ -289,7 +289,6 @@ where
                                 }
                                 // Out of descriptors, typically: echo via user
                                 // space for now, try again on a later stream.
-                                // (Queued like every log line: console::logger.)
                                 Err(e) => log::debug!("no pipe for splice yet: {e}"),
                             }
                         }

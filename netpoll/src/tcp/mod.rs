@@ -42,13 +42,12 @@
 //!   woken (see [`spin`](crate::spin), also for why not with more); an
 //!   idle loop sleeps.
 //! * **Failure is local.** A reset or broken pipe closes that connection only.
-//! * **No write blocks the loop.** Everything the loop says (its `log`
-//!   lines, `--trace`) and everything a handler prints through
-//!   [`Console`](crate::console::Console) is queued for a writer thread,
-//!   never written on the loop thread: a stdout or stderr nobody reads
-//!   costs dropped lines, not a stalled server ([`crate::console`]). Lines
-//!   a peer can cause at will (refusals, accept errors) are also rate
-//!   limited ([`RateLimitedLog`](crate::RateLimitedLog)).
+//! * **No write of its own.** Everything the loop says (its warnings,
+//!   `--trace`) is a `log` record, handed to the program's logger; the
+//!   programs' logger queues it for a writer thread, so a stderr nobody
+//!   reads costs dropped lines, not a stalled server (see the crate doc).
+//!   Lines a peer can cause at will (refusals, accept errors) are also
+//!   rate limited ([`RateLimitedLog`](crate::RateLimitedLog)).
 //! * **Limits and shutdown.** `max_conns`, `EMFILE`/`ENFILE` back-off, an
 //!   idle timeout swept once in a while (no timer per connection), and a
 //!   graceful stop (signals or [`ServerHandle::shutdown`](crate::ServerHandle::shutdown)) that stops

@@ -33,6 +33,7 @@ use super::event_loop::EventLoop;
 use super::io::ClientSocket;
 use super::{CloseReason, Handler};
 use crate::os::{interrupted, unacknowledged, would_block};
+use crate::stop::SIGNAL_TARGET;
 
 /// How often a stopping loop asks the kernel whether its peers have
 /// acknowledged their echo: often enough that an exit follows the last
@@ -54,12 +55,10 @@ where
             if self.draining() {
                 if !self.stop_now {
                     let (conns, bytes) = self.echo_left();
-                    // One line for all loops, by the last to count its own;
-                    // queued (console::logger), so a stuck stderr cannot
-                    // keep the stop from going on.
+                    // One line for all loops, by the last to count its own.
                     if let Some((conns, bytes)) = self.stop_tallies.stopped_now.add(conns, bytes) {
-                        crate::console::end_line_after_ctrl_c();
                         log::warn!(
+                            target: SIGNAL_TARGET,
                             "signal {signal} again: stopping now; {} of echo not taken by {}",
                             bytes_words(bytes),
                             count_words(conns, "connection")
@@ -69,8 +68,7 @@ where
                 self.stop_now = true;
                 self.drain_deadline = Some(Instant::now());
             } else {
-                // Queued, as every log line (console::logger).
-                log::info!("signal {signal}: shutting down");
+                log::info!(target: SIGNAL_TARGET, "signal {signal}: shutting down");
                 self.begin_shutdown();
                 self.announce_wait(true);
             }
@@ -118,12 +116,8 @@ where
                 ""
             }
         );
-        // Queued (console::logger): a stderr nobody reads cannot hold the
-        // stop here, before its deadline is even running.
         if by_signal {
-            // Not after the `^C` the terminal echoed, on the same line.
-            crate::console::end_line_after_ctrl_c();
-            log::warn!("{line}");
+            log::warn!(target: SIGNAL_TARGET, "{line}");
         } else {
             log::info!("{line}");
         }
@@ -266,7 +260,7 @@ fn discard_input(socket: &mut ClientSocket, scratch: &mut [u8]) -> std::io::Resu
             Err(e) => break Err(e),
         }
     };
-    // Queued (console::logger), once per visit of a stopping connection.
+    // Once per visit of a stopping connection.
     if discarded > 0 {
         log::debug!(
             "{}: shutting down, discarded {discarded} unread bytes",

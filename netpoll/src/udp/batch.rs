@@ -109,8 +109,7 @@ impl RecvBatch {
         let payload = &self.buffers[i * RECV_BUFFER_LEN..][..len];
         // Both lines below cannot happen for a UDP socket over IP (the
         // kernel always gives an IP sender and the buffer holds any UDP
-        // payload); if they did, they are queued like every log line
-        // (console::logger), never a blocking write.
+        // payload).
         let Some(peer) = socket_addr(&self.addrs[i], header.msg_hdr.msg_namelen) else {
             log::warn!("datagram of {len} bytes from a non-IP address ignored");
             return None;

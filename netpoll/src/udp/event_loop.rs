@@ -92,7 +92,6 @@ impl<H: Handler> EventLoop<H> {
                     WAKER => {}
                     SIGNALS => {
                         if let Some(signals) = &mut self.signals {
-                            // Queued, as every log line (console::logger).
                             for signal in signals.received() {
                                 debug!("signal {signal}: stopping");
                             }
@@ -158,8 +157,8 @@ impl<H: Handler> EventLoop<H> {
                 // earlier send on systems that report them (Windows reports
                 // an ICMP port unreachable as ECONNRESET here). It concerns
                 // one peer's past datagram and reading it clears it: log it
-                // and keep serving. Queued (console::logger) and rate
-                // limited: forged senders can cause one per datagram.
+                // and keep serving. Rate limited: forged senders can cause
+                // one per datagram.
                 Err(err) => {
                     if let Some(suppressed) = self.receive_log.ready(Instant::now()) {
                         warn!(

@@ -65,8 +65,7 @@ impl Socket<'_> {
             Sent::NotNow => self.enqueue(payload, peer),
             Sent::Failed(err) => {
                 self.stats.dropped += 1;
-                // Queued (console::logger) and rate limited: never a
-                // blocking write, never a line per datagram of a flood.
+                // Rate limited: never a line per datagram of a flood.
                 if let Some(suppressed) = self.send_log.ready(Instant::now()) {
                     warn!(
                         "send to {peer} failed, datagram dropped: {err}{}",
@@ -83,7 +82,7 @@ impl Socket<'_> {
         if self.queue.push(peer, payload) {
             self.stats.queued += 1;
         } else if let Some(suppressed) = self.send_log.ready(Instant::now()) {
-            // Queued (console::logger) and rate limited, as in `send_to`.
+            // Rate limited, as in `send_to`.
             warn!(
                 "send queue full ({} datagrams, {} bytes): {} bytes to {peer} dropped{}",
                 self.queue.len(),

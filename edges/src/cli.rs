@@ -21,9 +21,9 @@ const EXPECTED_ADDR: &str = "expected HOST:PORT, e.g. 127.0.0.1:20000 or localho
 /// resolved to its first address (a server binds one address).
 ///
 /// ```
-/// let addr = netpoll::cli::resolve("localhost:0").unwrap();
+/// let addr = edges::cli::resolve("localhost:0").unwrap();
 /// assert!(addr.ip().is_loopback());
-/// assert!(netpoll::cli::resolve("no-port").unwrap_err().contains("HOST:PORT"));
+/// assert!(edges::cli::resolve("no-port").unwrap_err().contains("HOST:PORT"));
 /// ```
 pub fn resolve(addr: &str) -> Result<SocketAddr, String> {
     Ok(resolve_all(addr)?.addrs[0])
@@ -34,10 +34,10 @@ pub fn resolve(addr: &str) -> Result<SocketAddr, String> {
 /// resolver's order, so that [`ServerAddr::connect`] can try each.
 ///
 /// ```
-/// let server = netpoll::cli::resolve_all("localhost:20000").unwrap();
+/// let server = edges::cli::resolve_all("localhost:20000").unwrap();
 /// assert!(server.addrs().iter().all(|a| a.ip().is_loopback()));
 /// assert_eq!(server.to_string(), "localhost:20000");
-/// let err = netpoll::cli::resolve_all("garbage").unwrap_err();
+/// let err = edges::cli::resolve_all("garbage").unwrap_err();
 /// assert!(err.contains("expected HOST:PORT, e.g. 127.0.0.1:20000"), "{err}");
 /// ```
 pub fn resolve_all(text: &str) -> Result<ServerAddr, String> {
@@ -112,9 +112,9 @@ impl fmt::Display for ServerAddr {
 ///
 /// ```
 /// use std::time::Duration;
-/// assert_eq!(netpoll::cli::seconds("0.5"), Ok(Duration::from_millis(500)));
-/// assert!(netpoll::cli::seconds("0").is_err());
-/// assert!(netpoll::cli::seconds("1e19").is_ok());
+/// assert_eq!(edges::cli::seconds("0.5"), Ok(Duration::from_millis(500)));
+/// assert!(edges::cli::seconds("0").is_err());
+/// assert!(edges::cli::seconds("1e19").is_ok());
 /// ```
 pub fn seconds(text: &str) -> Result<Duration, String> {
     let secs: f64 = text

@@ -15,10 +15,9 @@
 //! the same: the lines go nowhere and serving goes on.
 //!
 //! [`Console::stderr`] is the only way anything reaches stderr while a
-//! server serves: `--trace` lines ([`crate::trace`]), every `log` record of
-//! every thread (a refusal at `--max-conns`, the stop's "waiting up to
-//! 5 s…", a rejected frame: see [`logger`]) and a program's line when it
-//! fails. One queue keeps them in the order they were made. stderr says
+//! server serves: every `log` record of every thread (a `--trace` line, a
+//! refusal at `--max-conns`, the stop's "waiting up to 5 s…", a rejected
+//! frame: see [`logger`]) and a program's line when it fails. One queue keeps them in the order they were made. stderr says
 //! its own drops in that same queue, as soon as it takes lines again (there
 //! is nowhere else to say them).
 //!

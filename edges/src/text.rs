@@ -60,7 +60,7 @@ const CLOSE: char = '⟧';
 /// it is, the rest as `⟦…⟧` escapes (see the module doc for why).
 ///
 /// ```
-/// use netpoll::Escaped;
+/// use edges::Escaped;
 /// assert_eq!(Escaped(b"it's \"ok\"\tC:\\tmp").to_string(), "it's \"ok\"\tC:\\tmp");
 /// assert_eq!(Escaped(b"a\r\n\x1b[2J").to_string(), "a⟦CR⟧⟦LF⟧⟦ESC⟧[2J");
 /// assert_eq!(Escaped(b"caf\xc3\xa9 \xff").to_string(), "café ⟦0xff⟧");
@@ -111,7 +111,7 @@ fn write_escape(f: &mut fmt::Formatter<'_>, c: char) -> fmt::Result {
 /// module doc lists, with why.
 ///
 /// ```
-/// use netpoll::text::is_escaped;
+/// use edges::text::is_escaped;
 /// assert!(is_escaped('\x1b') && is_escaped('\u{202e}') && is_escaped('\u{2028}'));
 /// assert!(!is_escaped('\t') && !is_escaped('é') && !is_escaped('\u{200d}'));
 /// ```

@@ -1,0 +1,22 @@
+//! What every program of this workspace does alike at its edges: the
+//! command line and the terminal.
+//!
+//! The loops a server runs on are `netpoll`'s; what a program says to its
+//! user is here, the same in every program, so that a user learns it once:
+//!
+//! - [`cli`]: `--addr` read as Go's `net.Listen` and `net.Dial` read it
+//!   (host names too), timeouts in seconds, dialling each address a name
+//!   resolves to, and the `listening on <addr>` line that scripts, tests
+//!   and `cargo xtask` wait for;
+//! - [`Escaped`] ([`text`]): bytes that came from the network, printed so
+//!   that a peer cannot drive the terminal;
+//! - [`console`]: stdout and stderr behind bounded queues, so that no write
+//!   a loop makes (a line per read, a `--trace` line, a warning) can block
+//!   it, and [`console::logger`], which sends every `log` record (a loop's
+//!   warnings, its `--trace` lines) through stderr's queue.
+
+pub mod cli;
+pub mod console;
+pub mod text;
+
+pub use text::Escaped;
