@@ -2,47 +2,56 @@
 //!
 //! ```text
 //! Go                                          Rust
-//! socket, err := net.DialUDP("udp", nil, …)   UdpSocket::bind(any port), no connect (see below)
+//! socket, err := net.DialUDP("udp", nil, …)   UdpSocket::bind(any port), then connect(server)
 //! defer socket.Close()                        the socket is closed when it drops
-//! socket.Write([]byte("Hello server"))        socket.send_to(message, server)
+//! socket.Write([]byte("Hello server"))        socket.send(message)
 //! data := make([]byte, 4096)                  a 65 535-byte buffer: no reply is truncated
-//! socket.ReadFromUDP(data)                    recv_from with a read timeout, skipping strangers
+//! socket.ReadFromUDP(data)                    socket.recv, with a read timeout
 //! fmt.Printf("recv:%v addr:%v count:%v\n")    the same line, text escaped
 //! ```
 //!
-//! The Go client waits for ever when its datagram or the reply is lost (UDP
-//! gives no error for either); this one gives up after `--timeout` seconds
-//! with one line on stderr and exit status 1. A mistyped flag is one line
-//! naming the expected form and exit status 2, and every value a flag
-//! accepts works (`--timeout 1e19` waits, `--message` fits in a datagram).
+//! # What a connected UDP socket tells the client
 //!
-//! # Why an unconnected socket
+//! `DialUDP` *connects* the socket, and so does this client: no handshake
+//! happens (UDP has none), but the kernel now knows the one peer this
+//! socket talks to, which buys two things.
 //!
-//! `DialUDP` *connects* the socket: the kernel then drops datagrams from any
-//! other address without telling anyone, and on Linux a closed server port
-//! comes back at once as ECONNREFUSED. Here the socket is left unconnected
-//! and every datagram's source is checked by hand, so a datagram from a
-//! stranger is not printed as the answer but *logged*: the learner sees that
-//! UDP lets anyone send to an open port, and that checking the source is the
-//! receiver's job. The price is that a closed port is detected only by the
-//! timeout, which the message on stderr says. Those warnings are rate
-//! limited: a stranger flooding the port gets at most about one line a
-//! second, each counting the datagrams ignored since the last.
+//! * **A refusal arrives at once.** When nothing listens on the server's
+//!   port, its host answers the datagram with an ICMP "port unreachable".
+//!   The kernel hands that to a connected socket as an error of the next
+//!   `recv`: `ECONNREFUSED` on Linux, macOS and FreeBSD, `WSAECONNRESET`
+//!   on Windows. The client says so in one line and exits 1, where it
+//!   would otherwise wait out its timeout. (An unconnected socket is never
+//!   told: the kernel cannot know which of its peers the ICMP was about.)
+//! * **Only the server is heard.** The kernel drops datagrams from any
+//!   other address, so a stranger's datagram can never be printed as the
+//!   reply. Checking the source is the receiver's job in UDP, and a
+//!   connected socket is the usual way to do it.
 //!
-//! UDP has no handshake, so there is nothing to try at each address a host
-//! name resolves to, as the TCP clients do: the first address is used, as
-//! Go's `Dial("udp", …)` does.
+//! What UDP still never reports is silence: a lost datagram, a lost reply,
+//! a server that does not answer, a firewall that drops the ICMP. The Go
+//! client then waits for ever; this one gives up after `--timeout` seconds
+//! with one line on stderr and exit status 1.
+//!
+//! A reply shorter than the message is printed as it came, then named on
+//! stderr with its likely cause, as `tcp-client` names a short echo: the Go
+//! tutorial's server reads into 1 024 bytes, and the kernel drops the rest
+//! of a longer datagram without a word.
+//!
+//! A mistyped flag is one line naming the expected form and exit status 2,
+//! and every value a flag accepts works (`--timeout 1e19` waits,
+//! `--message` fits in a datagram). UDP has no handshake, so there is
+//! nothing to try at each address a host name resolves to, as the TCP
+//! clients do: the first address is used, as Go's `Dial("udp", …)` does.
 
 use std::io::{self, Write as _};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Parser;
 use edges::Escaped;
-use log::warn;
-use netpoll::RateLimitedLog;
 
 /// Big enough for any UDP payload (65 507 bytes over IPv4); the Go client's
 /// 4096-byte buffer silently truncates longer replies.
@@ -75,16 +84,12 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    // Log records (the strangers' warnings) go through the bounded stderr
-    // queue every program of the workspace uses; `_stderr` writes out
-    // what is left in it as `main` returns.
-    let _stderr = edges::console::logger::init();
     let args = Args::parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line, like the Go client's `fmt.Println("…, err:", err)`.
-            edges::console::Console::stderr().line(format_args!("udp-client: {e:#}"));
+            eprintln!("udp-client: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -92,26 +97,27 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> anyhow::Result<()> {
     let server = args.addr;
-    // socket, err := net.DialUDP("udp", nil, &net.UDPAddr{…})
-    // Any local port, on the unspecified address of the server's family.
-    let local: SocketAddr = if server.is_ipv4() {
-        "0.0.0.0:0".parse().unwrap()
-    } else {
-        "[::]:0".parse().unwrap()
+    let message = args.message.as_bytes();
+    // socket, err := net.DialUDP("udp", nil, &net.UDPAddr{…}): any local
+    // port, on the unspecified address of the server's family, connected.
+    let local: SocketAddr = match server {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
     };
-    let socket = UdpSocket::bind(local).context("cannot open a UDP socket")?;
+    let socket = UdpSocket::bind(local)
+        .and_then(|socket| socket.connect(server).map(|()| socket))
+        .with_context(|| format!("cannot open a UDP socket to {server}"))?;
 
     let mut buf = vec![0; RECV_BUFFER_LEN];
-    let mut strangers = Strangers::default();
     let mut stdout = io::stdout();
     for _ in 0..args.count {
         // _, err = socket.Write(sendData)
         socket
-            .send_to(args.message.as_bytes(), server)
-            .with_context(|| format!("cannot send {} bytes to {server}", args.message.len()))?;
+            .send(message)
+            .map_err(|e| failed(server, e, "send to"))?;
 
         // n, remoteAddr, err := socket.ReadFromUDP(data)
-        let len = receive_reply(&socket, server, args.timeout, &mut buf, &mut strangers)?;
+        let len = receive_reply(&socket, server, args.timeout, &mut buf)?;
 
         // fmt.Printf("recv:%v addr:%v count:%v\n", string(data[:n]), remoteAddr, n)
         writeln!(
@@ -121,54 +127,78 @@ fn run(args: &Args) -> anyhow::Result<()> {
         )
         .and_then(|()| stdout.flush())
         .context("cannot print the reply")?;
+        if len < message.len() {
+            eprintln!(
+                "udp-client: echo incomplete: {len} of {} bytes came back — the server may \
+                 have cut the datagram (the Go tutorial's server reads into 1024 bytes and \
+                 the kernel drops the rest)",
+                message.len()
+            );
+        }
     }
     Ok(())
 }
 
-/// Waits up to `timeout` for a datagram from `server` and returns its
-/// length; datagrams from anyone else are logged (rate limited) and
-/// skipped, without extending the deadline (so a stranger cannot keep us
-/// waiting for ever).
+/// Waits up to `timeout` for the server's reply and returns its length.
 fn receive_reply(
     socket: &UdpSocket,
     server: SocketAddr,
     timeout: Duration,
     buf: &mut [u8],
-    strangers: &mut Strangers,
 ) -> anyhow::Result<usize> {
     let deadline = edges::cli::deadline_after(timeout);
-    let no_reply = || {
-        anyhow::anyhow!(
-            "no reply from {server} within {}s (UDP reports nothing when the datagram, \
-             the reply or the server is missing; is udp-server running there?)",
-            timeout.as_secs_f64()
-        )
-    };
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
-            return Err(no_reply());
+            return Err(no_reply(server, timeout));
         }
         socket
             .set_read_timeout(Some(remaining))
             .context("cannot set the read timeout")?;
-        match socket.recv_from(buf) {
-            Ok((len, from)) if from == server => return Ok(len),
-            Ok((len, from)) => strangers.ignore(len, from, server),
+        match socket.recv(buf) {
+            Ok(len) => return Ok(len),
             // The timeout: std reports it as WouldBlock on Unix and
             // TimedOut on Windows.
-            Err(err)
+            Err(e)
                 if matches!(
-                    err.kind(),
+                    e.kind(),
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
-                return Err(no_reply());
+                return Err(no_reply(server, timeout));
             }
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            // E.g. ECONNRESET on Windows after an ICMP port unreachable.
-            Err(err) => bail!("receiving from {server} failed: {err}"),
+            // A signal interrupted the wait: wait for what is left of it.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(failed(server, e, "receive from")),
         }
+    }
+}
+
+/// Silence: all that UDP can say about a datagram or a reply that is lost,
+/// or a server that does not answer.
+fn no_reply(server: SocketAddr, timeout: Duration) -> anyhow::Error {
+    anyhow::anyhow!(
+        "no reply from {server} within {} s (UDP reports nothing when the datagram or the \
+         reply is lost or the server does not answer; is udp-server running there?)",
+        timeout.as_secs_f64()
+    )
+}
+
+/// A send or a receive that failed. A refusal is the server's host saying
+/// that nothing listens on the port (an ICMP "port unreachable"): Linux,
+/// macOS and FreeBSD report it to a connected socket as `ECONNREFUSED`,
+/// Windows as `WSAECONNRESET`, on the send or the receive after it.
+fn failed(server: SocketAddr, err: io::Error, what: &str) -> anyhow::Error {
+    let refused = matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
+    );
+    if refused {
+        anyhow::Error::new(err).context(format!(
+            "cannot reach {server}: nothing listens there (is udp-server running?)"
+        ))
+    } else {
+        anyhow::Error::new(err).context(format!("cannot {what} {server}"))
     }
 }
 
@@ -180,7 +210,8 @@ fn parse_server_addr(text: &str) -> Result<SocketAddr, String> {
 
 /// Where the replies to `addr` come from. Sending to 0.0.0.0 (the Go
 /// client's address) reaches this host, and the reply comes from loopback;
-/// expect it from where it will really come from.
+/// connect to where it will really come from (Windows cannot connect to
+/// 0.0.0.0 at all).
 fn replying_addr(addr: SocketAddr) -> SocketAddr {
     if !addr.ip().is_unspecified() {
         return addr;
@@ -188,25 +219,6 @@ fn replying_addr(addr: SocketAddr) -> SocketAddr {
     match addr {
         SocketAddr::V4(_) => SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port())),
         SocketAddr::V6(_) => SocketAddr::from((Ipv6Addr::LOCALHOST, addr.port())),
-    }
-}
-
-/// Datagrams from addresses other than the server's, logged at most about
-/// once a second: a flood must not become a flood of log lines.
-#[derive(Default)]
-struct Strangers {
-    log: RateLimitedLog,
-}
-
-impl Strangers {
-    fn ignore(&mut self, len: usize, from: SocketAddr, server: SocketAddr) {
-        if let Some(suppressed) = self.log.ready(Instant::now()) {
-            let more = match suppressed {
-                0 => String::new(),
-                n => format!(" ({n} more ignored since the last such warning)"),
-            };
-            warn!("ignored a {len}-byte datagram from {from}: it is not the server {server}{more}");
-        }
     }
 }
 
