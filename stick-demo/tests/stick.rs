@@ -794,8 +794,8 @@ fn stick_servers_work_with_every_value_their_flags_accept() {
     assert!(status.success(), "{stderr:?}");
 }
 
-/// `stick-demo server --trace`: the loop's lines for one raw exchange
-/// (issue 14).
+/// `stick-demo server --trace`: the loop's lines for one raw exchange,
+/// enough for a learner to follow the bytes through the loop.
 #[test]
 fn server_trace_shows_the_accept_the_read_and_the_close() {
     let mut server = start_server("server", &["--trace"]);

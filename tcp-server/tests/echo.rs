@@ -652,9 +652,9 @@ fn the_server_sleeps_again_once_a_spin_window_passes_without_traffic() {
     assert!(lines[0].contains("read 21 bytes"), "{lines:?}");
 }
 
-/// Issue 13.6: with `--threads`, a second server used to join the first
-/// one's `SO_REUSEPORT` group and take half its connections. It must fail
-/// as it does without `--threads`. (Windows refuses `--threads 2` outright,
+/// With `--threads`, a second server on a served port could join the
+/// first one's `SO_REUSEPORT` group and take half its connections. It must
+/// fail as it does without `--threads`. (Windows refuses `--threads 2` outright,
 /// so there both servers run one loop; its message for the port is its own.)
 #[test]
 fn a_second_threaded_server_on_a_served_port_fails_with_address_in_use() {
@@ -1069,7 +1069,7 @@ fn several_loops_say_what_the_stop_waits_for_in_one_line() {
 }
 
 /// One exchange, traced: what `--trace` must show for a learner to follow
-/// a request through the loop (issue 14). The lines come in the loop's
+/// a request through the loop. The lines come in the loop's
 /// order, each naming the connection by its token and peer.
 #[test]
 fn trace_shows_the_accept_read_write_and_close_of_one_request() {

@@ -442,7 +442,8 @@ fn the_largest_spin_the_parser_accepts_works() {
     assert_eq!(lines, ["summary: datagrams=1 bytes=4 dropped=0"]);
 }
 
-/// `--trace` shows the loop waking, the datagram and its echo (issue 14).
+/// `--trace` shows the loop waking, the datagram and its echo: a learner
+/// follows one datagram through the loop.
 #[test]
 fn trace_shows_the_wake_up_the_datagram_and_the_send() {
     let mut server = start(&["--quiet", "--trace"]);
