@@ -106,7 +106,7 @@ pub struct FramedArgs {
 /// `socket_stick/client`: the message, bare, `--count` times.
 pub fn run_raw(args: RawArgs) -> anyhow::Result<()> {
     let common = &args.common;
-    let sender = Sender::connect(common, common.nodelay)?;
+    let sender = Sender::connect(common, common.nodelay, "stick-demo server")?;
     let sent = sender.send_all(
         common.message.as_bytes(),
         common.count,
@@ -133,7 +133,7 @@ pub fn run_framed(args: FramedArgs) -> anyhow::Result<()> {
     let mut frame = BytesMut::new();
     proto::encode_into(common.message.as_bytes(), &mut frame).context("encode msg failed")?;
     let nodelay = common.nodelay || args.chunk.is_some();
-    let sender = Sender::connect(common, nodelay)?;
+    let sender = Sender::connect(common, nodelay, "stick-demo server2")?;
     let pause = Duration::from_millis(args.chunk_pause_ms);
     let sent = sender.send_all(&frame, common.count, args.chunk, pause)?;
     let pieces = match args.chunk {
@@ -172,13 +172,13 @@ struct Sent {
 
 impl Sender {
     /// net.Dial("tcp", addr), with TCP_NODELAY as asked, and a write
-    /// timeout so that a server that stops reading is reported.
-    fn connect(common: &CommonArgs, nodelay: bool) -> anyhow::Result<Self> {
+    /// timeout so that a server that stops reading is reported. `server`
+    /// names the program a refusal suggests starting.
+    fn connect(common: &CommonArgs, nodelay: bool, server: &str) -> anyhow::Result<Self> {
         let addr = &common.addr;
-        let stream = match addr.connect(common.timeout) {
-            Ok(stream) => stream,
-            Err(e) => bail!("dial {addr} failed: {e} (is the stick-demo server running?)"),
-        };
+        let stream = addr
+            .connect(common.timeout)
+            .with_context(|| format!("cannot connect to {addr} (is {server} running?)"))?;
         let peer = stream
             .peer_addr()
             .with_context(|| format!("the connection to {addr} closed at once"))?;

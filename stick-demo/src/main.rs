@@ -9,9 +9,13 @@ use clap::{Parser, Subcommand};
 use edges::console::Console;
 use stick_demo::{client, framed_server, raw_server};
 
-/// TCP "sticky packets": see the problem, then the fix.
+/// The Go tutorial's sticky-packet chapter: see TCP merge and split
+/// messages, then fix it by sending each message's length first.
+///
+/// Run a server in one terminal and its client in another: `server` with
+/// `client` shows the problem, `server2` with `client2` the fix.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -19,13 +23,16 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// The unchanged tcp/server: prints every read exactly as it arrived.
+    /// Prints every read exactly as it arrived, so you see where messages
+    /// stuck together or split (the chapter's server; it does not echo).
     Server(raw_server::Args),
-    /// socket_stick/client: writes the message 20 times, no framing.
+    /// Sends a message 20 times, bare, to `server` (socket_stick/client).
     Client(client::RawArgs),
-    /// socket_stick/server2: decodes length-prefixed frames, one line per message.
+    /// Cuts the stream into messages by their length prefix and prints one
+    /// line per message (socket_stick/server2).
     Server2(framed_server::Args),
-    /// socket_stick/client2: writes the message 20 times as proto frames.
+    /// Sends a message 20 times, each after its length, to `server2`
+    /// (socket_stick/client2).
     Client2(client::FramedArgs),
 }
 

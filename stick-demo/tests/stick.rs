@@ -12,7 +12,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::Command;
 
-use harness::{DEADLINE, Finished, Program, assert_lines_in_order};
+use harness::{DEADLINE, Finished, Program, assert_lines_in_order, run_to_end};
 
 const MESSAGE: &str = "Hello, Hello. How are you?";
 /// server2's line per message, as Go's `socket_stick/server2` prints it.
@@ -554,7 +554,8 @@ fn clients_report_a_refused_connection_in_one_line_and_exit_1() {
         .local_addr()
         .unwrap()
         .to_string();
-    for client in ["client", "client2"] {
+    // Each suggests the server it talks to: client2's frames need server2.
+    for (client, server) in [("client", "server"), ("client2", "server2")] {
         let Finished {
             status,
             stdout,
@@ -563,10 +564,31 @@ fn clients_report_a_refused_connection_in_one_line_and_exit_1() {
         assert_eq!(status.code(), Some(1), "{client}: {stderr}");
         assert!(stdout.is_empty(), "{stdout}");
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        let expected = format!(
+            "stick-demo {client}: cannot connect to {addr} (is stick-demo {server} running?): "
+        );
         assert!(
-            stderr.starts_with(&format!("stick-demo {client}: dial {addr} failed:"))
-                && stderr.contains("refused"),
+            stderr.starts_with(&expected) && stderr.contains("refused"),
             "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn every_subcommand_prints_its_version() {
+    for sub in ["server", "client", "server2", "client2"] {
+        let out = run_to_end(
+            {
+                let mut command = stick_demo();
+                command.args([sub, "--version"]);
+                command
+            },
+            b"",
+        );
+        assert!(out.status.success(), "{sub}: {}", out.stderr);
+        assert_eq!(
+            out.stdout,
+            format!("stick-demo-{sub} {}\n", env!("CARGO_PKG_VERSION"))
         );
     }
 }

@@ -50,10 +50,17 @@ use clap::Parser;
 use edges::Escaped;
 use edges::cli::ServerAddr;
 
-/// Sends each line of standard input to a TCP echo server and prints the echo.
-/// `Q` (any case) or end of input quits.
+/// Sends each line you type (or pipe in) to a TCP echo server and prints
+/// its echo; `Q` (any case) or end of input quits.
+///
+/// A line typed at a terminal is limited by the terminal itself, not by
+/// this client: its line editing (canonical mode) keeps at most 4095 bytes
+/// of a line on Linux (about 1 KiB on macOS) and drops the rest before any
+/// program reads it, here as for the Go client. Piped input has no such limit:
+/// `head -c 100000 /dev/zero | tr '\0' x | tcp-client` sends one line of
+/// 100000 bytes.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 struct Args {
     /// Address of the echo server. A host name is resolved, and each of its
     /// addresses is tried in turn, as Go's net.Dial does.

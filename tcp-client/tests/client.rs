@@ -294,6 +294,18 @@ fn command_line_misuse_names_the_expected_form_and_exits_2() {
 }
 
 #[test]
+fn help_says_where_a_typed_line_is_cut_and_that_piped_input_is_not() {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tcp-client"));
+    command.arg("--help");
+    let run = run_to_end(command, b"");
+    assert!(run.status.success(), "{}", run.stderr);
+    let help = run.stdout.replace('\n', " ");
+    assert!(help.starts_with("Sends each line you type"), "{help}");
+    assert!(help.contains("keeps at most 4095 bytes"), "{help}");
+    assert!(help.contains("Piped input has no such limit"), "{help}");
+}
+
+#[test]
 fn a_host_name_is_dialled_at_each_of_its_addresses() {
     // `localhost` as the resolver gives it; the server listens on the last
     // of its addresses only, which a client trying just the first misses
