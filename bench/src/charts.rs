@@ -1,8 +1,8 @@
 //! The run's results as pictures, SVG files beside the JSON (`--json
 //! out.json` → `out-latency.svg`, …), drawn with plotters' SVG backend:
 //!
-//! - `latency`: the round trip at each percentile, per server, a panel
-//!   per ping-pong table;
+//! - `latency`: the round trip at each percentile, per server, a panel per
+//!   ping-pong table;
 //! - `sweep` (with `--conns` a list): requests/s and server CPU per request
 //!   against connections, per server;
 //! - `spin` (with `--spin-us`): requests/s, server CPU and server sleeps
@@ -30,17 +30,16 @@ struct Panel {
 /// Writes the charts this run's tables allow, beside `json`; returns the
 /// files written.
 pub fn write(json: &Path, tables: &[Measured]) -> Result<Vec<PathBuf>> {
-    let stem = json.with_extension("");
-    let beside = |name: &str| PathBuf::from(format!("{}-{name}.svg", stem.display()));
+    let tcp: Vec<&Measured> = tables.iter().filter(|t| t.conns.is_some()).collect();
     let mut written = Vec::new();
     for (name, panels) in [
         ("latency", latency(tables)),
-        ("sweep", sweep(tables)),
-        ("spin", spin(tables)),
+        ("sweep", sweep(&tcp)),
+        ("spin", spin(&tcp)),
     ] {
         if !panels.is_empty() {
-            let path = beside(name);
-            draw(&path, &panels)?;
+            let path = PathBuf::from(format!("{}-{name}.svg", json.with_extension("").display()));
+            draw(&path, &panels).map_err(|e| anyhow!("drawing {}: {e}", path.display()))?;
             written.push(path);
         }
     }
@@ -49,88 +48,68 @@ pub fn write(json: &Path, tables: &[Measured]) -> Result<Vec<PathBuf>> {
 
 /// A panel per ping-pong table: latency at each percentile, per server.
 fn latency(tables: &[Measured]) -> Vec<Panel> {
-    tables
+    let pingpongs = tables
         .iter()
-        .filter(|t| t.servers.iter().any(|s| !s.latency.is_empty()))
-        .map(|table| Panel {
-            title: format!("{}: round-trip latency", table.scenario),
-            unit: Unit::Nanos,
-            x_labels: table.servers[0]
-                .latency
-                .iter()
-                .map(|(p, _)| format!("p{p}"))
-                .collect(),
-            series: table
-                .servers
-                .iter()
-                .map(|s| {
-                    (
-                        s.name.clone(),
-                        s.latency.iter().map(|(_, ns)| *ns).collect(),
-                    )
-                })
-                .collect(),
-        })
-        .collect()
+        .filter(|t| t.servers.iter().any(|s| !s.latency.is_empty()));
+    let panel = |table: &Measured| Panel {
+        title: format!("{}: round-trip latency", table.scenario),
+        unit: Unit::Nanos,
+        x_labels: table.servers[0]
+            .latency
+            .iter()
+            .map(|(p, _)| format!("p{p}"))
+            .collect(),
+        series: table
+            .servers
+            .iter()
+            .map(|s| (s.name.clone(), s.latency.iter().map(|l| l.1).collect()))
+            .collect(),
+    };
+    pingpongs.map(panel).collect()
 }
 
-/// The tcp ping-pong tables, in `--conns` order.
-fn tcp_tables(tables: &[Measured]) -> Vec<&Measured> {
-    tables.iter().filter(|t| t.conns.is_some()).collect()
-}
-
-/// Requests/s and CPU per request against connections, when there are
+/// Requests/s and CPU per request against connections, when the run had
 /// several connection counts.
-fn sweep(tables: &[Measured]) -> Vec<Panel> {
-    let tcp = tcp_tables(tables);
+fn sweep(tcp: &[&Measured]) -> Vec<Panel> {
     if tcp.len() < 2 {
         return Vec::new();
     }
-    let mut names: Vec<&str> = Vec::new();
-    for table in &tcp {
-        for server in &table.servers {
-            if !names.contains(&server.name.as_str()) {
-                names.push(&server.name);
-            }
-        }
-    }
+    let mut names: Vec<&str> = tcp
+        .iter()
+        .flat_map(|t| t.servers.iter().map(|s| s.name.as_str()))
+        .collect();
+    names.dedup();
+    names.sort_by_key(|name| tcp[0].servers.iter().position(|s| s.name == *name));
+    names.dedup();
     let x_labels: Vec<String> = tcp
         .iter()
         .map(|t| t.conns.unwrap_or(0).to_string())
         .collect();
-    ["requests/s", "server CPU/request"]
-        .into_iter()
-        .zip([Unit::PerSecond, Unit::Nanos])
-        .map(|(metric, unit)| Panel {
-            title: format!("{metric} against connections"),
-            unit,
-            x_labels: x_labels.clone(),
-            series: names
-                .iter()
-                .map(|&name| {
-                    let figures = tcp
-                        .iter()
-                        .map(|table| figure(table, metric, name))
-                        .collect();
-                    (name.to_owned(), figures)
-                })
-                .collect(),
-        })
-        .collect()
-}
-
-/// The figure the table reports for `metric` and server `name`, NaN if none.
-fn figure(table: &Measured, metric: &str, name: &str) -> f64 {
-    table
-        .reported(metric)
-        .and_then(|figures| figures.into_iter().find(|(n, _)| *n == name))
-        .map_or(f64::NAN, |(_, value)| value)
+    let panel = |(metric, unit)| Panel {
+        title: format!("{metric} against connections"),
+        unit,
+        x_labels: x_labels.clone(),
+        series: names
+            .iter()
+            .map(|&n| {
+                (
+                    n.to_owned(),
+                    tcp.iter().map(|t| t.reported(metric, n)).collect(),
+                )
+            })
+            .collect(),
+    };
+    [
+        ("requests/s", Unit::PerSecond),
+        ("server CPU/request", Unit::Nanos),
+    ]
+    .map(panel)
+    .into()
 }
 
 /// Each spin window of ours beside ours' default, a line per connection
 /// count, when the run measured spin windows.
-fn spin(tables: &[Measured]) -> Vec<Panel> {
-    let tcp = tcp_tables(tables);
+fn spin(tcp: &[&Measured]) -> Vec<Panel> {
     let Some(first) = tcp.first() else {
         return Vec::new();
     };
@@ -148,100 +127,77 @@ fn spin(tables: &[Measured]) -> Vec<Panel> {
     let x_labels: Vec<String> = std::iter::once("default".to_owned())
         .chain(windows.iter().map(|w| format!("{w} µs")))
         .collect();
-    [
-        ("requests/s", Unit::PerSecond),
-        ("server CPU/request", Unit::Nanos),
-        ("server sleeps/request", Unit::PerEvent),
-    ]
-    .into_iter()
-    .map(|(metric, unit)| Panel {
+    let line = |metric, table: &&Measured| {
+        let figures = names.iter().map(|n| table.reported(metric, n)).collect();
+        (format!("{} conns", table.conns.unwrap_or(0)), figures)
+    };
+    let panel = |(metric, unit)| Panel {
         title: format!("{metric} by spin window"),
         unit,
         x_labels: x_labels.clone(),
-        series: tcp
-            .iter()
-            .map(|table| {
-                let figures = names
-                    .iter()
-                    .map(|name| figure(table, metric, name))
-                    .collect();
-                (format!("{} conns", table.conns.unwrap_or(0)), figures)
-            })
-            .collect(),
-    })
-    .collect()
-}
-
-/// Draws `panels` side by side into the SVG file `path`.
-fn draw(path: &Path, panels: &[Panel]) -> Result<()> {
-    let width = 520 * panels.len() as u32;
-    let root = SVGBackend::new(path, (width, 400)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
-    for (area, panel) in root.split_evenly((1, panels.len())).iter().zip(panels) {
-        draw_panel(area, panel).map_err(|e| anyhow!("drawing {}: {e}", path.display()))?;
-    }
-    root.present()
-        .map_err(|e| anyhow!("writing {}: {e}", path.display()))
-}
-
-fn draw_panel(
-    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
-    panel: &Panel,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let top = panel
-        .series
-        .iter()
-        .flat_map(|(_, ys)| ys.iter().copied())
-        .filter(|y| y.is_finite())
-        .fold(0.0, f64::max);
-    let last = panel.x_labels.len().saturating_sub(1) as f64;
-    let mut chart = ChartBuilder::on(area)
-        .caption(&panel.title, ("sans-serif", 16))
-        .margin(12)
-        .x_label_area_size(30)
-        .y_label_area_size(70)
-        .build_cartesian_2d(-0.3..last + 0.3, 0.0..(top * 1.15).max(1e-9))?;
-    let x_label = |x: &f64| {
-        let index = x.round();
-        let label = panel
-            .x_labels
-            .get(index as usize)
-            .filter(|_| (x - index).abs() < 1e-6);
-        label.cloned().unwrap_or_default()
+        series: tcp.iter().map(|table| line(metric, table)).collect(),
     };
-    let y_label = |y: &f64| format_value(*y, panel.unit);
-    chart
-        .configure_mesh()
-        .x_labels(panel.x_labels.len() * 2 + 1)
-        .x_label_formatter(&x_label)
-        .y_label_formatter(&y_label)
-        .y_labels(6)
-        .disable_x_mesh()
-        .draw()?;
-    for (index, (name, ys)) in panel.series.iter().enumerate() {
-        let colour = Palette99::pick(index).to_rgba();
-        let points: Vec<(f64, f64)> = ys
-            .iter()
-            .enumerate()
-            .filter(|(_, y)| y.is_finite())
-            .map(|(x, y)| (x as f64, *y))
-            .collect();
-        chart
-            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour));
-        chart.draw_series(
-            points
-                .into_iter()
-                .map(|p| Circle::new(p, 3, colour.filled())),
-        )?;
+    let metrics = [
+        ("requests/s", Unit::PerSecond),
+        ("server CPU/request", Unit::Nanos),
+        ("server sleeps/request", Unit::PerEvent),
+    ];
+    metrics.map(panel).into()
+}
+
+/// Draws `panels` side by side into the SVG file `path`: x positions are
+/// the labels, evenly spaced; y starts at 0.
+fn draw(path: &Path, panels: &[Panel]) -> Result<(), Box<dyn std::error::Error>> {
+    let root = SVGBackend::new(path, (520 * panels.len() as u32, 400)).into_drawing_area();
+    root.fill(&WHITE)?;
+    for (area, panel) in root.split_evenly((1, panels.len())).iter().zip(panels) {
+        let values = panel.series.iter().flat_map(|(_, ys)| ys.iter().copied());
+        let top = values.filter(|y| y.is_finite()).fold(0.0, f64::max);
+        let last = panel.x_labels.len().saturating_sub(1) as f64;
+        let mut chart = ChartBuilder::on(area)
+            .caption(&panel.title, ("sans-serif", 16))
+            .margin(12)
+            .x_label_area_size(30)
+            .y_label_area_size(70)
+            .build_cartesian_2d(-0.3..last + 0.3, 0.0..(top * 1.15).max(1e-9))?;
+        let x_label = |x: &f64| {
+            let at = x.round();
+            let label = panel
+                .x_labels
+                .get(at as usize)
+                .filter(|_| (x - at).abs() < 1e-6);
+            label.cloned().unwrap_or_default()
+        };
+        let y_label = |y: &f64| format_value(*y, panel.unit);
+        let mut mesh = chart.configure_mesh();
+        mesh.x_labels(panel.x_labels.len() * 2 + 1)
+            .x_label_formatter(&x_label);
+        mesh.y_labels(6)
+            .y_label_formatter(&y_label)
+            .disable_x_mesh()
+            .draw()?;
+        for (index, (name, ys)) in panel.series.iter().enumerate() {
+            let colour = Palette99::pick(index).to_rgba();
+            let points: Vec<(f64, f64)> = ys
+                .iter()
+                .enumerate()
+                .filter(|(_, y)| y.is_finite())
+                .map(|(x, y)| (x as f64, *y))
+                .collect();
+            let line = LineSeries::new(points.clone(), colour.stroke_width(2));
+            let legend = move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour);
+            chart.draw_series(line)?.label(name).legend(legend);
+            chart.draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 3, colour.filled())),
+            )?;
+        }
+        let mut legend = chart.configure_series_labels();
+        legend.background_style(WHITE.mix(0.8)).border_style(BLACK);
+        legend.position(SeriesLabelPosition::LowerRight).draw()?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()?;
+    root.present()?;
     Ok(())
 }
 
@@ -251,19 +207,17 @@ mod tests {
     use crate::results::{Better, Metric, ServerFigures};
 
     fn tcp(conns: u32, servers: &[(&str, f64)]) -> Measured {
+        let server = |(name, rate): &(&str, f64)| ServerFigures {
+            name: (*name).into(),
+            reported: vec![*rate],
+            rounds: vec![vec![*rate]],
+            latency: vec![(50.0, 1e4), (99.0, 3e4)],
+        };
         Measured {
             scenario: format!("tcp --conns={conns}"),
             conns: Some(conns),
             metrics: vec![Metric::new("requests/s", Unit::PerSecond, Better::Higher)],
-            servers: servers
-                .iter()
-                .map(|(name, rate)| ServerFigures {
-                    name: (*name).into(),
-                    reported: vec![*rate],
-                    rounds: vec![vec![*rate]],
-                    latency: vec![(50.0, 1e4), (99.0, 3e4)],
-                })
-                .collect(),
+            servers: servers.iter().map(server).collect(),
             ..Measured::default()
         }
     }
@@ -273,18 +227,15 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("bench-charts-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let json = dir.join("out.json");
-        let one = [tcp(1, &[("ours", 3e4), ("tokio", 1e4)])];
-        let written = write(&json, &one).unwrap();
+        let written = write(&json, &[tcp(1, &[("ours", 3e4), ("tokio", 1e4)])]).unwrap();
         assert_eq!(written, [dir.join("out-latency.svg")]);
         let svg = std::fs::read_to_string(&written[0]).unwrap();
         assert!(
             svg.starts_with("<svg") && svg.contains("tokio") && svg.contains("p99"),
             "{svg}"
         );
-
         let spun = [("ours", 3e4), ("tokio", 1e4), ("ours --spin-us 0", 2e4)];
-        let sweep = [tcp(1, &spun), tcp(50, &spun)];
-        let written = write(&json, &sweep).unwrap();
+        let written = write(&json, &[tcp(1, &spun), tcp(50, &spun)]).unwrap();
         let names: Vec<_> = written
             .iter()
             .map(|p| p.file_name().unwrap().to_owned())

@@ -9,8 +9,7 @@ use crate::results::{Better, Measured, Unit};
 
 /// The table, and its notes, as Markdown.
 pub fn render(measured: &Measured) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "### {}\n", measured.title);
+    let mut out = format!("### {}\n\n", measured.title);
     let Some((first, others)) = measured.servers.split_first() else {
         return out;
     };
@@ -36,8 +35,7 @@ pub fn render(measured: &Measured) -> String {
             metric.name,
             format_value(mine, metric.unit)
         );
-        for other in others {
-            let theirs = other.reported[index];
+        for theirs in others.iter().map(|other| other.reported[index]) {
             let _ = write!(
                 out,
                 " {} | {} |",
@@ -50,27 +48,19 @@ pub fn render(measured: &Measured) -> String {
     if !measured.notes.is_empty() {
         out.push('\n');
     }
-    for note in &measured.notes {
-        let _ = writeln!(out, "- {note}");
-    }
+    measured
+        .notes
+        .iter()
+        .for_each(|note| out += &format!("- {note}\n"));
     out
 }
 
-/// `first / other`, or NaN when there is nothing to compare against.
-pub fn ratio(first: f64, other: f64) -> f64 {
-    if other == 0.0 || !other.is_finite() || !first.is_finite() {
-        f64::NAN
-    } else {
-        first / other
-    }
-}
-
-/// The ratio column: two decimals and a `×` (two significant digits below
-/// 0.1, so a 500-fold difference does not print as `0.00×`), or `–` when
-/// undefined.
+/// The ratio column: `first / other` with two decimals and a `×` (two
+/// significant digits below 0.1, so a 500-fold difference does not print as
+/// `0.00×`), or `–` when there is nothing to compare against.
 pub fn format_ratio(first: f64, other: f64) -> String {
-    let r = ratio(first, other);
-    if r.is_nan() {
+    let r = first / other;
+    if other == 0.0 || !r.is_finite() {
         "–".to_owned()
     } else if r.abs() >= 0.1 || r == 0.0 {
         format!("{r:.2}×")
@@ -80,64 +70,41 @@ pub fn format_ratio(first: f64, other: f64) -> String {
     }
 }
 
-/// A figure in its unit, `–` when undefined.
+/// A figure in its unit, `–` when undefined: durations and sizes with
+/// three significant figures in a unit read at a glance (`38.2 µs`).
 pub fn format_value(value: f64, unit: Unit) -> String {
-    if !value.is_finite() {
-        return "–".to_owned();
-    }
+    let three = |v: f64| match v.abs() {
+        a if a >= 100.0 => format!("{v:.0}"),
+        a if a >= 10.0 => format!("{v:.1}"),
+        _ => format!("{v:.2}"),
+    };
     match unit {
+        _ if !value.is_finite() => "–".to_owned(),
         Unit::PerSecond => format!("{}/s", group_thousands(value.round() as u64)),
-        Unit::Nanos => format_nanos(value),
+        // Below a clock tick: CPU time is counted in ticks.
+        Unit::Nanos if value == 0.0 => "0".to_owned(),
+        Unit::Nanos => {
+            let scales = [(1e9, "s"), (1e6, "ms"), (1e3, "µs"), (1.0, "ns")];
+            let (scale, name) = scales
+                .into_iter()
+                .find(|(s, _)| value.abs() >= *s)
+                .unwrap_or((1.0, "ns"));
+            format!("{} {name}", three(value / scale))
+        }
         Unit::GigabytesPerSecond => format!("{value:.2} GB/s"),
-        Unit::Bytes => format_bytes(value),
+        Unit::Bytes if value.abs() < 1e4 => format!("{value:.0} B"),
+        Unit::Bytes if value.abs() < 1e7 => format!("{} KiB", three(value / 1024.0)),
+        Unit::Bytes => format!("{} MiB", three(value / 1048576.0)),
         Unit::Count => group_thousands(value.round() as u64),
         Unit::Cores => format!("{:.0}% of a core", value * 100.0),
         Unit::PerEvent => format!("{value:.2}"),
     }
 }
 
-/// A duration in nanoseconds with three significant figures in a unit a reader
-/// takes in at a glance: `850 ns`, `38.2 µs`, `1.20 ms`.
-pub fn format_nanos(ns: f64) -> String {
-    let (value, unit) = if ns == 0.0 {
-        // Below what was measurable (CPU time comes in 10 ms ticks).
-        return "0".to_owned();
-    } else if ns < 1_000.0 {
-        (ns, "ns")
-    } else if ns < 1_000_000.0 {
-        (ns / 1_000.0, "µs")
-    } else if ns < 1_000_000_000.0 {
-        (ns / 1_000_000.0, "ms")
-    } else {
-        (ns / 1_000_000_000.0, "s")
-    };
-    format!("{} {unit}", three_significant(value))
-}
-
-fn format_bytes(bytes: f64) -> String {
-    if bytes.abs() < 10_000.0 {
-        format!("{bytes:.0} B")
-    } else if bytes.abs() < 10_000_000.0 {
-        format!("{} KiB", three_significant(bytes / 1024.0))
-    } else {
-        format!("{} MiB", three_significant(bytes / (1024.0 * 1024.0)))
-    }
-}
-
-fn three_significant(value: f64) -> String {
-    if value.abs() >= 100.0 {
-        format!("{value:.0}")
-    } else if value.abs() >= 10.0 {
-        format!("{value:.1}")
-    } else {
-        format!("{value:.2}")
-    }
-}
-
 /// `1234567` → `1 234 567` (a thin separator that reads the same in every locale).
 pub fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    let mut out = String::new();
     for (i, digit) in digits.chars().enumerate() {
         if i > 0 && (digits.len() - i) % 3 == 0 {
             out.push(' ');
@@ -153,28 +120,31 @@ mod tests {
     use crate::results::{Metric, ServerFigures};
 
     #[test]
-    fn ratios_keep_two_significant_digits_and_never_divide_by_zero() {
-        assert_eq!(format_ratio(110.0, 100.0), "1.10×");
-        assert_eq!(format_ratio(1.0, 3.0), "0.33×");
-        assert_eq!(format_ratio(97.0, 48_128.0), "0.0020×");
-        assert_eq!(format_ratio(0.0, 100.0), "0.00×");
-        assert_eq!(format_ratio(5.0, 0.0), "–");
-        assert_eq!(format_ratio(f64::NAN, 1.0), "–");
-    }
-
-    #[test]
-    fn figures_print_in_a_unit_read_at_a_glance() {
-        assert_eq!(format_nanos(0.0), "0");
-        assert_eq!(format_nanos(850.0), "850 ns");
-        assert_eq!(format_nanos(38_240.0), "38.2 µs");
-        assert_eq!(format_nanos(1_204_000.0), "1.20 ms");
-        assert_eq!(format_nanos(2_500_000_000.0), "2.50 s");
+    fn figures_and_ratios_print_in_a_form_read_at_a_glance() {
+        assert_eq!(
+            (format_ratio(110.0, 100.0), format_ratio(1.0, 3.0)),
+            ("1.10×".into(), "0.33×".into())
+        );
+        assert_eq!(
+            (format_ratio(97.0, 48_128.0), format_ratio(0.0, 100.0)),
+            ("0.0020×".into(), "0.00×".into())
+        );
+        assert_eq!(
+            (format_ratio(5.0, 0.0), format_ratio(f64::NAN, 1.0)),
+            ("–".into(), "–".into())
+        );
+        let nanos = [0.0, 850.0, 38_240.0, 1_204_000.0, 2_500_000_000.0]
+            .map(|v| format_value(v, Unit::Nanos));
+        assert_eq!(nanos, ["0", "850 ns", "38.2 µs", "1.20 ms", "2.50 s"]);
+        let bytes = [97.0, 50_000.0, 52_428_800.0].map(|v| format_value(v, Unit::Bytes));
+        assert_eq!(bytes, ["97 B", "48.8 KiB", "50.0 MiB"]);
         assert_eq!(format_value(0.987, Unit::PerEvent), "0.99");
         assert_eq!(format_value(f64::NAN, Unit::PerEvent), "–");
-        assert_eq!(group_thousands(999), "999");
-        assert_eq!(group_thousands(1_234_567), "1 234 567");
         assert_eq!(format_value(99_999.6, Unit::PerSecond), "100 000/s");
-        assert_eq!(format_value(50_000.0, Unit::Bytes), "48.8 KiB");
+        assert_eq!(
+            (group_thousands(999), group_thousands(1_234_567)),
+            ("999".into(), "1 234 567".into())
+        );
     }
 
     #[test]

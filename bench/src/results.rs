@@ -3,7 +3,7 @@
 //! [`Measured`] in it, each round's figures included, so the tables and the
 //! charts can be made again from the file alone.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// How a figure is printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,9 +27,7 @@ pub enum Unit {
 /// Which way is better for a metric, printed beside its name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Better {
-    /// More is better (a rate).
     Higher,
-    /// Less is better (a latency, a cost).
     Lower,
     /// Not a performance figure (how many replies were verified).
     Neither,
@@ -40,14 +38,11 @@ pub enum Better {
 pub struct Metric {
     /// Its name in the table and the JSON (`requests/s`).
     pub name: String,
-    /// How its figures print.
     pub unit: Unit,
-    /// Which way is better.
     pub better: Better,
 }
 
 impl Metric {
-    /// A metric named `name`.
     pub fn new(name: &str, unit: Unit, better: Better) -> Metric {
         Metric {
             name: name.to_owned(),
@@ -67,16 +62,8 @@ pub struct ServerFigures {
     /// The figure the table shows for each metric (the median round's
     /// rate; latency and CPU over all rounds).
     pub reported: Vec<f64>,
-    /// `(percentile, nanoseconds)` of the round-trip latency over all
-    /// rounds, for the latency chart; empty where nothing round-trips.
+    /// `(percentile, nanoseconds)` of the round trip over all rounds.
     pub latency: Vec<(f64, f64)>,
-}
-
-impl ServerFigures {
-    /// The median over rounds of metric `index`.
-    pub fn median(&self, index: usize) -> f64 {
-        median(self.rounds.iter().map(|round| round[index]))
-    }
 }
 
 /// One scenario's table: its metrics, and every server's figures.
@@ -84,66 +71,64 @@ impl ServerFigures {
 pub struct Measured {
     /// The scenario as the command line says it: `tcp --conns=50`.
     pub scenario: String,
-    /// The table's title: what was measured, and how.
+    /// What was measured, and how.
     pub title: String,
     /// The connections of a tcp ping-pong (for the sweep chart).
     pub conns: Option<u32>,
-    /// Rows.
     pub metrics: Vec<Metric>,
-    /// Columns: the first server is the one every ratio is about.
+    /// The first server is the one every ratio is about.
     pub servers: Vec<ServerFigures>,
     /// Lines under the table.
     pub notes: Vec<String>,
 }
 
 impl Measured {
-    /// The reported figure of `metric` for each server, by server name.
-    pub fn reported(&self, metric: &str) -> Option<Vec<(&str, f64)>> {
-        let index = self.metrics.iter().position(|m| m.name == metric)?;
-        Some(
-            self.servers
-                .iter()
-                .map(|s| (s.name.as_str(), s.reported[index]))
-                .collect(),
-        )
+    /// The reported figure of `metric` for the server `name`; NaN if none.
+    pub fn reported(&self, metric: &str, name: &str) -> f64 {
+        let index = self.metrics.iter().position(|m| m.name == metric);
+        let server = self.servers.iter().find(|s| s.name == name);
+        index.zip(server).map_or(f64::NAN, |(i, s)| s.reported[i])
     }
 
-    /// This table as JSON: per server, every round, the medians and the
-    /// table's figures, each by metric name.
+    /// This table as JSON: per server, every round, the medians over rounds
+    /// and the table's figures, each by metric name.
     pub fn to_json(&self) -> Value {
         let by_metric = |values: &[f64]| -> Value {
-            self.metrics
+            let pairs = self
+                .metrics
                 .iter()
                 .zip(values)
-                .map(|(m, v)| (m.name.clone(), finite(*v)))
-                .collect::<serde_json::Map<_, _>>()
-                .into()
+                .map(|(m, v)| (m.name.clone(), finite(*v)));
+            Value::Object(pairs.collect::<Map<_, _>>())
         };
         let servers: Vec<Value> = self
             .servers
             .iter()
             .map(|s| {
-                let medians: Vec<f64> = (0..self.metrics.len()).map(|i| s.median(i)).collect();
+                let column = |i: usize| s.rounds.iter().map(move |round| round[i]);
+                let medians: Vec<f64> =
+                    (0..self.metrics.len()).map(|i| median(column(i))).collect();
+                let latency = s
+                    .latency
+                    .iter()
+                    .map(|(p, ns)| json!({"percentile": p, "ns": finite(*ns)}));
                 json!({
                     "name": s.name,
                     "rounds": s.rounds.iter().map(|r| by_metric(r)).collect::<Vec<_>>(),
                     "median": by_metric(&medians),
                     "reported": by_metric(&s.reported),
-                    "latency_ns": s.latency.iter()
-                        .map(|(p, ns)| json!({"percentile": p, "ns": finite(*ns)}))
-                        .collect::<Vec<_>>(),
+                    "latency_ns": latency.collect::<Vec<_>>(),
                 })
             })
             .collect();
+        let metrics = self.metrics.iter().map(|m| {
+            json!({"name": m.name, "unit": format!("{:?}", m.unit), "better": format!("{:?}", m.better)})
+        });
         json!({
             "scenario": self.scenario,
             "title": self.title,
             "conns": self.conns,
-            "metrics": self.metrics.iter().map(|m| json!({
-                "name": m.name,
-                "unit": format!("{:?}", m.unit),
-                "better": format!("{:?}", m.better),
-            })).collect::<Vec<_>>(),
+            "metrics": metrics.collect::<Vec<_>>(),
             "servers": servers,
             "notes": self.notes,
         })
@@ -176,36 +161,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn median_of_an_even_count_is_the_mean_of_the_middle_two() {
-        assert_eq!(median([4.0, 1.0, 3.0, 2.0].into_iter()), 2.5);
-        assert_eq!(median([9.0, 1.0, 5.0].into_iter()), 5.0);
-        assert!(median(std::iter::empty()).is_nan());
-    }
-
-    #[test]
     fn a_table_as_json_has_every_round_the_medians_and_the_reported_figures() {
+        assert_eq!(median([4.0, 1.0, 3.0, 2.0].into_iter()), 2.5);
+        assert!(median(std::iter::empty()).is_nan());
+        let ours = ServerFigures {
+            name: "ours".into(),
+            rounds: vec![vec![3.0, 0.0], vec![1.0, 0.0], vec![2.0, 0.0]],
+            reported: vec![2.0, f64::NAN],
+            latency: vec![(50.0, 1000.0)],
+        };
         let measured = Measured {
-            scenario: "tcp --conns=1".into(),
             metrics: vec![
                 Metric::new("requests/s", Unit::PerSecond, Better::Higher),
                 Metric::new("lost", Unit::Count, Better::Lower),
             ],
-            servers: vec![ServerFigures {
-                name: "ours".into(),
-                rounds: vec![vec![3.0, 0.0], vec![1.0, 0.0], vec![2.0, 0.0]],
-                reported: vec![2.0, f64::NAN],
-                latency: vec![(50.0, 1000.0)],
-            }],
+            servers: vec![ours],
             conns: Some(1),
             ..Measured::default()
         };
+        assert_eq!(measured.reported("requests/s", "ours"), 2.0);
+        assert!(measured.reported("requests/s", "tokio").is_nan());
         let value = measured.to_json();
         let ours = &value["servers"][0];
-        assert_eq!(ours["rounds"][0]["requests/s"], 3.0);
-        assert_eq!(ours["median"]["requests/s"], 2.0);
+        assert_eq!(
+            (
+                &ours["rounds"][0]["requests/s"],
+                &ours["median"]["requests/s"]
+            ),
+            (&json!(3.0), &json!(2.0))
+        );
         assert_eq!(ours["reported"]["lost"], Value::Null);
         assert_eq!(ours["latency_ns"][0]["ns"], 1000.0);
-        assert_eq!(value["metrics"][0]["unit"], "PerSecond");
-        assert_eq!(value["conns"], 1);
+        assert_eq!(
+            (&value["metrics"][0]["unit"], &value["conns"]),
+            (&json!("PerSecond"), &json!(1))
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! One table per scenario, from measurements taken side by side:
 //! [`measure`] starts every server of the table, runs the scenario against
 //! each in turn, round after round, alternating the order, stops them, and
-//! turns the rounds into a [`Measured`] through the scenario's rows.
+//! turns the rounds into a [`Measured`] through the scenario's metrics.
 
 use std::{
     path::PathBuf,
@@ -35,23 +35,21 @@ pub struct Setup {
     pub progress: Progress,
 }
 
-/// A server of a table; `optional`: one of the default list, skipped with
-/// a note when it cannot run (Go not installed, a fixed port taken).
-struct Column {
-    spec: ServerSpec,
-    optional: bool,
-}
-
 /// The servers a `scenario` table measures, in column order (the first is
-/// the one every ratio is about), and why any default one is left out.
-fn columns(args: &Args, given: &[ServerSpec], scenario: Scenario) -> (Vec<Column>, Vec<String>) {
+/// the one every ratio is about), each with whether it is one of the
+/// default list (skipped with a note when it cannot run: Go not installed,
+/// a fixed port taken), and why any default one is left out.
+fn columns(
+    args: &Args,
+    given: &[ServerSpec],
+    scenario: Scenario,
+) -> (Vec<(ServerSpec, bool)>, Vec<String>) {
     let pingpong = scenario == Scenario::Tcp;
     let mut notes = Vec::new();
-    let defaults = PRESETS
-        .iter()
-        .map(|preset| ServerSpec::preset(preset.name, &[]));
-    let mut columns: Vec<Column> = match given {
-        [] => defaults
+    let mut columns: Vec<(ServerSpec, bool)> = match given {
+        [] => PRESETS
+            .iter()
+            .map(|preset| ServerSpec::preset(preset.name, &[]))
             .filter(
                 |spec| match spec.left_out_by_default(pingpong, args.len as usize) {
                     Some(why) => {
@@ -61,26 +59,14 @@ fn columns(args: &Args, given: &[ServerSpec], scenario: Scenario) -> (Vec<Column
                     None => true,
                 },
             )
-            .map(|spec| Column {
-                spec,
-                optional: true,
-            })
+            .map(|spec| (spec, true))
             .collect(),
-        given => given
-            .iter()
-            .map(|spec| Column {
-                spec: spec.clone(),
-                optional: false,
-            })
-            .collect(),
+        given => given.iter().map(|spec| (spec.clone(), false)).collect(),
     };
     if pingpong {
-        let spins = args.spin_us.iter().map(|us| Column {
-            spec: ServerSpec::preset("ours", &["--spin-us".to_owned(), us.to_string()]),
-            optional: false,
-        });
+        let spin = |us: &u64| ServerSpec::preset("ours", &["--spin-us".to_owned(), us.to_string()]);
         let at = columns.len().min(2);
-        columns.splice(at..at, spins);
+        columns.splice(at..at, args.spin_us.iter().map(|us| (spin(us), false)));
     }
     (columns, notes)
 }
@@ -114,29 +100,22 @@ pub fn plan(args: &Args, given: &[ServerSpec]) -> Vec<Duration> {
     planned
 }
 
-/// A row of a table, and its figure from one round's outcome.
-type Row<T> = (Metric, fn(&T) -> f64);
-
 /// A server's figures as the table shows them, and its latency at each
 /// percentile (empty where nothing round-trips).
 type Reported = (Vec<f64>, Vec<(f64, f64)>);
 
-fn row<T>(name: &str, unit: Unit, better: Better, figure: fn(&T) -> f64) -> Row<T> {
-    (Metric::new(name, unit, better), figure)
-}
-
-/// What a table is, besides its rows: the scenario and title, the
-/// transport, the rounds, and which rows list every round in a note.
+/// What a table is: its scenario and title, transport and rounds, its
+/// metrics, a round's figures for them, which metrics list every round in
+/// a note, and the figures it shows from all of a server's rounds.
 struct Table<T> {
     scenario: String,
     title: String,
     transport: Transport,
     rounds: usize,
-    rows: Vec<Row<T>>,
+    metrics: Vec<Metric>,
+    figures: fn(&T) -> Vec<f64>,
     every_round: &'static [usize],
-    /// The figures the table shows, from a server's rounds: by default the
-    /// median round of the first row.
-    reported: fn(&[Row<T>], &[T]) -> Result<Reported>,
+    reported: fn(&Table<T>, &[T]) -> Result<Reported>,
 }
 
 /// Starts the servers of `columns`, runs `run` against each in turn,
@@ -146,12 +125,12 @@ struct Table<T> {
 /// makes the table.
 fn measure<T>(
     setup: &mut Setup,
-    (columns, mut notes): (Vec<Column>, Vec<String>),
+    (columns, mut notes): (Vec<(ServerSpec, bool)>, Vec<String>),
     table: Table<T>,
     run: impl Fn(&Server) -> Result<T>,
 ) -> Result<Measured> {
     let mut servers = Vec::new();
-    for Column { spec, optional } in columns {
+    for (spec, optional) in columns {
         match Server::start(&spec, table.transport, &setup.bin_dir, setup.server_cpu) {
             Ok(server) => servers.push((server, spec.about(), Vec::new())),
             Err(err) if optional => notes.push(format!("{} skipped: {err:#}", spec.text)),
@@ -173,11 +152,13 @@ fn measure<T>(
     }
     let (mut figures, mut said) = (Vec::new(), Vec::new());
     for (server, about, outcomes) in servers {
-        let rounds = outcomes
-            .iter()
-            .map(|o| table.rows.iter().map(|(_, f)| f(o)).collect())
-            .collect();
-        let (reported, latency) = (table.reported)(&table.rows, &outcomes)?;
+        let figures_of = |o| {
+            let mut figures = (table.figures)(o);
+            figures.truncate(table.metrics.len());
+            figures
+        };
+        let rounds = outcomes.iter().map(figures_of).collect();
+        let (reported, latency) = (table.reported)(&table, &outcomes)?;
         figures.push(ServerFigures {
             name: server.name.clone(),
             rounds,
@@ -190,15 +171,15 @@ fn measure<T>(
         }
     }
     notes.extend(said);
-    let metrics: Vec<Metric> = table.rows.into_iter().map(|(m, _)| m).collect();
     let every = table
         .every_round
         .iter()
-        .map(|&i| every_round(&metrics[i], &figures, i));
+        .map(|&i| every_round(&table.metrics[i], &figures, i));
     notes.splice(0..0, every);
+    let (scenario, title, metrics) = (table.scenario, table.title, table.metrics);
     Ok(Measured {
-        scenario: table.scenario,
-        title: table.title,
+        scenario,
+        title,
         conns: None,
         metrics,
         servers: figures,
@@ -206,40 +187,39 @@ fn measure<T>(
     })
 }
 
-/// The figures of the median round by the first row.
-fn median_round<T>(rows: &[Row<T>], outcomes: &[T]) -> Result<Reported> {
-    let mut by_first: Vec<&T> = outcomes.iter().collect();
-    by_first.sort_by(|a, b| rows[0].1(a).total_cmp(&rows[0].1(b)));
-    let median = by_first
-        .get((outcomes.len().max(1) - 1) / 2)
+/// The figures of the median round by the first metric.
+fn median_round<T>(table: &Table<T>, outcomes: &[T]) -> Result<Reported> {
+    let mut rounds: Vec<Vec<f64>> = outcomes.iter().map(table.figures).collect();
+    rounds.sort_by(|a, b| a[0].total_cmp(&b[0]));
+    let median = rounds
+        .get((rounds.len().max(1) - 1) / 2)
         .context("no round ran")?;
-    Ok((rows.iter().map(|(_, f)| f(median)).collect(), Vec::new()))
+    Ok((median.clone(), Vec::new()))
 }
 
 /// `every round, requests/s — ours: 1 000/s, 1 020/s; tokio: …`.
 fn every_round(metric: &Metric, servers: &[ServerFigures], index: usize) -> String {
-    let lists: Vec<String> = servers
-        .iter()
-        .map(|s| {
-            let figures: Vec<String> = s
-                .rounds
-                .iter()
-                .map(|r| format_value(r[index], metric.unit))
-                .collect();
-            format!("{}: {}", s.name, figures.join(", "))
-        })
-        .collect();
+    let list = |s: &ServerFigures| {
+        let figures: Vec<String> = s
+            .rounds
+            .iter()
+            .map(|r| format_value(r[index], metric.unit))
+            .collect();
+        format!("{}: {}", s.name, figures.join(", "))
+    };
+    let lists: Vec<String> = servers.iter().map(list).collect();
     format!("every round, {} — {}", metric.name, lists.join("; "))
 }
 
 /// The tcp ping-pong at `conns` connections.
 pub fn tcp_table(setup: &mut Setup, conns: u32) -> Result<Measured> {
     let args = &setup.args;
+    let (warmup, measure_for) = (args.warmup(), args.measure());
     let config = pingpong::Config {
         conns: conns as usize,
         len: args.len as usize,
-        warmup: args.warmup(),
-        measure: args.measure(),
+        warmup,
+        measure: measure_for,
     };
     let title = format!(
         "tcp ping-pong: {} × {} B, {}",
@@ -269,10 +249,10 @@ pub fn udp_table(setup: &mut Setup) -> Result<Measured> {
         warmup: args.warmup(),
         measure: args.measure(),
     };
+    let rounds = pingpong_rounds(args, "datagrams/s");
     let title = format!(
-        "udp ping-pong: one socket, one {} B datagram in flight, {}",
-        config.len,
-        pingpong_rounds(args, "datagrams/s")
+        "udp ping-pong: one socket, one {} B datagram in flight, {rounds}",
+        config.len
     );
     let columns = columns(args, &setup.servers, Scenario::Udp);
     let table = exchange_table("udp".to_owned(), title, Transport::Udp, &udp::EXCHANGE);
@@ -292,7 +272,11 @@ fn pingpong_rounds(args: &Args, rate: &str) -> String {
 /// The percentiles the latency chart draws.
 const PERCENTILES: [f64; 7] = [50.0, 75.0, 90.0, 95.0, 99.0, 99.9, 99.99];
 
-/// Either ping-pong's table: rows named after what it exchanges; the
+fn percentile(outcome: &Outcome, q: f64) -> f64 {
+    outcome.latency.value_at_percentile(q) as f64
+}
+
+/// Either ping-pong's table: metrics named after what it exchanges; the
 /// median round's rate, and every other figure over all rounds merged.
 fn exchange_table(
     scenario: String,
@@ -300,87 +284,61 @@ fn exchange_table(
     transport: Transport,
     names: &Exchange,
 ) -> Table<Outcome> {
-    let mut rows: Vec<Row<Outcome>> = vec![
-        row(
-            names.per_second,
-            Unit::PerSecond,
-            Better::Higher,
-            Outcome::per_second,
-        ),
-        row("latency p50", Unit::Nanos, Better::Lower, |o| {
-            percentile(o, 50.0)
-        }),
-        row("latency p99", Unit::Nanos, Better::Lower, |o| {
-            percentile(o, 99.0)
-        }),
-        row("latency p99.9", Unit::Nanos, Better::Lower, |o| {
-            percentile(o, 99.9)
-        }),
-        row(
-            names.cpu_per,
-            Unit::Nanos,
-            Better::Lower,
-            Outcome::server_cpu_per_exchange_ns,
-        ),
-        row(
-            "… of which in user space",
-            Unit::Nanos,
-            Better::Lower,
-            Outcome::server_user_cpu_per_exchange_ns,
-        ),
-        row(
-            "server CPU busy",
-            Unit::Cores,
-            Better::Neither,
-            Outcome::server_cores,
-        ),
-        row(
-            "load generator CPU busy",
-            Unit::Cores,
-            Better::Neither,
-            Outcome::client_cores,
-        ),
+    use {Better::*, Unit::*};
+    let metrics: Vec<Metric> = [
+        (names.per_second, PerSecond, Higher),
+        ("latency p50", Nanos, Lower),
+        ("latency p99", Nanos, Lower),
+        ("latency p99.9", Nanos, Lower),
+        (names.cpu_per, Nanos, Lower),
+        ("… of which in user space", Nanos, Lower),
+        ("server CPU busy", Cores, Neither),
+        ("load generator CPU busy", Cores, Neither),
         // Where a round trip goes: how often each side slept and had to be
         // woken (`procfs.rs`). Fewer server sleeps is what spinning buys;
         // preemptions and the load generator's sleeps describe the run.
-        row(
-            names.server_sleeps_per,
-            Unit::PerEvent,
-            Better::Lower,
-            Outcome::server_sleeps_per_exchange,
-        ),
-        row(
-            names.server_preemptions_per,
-            Unit::PerEvent,
-            Better::Neither,
-            Outcome::server_preemptions_per_exchange,
-        ),
-        row(
-            names.client_sleeps_per,
-            Unit::PerEvent,
-            Better::Neither,
-            Outcome::client_sleeps_per_exchange,
-        ),
-        row(names.verified, Unit::Count, Better::Neither, |o| {
-            o.completed as f64
-        }),
-    ];
-    if let Some(lost) = names.lost {
-        rows.push(row(lost, Unit::Count, Better::Lower, |o| o.lost as f64));
-    }
+        (names.server_sleeps_per, PerEvent, Lower),
+        (names.server_preemptions_per, PerEvent, Neither),
+        (names.client_sleeps_per, PerEvent, Neither),
+        (names.verified, Count, Neither),
+    ]
+    .into_iter()
+    .chain(names.lost.map(|lost| (lost, Count, Lower)))
+    .map(|(name, unit, better)| Metric::new(name, unit, better))
+    .collect();
     Table {
         scenario,
         title,
         transport,
         rounds: PINGPONG_ROUNDS,
-        rows,
+        metrics,
+        figures: |o| {
+            let mut figures = vec![o.per_second(), percentile(o, 50.0), percentile(o, 99.0)];
+            figures.extend([percentile(o, 99.9), o.server_cpu_per_exchange_ns()]);
+            figures.extend([
+                o.server_user_cpu_per_exchange_ns(),
+                o.server_cores(),
+                o.client_cores(),
+            ]);
+            figures.extend([
+                o.server_sleeps_per_exchange(),
+                o.server_preemptions_per_exchange(),
+            ]);
+            figures.extend([
+                o.client_sleeps_per_exchange(),
+                o.completed as f64,
+                o.lost as f64,
+            ]);
+            figures
+        },
         // The machine's speed can change between rounds for every server
         // alike, so each round's rate, CPU and sleeps show beside the
         // merged figures.
         every_round: &[0, 4, 8],
-        reported: |rows, outcomes| {
+        reported: |table, outcomes| {
             let merged = Outcome::merge(outcomes)?;
-            let mut reported: Vec<f64> = rows.iter().map(|(_, f)| f(&merged)).collect();
+            let mut reported = (table.figures)(&merged);
+            reported.truncate(table.metrics.len());
             reported[0] = median(outcomes.iter().map(Outcome::per_second));
             let latency = PERCENTILES
                 .iter()
@@ -391,12 +349,9 @@ fn exchange_table(
     }
 }
 
-fn percentile(outcome: &Outcome, q: f64) -> f64 {
-    outcome.latency.value_at_percentile(q) as f64
-}
-
 /// The bulk transfer: the median round of each server by throughput.
 pub fn bulk_table(setup: &mut Setup) -> Result<Measured> {
+    use {Better::*, Unit::*};
     let bytes = setup.args.bytes;
     let columns = columns(&setup.args, &setup.servers, Scenario::Bulk);
     let table = Table {
@@ -408,26 +363,21 @@ pub fn bulk_table(setup: &mut Setup) -> Result<Measured> {
         ),
         transport: Transport::Tcp,
         rounds: BULK_ROUNDS,
-        rows: vec![
-            row(
-                "throughput",
-                Unit::GigabytesPerSecond,
-                Better::Higher,
-                bulk::Outcome::gigabytes_per_second,
-            ),
-            row("server CPU/GB", Unit::Nanos, Better::Lower, |o| {
-                o.server_cpu_per_gigabyte_ns(CpuTime::total)
-            }),
-            row(
-                "… of which in user space",
-                Unit::Nanos,
-                Better::Lower,
-                |o| o.server_cpu_per_gigabyte_ns(|cpu| cpu.user),
-            ),
-            row("elapsed", Unit::Nanos, Better::Lower, |o| {
-                o.elapsed.as_nanos() as f64
-            }),
+        metrics: vec![
+            Metric::new("throughput", GigabytesPerSecond, Higher),
+            Metric::new("server CPU/GB", Nanos, Lower),
+            Metric::new("… of which in user space", Nanos, Lower),
+            Metric::new("elapsed", Nanos, Lower),
         ],
+        figures: |o: &bulk::Outcome| {
+            let cpu = |of: fn(&CpuTime) -> Duration| o.server_cpu_per_gigabyte_ns(of);
+            vec![
+                o.gigabytes_per_second(),
+                cpu(CpuTime::total),
+                cpu(|c| c.user),
+                o.elapsed.as_nanos() as f64,
+            ]
+        },
         every_round: &[0],
         reported: median_round,
     };
@@ -436,44 +386,36 @@ pub fn bulk_table(setup: &mut Setup) -> Result<Measured> {
 
 /// Idle connections: the server's memory per connection.
 pub fn idle_table(setup: &mut Setup) -> Result<Measured> {
+    use {Better::*, Unit::*};
     let idle = setup.args.count as usize;
     let (mut columns, notes) = columns(&setup.args, &setup.servers, Scenario::Idle);
     // Room for the warm-up and sample connections on top of the idle ones.
-    for column in columns.iter_mut().filter(|c| c.spec.text == "ours") {
-        column.spec = ServerSpec::preset("ours", &["--max-conns".into(), (idle + 64).to_string()]);
+    for (spec, _) in columns.iter_mut().filter(|(spec, _)| spec.text == "ours") {
+        *spec = ServerSpec::preset("ours", &["--max-conns".into(), (idle + 64).to_string()]);
     }
     let table = Table {
         scenario: "idle".to_owned(),
         title: format!("idle: {}", count(idle as u64, "idle connection")),
         transport: Transport::Tcp,
         rounds: 1,
-        rows: vec![
-            row(
-                "server RSS/connection",
-                Unit::Bytes,
-                Better::Lower,
-                idle::Outcome::bytes_per_connection,
-            ),
-            row("server RSS before", Unit::Bytes, Better::Neither, |o| {
-                o.rss_before as f64
-            }),
-            row(
-                "server RSS with all open",
-                Unit::Bytes,
-                Better::Neither,
-                |o| o.rss_after as f64,
-            ),
-            row(
-                "sampled connections that echoed",
-                Unit::Count,
-                Better::Neither,
-                |o| o.sampled as f64,
-            ),
+        metrics: vec![
+            Metric::new("server RSS/connection", Bytes, Lower),
+            Metric::new("server RSS before", Bytes, Neither),
+            Metric::new("server RSS with all open", Bytes, Neither),
+            Metric::new("sampled connections that echoed", Count, Neither),
             // Above 1 when one address ran out of ephemeral ports.
-            row("source addresses used", Unit::Count, Better::Neither, |o| {
-                o.source_addrs as f64
-            }),
+            Metric::new("source addresses used", Count, Neither),
         ],
+        figures: |o: &idle::Outcome| {
+            let (before, after) = (o.rss_before as f64, o.rss_after as f64);
+            vec![
+                o.bytes_per_connection(),
+                before,
+                after,
+                o.sampled as f64,
+                o.source_addrs as f64,
+            ]
+        },
         every_round: &[],
         reported: median_round,
     };
@@ -500,27 +442,25 @@ mod tests {
     fn names(args: &[&str], scenario: Scenario) -> Vec<String> {
         let args = Args::parse_from(std::iter::once("bench").chain(args.iter().copied()));
         let given = args.check().unwrap();
-        let columns = columns(&args, &given, scenario).0;
-        columns.into_iter().map(|c| c.spec.text).collect()
+        columns(&args, &given, scenario)
+            .0
+            .into_iter()
+            .map(|(spec, _)| spec.text)
+            .collect()
     }
 
     #[test]
-    fn the_default_servers_are_the_presets_with_go_in_the_tcp_pingpong_only() {
+    fn the_servers_are_the_presets_or_those_given_with_the_spin_windows_after_the_first_two() {
         assert_eq!(
             names(&[], Scenario::Tcp),
             ["ours", "tokio", "go-tutorial", "go-io-copy"]
         );
-        assert_eq!(names(&[], Scenario::Udp), ["ours", "tokio"]);
         assert_eq!(names(&[], Scenario::Bulk), ["ours", "tokio"]);
         // The tutorial echoes 128 bytes whole at most.
         assert_eq!(
             names(&["--len", "129"], Scenario::Tcp),
             ["ours", "tokio", "go-io-copy"]
         );
-    }
-
-    #[test]
-    fn spin_windows_follow_the_first_two_servers_and_given_servers_replace_the_presets() {
         assert_eq!(
             names(&["--spin-us", "0,50"], Scenario::Tcp),
             [
@@ -545,7 +485,49 @@ mod tests {
         let plan = plan(&args, &[]);
         // 2 tables × 4 rounds × 4 servers, each 0.2 s warm-up + 1 s.
         assert_eq!((plan.len(), plan[0]), (32, Duration::from_millis(1200)));
-        assert_eq!(count(1, "connection"), "1 connection");
-        assert_eq!(count(50, "connection"), "50 connections");
+        assert_eq!(
+            (count(1, "connection"), count(50, "idle connection")),
+            ("1 connection".into(), "50 idle connections".into())
+        );
+    }
+
+    #[test]
+    fn a_pingpong_table_reports_the_median_rate_and_the_merged_rest() {
+        use crate::procfs::ContextSwitches;
+        let outcome = |completed, voluntary| Outcome {
+            completed,
+            lost: 0,
+            elapsed: Duration::from_secs(1),
+            latency: crate::exchange::latency_histogram().unwrap(),
+            server_cpu: CpuTime::default(),
+            client_cpu: CpuTime::default(),
+            server_switches: ContextSwitches {
+                voluntary,
+                nonvoluntary: 0,
+            },
+            client_switches: ContextSwitches::default(),
+        };
+        let table = exchange_table(
+            "tcp".into(),
+            "t".into(),
+            Transport::Tcp,
+            &pingpong::EXCHANGE,
+        );
+        assert_eq!(table.metrics.len(), 12);
+        assert_eq!(table.metrics[8].name, "server sleeps/request");
+        let (reported, latency) = (table.reported)(
+            &table,
+            &[outcome(1000, 0), outcome(3000, 40), outcome(2000, 0)],
+        )
+        .unwrap();
+        // The median round's rate; sleeps over all rounds: 40 in 6 000.
+        assert_eq!((reported[0], reported[11]), (2000.0, 6000.0));
+        assert!((reported[8] - 40.0 / 6000.0).abs() < 1e-12);
+        assert_eq!(latency.len(), PERCENTILES.len());
+        let udp = exchange_table("udp".into(), "t".into(), Transport::Udp, &udp::EXCHANGE);
+        assert_eq!(
+            udp.metrics.last().unwrap().name,
+            "datagrams lost (no reply in 500 ms)"
+        );
     }
 }
