@@ -5,8 +5,9 @@
 //!   ping-pong table;
 //! - `sweep` (with `--conns` a list): requests/s and server CPU per request
 //!   against connections, per server;
-//! - `spin` (with `--spin-us`): requests/s, server CPU and server sleeps
-//!   per request for each spin window of ours, a line per connection count.
+//! - `spin` (with `--spin-us`): requests/s and server CPU per request of
+//!   each spin window of ours against its default's, and the server's
+//!   sleeps per request, a line per connection count.
 
 use std::path::{Path, PathBuf};
 
@@ -19,10 +20,12 @@ use crate::{
 };
 
 /// One panel: a title, the x positions' labels, and a line per series
-/// (a NaN is a gap).
+/// (a NaN is a gap); `log`: a logarithmic y axis (latencies, whose tail is
+/// a hundred times their median).
 struct Panel {
     title: String,
     unit: Unit,
+    log: bool,
     x_labels: Vec<String>,
     series: Vec<(String, Vec<f64>)>,
 }
@@ -54,6 +57,7 @@ fn latency(tables: &[Measured]) -> Vec<Panel> {
     let panel = |table: &Measured| Panel {
         title: format!("{}: round-trip latency", table.scenario),
         unit: Unit::Nanos,
+        log: true,
         x_labels: table.servers[0]
             .latency
             .iter()
@@ -88,6 +92,7 @@ fn sweep(tcp: &[&Measured]) -> Vec<Panel> {
     let panel = |(metric, unit)| Panel {
         title: format!("{metric} against connections"),
         unit,
+        log: false,
         x_labels: x_labels.clone(),
         series: names
             .iter()
@@ -127,22 +132,45 @@ fn spin(tcp: &[&Measured]) -> Vec<Panel> {
     let x_labels: Vec<String> = std::iter::once("default".to_owned())
         .chain(windows.iter().map(|w| format!("{w} µs")))
         .collect();
-    let line = |metric, table: &&Measured| {
-        let figures = names.iter().map(|n| table.reported(metric, n)).collect();
-        (format!("{} conns", table.conns.unwrap_or(0)), figures)
+    // Rate and CPU relative to the default's, so every connection count
+    // reads on one scale; sleeps as they are (0 to about 1).
+    let line = |metric: &str, relative: bool, table: &&Measured| {
+        let base = if relative {
+            table.reported(metric, "ours")
+        } else {
+            1.0
+        };
+        let figures = names
+            .iter()
+            .map(|n| table.reported(metric, n) / base)
+            .collect();
+        let conns = table.conns.unwrap_or(0);
+        (
+            format!("{conns} connection{}", if conns == 1 { "" } else { "s" }),
+            figures,
+        )
     };
-    let panel = |(metric, unit)| Panel {
-        title: format!("{metric} by spin window"),
-        unit,
+    let panel = |(metric, relative): (&str, bool)| Panel {
+        title: if relative {
+            format!("{metric}, ÷ the default's")
+        } else {
+            metric.to_owned()
+        },
+        unit: Unit::PerEvent,
+        log: false,
         x_labels: x_labels.clone(),
-        series: tcp.iter().map(|table| line(metric, table)).collect(),
+        series: tcp
+            .iter()
+            .map(|table| line(metric, relative, table))
+            .collect(),
     };
-    let metrics = [
-        ("requests/s", Unit::PerSecond),
-        ("server CPU/request", Unit::Nanos),
-        ("server sleeps/request", Unit::PerEvent),
-    ];
-    metrics.map(panel).into()
+    [
+        ("requests/s", true),
+        ("server CPU/request", true),
+        ("server sleeps/request", false),
+    ]
+    .map(panel)
+    .into()
 }
 
 /// Draws `panels` side by side into the SVG file `path`: x positions are
@@ -151,15 +179,31 @@ fn draw(path: &Path, panels: &[Panel]) -> Result<(), Box<dyn std::error::Error>>
     let root = SVGBackend::new(path, (520 * panels.len() as u32, 400)).into_drawing_area();
     root.fill(&WHITE)?;
     for (area, panel) in root.split_evenly((1, panels.len())).iter().zip(panels) {
-        let values = panel.series.iter().flat_map(|(_, ys)| ys.iter().copied());
-        let top = values.filter(|y| y.is_finite()).fold(0.0, f64::max);
+        // On a log axis every figure is drawn as its logarithm.
+        let y = |v: f64| if panel.log { v.log10() } else { v };
+        let values: Vec<f64> = panel
+            .series
+            .iter()
+            .flat_map(|(_, ys)| ys.iter().map(|&v| y(v)))
+            .collect();
+        let finite = values.iter().copied().filter(|v| v.is_finite());
+        let top = finite
+            .clone()
+            .fold(f64::MIN, f64::max)
+            .max(if panel.log { 1.0 } else { 0.0 });
+        let bottom = if panel.log {
+            finite.fold(top, f64::min).floor()
+        } else {
+            0.0
+        };
+        let top = if panel.log { top.ceil() } else { top * 1.15 };
         let last = panel.x_labels.len().saturating_sub(1) as f64;
         let mut chart = ChartBuilder::on(area)
             .caption(&panel.title, ("sans-serif", 16))
             .margin(12)
             .x_label_area_size(30)
             .y_label_area_size(70)
-            .build_cartesian_2d(-0.3..last + 0.3, 0.0..(top * 1.15).max(1e-9))?;
+            .build_cartesian_2d(-0.3..last + 0.3, bottom..top.max(bottom + 1e-9))?;
         let x_label = |x: &f64| {
             let at = x.round();
             let label = panel
@@ -168,7 +212,8 @@ fn draw(path: &Path, panels: &[Panel]) -> Result<(), Box<dyn std::error::Error>>
                 .filter(|_| (x - at).abs() < 1e-6);
             label.cloned().unwrap_or_default()
         };
-        let y_label = |y: &f64| format_value(*y, panel.unit);
+        let y_label =
+            |v: &f64| format_value(if panel.log { 10f64.powf(*v) } else { *v }, panel.unit);
         let mut mesh = chart.configure_mesh();
         mesh.x_labels(panel.x_labels.len() * 2 + 1)
             .x_label_formatter(&x_label);
@@ -181,8 +226,8 @@ fn draw(path: &Path, panels: &[Panel]) -> Result<(), Box<dyn std::error::Error>>
             let points: Vec<(f64, f64)> = ys
                 .iter()
                 .enumerate()
-                .filter(|(_, y)| y.is_finite())
-                .map(|(x, y)| (x as f64, *y))
+                .map(|(x, v)| (x as f64, y(*v)))
+                .filter(|(_, v)| v.is_finite())
                 .collect();
             let line = LineSeries::new(points.clone(), colour.stroke_width(2));
             let legend = move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour);
@@ -195,7 +240,17 @@ fn draw(path: &Path, panels: &[Panel]) -> Result<(), Box<dyn std::error::Error>>
         }
         let mut legend = chart.configure_series_labels();
         legend.background_style(WHITE.mix(0.8)).border_style(BLACK);
-        legend.position(SeriesLabelPosition::LowerRight).draw()?;
+        // In the corner the lines leave free: the left one when they rise.
+        let rising = values
+            .last()
+            .zip(values.first())
+            .is_some_and(|(last, first)| last > first);
+        let corner = if rising {
+            SeriesLabelPosition::UpperLeft
+        } else {
+            SeriesLabelPosition::UpperRight
+        };
+        legend.position(corner).draw()?;
     }
     root.present()?;
     Ok(())
@@ -242,7 +297,7 @@ mod tests {
             .collect();
         assert_eq!(names, ["out-latency.svg", "out-sweep.svg", "out-spin.svg"]);
         let spin = std::fs::read_to_string(dir.join("out-spin.svg")).unwrap();
-        assert!(spin.contains("50 conns") && spin.contains("0 µs"), "{spin}");
+        assert!(spin.contains("50 connections") && spin.contains("0 µs"), "{spin}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

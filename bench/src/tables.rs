@@ -392,6 +392,7 @@ pub fn idle_table(setup: &mut Setup) -> Result<Measured> {
     // Room for the warm-up and sample connections on top of the idle ones.
     for (spec, _) in columns.iter_mut().filter(|(spec, _)| spec.text == "ours") {
         *spec = ServerSpec::preset("ours", &["--max-conns".into(), (idle + 64).to_string()]);
+        spec.text = "ours".to_owned();
     }
     let table = Table {
         scenario: "idle".to_owned(),

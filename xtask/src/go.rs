@@ -187,65 +187,52 @@ fn copy_go_files(from: &Path, to: &Path) -> Result<()> {
 
 /// The `go.mod` files (path in the tree, module name) that give every
 /// program a module and make `server2`'s import of `proto` resolve to
-/// `socket_stick/proto`.
+/// `socket_stick/proto`: `example.com/t/socket_stick/proto` makes the root
+/// the module `example.com/t`; `mine/proto` makes `socket_stick` the module
+/// `mine`; no import (or a relative one, which Go refuses with its own
+/// clear message) leaves one module for everything.
 fn go_mods(src: &Path) -> Vec<(&'static str, String)> {
     let import = ["socket_stick/server2", "socket_stick/client2"]
         .iter()
         .filter_map(|p| fs::read_to_string(src.join(p).join("main.go")).ok())
-        .find_map(|text| proto_import(&text));
-    match import.as_deref() {
-        // example.com/tutorial/socket_stick/proto: the root is the module.
-        Some(path) if path.ends_with("/socket_stick/proto") && !path.starts_with('.') => {
-            vec![(
-                "go.mod",
-                path.trim_end_matches("/socket_stick/proto").to_owned(),
-            )]
-        }
-        // socket_stick/proto, or mymod/proto: socket_stick is the module.
-        Some(path) if path.ends_with("/proto") && !path.starts_with('.') => vec![
-            ("go.mod", FALLBACK_MODULE.to_owned()),
-            (
-                "socket_stick/go.mod",
-                path.trim_end_matches("/proto").to_owned(),
-            ),
+        .find_map(|text| {
+            // Imports come before the first function; comments may hold quotes.
+            let head = text
+                .lines()
+                .take_while(|l| !l.starts_with("func "))
+                .map(|l| l.split("//").next().unwrap_or(""));
+            let head: Vec<&str> = head.collect();
+            let quoted: Vec<String> = head
+                .join("\n")
+                .split('"')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_owned)
+                .collect();
+            quoted
+                .into_iter()
+                .find(|s| s == "proto" || s.ends_with("/proto"))
+        })
+        .filter(|path| !path.starts_with('.'));
+    let root = |module: &str| ("go.mod", module.to_owned());
+    match import.as_deref().map(|path| {
+        (
+            path.strip_suffix("/socket_stick/proto"),
+            path.strip_suffix("/proto"),
+        )
+    }) {
+        Some((Some(module), _)) => vec![root(module)],
+        Some((None, Some(module))) => vec![
+            root(FALLBACK_MODULE),
+            ("socket_stick/go.mod", module.to_owned()),
         ],
-        // No import, or a relative one (which Go modules reject with their
-        // own clear message): one module for everything.
-        _ => vec![("go.mod", FALLBACK_MODULE.to_owned())],
+        _ => vec![root(FALLBACK_MODULE)],
     }
-}
-
-/// The import path in a Go file that names the `proto` package.
-fn proto_import(source: &str) -> Option<String> {
-    // Imports come before the first function; comments may hold quotes.
-    let imports: Vec<&str> = source
-        .lines()
-        .take_while(|line| !line.starts_with("func "))
-        .map(|line| line.split("//").next().unwrap_or(""))
-        .collect();
-    let imports = imports.join("\n");
-    let quoted = imports.split('"').skip(1).step_by(2);
-    quoted
-        .into_iter()
-        .find(|s| *s == "proto" || s.ends_with("/proto"))
-        .map(str::to_owned)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_proto_import_is_found_among_the_imports() {
-        let source = "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/t/socket_stick/proto\"\n)\n\nfunc main() { fmt.Println(\"x\") }\n";
-        assert_eq!(
-            proto_import(source).as_deref(),
-            Some("example.com/t/socket_stick/proto")
-        );
-        assert_eq!(proto_import("import \"fmt\"\n"), None);
-        let commented = "// say \"hi\n\nimport \"m/proto\" // the \"framing\n";
-        assert_eq!(proto_import(commented).as_deref(), Some("m/proto"));
-    }
 
     #[test]
     fn go_mod_is_placed_so_the_proto_import_resolves() {
@@ -268,5 +255,10 @@ mod tests {
             ("socket_stick/go.mod", "mine".into())
         );
         assert_eq!(tree("../proto"), [("go.mod", FALLBACK_MODULE.into())]);
+        // An import in a comment is not one; the real one after it is.
+        assert_eq!(
+            tree("m/proto\" // \"x/socket_stick/proto")[1],
+            ("socket_stick/go.mod", "m".into())
+        );
     }
 }
