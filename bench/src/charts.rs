@@ -297,7 +297,10 @@ mod tests {
             .collect();
         assert_eq!(names, ["out-latency.svg", "out-sweep.svg", "out-spin.svg"]);
         let spin = std::fs::read_to_string(dir.join("out-spin.svg")).unwrap();
-        assert!(spin.contains("50 connections") && spin.contains("0 µs"), "{spin}");
+        assert!(
+            spin.contains("50 connections") && spin.contains("0 µs"),
+            "{spin}"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -158,6 +158,14 @@ pub fn run(args: Args) -> Result<()> {
     flush();
 
     let json = args.json.clone();
+    // Its directory is made now: a run is not lost at its end for want of it.
+    if let Some(dir) = json
+        .as_ref()
+        .and_then(|p| p.parent())
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     let mut setup = Setup {
         args,
         bin_dir,
