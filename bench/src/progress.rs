@@ -27,6 +27,12 @@ impl Progress {
         self.planned.iter().sum()
     }
 
+    /// `count` planned measurements will not be made (a server skipped).
+    pub fn skip(&mut self, count: usize) {
+        let keep = self.planned.len().saturating_sub(count).max(self.done);
+        self.planned.truncate(keep);
+    }
+
     /// One measurement finished: `bench: [3/16] tcp --conns=50, tokio: 1.3 s;
     /// about 21 s left`. The time left is what is still planned, scaled by
     /// how the run so far compared with its plan.
@@ -68,9 +74,11 @@ mod tests {
         progress.finished("x", Duration::from_secs(1));
         progress.finished("x", Duration::from_secs(1));
         assert_eq!(progress.done, 2);
+        progress.skip(1);
+        assert_eq!(progress.planned.len(), 3);
         for _ in 0..5 {
             progress.finished("more than planned", Duration::ZERO);
         }
-        assert_eq!(progress.done, 4);
+        assert_eq!(progress.done, 3);
     }
 }

@@ -133,7 +133,10 @@ fn measure<T>(
     for (spec, optional) in columns {
         match Server::start(&spec, table.transport, &setup.bin_dir, setup.server_cpu) {
             Ok(server) => servers.push((server, spec.about(), Vec::new())),
-            Err(err) if optional => notes.push(format!("{} skipped: {err:#}", spec.text)),
+            Err(err) if optional => {
+                notes.push(format!("{} skipped: {err:#}", spec.text));
+                setup.progress.skip(table.rounds);
+            }
             Err(err) => return Err(err),
         }
     }
