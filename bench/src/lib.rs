@@ -195,7 +195,7 @@ pub fn run(args: Args) -> Result<()> {
                 }
                 Err(err) => {
                     println!("### {name}: FAILED\n\n{err:#}\n");
-                    failed.push(name);
+                    failed.push(format!("{name}: {err:#}"));
                 }
             }
             flush();
@@ -205,7 +205,7 @@ pub fn run(args: Args) -> Result<()> {
         write_results(path, header, &measured)?;
     }
     if !failed.is_empty() {
-        bail!("scenarios failed: {}", failed.join(", "));
+        bail!("{}", failed.join("; "));
     }
     Ok(())
 }
