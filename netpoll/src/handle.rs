@@ -110,6 +110,33 @@ impl<S: Default + AddAssign + Send + 'static> ServerHandle<S> {
     }
 }
 
+/// Declares a server's counters: a struct of `u64`s, all zero at the start,
+/// that a handle adds up field by field over the server's loops
+/// ([`ServerHandle::join`]). TCP's and UDP's [`Stats`](crate::tcp::Stats)
+/// are declared with it, so they have one shape: the fields differ (a
+/// connection is a TCP word, a datagram a UDP one), nothing else does.
+macro_rules! counters {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $($(#[$field_meta:meta])* pub $field:ident: u64,)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+        pub struct $name {
+            $($(#[$field_meta])* pub $field: u64,)*
+        }
+
+        impl std::ops::AddAssign for $name {
+            fn add_assign(&mut self, other: $name) {
+                $(self.$field += other.$field;)*
+            }
+        }
+    };
+}
+pub(crate) use counters;
+
 impl<S> Drop for ServerHandle<S> {
     fn drop(&mut self) {
         if self.loops.is_empty() {

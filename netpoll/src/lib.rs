@@ -22,10 +22,12 @@
 //! # Where to start reading
 //!
 //! 1. [`tcp`]: its module doc lists what the loop does so a handler does not
-//!    have to; `tcp/event_loop.rs` opens with the loop itself.
+//!    have to; `tcp/event_loop.rs` opens with the loop itself, and
+//!    `tcp/connection.rs` is a connection and its turn.
 //! 2. [`udp`]: the same ideas without connections.
-//! 3. `stop.rs`, `spin.rs`, `os.rs`: what both loops share: how a loop learns
-//!    to stop, why it polls a little before sleeping, and the OS's words.
+//! 3. What both loops share: [`Server`], the one builder (`server.rs`);
+//!    how a loop waits (`poller.rs`), learns to stop (`stop.rs`) and why it
+//!    polls a little before sleeping (`spin.rs`); the OS's words (`os.rs`).
 //!
 //! What every program does the same way at its edges (`--addr`, the
 //! `listening on` line, printing untrusted bytes, a stdout and a stderr
@@ -52,7 +54,9 @@
 
 mod handle;
 mod os;
+mod poller;
 mod rate_limited_log;
+mod server;
 pub mod spin;
 mod stop;
 pub mod tcp;
@@ -62,4 +66,5 @@ pub mod udp;
 pub use handle::ServerHandle;
 pub use os::raise_open_file_limit;
 pub use rate_limited_log::RateLimitedLog;
+pub use server::Server;
 pub use stop::SIGNAL_TARGET;

@@ -1,37 +1,124 @@
-//! The loop itself: wait for readiness, hand each event to the connection it
-//! concerns, then do the work no event will announce (connections resumed
-//! after their turn, queued accepts, timers). One per thread.
+//! The loop itself: [`start`](crate::Server::start) binds the listeners and
+//! runs one loop per thread; each loop, in `run`, waits for readiness,
+//! hands each event to the connection it concerns, accepts new
+//! connections, and does the work no event will announce (connections
+//! resumed after their turn, queued accepts, timers).
 //!
-//! The other files of this module each add one concern to [`EventLoop`]:
-//! `accept.rs` (new connections, limits), `io.rs` (reading, writing, pending
-//! output), `shutdown.rs` (stopping gracefully), `idle.rs` (the idle sweep),
-//! `splice.rs` (echoing inside the kernel).
+//! The loop only dispatches. A connection's turn (reading, writing, its
+//! stop) is the connection's own, in `connection.rs`; the loop owns the
+//! connections and a few small parts: how it waits (`crate::poller`),
+//! where new connections come from (`listener.rs`), its stop
+//! (`shutdown.rs`) and its idle sweep (`idle.rs`).
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use mio::event::Event;
 use mio::net::TcpListener;
-use mio::{Events, Poll, Token};
+use mio::{Events, Interest, Token};
 use slab::Slab;
 
-use super::io::Client;
-use super::server::{LoopParts, Options};
-use super::splice::SplicePipe;
+use super::connection::{self, Connection, Next, Shared};
+use super::idle::IdleSweep;
+use super::listener::{ConnectionLimit, Listener, bind_listeners};
+use super::server::{Options, Server, Tcp};
+use super::shutdown::{Shutdown, StopTallies};
+use super::splice::KernelEcho;
 use super::{CloseReason, Handler, Stats};
-use crate::RateLimitedLog;
-use crate::os::{interrupted, is_routine_disconnect};
-use crate::spin::{Spin, TcpTurn};
-use crate::stop::{SIGNALS, StopRequest, StopSignals, WAKER};
-use crate::trace::{Trace, WaitTrace};
+use crate::ServerHandle;
+use crate::poller::{Asked, Poller};
+use crate::spin::TcpTurn;
+use crate::stop::{SIGNAL_TARGET, StopRequest};
 
 /// The listener's token. Connections use their slab key as token, from 0
 /// up; the loop's own sources take the top of the range, which a slab
 /// never reaches (see `stop.rs` for the waker's and the signals').
-pub(super) const LISTENER: Token = Token(usize::MAX);
+const LISTENER: Token = Token(usize::MAX);
+
+impl<F, H> Server<F>
+where
+    F: Fn(SocketAddr) -> H + Send + Sync + 'static,
+    H: Handler + 'static,
+{
+    /// Binds `addr` (port 0 picks a free port) and starts the loops on
+    /// their own threads: the Go `net.Listen` and its `for` loop of
+    /// `Accept`. Returns once the listeners are bound, so
+    /// [`ServerHandle::local_addr`] is immediately connectable. An address
+    /// already served fails with `AddrInUse`, however many threads either
+    /// server has.
+    pub fn start(self, addr: SocketAddr) -> io::Result<ServerHandle<Stats>> {
+        let crate::Server {
+            protocol: Tcp { factory, options },
+            loop_options,
+        } = self;
+        let listeners = bind_listeners(addr, options.threads)?;
+        let local_addr = listeners[0].local_addr()?;
+        let stop = Arc::new(StopRequest::default());
+        let loops = listeners.len();
+        let (factory, open) = (Arc::new(factory), Arc::new(AtomicUsize::new(0)));
+        let tallies = Arc::new(StopTallies::new(loops));
+        // Dropping a partly built handle stops the loops already started.
+        let mut handle = ServerHandle::new(local_addr, Arc::clone(&stop));
+        for (index, listener) in listeners.into_iter().enumerate() {
+            let (poller, waker) =
+                Poller::new(&loop_options, Arc::clone(&stop), (index, loops), "traffic")?;
+            let mut listener = TcpListener::from_std(listener);
+            poller
+                .registry()
+                .register(&mut listener, LISTENER, Interest::READABLE)?;
+            let server = SharedByLoops {
+                factory: Arc::clone(&factory),
+                open: Arc::clone(&open),
+                tallies: Arc::clone(&tallies),
+            };
+            let options = options.clone();
+            // The loop is made on its own thread, with the handlers it makes:
+            // they need not be `Send`.
+            let thread = thread::Builder::new()
+                .name(format!("tcp-loop-{index}"))
+                .spawn(move || EventLoop::new(poller, listener, server, options).run())?;
+            handle.add_loop(waker, thread);
+        }
+        Ok(handle)
+    }
+}
+
+/// What the loops of one server share: the factory of handlers, the count
+/// of connections open (for `max_conns`), and what they wait for when
+/// stopping (said once for all of them).
+struct SharedByLoops<F> {
+    factory: Arc<F>,
+    open: Arc<AtomicUsize>,
+    tallies: Arc<StopTallies>,
+}
+
+/// One event loop: how it waits, its listener, its connections and the
+/// work it postponed.
+pub(super) struct EventLoop<H, F> {
+    poller: Poller,
+    listener: Listener,
+    limit: ConnectionLimit,
+    /// Makes the handler of each connection.
+    factory: Arc<F>,
+    /// `TCP_NODELAY` on each accepted connection.
+    nodelay: bool,
+    connections: Slab<Connection<H>>,
+    /// What the connections share for their turns.
+    shared: Shared,
+    shutdown: Shutdown,
+    idle: Option<IdleSweep>,
+    /// Connections that used up their turn with data still unread. No new
+    /// edge is due for that data, so the loop must come back to them itself.
+    resume: Vec<usize>,
+    /// The `resume` list being worked through (swapped, to reuse both).
+    resuming: Vec<usize>,
+    /// Reused list of keys to visit during a sweep or a stop.
+    visiting: Vec<usize>,
+}
 
 impl<H, F> EventLoop<H, F>
 where
@@ -40,36 +127,24 @@ where
 {
     /// Runs until stopped and every connection is closed; returns what the
     /// loop did.
-    pub(super) fn run(mut self) -> io::Result<Stats> {
+    fn run(mut self) -> io::Result<Stats> {
         let mut events = Events::with_capacity(1024);
         // The handle may have asked to stop before this thread started.
-        if self.stop.is_requested() {
-            self.begin_shutdown();
-            self.announce_wait(false);
+        if self.poller.stop_requested() {
+            self.stop(false);
         }
-        while !(self.draining() && self.clients.is_empty()) {
+        while !(self.shutdown.is_stopping() && self.connections.is_empty()) {
             // Sleep until readiness or the nearest timer, unless reads are
             // waiting for their turn, or traffic was so recent that the
-            // next request is likely to follow at once (with few
-            // connections; see `crate::spin`).
-            let wait = self.spin.next_wait(!self.resume.is_empty());
-            if let Some(trace) = &self.trace {
-                self.waits.before_poll(trace, wait);
-            }
-            let timeout = wait.timeout(|| self.next_timer());
-            match self.poll.poll(&mut events, timeout) {
-                Ok(()) => {}
-                // A signal arrived during epoll_wait: just wait again.
-                Err(ref e) if interrupted(e) => continue,
-                Err(e) => return Err(e),
-            }
-            if let Some(trace) = &self.trace {
-                self.waits.after_poll(trace, events.iter().count());
-            }
-            let before = (self.stats.connections, self.stats.bytes_read);
+            // next request is likely to follow at once (`crate::spin`).
+            let (listener, idle, shutdown) = (&self.listener, self.idle.as_ref(), &self.shutdown);
+            let busy = !self.resume.is_empty();
+            self.poller
+                .wait(&mut events, busy, || next_timer(listener, idle, shutdown))?;
+            let before = (self.shared.stats.connections, self.shared.stats.bytes_read);
             let now = self.has_timers().then(Instant::now);
-            if let (Some(now), Some(_)) = (now, self.opts.idle_timeout) {
-                self.now_ms = super::idle::millis_since(self.epoch, now);
+            if let (Some(now), Some(idle)) = (now, &self.idle) {
+                self.shared.now_ms = idle.clock(now);
             }
 
             let mut listener_ready = false;
@@ -79,320 +154,281 @@ where
                     // key freed in this batch is never reused while an
                     // event for its old connection may still follow.
                     LISTENER => listener_ready = true,
-                    WAKER => {
-                        if self.stop.is_requested() && !self.draining() {
-                            self.begin_shutdown();
-                            self.announce_wait(false);
-                        }
-                    }
-                    SIGNALS => self.on_signal(),
-                    Token(key) => self.on_client_event(key, event),
+                    token => self.dispatch(token, event),
                 }
             }
 
             if let Some(now) = now {
                 self.on_timers(now);
             }
-            // Give the connections that used up their turn another one.
-            std::mem::swap(&mut self.resume, &mut self.resuming);
-            for i in 0..self.resuming.len() {
-                // A key closed (and even reused) since is harmless: reading
-                // a connection with nothing to read just says WouldBlock.
-                self.read_until_drained(self.resuming[i]);
+            self.resume_turns();
+            if listener_ready {
+                self.listener.ready();
             }
-            self.resuming.clear();
-            if listener_ready && self.listener.is_some() {
-                self.accept_pending = true;
-            }
-            if self.accept_pending && self.accept_paused_until.is_none() {
+            if self.listener.has_work() {
                 self.accept();
             }
-            self.spin_after_turn(
-                self.stats.connections - before.0,
-                self.stats.bytes_read - before.1,
-            );
+            self.after_turn(before);
         }
-        if !self.stop_now {
-            // Done before any second signal: nothing of this loop's to give
-            // up, so a busy loop's "stopping now" line need not wait for it.
-            let _ = self.stop_tallies.stopped_now.add(0, 0);
-        }
-        Ok(self.stats)
+        self.shutdown.end();
+        Ok(self.shared.stats)
     }
 
-    /// One readiness event of one connection.
-    fn on_client_event(&mut self, key: usize, event: &Event) {
-        let Some(client) = self.clients.get_mut(key) else {
-            // Closed earlier in this batch.
-            return;
-        };
-        if event.is_error() {
-            // EPOLLERR: a reset or similar. Fetch the real error for the log.
-            let err = match client.socket.stream.take_error() {
-                Ok(Some(e)) | Err(e) => e,
-                Ok(None) => io::Error::other("socket error"),
-            };
-            self.close(key, CloseReason::Error(err));
-            return;
-        }
-        if let Some(trace) = &self.trace {
-            let ready = match (event.is_readable(), event.is_writable()) {
-                (true, true) => "readable, writable",
-                (true, false) => "readable",
-                (false, true) => "writable",
-                (false, false) => "event",
-            };
-            let fin = if event.is_read_closed() {
-                " (peer closed its write side)"
-            } else {
-                ""
-            };
-            trace.conn(key, client.socket.peer, format_args!("{ready}{fin}"));
-        }
-        if event.is_read_closed() {
-            client.socket.fin_seen = true;
-        }
-        if event.is_priority() {
-            client.socket.urgent = true;
-        }
-        // Write first: draining pending output may resume a paused read.
-        let mut did_read = false;
-        if event.is_writable() && !client.socket.pending.is_empty() {
-            did_read = self.on_writable(key);
-        }
-        if !did_read && (event.is_readable() || event.is_read_closed() || event.is_priority()) {
-            if self.draining() {
-                self.finish_for_shutdown(key);
-            } else {
-                self.read_until_drained(key);
+    /// One event, to whom it concerns: the loop's own sources (a stop, a
+    /// signal) or a connection.
+    fn dispatch(&mut self, token: Token, event: &Event) {
+        match self.poller.asked(token) {
+            Some(Asked::Stop) => self.stop(false),
+            Some(Asked::Signals(signals)) => self.on_signals(signals),
+            Some(Asked::Nothing) => {}
+            None => {
+                let key = token.0;
+                let stopping = self.shutdown.is_stopping();
+                // None: closed earlier in this batch.
+                if let Some(connection) = self.connections.get_mut(key) {
+                    let next = connection.on_event(key, event, &mut self.shared, stopping);
+                    self.then(key, next);
+                }
             }
         }
     }
 
-    /// After a turn that `accepted` connections and `read` bytes: stay
-    /// awake for the next request after a small exchange with few
-    /// connections, not after a stream or with many (see
-    /// [`TcpTurn::window`] and "When it pays" in `crate::spin`).
-    fn spin_after_turn(&mut self, accepted: u64, read: u64) {
-        let turn = TcpTurn {
-            connections: self.clients.len(),
-            accepted,
-            read,
-            read_buffer: self.scratch.len(),
-        };
-        self.spin.after(turn.window());
-        if let (Some(trace), true) = (&self.trace, turn.had_traffic()) {
-            self.waits.traffic(trace);
+    /// Does what a connection's turn left to do.
+    fn then(&mut self, key: usize, next: Next) {
+        match next {
+            Next::Wait => {}
+            Next::ComeBack => self.resume.push(key),
+            Next::Close(reason) => self.close(key, reason),
         }
     }
 
-    /// How long `poll` may sleep: until the nearest timer, or for ever.
-    fn next_timer(&self) -> Option<Duration> {
-        // Shutting down, connections may wait for their peer to take the
-        // echo still in the kernel; no event says when it has.
-        let ack_check = self
-            .drain_deadline
-            .map(|_| Instant::now() + super::shutdown::ACK_CHECK_INTERVAL);
-        let nearest = [
-            self.accept_paused_until,
-            self.next_idle_sweep,
-            self.drain_deadline,
-            ack_check,
-        ]
-        .into_iter()
-        .flatten()
-        .min()?;
-        Some(nearest.saturating_duration_since(Instant::now()))
-    }
-
-    fn has_timers(&self) -> bool {
-        self.opts.idle_timeout.is_some()
-            || self.accept_paused_until.is_some()
-            || self.drain_deadline.is_some()
-    }
-
-    fn on_timers(&mut self, now: Instant) {
-        if self.accept_paused_until.is_some_and(|t| now >= t) {
-            self.accept_paused_until = None;
-        }
-        if let (Some(at), Some(timeout)) = (self.next_idle_sweep, self.opts.idle_timeout) {
-            if now >= at {
-                self.close_idle(timeout);
-                self.next_idle_sweep = Some(now + super::idle::sweep_interval(timeout));
+    /// Gives the connections that used up their turn another one.
+    fn resume_turns(&mut self) {
+        std::mem::swap(&mut self.resume, &mut self.resuming);
+        // Stopping, the loop reads no more.
+        if !self.shutdown.is_stopping() {
+            for i in 0..self.resuming.len() {
+                let key = self.resuming[i];
+                // A key closed (and even reused) since is harmless: reading
+                // a connection with nothing to read just says WouldBlock.
+                if let Some(connection) = self.connections.get_mut(key) {
+                    let next = connection.read_turn(key, &mut self.shared);
+                    self.then(key, next);
+                }
             }
         }
-        if self.drain_deadline.is_some_and(|t| now >= t) {
-            self.close_at_deadline();
-        } else if self.draining() {
-            self.check_delivered();
+        self.resuming.clear();
+    }
+
+    /// Accepts until the listener's queue is empty (or accepting must
+    /// pause), admitting each connection within `max_conns`.
+    fn accept(&mut self) {
+        let trace = self.shared.trace;
+        while let Some((mut stream, peer)) = self.listener.next(trace) {
+            if !self.limit.admit(peer, trace) {
+                self.shared.stats.refused += 1;
+                // Dropping the accepted socket closes it: the client reads EOF.
+                continue;
+            }
+            let entry = self.connections.vacant_entry();
+            let token = Token(entry.key());
+            let registry = self.poller.registry();
+            if let Err(e) = connection::set_up(&mut stream, peer, token, registry, self.nodelay) {
+                log::warn!("{peer}: cannot register the connection, closing it: {e}");
+                self.limit.release();
+                continue;
+            }
+            self.shared.stats.connections += 1;
+            if let Some(trace) = &trace {
+                trace.event(format_args!("accept {peer} → token {}", token.0));
+            }
+            log::debug!("{peer}: connected");
+            let handler = (self.factory)(peer);
+            entry.insert(Connection::new(stream, peer, self.shared.now_ms, handler));
         }
     }
 
     /// Closes one connection and tells its handler why.
-    pub(super) fn close(&mut self, key: usize, reason: CloseReason) {
-        let Some(Client {
-            socket,
-            mut handler,
-        }) = self.clients.try_remove(key)
-        else {
+    fn close(&mut self, key: usize, reason: CloseReason) {
+        let Some(connection) = self.connections.try_remove(key) else {
             return;
         };
-        self.live_conns.fetch_sub(1, Ordering::AcqRel);
-        if let Some(trace) = &self.trace {
-            trace.conn(key, socket.peer, format_args!("close: {reason}"));
-        }
-        if self.draining() {
-            // The server is going: echo the peer has not acknowledged may
-            // still arrive, or never (a peer that does not read). The
-            // summary must not claim it as delivered.
-            let unacknowledged = super::shutdown::unacknowledged_echo(&socket);
-            self.stats.bytes_unacknowledged += unacknowledged as u64;
-        }
-        // One line per close at most.
-        match &reason {
-            // A peer that resets or vanishes is routine on a network: worth
-            // a line when asked for (RUST_LOG=info), not a warning.
-            CloseReason::Error(e) if is_routine_disconnect(e) => {
-                log::info!("{}: closing: {e}", socket.peer)
-            }
-            CloseReason::Error(e) => log::warn!("{}: closing: {e}", socket.peer),
-            CloseReason::Shutdown { flushed: false } => log::warn!(
-                "{}: {reason} ({} bytes not taken)",
-                socket.peer,
-                socket.pending.len() + super::shutdown::unacknowledged_echo(&socket)
-            ),
-            _ => log::debug!("{}: closing: {reason}", socket.peer),
-        }
-        handler.on_close(socket.peer, &reason);
-        // Dropping the stream closes the descriptor, which also removes it
-        // from the epoll set: no `deregister` syscall needed.
-        drop(socket);
+        self.limit.release();
+        let stopping = self.shutdown.is_stopping();
+        connection.close(key, reason, &mut self.shared, stopping);
         // A descriptor was freed: if accepts were paused by EMFILE, the
         // queued connections may fit now.
-        if self.accept_pending {
-            self.accept_paused_until = None;
+        self.listener.descriptor_freed();
+    }
+
+    /// After a turn: stay awake for the next request after a small
+    /// exchange with few connections, not after a stream or with many (see
+    /// [`TcpTurn::window`] and "When it pays" in `crate::spin`).
+    fn after_turn(&mut self, (connections, bytes_read): (u64, u64)) {
+        let turn = TcpTurn {
+            connections: self.connections.len(),
+            accepted: self.shared.stats.connections - connections,
+            read: self.shared.stats.bytes_read - bytes_read,
+            read_buffer: self.shared.scratch.len(),
+        };
+        self.poller.after_turn(turn.window(), turn.had_traffic());
+    }
+
+    /// SIGINT/SIGTERM: the first begins the stop and says what it waits
+    /// for; a second one during it stops waiting.
+    fn on_signals(&mut self, signals: Vec<i32>) {
+        for signal in signals {
+            if self.shutdown.is_stopping() {
+                let left = self.echo_left();
+                self.shutdown.stop_now(signal, left);
+            } else {
+                log::info!(target: SIGNAL_TARGET, "signal {signal}: shutting down");
+                self.stop(true);
+            }
+        }
+    }
+
+    /// Stops accepting and reading; each connection closes once its peer
+    /// has taken all its echo (see `shutdown.rs`), or at the deadline.
+    /// Says at once what the stop waits for.
+    fn stop(&mut self, by_signal: bool) {
+        if !self.shutdown.begin() {
+            return;
+        }
+        self.listener.close();
+        self.for_each_connection_where(|c| !c.has_output(), Self::finish_for_shutdown);
+        let left = self.echo_left();
+        self.shutdown.announce_wait(left, by_signal);
+    }
+
+    /// This loop's connections still open, and the echo they have not
+    /// delivered.
+    fn echo_left(&self) -> (usize, usize) {
+        let bytes = self.connections.iter().map(|(_, c)| c.echo_left()).sum();
+        (self.connections.len(), bytes)
+    }
+
+    fn finish_for_shutdown(&mut self, key: usize) {
+        if let Some(connection) = self.connections.get_mut(key) {
+            let next = connection.finish_for_shutdown(&mut self.shared);
+            self.then(key, next);
+        }
+    }
+
+    fn has_timers(&self) -> bool {
+        self.idle.is_some() || self.listener.paused_until().is_some() || self.shutdown.is_stopping()
+    }
+
+    /// What is due at `now`: the end of an accept pause, an idle sweep, a
+    /// stop's deadline or its look at what the peers have acknowledged.
+    fn on_timers(&mut self, now: Instant) {
+        self.listener.on_timer(now);
+        if self.idle.as_mut().is_some_and(|idle| idle.due(now)) {
+            self.close_idle();
+        }
+        if self.shutdown.deadline_passed(now) {
+            // The deadline passed, or a second signal came: close whatever
+            // is left, saying whether its peer had taken everything.
+            self.for_each_connection_where(|_| true, Self::close_at_deadline);
+        } else if self.shutdown.is_stopping() {
+            // Close the connections whose peer has now acknowledged everything.
+            self.for_each_connection_where(
+                Connection::awaits_acknowledgement,
+                Self::finish_for_shutdown,
+            );
+        }
+    }
+
+    /// Closes the connections without read or write progress for the
+    /// idle timeout.
+    fn close_idle(&mut self) {
+        let Some(idle) = self.idle else {
+            return;
+        };
+        let now_ms = self.shared.now_ms;
+        self.for_each_connection_where(
+            |c| idle.is_idle(c.last_active_ms(), now_ms),
+            |event_loop, key| event_loop.close(key, CloseReason::IdleTimeout),
+        );
+    }
+
+    fn close_at_deadline(&mut self, key: usize) {
+        if let Some(connection) = self.connections.get_mut(key) {
+            let flushed = connection.flushed_at_deadline(&mut self.shared.scratch);
+            let reason = self.shutdown.reason_at_deadline(flushed);
+            self.close(key, reason);
         }
     }
 
     /// Does `action` to every connection for which `condition` holds.
     /// Collects the keys first: closing a connection changes the slab.
-    pub(super) fn for_each_client_where(
+    fn for_each_connection_where(
         &mut self,
-        condition: impl Fn(&Client<H>) -> bool,
+        condition: impl Fn(&Connection<H>) -> bool,
         mut action: impl FnMut(&mut Self, usize),
     ) {
-        let mut keys = std::mem::take(&mut self.to_close);
+        let mut keys = std::mem::take(&mut self.visiting);
         keys.clear();
         keys.extend(
-            self.clients
+            self.connections
                 .iter()
-                .filter(|(_, client)| condition(client))
+                .filter(|(_, connection)| condition(connection))
                 .map(|(key, _)| key),
         );
         for &key in &keys {
             action(self, key);
         }
-        self.to_close = keys;
+        self.visiting = keys;
     }
-}
-
-/// One event loop: its poll, its listener, its connections and the state of
-/// the work it postponed.
-pub(super) struct EventLoop<H, F> {
-    pub(super) poll: Poll,
-    /// `None` once shutting down: dropping it stops new connections.
-    pub(super) listener: Option<TcpListener>,
-    pub(super) signals: Option<StopSignals>,
-    pub(super) factory: Arc<F>,
-    pub(super) stop: Arc<StopRequest>,
-    /// Connections open over all loops of the server, for `max_conns`.
-    pub(super) live_conns: Arc<AtomicUsize>,
-    /// What the loops wait for when stopping, said once for all of them.
-    pub(super) stop_tallies: Arc<super::shutdown::StopTallies>,
-    pub(super) opts: Options,
-    pub(super) clients: Slab<Client<H>>,
-    /// The one read buffer of this loop, shared by all its connections.
-    pub(super) scratch: Box<[u8]>,
-    pub(super) stats: Stats,
-    /// Loop clock: `now_ms` is `epoch.elapsed()` in wrapping milliseconds,
-    /// refreshed once per wake-up, only while something needs the time.
-    pub(super) epoch: Instant,
-    pub(super) now_ms: u32,
-    /// Queued connections may be waiting in the listener. Edge-triggered
-    /// readiness will not announce them again, so the loop must retry.
-    pub(super) accept_pending: bool,
-    /// Accepting is paused (descriptors exhausted) until this instant.
-    pub(super) accept_paused_until: Option<Instant>,
-    pub(super) next_idle_sweep: Option<Instant>,
-    /// Set when shutting down: close whatever is left at this instant.
-    pub(super) drain_deadline: Option<Instant>,
-    /// A second stop signal came: the deadline was brought forward to now.
-    pub(super) stop_now: bool,
-    pub(super) accept_error_log: RateLimitedLog,
-    pub(super) refused_log: RateLimitedLog,
-    /// Reused list of keys to visit during a sweep or a shutdown.
-    to_close: Vec<usize>,
-    /// Connections that used up their turn with data still unread. No new
-    /// edge is due for that data, so the loop must come back to them itself.
-    pub(super) resume: Vec<usize>,
-    /// The `resume` list being worked through (swapped, to reuse both).
-    resuming: Vec<usize>,
-    /// For echoing inside the kernel; made the first time a connection
-    /// streams, so servers that never splice hold no extra descriptors.
-    pub(super) pipe: Option<SplicePipe>,
-    /// The kernel cannot splice: echo through user space from now on.
-    pub(super) pipe_failed: bool,
-    /// After traffic, poll a little longer before sleeping (`spin.rs`).
-    spin: Spin,
-    /// `--trace`: `Some` writes a line per loop event (see `trace.rs`).
-    pub(super) trace: Option<Trace>,
-    /// What the trace says about each wait.
-    waits: WaitTrace,
 }
 
 impl<H, F> EventLoop<H, F> {
-    pub(super) fn new(parts: LoopParts<F>) -> Self {
+    fn new(
+        poller: Poller,
+        listener: TcpListener,
+        server: SharedByLoops<F>,
+        options: Options,
+    ) -> Self {
         let epoch = Instant::now();
-        let trace =
-            Trace::when(parts.opts.trace).map(|trace| trace.of_loop(parts.index, parts.loops));
-        let next_idle_sweep = parts
-            .opts
-            .idle_timeout
-            .map(|t| epoch + super::idle::sweep_interval(t));
         EventLoop {
-            poll: parts.poll,
-            listener: Some(parts.listener),
-            signals: parts.signals,
-            factory: parts.factory,
-            stop: parts.stop,
-            live_conns: parts.live_conns,
-            stop_tallies: parts.stop_tallies,
-            scratch: vec![0; parts.opts.read_buffer_size].into_boxed_slice(),
-            spin: Spin::new(parts.opts.spin),
-            opts: parts.opts,
-            clients: Slab::new(),
-            stats: Stats::default(),
-            epoch,
-            now_ms: 0,
-            accept_pending: false,
-            accept_paused_until: None,
-            next_idle_sweep,
-            drain_deadline: None,
-            stop_now: false,
-            accept_error_log: RateLimitedLog::default(),
-            refused_log: RateLimitedLog::default(),
-            to_close: Vec::new(),
+            shared: Shared {
+                scratch: vec![0; options.read_buffer_size].into_boxed_slice(),
+                kernel_echo: KernelEcho::default(),
+                stats: Stats::default(),
+                now_ms: 0,
+                max_pending: options.max_pending,
+                trace: poller.trace(),
+            },
+            poller,
+            listener: Listener::new(listener),
+            limit: ConnectionLimit::new(server.open, options.max_conns),
+            factory: server.factory,
+            nodelay: options.nodelay,
+            connections: Slab::new(),
+            shutdown: Shutdown::new(options.shutdown_timeout, server.tallies),
+            idle: options
+                .idle_timeout
+                .map(|timeout| IdleSweep::new(timeout, epoch)),
             resume: Vec::new(),
             resuming: Vec::new(),
-            pipe: None,
-            pipe_failed: false,
-            trace,
-            waits: WaitTrace::new("traffic"),
+            visiting: Vec::new(),
         }
     }
+}
 
-    /// Shutting down: no accepts, no reads, closing as output drains.
-    pub(super) fn draining(&self) -> bool {
-        self.drain_deadline.is_some()
-    }
+/// How long `poll` may sleep: until the nearest timer, or for ever.
+fn next_timer(
+    listener: &Listener,
+    idle: Option<&IdleSweep>,
+    shutdown: &Shutdown,
+) -> Option<Duration> {
+    let nearest = [
+        listener.paused_until(),
+        idle.map(IdleSweep::next),
+        shutdown.next_timer(),
+    ]
+    .into_iter()
+    .flatten()
+    .min()?;
+    Some(nearest.saturating_duration_since(Instant::now()))
 }

@@ -4,15 +4,16 @@
 //! output, limits) is the loop's.
 
 use std::fmt;
-use std::io::{self, Write};
+use std::io;
 use std::net::SocketAddr;
 
-use super::io::ClientSocket;
-use crate::os::{SHORT_WRITE_MEANS_FULL, interrupted, would_block};
+use mio::net::TcpStream;
+
+use super::output::PendingOutput;
 use crate::trace::Trace;
 
 /// What a server does with one connection's bytes. One value per accepted
-/// connection, made by the factory given to [`Server::new`](super::Server::new).
+/// connection, made by the factory given to [`Server::new`](super::Server).
 ///
 /// The loop owns the socket: a handler never reads, writes or closes it
 /// directly, it only calls [`Conn::send`] and [`Conn::close`]. Callbacks
@@ -27,7 +28,7 @@ pub trait Handler {
     }
 
     /// Bytes just read from the peer, exactly as one `read` returned them
-    /// (at most [`Server::read_buffer_size`](super::Server::read_buffer_size)).
+    /// (at most [`Server::read_buffer_size`](crate::Server::read_buffer_size)).
     fn on_data(&mut self, conn: &mut Conn<'_>, data: &[u8]);
 
     /// The peer shut down its write side (read returned end-of-file). The
@@ -87,7 +88,9 @@ impl fmt::Display for CloseReason {
 
 /// A handler's view of its connection during a callback.
 pub struct Conn<'a> {
-    socket: &'a mut ClientSocket,
+    stream: &'a TcpStream,
+    output: &'a mut PendingOutput,
+    peer: SocketAddr,
     bytes_written: &'a mut u64,
     /// The connection's token, and the loop's tracer, for [`Conn::trace`].
     token: usize,
@@ -97,13 +100,17 @@ pub struct Conn<'a> {
 
 impl<'a> Conn<'a> {
     pub(super) fn new(
-        socket: &'a mut ClientSocket,
+        stream: &'a TcpStream,
+        output: &'a mut PendingOutput,
+        peer: SocketAddr,
         bytes_written: &'a mut u64,
         token: usize,
         tracer: Option<Trace>,
     ) -> Self {
         Conn {
-            socket,
+            stream,
+            output,
+            peer,
             bytes_written,
             token,
             tracer,
@@ -113,16 +120,16 @@ impl<'a> Conn<'a> {
 
     /// The peer's address, for log lines.
     pub fn peer_addr(&self) -> SocketAddr {
-        self.socket.peer
+        self.peer
     }
 
-    /// With `--trace` (the server's [`trace`](super::Server::trace)), a line
+    /// With `--trace` (the server's [`trace`](crate::Server::trace)), a line
     /// about this connection among the loop's own, named as the loop names
     /// it (token, peer, and loop with several); without, nothing. For a
     /// handler's own steps: a frame decoded, a partial one kept.
     pub fn trace(&self, what: fmt::Arguments<'_>) {
         if let Some(tracer) = &self.tracer {
-            tracer.conn(self.token, self.socket.peer, what);
+            tracer.conn(self.token, self.peer, what);
         }
     }
 
@@ -132,47 +139,18 @@ impl<'a> Conn<'a> {
     /// usual case costs one `write` and no copy; what the socket does not
     /// take is kept and written when it becomes writable. A write error
     /// (reset, broken pipe) closes this connection after the callback.
-    pub fn send(&mut self, mut data: &[u8]) {
+    pub fn send(&mut self, data: &[u8]) {
         if self.close.is_some() || data.is_empty() {
             return;
         }
-        if self.socket.pending.is_empty() {
-            loop {
-                match (&self.socket.stream).write(data) {
-                    // The kernel took everything: the common case.
-                    Ok(n) if n == data.len() => {
-                        *self.bytes_written += n as u64;
-                        return;
-                    }
-                    Ok(0) => {
-                        self.close = Some(CloseReason::Error(io::ErrorKind::WriteZero.into()));
-                        return;
-                    }
-                    // A short write means the send buffer is full; the
-                    // kernel raises a writable edge once it has room again
-                    // (Windows: write on to hear WouldBlock, see os.rs).
-                    Ok(n) => {
-                        *self.bytes_written += n as u64;
-                        data = &data[n..];
-                        if SHORT_WRITE_MEANS_FULL {
-                            break;
-                        }
-                    }
-                    Err(ref e) if would_block(e) => break,
-                    Err(ref e) if interrupted(e) => continue,
-                    Err(e) => {
-                        self.close = Some(CloseReason::Error(e));
-                        return;
-                    }
-                }
-            }
+        if let Err(e) = self.output.send(self.stream, data, self.bytes_written) {
+            self.close = Some(CloseReason::Error(e));
         }
-        self.socket.pending.extend_from_slice(data);
     }
 
     /// Bytes accepted by [`send`](Conn::send) and not yet written.
     pub fn pending_len(&self) -> usize {
-        self.socket.pending.len()
+        self.output.len()
     }
 
     /// Closes this connection as soon as the callback returns; pending

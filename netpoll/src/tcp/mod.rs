@@ -89,17 +89,23 @@
 //!
 //! # The files
 //!
-//! One type, `EventLoop`, split by concern as smoltcp splits
-//! its `Interface`: `event_loop.rs` (the loop, opening with `run`),
-//! `accept.rs`, `io.rs`, `shutdown.rs`, `idle.rs`, `splice.rs`; the public
-//! side is `handler.rs` ([`Handler`], [`Conn`], [`CloseReason`]) and
-//! `server.rs` ([`Server`], [`Stats`]).
+//! `event_loop.rs` is the loop: [`Server::start`](crate::Server::start),
+//! then `run`, which waits, dispatches each event and accepts. Each
+//! connection is a `Connection` (`connection.rs`): its socket, its pending
+//! output (`output.rs`), its handler, and its whole turn: reading,
+//! writing, backpressure, the decision to splice (`splice.rs`, the pipe),
+//! its part of a stop. The loop owns a few small parts besides: its
+//! listener and `max_conns` (`listener.rs`), its stop (`shutdown.rs`) and
+//! its idle sweep (`idle.rs`). The public side is `handler.rs`
+//! ([`Handler`], [`Conn`], [`CloseReason`]), `server.rs` (the settings of
+//! [`Server`]) and [`Stats`], here.
 
-mod accept;
+mod connection;
 mod event_loop;
 mod handler;
 mod idle;
-mod io;
+mod listener;
+mod output;
 mod server;
 mod shutdown;
 mod splice;
@@ -107,7 +113,27 @@ mod splice;
 mod tests;
 
 pub use handler::{CloseReason, Conn, Handler};
-pub use server::{Server, Spread, Stats};
+pub use listener::Spread;
+pub use server::{Server, Tcp};
+
+crate::handle::counters! {
+    /// Counters of one TCP server run, summed over its event loops.
+    pub struct Stats {
+        /// Connections accepted and served.
+        pub connections: u64,
+        /// Connections accepted and closed at once because of `max_conns`.
+        pub refused: u64,
+        /// Bytes read from all connections.
+        pub bytes_read: u64,
+        /// Bytes written to all connections (handed to the kernel).
+        pub bytes_written: u64,
+        /// Of `bytes_written`, those the peer had not acknowledged when the
+        /// server, stopping, closed their connection: still on their way, or
+        /// never to arrive (a peer that does not read). Linux only; 0 where
+        /// the OS cannot say. See `shutdown.rs`.
+        pub bytes_unacknowledged: u64,
+    }
+}
 
 /// A running TCP server; see [`ServerHandle`](crate::ServerHandle).
 pub type ServerHandle = crate::ServerHandle<Stats>;

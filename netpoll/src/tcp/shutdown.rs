@@ -24,82 +24,82 @@
 //! `sigterm_does_not_wait_for_idle_clients_to_hang_up` (tcp-server's tests),
 //! `huge_shutdown_timeout_saturates_instead_of_panicking` (here).
 
-use std::io::Read;
-use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::event_loop::EventLoop;
-use super::io::ClientSocket;
-use super::{CloseReason, Handler};
-use crate::os::{interrupted, unacknowledged, would_block};
+use super::CloseReason;
 use crate::stop::SIGNAL_TARGET;
 
 /// How often a stopping loop asks the kernel whether its peers have
 /// acknowledged their echo: often enough that an exit follows the last
 /// acknowledgement closely, rarely enough to cost nothing.
-pub(super) const ACK_CHECK_INTERVAL: Duration = Duration::from_millis(10);
+const ACK_CHECK_INTERVAL: Duration = Duration::from_millis(10);
 
-impl<H, F> EventLoop<H, F>
-where
-    F: Fn(SocketAddr) -> H,
-    H: Handler,
-{
-    /// SIGINT/SIGTERM: the first begins the shutdown and says what it waits
-    /// for; a second one during it stops waiting.
-    pub(super) fn on_signal(&mut self) {
-        let Some(signals) = &mut self.signals else {
-            return;
-        };
-        for signal in signals.received() {
-            if self.draining() {
-                if !self.stop_now {
-                    let (conns, bytes) = self.echo_left();
-                    // One line for all loops, by the last to count its own.
-                    if let Some((conns, bytes)) = self.stop_tallies.stopped_now.add(conns, bytes) {
-                        log::warn!(
-                            target: SIGNAL_TARGET,
-                            "signal {signal} again: stopping now; {} of echo not taken by {}",
-                            bytes_words(bytes),
-                            count_words(conns, "connection")
-                        );
-                    }
-                }
-                self.stop_now = true;
-                self.drain_deadline = Some(Instant::now());
-            } else {
-                log::info!(target: SIGNAL_TARGET, "signal {signal}: shutting down");
-                self.begin_shutdown();
-                self.announce_wait(true);
-            }
+/// One loop's stop: whether it is stopping, until when it waits for its
+/// peers, and what it says about that (once for all the server's loops).
+/// What each connection does meanwhile is the connection's
+/// (`Connection::finish_for_shutdown`).
+pub(super) struct Shutdown {
+    /// How long a stop waits for the peers (`--shutdown-timeout`).
+    timeout: Duration,
+    /// Set when stopping: close whatever is left at this instant.
+    deadline: Option<Instant>,
+    /// A second stop signal came: the deadline was brought forward to now.
+    stopped_now: bool,
+    /// What the loops wait for when stopping, said once for all of them.
+    tallies: Arc<StopTallies>,
+}
+
+impl Shutdown {
+    /// A loop's stop, waiting at most `timeout`, sharing `tallies` with
+    /// the server's other loops.
+    pub(super) fn new(timeout: Duration, tallies: Arc<StopTallies>) -> Self {
+        Shutdown {
+            timeout,
+            deadline: None,
+            stopped_now: false,
+            tallies,
         }
     }
 
-    /// Stops accepting and reading; each connection closes once its peer
-    /// has taken all its echo (see the module doc), or at the deadline.
-    pub(super) fn begin_shutdown(&mut self) {
-        if self.draining() {
-            return;
+    /// Stopping: no accepts, no reads, closing as output drains.
+    pub(super) fn is_stopping(&self) -> bool {
+        self.deadline.is_some()
+    }
+
+    /// Begins the stop, its deadline running from now; false if it had
+    /// begun already.
+    pub(super) fn begin(&mut self) -> bool {
+        if self.is_stopping() {
+            return false;
         }
-        self.drain_deadline = Some(saturating_deadline(
-            Instant::now(),
-            self.opts.shutdown_timeout,
-        ));
-        self.listener = None;
-        self.accept_pending = false;
-        self.accept_paused_until = None;
-        self.for_each_client_where(
-            |client| client.socket.pending.is_empty(),
-            |event_loop, key| event_loop.finish_for_shutdown(key),
-        );
+        self.deadline = Some(saturating_deadline(Instant::now(), self.timeout));
+        true
+    }
+
+    /// A second stop `signal`: stop waiting. `left` is this loop's
+    /// connections and the echo they have not taken; the last loop to add
+    /// its own says what is given up, once for all loops.
+    pub(super) fn stop_now(&mut self, signal: i32, (conns, bytes): (usize, usize)) {
+        if !self.stopped_now {
+            if let Some((conns, bytes)) = self.tallies.stopped_now.add(conns, bytes) {
+                log::warn!(
+                    target: SIGNAL_TARGET,
+                    "signal {signal} again: stopping now; {} of echo not taken by {}",
+                    bytes_words(bytes),
+                    count_words(conns, "connection")
+                );
+            }
+        }
+        self.stopped_now = true;
+        self.deadline = Some(Instant::now());
     }
 
     /// Says at once what the stop waits for, if anything: a learner who
-    /// pressed Ctrl-C should not sit through silent seconds.
-    pub(super) fn announce_wait(&self, by_signal: bool) {
-        let (conns, bytes) = self.echo_left();
-        // One line for all loops, by the last to count its own.
-        let Some((conns, bytes)) = self.stop_tallies.waiting.add(conns, bytes) else {
+    /// pressed Ctrl-C should not sit through silent seconds. `left` is this
+    /// loop's share; the last loop to add its own says it for all.
+    pub(super) fn announce_wait(&self, (conns, bytes): (usize, usize), by_signal: bool) {
+        let Some((conns, bytes)) = self.tallies.waiting.add(conns, bytes) else {
             return;
         };
         if conns == 0 {
@@ -107,7 +107,7 @@ where
         }
         let line = format!(
             "waiting up to {} for {} to take {} of echo{}",
-            duration_words(self.opts.shutdown_timeout),
+            duration_words(self.timeout),
             count_words(conns, "connection"),
             bytes_words(bytes),
             if by_signal {
@@ -123,82 +123,34 @@ where
         }
     }
 
-    /// The connections still open and the echo they have not delivered.
-    fn echo_left(&self) -> (usize, usize) {
-        let bytes = self
-            .clients
-            .iter()
-            .map(|(_, client)| client.socket.pending.len() + unacknowledged_echo(&client.socket))
-            .sum();
-        (self.clients.len(), bytes)
+    /// When the stop next needs the loop awake: at its deadline, and every
+    /// [`ACK_CHECK_INTERVAL`] before it, since the kernel announces no
+    /// acknowledgement.
+    pub(super) fn next_timer(&self) -> Option<Instant> {
+        let ack_check = Instant::now() + ACK_CHECK_INTERVAL;
+        self.deadline.map(|deadline| deadline.min(ack_check))
     }
 
-    /// Every few milliseconds while stopping: closes the connections whose
-    /// peer has now acknowledged everything.
-    pub(super) fn check_delivered(&mut self) {
-        self.for_each_client_where(
-            |client| client.socket.write_shut && client.socket.pending.is_empty(),
-            |event_loop, key| event_loop.finish_for_shutdown(key),
-        );
+    /// Whether the deadline has passed at `now` (or a second signal came).
+    pub(super) fn deadline_passed(&self, now: Instant) -> bool {
+        self.deadline.is_some_and(|deadline| now >= deadline)
     }
 
-    /// The shutdown deadline passed, or a second signal came: close
-    /// whatever is left, saying whether its peer had taken everything.
-    pub(super) fn close_at_deadline(&mut self) {
-        self.for_each_client_where(
-            |_| true,
-            |event_loop, key| {
-                let Some(client) = event_loop.clients.get_mut(key) else {
-                    return;
-                };
-                // Input left unread would make this close a reset.
-                let _ = discard_input(&mut client.socket, &mut event_loop.scratch);
-                let flushed =
-                    client.socket.pending.is_empty() && unacknowledged_echo(&client.socket) == 0;
-                let reason = if event_loop.stop_now {
-                    CloseReason::StoppedNow
-                } else {
-                    CloseReason::Shutdown { flushed }
-                };
-                event_loop.close(key, reason);
-            },
-        );
-    }
-
-    /// A stopping connection whose pending output is flushed: sends the
-    /// FIN once, discards what the peer sends, and closes when the peer
-    /// has acknowledged every byte. Called again by `check_delivered` and
-    /// by readiness events until then.
-    pub(super) fn finish_for_shutdown(&mut self, key: usize) {
-        let Some(client) = self.clients.get_mut(key) else {
-            return;
-        };
-        let socket = &mut client.socket;
-        if !socket.pending.is_empty() {
-            return; // on_writable comes back here once flushed
+    /// Why a connection still open at the deadline closes: `flushed` says
+    /// whether its peer had taken everything.
+    pub(super) fn reason_at_deadline(&self, flushed: bool) -> CloseReason {
+        if self.stopped_now {
+            CloseReason::StoppedNow
+        } else {
+            CloseReason::Shutdown { flushed }
         }
-        let first_visit = !socket.write_shut;
-        if first_visit {
-            socket.write_shut = true;
-            if let Err(e) = socket.stream.shutdown(std::net::Shutdown::Write) {
-                // Typically ENOTCONN: the peer already reset the connection.
-                self.close(key, CloseReason::Error(e));
-                return;
-            }
-        }
-        let result = discard_input(socket, &mut self.scratch);
-        let delivered = match (&result, unacknowledged(&socket.stream)) {
-            (Err(_), _) => false,
-            (Ok(_), Some(_)) => unacknowledged_echo(socket) == 0,
-            // The OS cannot say what the peer took: close at its
-            // end-of-file, or at once if it was idle (nothing was unread).
-            (Ok((eof, discarded)), None) => *eof || (first_visit && *discarded == 0),
-        };
-        match result {
-            Err(e) => self.close(key, CloseReason::Error(e)),
-            Ok(_) if delivered => self.close(key, CloseReason::Shutdown { flushed: true }),
-            // The peer has not taken all its echo yet.
-            Ok(_) => {}
+    }
+
+    /// The loop is done. Done before any second signal, it has nothing to
+    /// give up, so a busy loop's "stopping now" line need not wait for it.
+    pub(super) fn end(&self) {
+        if !self.stopped_now {
+            let _ = self.tallies.stopped_now.add(0, 0);
         }
     }
 }
@@ -208,9 +160,9 @@ where
 /// one to do so gets the total to report.
 pub(super) struct StopTallies {
     /// The first stop: connections still open and the echo they have not taken.
-    pub(super) waiting: Tally,
+    waiting: Tally,
     /// The second signal: what is given up.
-    pub(super) stopped_now: Tally,
+    stopped_now: Tally,
 }
 
 impl StopTallies {
@@ -223,7 +175,7 @@ impl StopTallies {
 }
 
 /// Connections and bytes, added up over `loops` loops.
-pub(super) struct Tally {
+struct Tally {
     loops: usize,
     /// (loops counted, connections, bytes)
     sum: Mutex<(usize, usize, usize)>,
@@ -238,46 +190,12 @@ impl Tally {
     }
 
     /// Adds one loop's share; the total once every loop has added its own.
-    pub(super) fn add(&self, conns: usize, bytes: usize) -> Option<(usize, usize)> {
+    fn add(&self, conns: usize, bytes: usize) -> Option<(usize, usize)> {
         let mut sum = self.sum.lock().unwrap_or_else(|e| e.into_inner());
         sum.0 += 1;
         sum.1 += conns;
         sum.2 += bytes;
         (sum.0 == self.loops).then_some((sum.1, sum.2))
-    }
-}
-
-/// Reads and throws away what the peer sent, until the socket is drained:
-/// `(end-of-file seen, bytes discarded)`.
-fn discard_input(socket: &mut ClientSocket, scratch: &mut [u8]) -> std::io::Result<(bool, usize)> {
-    let mut discarded = 0;
-    let result = loop {
-        match (&socket.stream).read(scratch) {
-            Ok(0) => break Ok((true, discarded)),
-            Ok(n) => discarded += n,
-            Err(ref e) if would_block(e) => break Ok((false, discarded)),
-            Err(ref e) if interrupted(e) => continue,
-            Err(e) => break Err(e),
-        }
-    };
-    // Once per visit of a stopping connection.
-    if discarded > 0 {
-        log::debug!(
-            "{}: shutting down, discarded {discarded} unread bytes",
-            socket.peer
-        );
-    }
-    result
-}
-
-/// Echo handed to the kernel that the peer has not acknowledged (0 where
-/// the OS cannot say). After our FIN the kernel counts it as one more byte.
-pub(super) fn unacknowledged_echo(socket: &ClientSocket) -> usize {
-    let queued = unacknowledged(&socket.stream).unwrap_or(0);
-    if socket.write_shut {
-        queued.saturating_sub(1)
-    } else {
-        queued
     }
 }
 

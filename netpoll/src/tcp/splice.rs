@@ -10,11 +10,78 @@
 //! other handler's: `read` into the loop's scratch buffer, `on_data`, `send`.
 //! Nothing else changes, and no byte is handled differently: the kernel
 //! path is only a shortcut for what `on_data` would have done.
+//!
+//! When a connection splices is its own decision (`connection.rs`); the
+//! pipe it splices through is its loop's, a [`KernelEcho`].
+
+use std::io;
+
+use super::output::PendingOutput;
 
 #[cfg(target_os = "linux")]
 pub(super) use linux::SplicePipe;
 #[cfg(not(target_os = "linux"))]
 pub(super) use portable::SplicePipe;
+
+/// One loop's way of echoing inside the kernel: one pipe for all its
+/// connections, made the first time one of them streams (so servers that
+/// never splice hold no extra descriptors), and given up for good when the
+/// kernel cannot splice.
+#[derive(Default)]
+pub(super) struct KernelEcho {
+    pipe: Option<SplicePipe>,
+    /// The kernel cannot splice: echo through user space from now on.
+    failed: bool,
+}
+
+impl KernelEcho {
+    /// Whether a streaming connection may still ask for a pipe.
+    pub(super) fn may_try(&self) -> bool {
+        !self.failed
+    }
+
+    /// Makes the pipe if there is none yet; whether there is one now.
+    pub(super) fn prepare(&mut self) -> bool {
+        if self.pipe.is_none() {
+            match SplicePipe::new() {
+                Ok(pipe) => self.pipe = Some(pipe),
+                // No splice(2) on this OS: user space from now on, never
+                // asked again.
+                Err(e) if e.kind() == io::ErrorKind::Unsupported => self.failed = true,
+                // Out of descriptors, typically: echo via user space for
+                // now, try again on a later stream.
+                Err(e) => log::debug!("no pipe for splice yet: {e}"),
+            }
+        }
+        self.pipe.is_some()
+    }
+
+    /// The pipe to splice through, if there is one.
+    pub(super) fn pipe(&mut self) -> Option<&mut SplicePipe> {
+        self.pipe.as_mut()
+    }
+
+    /// The kernel cannot splice (a splice said `Unsupported`, taking
+    /// nothing): echo through user space from now on.
+    pub(super) fn give_up(&mut self, error: &io::Error) {
+        // Once per loop (splicing is off from then on).
+        log::warn!("cannot splice, echoing via user space: {error}");
+        self.pipe = None;
+        self.failed = true;
+    }
+
+    /// A read or splice failed with `error`, closing its connection: if the
+    /// pipe can no longer be trusted to be empty, it is dropped, so one
+    /// connection's bytes can never reach another's echo.
+    pub(super) fn after_failure(&mut self, error: &io::Error) {
+        if self.pipe.as_ref().is_some_and(|pipe| pipe.broken) {
+            // Once per loop, as in `give_up`.
+            log::error!("splice pipe unusable, echoing via user space: {error}");
+            self.pipe = None;
+            self.failed = true;
+        }
+    }
+}
 
 /// Elsewhere than Linux: no pipe can ever be made, so none is ever used.
 #[cfg(not(target_os = "linux"))]
@@ -22,7 +89,9 @@ mod portable {
     use std::convert::Infallible;
     use std::io;
 
-    use super::super::io::ClientSocket;
+    use mio::net::TcpStream;
+
+    use super::PendingOutput;
 
     /// Never built: [`SplicePipe::new`] always fails, so the loop's
     /// `Option<SplicePipe>` stays `None` and `echo` cannot be reached.
@@ -40,7 +109,8 @@ mod portable {
 
         pub(in super::super) fn echo(
             &mut self,
-            _client: &mut ClientSocket,
+            _stream: &TcpStream,
+            _output: &mut PendingOutput,
             _scratch: &mut [u8],
             _bytes_written: &mut u64,
         ) -> io::Result<usize> {
@@ -56,7 +126,9 @@ mod linux {
     use std::os::fd::{AsRawFd, FromRawFd, RawFd};
     use std::ptr;
 
-    use super::super::io::ClientSocket;
+    use mio::net::TcpStream;
+
+    use super::PendingOutput;
     use crate::os::{interrupted, would_block};
 
     /// The pipe through which one loop's connections echo inside the kernel.
@@ -97,7 +169,7 @@ mod linux {
 
         /// Moves up to `scratch.len()` bytes from the socket back to it through the
         /// pipe. Returns the number of bytes taken from the socket (0 at
-        /// end-of-file); those the socket did not take back are in `pending`.
+        /// end-of-file); those the socket did not take back are in `output`.
         ///
         /// On a socket error the pipe is emptied. If even that fails, or the
         /// kernel cannot splice at all, the pipe is marked `broken` and the
@@ -105,12 +177,13 @@ mod linux {
         /// another's echo. `ErrorKind::Unsupported` means nothing was taken.
         pub(in super::super) fn echo(
             &mut self,
-            client: &mut ClientSocket,
+            stream: &TcpStream,
+            output: &mut PendingOutput,
             scratch: &mut [u8],
             bytes_written: &mut u64,
         ) -> io::Result<usize> {
             let want = scratch.len();
-            let socket = client.stream.as_raw_fd();
+            let socket = stream.as_raw_fd();
             let taken = match splice(socket, self.write.as_raw_fd(), want) {
                 Ok(n) => n,
                 Err(e)
@@ -152,7 +225,7 @@ mod linux {
                         return Err(pipe_lost_data());
                     }
                     Ok(n) => {
-                        client.pending.extend_from_slice(&scratch[..n]);
+                        output.keep(&scratch[..n]);
                         left -= n;
                     }
                     Err(ref e) if interrupted(e) => continue,

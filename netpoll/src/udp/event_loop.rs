@@ -1,32 +1,39 @@
-//! The loop itself: the Go `for { ReadFromUDP; Printf; WriteToUDP }`, on
-//! mio readiness. [`EventLoop::run`] comes first and reads top to bottom:
-//! wait (or spin), dispatch the events, receive until the socket is
-//! drained, hand each datagram to the handler; then how the send queue is
-//! flushed and how the loop stops.
+//! The loop itself: the Go `net.ListenUDP` ([`start`](crate::Server::start))
+//! and its `for { ReadFromUDP; Printf; WriteToUDP }`, on mio readiness.
+//! [`EventLoop::run`] reads top to bottom: wait (or spin), dispatch the
+//! events, receive until the socket is drained, hand each datagram to the
+//! handler; then how the send queue is flushed and how the loop stops.
+//! How it waits is every loop's (`crate::poller`).
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::thread;
 use std::time::Instant;
 
 use log::{debug, warn};
 use mio::net::UdpSocket;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Token, Waker};
 
 use super::batch::{self, RecvBatch};
 use super::handler::{Sent, more_dropped, send_datagram};
-use super::server::Options;
+use super::server::{Options, Server, Udp};
 use super::{Handler, SendQueue, Socket, Stats};
-use crate::RateLimitedLog;
 use crate::os::{interrupted, would_block};
-use crate::spin::Spin;
-use crate::stop::{SIGNALS, StopRequest, StopSignals, WAKER};
-use crate::trace::{Trace, WaitTrace};
+use crate::poller::{Asked, Poller};
+use crate::spin::Window;
+use crate::stop::{SIGNAL_TARGET, StopRequest};
+use crate::trace::Trace;
+use crate::{RateLimitedLog, ServerHandle};
 
 /// The server's one socket, at the top of the token range like the TCP
 /// loop's listener; the loop's own sources (waker, signals) sit just below
 /// (see `stop.rs`).
-pub(super) const SOCKET: Token = Token(usize::MAX);
+const SOCKET: Token = Token(usize::MAX);
+
+/// The name of the loop's thread, as a debugger or `/proc` shows it; TCP's
+/// loops are `tcp-loop-N`.
+const THREAD_NAME: &str = "udp-loop";
 
 /// The largest UDP payload over IPv4 is 65 507 bytes, over IPv6 (without
 /// jumbograms) 65 527; 65 535 holds either. The Go server reads into 1024
@@ -37,6 +44,50 @@ pub const RECV_BUFFER_LEN: usize = 65_535;
 /// again. Under a flood the socket may never report `WouldBlock`; without a
 /// budget the loop would never look at its stop and signal events.
 const READ_BUDGET: usize = 256;
+
+impl<H> Server<H>
+where
+    H: Handler + Send + 'static,
+{
+    /// Binds `addr` (port 0 picks a free port) and starts the loop on a
+    /// thread of its own: the Go `net.ListenUDP` and its `for` loop.
+    /// Returns once the socket is bound, so
+    /// [`ServerHandle::local_addr`] can be sent to at once.
+    pub fn start(self, addr: SocketAddr) -> io::Result<ServerHandle<Stats>> {
+        let (event_loop, waker, mut handle) = self.bind(addr)?;
+        let thread = thread::Builder::new()
+            .name(THREAD_NAME.to_owned())
+            .spawn(move || event_loop.run())?;
+        handle.add_loop(waker, thread);
+        Ok(handle)
+    }
+
+    /// What [`start`](Self::start) does on the caller's thread, so that
+    /// every error surfaces there: the socket, its registration, the waker
+    /// and the signals. Returns the loop ready to run, its waker, and a
+    /// handle without the loop (tests run the loop on a thread of their own).
+    pub(super) fn bind(
+        self,
+        addr: SocketAddr,
+    ) -> io::Result<(EventLoop<H>, Arc<Waker>, ServerHandle<Stats>)> {
+        let crate::Server {
+            protocol: Udp { handler, options },
+            loop_options,
+        } = self;
+        let stop = Arc::new(StopRequest::default());
+        let (poller, waker) = Poller::new(&loop_options, Arc::clone(&stop), (0, 1), "datagram")?;
+        let mut socket = UdpSocket::bind(addr)?;
+        let local_addr = socket.local_addr()?;
+        // READABLE only: WRITABLE is added while datagrams are queued (see
+        // `EventLoop::want_writable`).
+        poller
+            .registry()
+            .register(&mut socket, SOCKET, Interest::READABLE)?;
+        let handle = ServerHandle::new(local_addr, stop);
+        let event_loop = EventLoop::new(poller, socket, handler, &options);
+        Ok((event_loop, waker, handle))
+    }
+}
 
 impl<H: Handler> EventLoop<H> {
     /// Runs until a signal or [`ServerHandle::shutdown`](crate::ServerHandle::shutdown),
@@ -53,31 +104,23 @@ impl<H: Handler> EventLoop<H> {
         // socket: edge-triggered readiness will not announce the datagrams
         // still waiting, so the loop must come back by itself.
         let mut more_to_read = false;
-        // `--trace`: what each wait was (a sleep, a spin), and how long.
-        let mut waits = WaitTrace::new("datagram");
 
         loop {
             // Sleep until something happens, unless there is more to read
             // or traffic was so recent that the next datagram is likely to
             // follow at once (see `crate::spin`).
-            let wait = self.spin.next_wait(more_to_read);
-            if let Some(trace) = &self.trace {
-                waits.before_poll(trace, wait);
-            }
-            match self.poll.poll(&mut events, wait.timeout(|| None)) {
-                Ok(()) => {}
-                // A signal arrived during `epoll_wait`; its pipe event will
-                // be seen on the next poll.
-                Err(err) if interrupted(&err) => continue,
-                Err(err) => return Err(err),
-            }
-            if let Some(trace) = &self.trace {
-                waits.after_poll(trace, events.iter().count());
-            }
-
+            self.poller.wait(&mut events, more_to_read, || None)?;
             for event in events.iter() {
-                match event.token() {
-                    SOCKET => {
+                match self.poller.asked(event.token()) {
+                    Some(Asked::Stop) => return Ok(self.finish()),
+                    Some(Asked::Signals(signals)) => {
+                        for signal in signals {
+                            debug!(target: SIGNAL_TARGET, "signal {signal}: stopping");
+                        }
+                        return Ok(self.finish());
+                    }
+                    Some(Asked::Nothing) => {}
+                    None if event.token() == SOCKET => {
                         if event.is_writable() {
                             self.on_writable();
                         }
@@ -87,19 +130,8 @@ impl<H: Handler> EventLoop<H> {
                             more_to_read = true;
                         }
                     }
-                    // The waker only says "look"; the flag says a stop was meant.
-                    WAKER if self.stop.is_requested() => return Ok(self.finish()),
-                    WAKER => {}
-                    SIGNALS => {
-                        if let Some(signals) = &mut self.signals {
-                            for signal in signals.received() {
-                                debug!("signal {signal}: stopping");
-                            }
-                        }
-                        return Ok(self.finish());
-                    }
-                    // Cannot happen (three tokens are registered); queued.
-                    token => warn!("event for unknown token {token:?}"),
+                    // Cannot happen (three tokens are registered).
+                    None => warn!("event for unknown token {:?}", event.token()),
                 }
             }
 
@@ -107,10 +139,7 @@ impl<H: Handler> EventLoop<H> {
                 let before = self.stats.datagrams;
                 more_to_read = self.on_readable(&mut receive_buffers);
                 if self.stats.datagrams != before {
-                    self.spin.after_traffic();
-                    if let Some(trace) = &self.trace {
-                        waits.traffic(trace);
-                    }
+                    self.poller.after_turn(Window::Open, true);
                 }
             }
             self.want_writable(!self.queue.is_empty())?;
@@ -206,12 +235,10 @@ impl<H: Handler> EventLoop<H> {
 /// One UDP server's loop: its socket, its handler, and the state that
 /// outlives a turn.
 pub(super) struct EventLoop<H> {
-    poll: Poll,
+    /// How the loop waits (every loop's way).
+    poller: Poller,
     pub(super) socket: UdpSocket,
-    stop: Arc<StopRequest>,
-    signals: Option<StopSignals>,
     handler: H,
-    spin: Spin,
     /// Datagrams the kernel could not take yet, oldest first.
     pub(super) queue: SendQueue,
     /// Whether the socket is registered for WRITABLE as well as READABLE.
@@ -227,25 +254,15 @@ pub(super) struct EventLoop<H> {
 
 impl<H> EventLoop<H> {
     /// The loop of a socket already registered for READABLE under [`SOCKET`].
-    pub(super) fn new(
-        poll: Poll,
-        socket: UdpSocket,
-        signals: Option<StopSignals>,
-        stop: Arc<StopRequest>,
-        handler: H,
-        options: &Options,
-    ) -> Self {
+    fn new(poller: Poller, socket: UdpSocket, handler: H, options: &Options) -> Self {
         EventLoop {
-            poll,
+            trace: poller.trace(),
+            poller,
             socket,
-            stop,
-            signals,
             handler,
-            spin: Spin::new(options.spin),
             queue: SendQueue::new(options.queue_datagrams, options.queue_bytes),
             writable: false,
             stats: Stats::default(),
-            trace: Trace::when(options.trace),
             send_log: RateLimitedLog::default(),
             receive_log: RateLimitedLog::default(),
         }
@@ -313,7 +330,7 @@ impl<H> EventLoop<H> {
         } else {
             Interest::READABLE
         };
-        self.poll
+        self.poller
             .registry()
             .reregister(&mut self.socket, SOCKET, interest)?;
         self.writable = writable;

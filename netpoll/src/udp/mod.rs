@@ -55,12 +55,13 @@
 //!
 //! # The files
 //!
-//! `event_loop.rs` (the loop, opening with `run`: receiving, the handler's
-//! turn, flushing the queue, stopping), `batch.rs` (many datagrams per
-//! system call, Linux only; `batch_fallback.rs`, one per call, elsewhere),
-//! `queue.rs` ([`SendQueue`]); the public side is
-//! `handler.rs` ([`Handler`], [`Socket`]) and `server.rs` ([`Server`],
-//! [`Stats`], the defaults).
+//! `event_loop.rs` (the loop: [`Server::start`](crate::Server::start),
+//! then `run`: receiving, the handler's turn, flushing the queue,
+//! stopping), `batch.rs` (many datagrams per system call, Linux only;
+//! `batch_fallback.rs`, one per call, elsewhere), `queue.rs`
+//! ([`SendQueue`]); the public side is `handler.rs` ([`Handler`],
+//! [`Socket`]), `server.rs` (the settings of [`Server`], the default
+//! address) and [`Stats`], here.
 
 #[cfg(target_os = "linux")]
 mod batch;
@@ -77,7 +78,26 @@ mod tests;
 pub use event_loop::RECV_BUFFER_LEN;
 pub use handler::{Handler, Socket};
 pub use queue::SendQueue;
-pub use server::{DEFAULT_ADDR, Server, Stats};
+pub use server::{DEFAULT_ADDR, Server, Udp};
+
+crate::handle::counters! {
+    /// Counters of one UDP server run.
+    pub struct Stats {
+        /// Datagrams received (zero-length ones included).
+        pub datagrams: u64,
+        /// Payload bytes received.
+        pub bytes_read: u64,
+        /// Payload bytes sent, at once or from the send queue.
+        pub bytes_written: u64,
+        /// Datagrams handed to [`Socket::send_to`] that never left: the
+        /// send queue was full, the kernel refused the send, or they were
+        /// still queued when the server stopped.
+        pub dropped: u64,
+        /// Datagrams that waited in the send queue, the kernel's send
+        /// buffer being full when they were sent (see [`SendQueue`]).
+        pub queued: u64,
+    }
+}
 
 /// A running UDP server; see [`ServerHandle`](crate::ServerHandle).
 pub type ServerHandle = crate::ServerHandle<Stats>;
