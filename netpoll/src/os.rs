@@ -71,7 +71,7 @@ pub(crate) fn unacknowledged<S>(_socket: &S) -> Option<usize> {
 /// own. Not on Windows: mio polls each socket there (through AFD) once per
 /// event and arms the next poll only when an operation returns `WouldBlock`,
 /// so a loop that stopped at a short write would never hear of that socket
-/// again. (Reads need the same care; see `ClientSocket::urgent`.)
+/// again. (Reads need the same care; see `Connection::urgent`.)
 pub(crate) const SHORT_WRITE_MEANS_FULL: bool = cfg!(not(windows));
 
 /// Raises the soft limit on open files to the hard limit, as Go's runtime
