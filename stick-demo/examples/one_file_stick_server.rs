@@ -15,6 +15,10 @@ use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 
+// A peer's bytes, printed safe for a terminal by the rule every program here
+// follows (which characters, and why these brackets: `edges/src/text.rs`).
+// `edges` is the programs' shared edge, not the loop: the loop is mio's alone.
+use edges::Escaped;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 
@@ -110,7 +114,7 @@ fn serve(socket: &mut TcpStream, buf: &mut [u8]) -> bool {
             }
             Ok(n) => {
                 // Go: fmt.Println("received client Data sent from terminal:", recvStr)
-                let text = escaped(&buf[..n]);
+                let text = Escaped(&buf[..n]);
                 say!("received client Data sent from terminal: {text}");
                 // Go: conn.Write([]byte(recvStr)): not here (see the top).
             }
@@ -122,31 +126,6 @@ fn serve(socket: &mut TcpStream, buf: &mut [u8]) -> bool {
             }
         }
     }
-}
-
-/// A peer's bytes made safe for a terminal, by the rule every program here
-/// follows (the rule, and why these brackets: `edges/src/text.rs`).
-fn escaped(bytes: &[u8]) -> String {
-    let c0 = "NUL SOH STX ETX EOT ENQ ACK BEL BS HT LF VT FF CR SO SI DLE DC1 DC2 DC3 DC4 \
-              NAK SYN ETB CAN EM SUB ESC FS GS RS US";
-    let mut shown = String::with_capacity(bytes.len());
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            let code = u32::from(c);
-            // C1 controls, Unicode's Bidi_Control, line separators, and ⟦.
-            let by_code = matches!(code, 0x80..0xa0 | 0x61c | 0x200e | 0x200f | 0x202a..=0x202e
-                | 0x2066..=0x2069 | 0x2028 | 0x2029 | 0x27e6);
-            match code {
-                0x09 => shown.push(c), // a tab is text
-                0..0x20 => shown += &format!("⟦{}⟧", c0.split(' ').nth(code as usize).unwrap()),
-                0x7f => shown += "⟦DEL⟧",
-                _ if by_code => shown += &format!("⟦U+{code:04X}⟧"),
-                _ => shown.push(c),
-            }
-        }
-        shown.extend(chunk.invalid().iter().map(|byte| format!("⟦0x{byte:02x}⟧")));
-    }
-    shown
 }
 
 /// `--addr HOST:PORT` (a host name is resolved to its first address), the
