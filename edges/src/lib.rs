@@ -4,10 +4,13 @@
 //! The loops a server runs on are `netpoll`'s; what a program says to its
 //! user is here, the same in every program, so that a user learns it once:
 //!
+//! - [`program`]: what every `main` does around its own work (the command
+//!   line, the logger, one line on stderr for an error);
 //! - [`cli`]: `--addr` read as Go's `net.Listen` and `net.Dial` read it
-//!   (host names too), timeouts in seconds, dialling each address a name
-//!   resolves to, and the `listening on <addr>` line that scripts, tests
-//!   and `cargo xtask` wait for;
+//!   (host names too), durations in seconds, dialling each address a name
+//!   resolves to, the flags several programs share, and the
+//!   `listening on <addr>` line that scripts, tests and `cargo xtask` wait
+//!   for;
 //! - [`Escaped`] ([`text`]): bytes that came from the network, printed so
 //!   that a peer cannot drive the terminal;
 //! - [`console`]: stdout and stderr behind bounded queues, so that no write
@@ -17,6 +20,7 @@
 
 pub mod cli;
 pub mod console;
+pub mod program;
 pub mod text;
 
 pub use text::Escaped;

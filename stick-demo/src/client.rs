@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use bytes::BytesMut;
-use edges::cli::ServerAddr;
+use edges::cli::{ClientFlags, whole};
 
 use crate::boundaries::plural;
 
@@ -49,19 +49,18 @@ use crate::boundaries::plural;
 pub const DEFAULT_MESSAGE: &str = "Hello, Hello. How are you?";
 
 /// Flags shared by both clients.
-#[derive(clap::Args, Debug, Clone)]
+#[derive(clap::Args, Debug)]
 pub struct CommonArgs {
-    /// Address of the server. A host name is resolved, and each of its
-    /// addresses is tried in turn, as Go's net.Dial does.
-    #[arg(long, default_value = crate::DEFAULT_ADDR, value_name = "HOST:PORT", value_parser = edges::cli::resolve_all)]
-    pub addr: ServerAddr,
+    #[command(flatten)]
+    pub client: ClientFlags<crate::Chapter>,
 
     /// How many times to send the message.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, value_name = "N", default_value_t = 20,
+          value_parser = whole("messages", "20", 0..=u64::MAX))]
     pub count: u64,
 
     /// The message to send.
-    #[arg(long, default_value = DEFAULT_MESSAGE)]
+    #[arg(long, value_name = "TEXT", default_value = DEFAULT_MESSAGE)]
     pub message: String,
 
     /// Set TCP_NODELAY: send each write at once instead of letting Nagle's
@@ -70,24 +69,20 @@ pub struct CommonArgs {
     pub nodelay: bool,
 
     /// Pause this many milliseconds between messages.
-    #[arg(long, value_name = "MS", default_value_t = 0)]
+    #[arg(long, value_name = "MS", default_value_t = 0,
+          value_parser = whole("milliseconds", "5", 0..=u64::MAX))]
     pub delay_ms: u64,
-
-    /// Seconds to wait for the server to accept the connection, and then
-    /// to take more of what is sent, before giving up (exit status 1).
-    #[arg(long, default_value = "3", value_name = "SECONDS", value_parser = edges::cli::seconds)]
-    pub timeout: Duration,
 }
 
 /// Flags of `stick-demo client`.
-#[derive(clap::Args, Debug, Clone)]
+#[derive(clap::Args, Debug)]
 pub struct RawArgs {
     #[command(flatten)]
     pub common: CommonArgs,
 }
 
 /// Flags of `stick-demo client2`.
-#[derive(clap::Args, Debug, Clone)]
+#[derive(clap::Args, Debug)]
 pub struct FramedArgs {
     #[command(flatten)]
     pub common: CommonArgs,
@@ -95,11 +90,13 @@ pub struct FramedArgs {
     /// Write every frame in pieces of this many bytes, pausing after each
     /// piece, so frames arrive split. Implies --nodelay (Nagle would merge
     /// the pieces again).
-    #[arg(long, value_name = "BYTES")]
+    #[arg(long, value_name = "BYTES",
+          value_parser = whole("bytes", "1", NonZeroUsize::MIN..=NonZeroUsize::MAX))]
     pub chunk: Option<NonZeroUsize>,
 
-    /// The pause between pieces with --chunk.
-    #[arg(long, value_name = "MS", default_value_t = 1)]
+    /// The pause between pieces with --chunk, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1,
+          value_parser = whole("milliseconds", "1", 0..=u64::MAX))]
     pub chunk_pause_ms: u64,
 }
 
@@ -175,9 +172,9 @@ impl Sender {
     /// timeout so that a server that stops reading is reported. `server`
     /// names the program a refusal suggests starting.
     fn connect(common: &CommonArgs, nodelay: bool, server: &str) -> anyhow::Result<Self> {
-        let addr = &common.addr;
+        let (addr, timeout) = (&common.client.addr, common.client.timeout);
         let stream = addr
-            .connect(common.timeout)
+            .connect(timeout)
             .with_context(|| format!("cannot connect to {addr} (is {server} running?)"))?;
         let peer = stream
             .peer_addr()
@@ -186,14 +183,14 @@ impl Sender {
             .set_nodelay(nodelay)
             .with_context(|| format!("cannot set TCP_NODELAY on the connection to {peer}"))?;
         stream
-            .set_write_timeout(Some(common.timeout))
+            .set_write_timeout(Some(timeout))
             .with_context(|| format!("cannot set a write timeout on the connection to {peer}"))?;
         Ok(Sender {
             stream,
             peer,
             nodelay,
             delay: Duration::from_millis(common.delay_ms),
-            timeout: common.timeout,
+            timeout,
         })
     }
 

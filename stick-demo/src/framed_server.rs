@@ -44,10 +44,11 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use edges::Escaped;
+use edges::cli::{ConnLimits, ServerFlags, whole};
 use edges::console::{self, Console};
 use netpoll::RateLimitedLog;
 use netpoll::tcp::{CloseReason, Conn, Handler, Server};
@@ -56,41 +57,24 @@ use proto::{DecodeError, FrameCodec};
 use crate::boundaries::plural;
 
 /// Flags of `stick-demo server2`.
-#[derive(clap::Args, Debug, Clone)]
+#[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Address to listen on; port 0 picks a free port (printed on the first line).
-    #[arg(long, default_value = crate::DEFAULT_ADDR, value_parser = edges::cli::resolve)]
-    pub addr: SocketAddr,
+    #[command(flatten)]
+    pub server: ServerFlags<crate::Chapter>,
 
     /// Largest message accepted, in bytes; a header announcing more closes
     /// the connection before anything is buffered for it.
-    #[arg(long, value_name = "BYTES", default_value_t = proto::DEFAULT_MAX_FRAME_LEN)]
+    #[arg(long, value_name = "BYTES", default_value_t = proto::DEFAULT_MAX_FRAME_LEN,
+          value_parser = whole("bytes", "1048576", 0..=usize::MAX))]
     pub max_frame: usize,
 
     /// Largest single read, in bytes: framing decodes the same messages
     /// whatever the reads look like.
-    #[arg(long, value_name = "BYTES", default_value_t = 1024,
-          value_parser = clap::value_parser!(u32).range(1..=crate::MAX_READ_SIZE))]
+    #[arg(long, value_name = "BYTES", default_value_t = 1024, value_parser = crate::read_size)]
     pub read_size: u32,
 
-    /// Print only the per-connection and final summaries, not every message.
-    #[arg(long)]
-    pub quiet: bool,
-
-    /// Most connections served at once; further ones are accepted and closed.
-    #[arg(long, value_name = "N", default_value_t = 10_000)]
-    pub max_conns: usize,
-
-    /// Close connections silent for this many seconds (default: never), so
-    /// a peer that sends part of a frame and stops cannot hold its buffer
-    /// for ever.
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
-    pub idle_timeout: Option<u64>,
-
-    /// Watch the event loop work: one line on stderr per wake-up, accept,
-    /// read, write and close, and per frame decoded or waiting for more.
-    #[arg(long)]
-    pub trace: bool,
+    #[command(flatten)]
+    pub limits: ConnLimits,
 }
 
 /// A buffer that grew past this much is given back once it holds no more:
@@ -364,15 +348,16 @@ impl Handler for FramedServer {
 
 /// Runs the framed server until SIGINT/SIGTERM, then prints its totals.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let shared = Shared::new(args.quiet, args.max_frame);
+    let flags = &args.server;
+    let shared = Shared::new(flags.quiet, args.max_frame);
     let per_conn = Arc::clone(&shared);
     let server = Server::new(move |_peer| FramedServer::new(Arc::clone(&per_conn)))
         .read_buffer_size(args.read_size as usize)
-        .max_conns(args.max_conns)
-        .idle_timeout(args.idle_timeout.map(Duration::from_secs))
+        .max_conns(args.limits.max_conns)
+        .idle_timeout(args.limits.idle_timeout)
         .handle_signals(true)
-        .trace(args.trace);
-    let stats = crate::serve(server, args.addr)?;
+        .trace(flags.trace);
+    let stats = crate::serve(server, flags.addr)?;
     let cut = match shared.cut_frames() {
         0 => String::new(),
         n => format!(", {} left incomplete at the stop", plural(n, "frame")),

@@ -55,11 +55,20 @@ use anyhow::Context;
 use edges::cli::announce_listening;
 use netpoll::tcp::{Handler, Server, Stats};
 
-/// Where every program of the chapter listens or connects by default.
-pub const DEFAULT_ADDR: &str = "127.0.0.1:30000";
+/// The chapter's programs, for the flags they share with every program:
+/// they all listen or connect on the Go programs' 127.0.0.1:30000.
+#[derive(Debug)]
+pub struct Chapter;
 
-/// The largest `--read-size`: the loop allocates one buffer of this size.
-pub const MAX_READ_SIZE: i64 = 64 * 1024 * 1024;
+impl edges::cli::Program for Chapter {
+    const ADDR: &'static str = "127.0.0.1:30000";
+}
+
+/// `--read-size`, the largest single read: the loop allocates one buffer of
+/// it, so it is bounded (64 MiB).
+pub fn read_size(text: &str) -> Result<u32, String> {
+    edges::cli::whole("bytes", "16", 1..=64 * 1024 * 1024)(text)
+}
 
 /// Starts `server` on `addr`, prints `listening on <addr>` as the first line
 /// (the contract scripts and tests rely on), and waits for SIGINT/SIGTERM.
@@ -70,7 +79,7 @@ where
 {
     let server = server
         .start(addr)
-        .with_context(|| format!("listen on {addr} failed"))?;
+        .with_context(|| format!("cannot listen on {addr}"))?;
     announce_listening(server.local_addr())?;
     let stats = server.join().context("event loop failed")?;
     netpoll::trace::finish();

@@ -6,7 +6,6 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use edges::console::Console;
 use stick_demo::{client, framed_server, raw_server};
 
 /// The Go tutorial's sticky-packet chapter: see TCP merge and split
@@ -30,6 +29,11 @@ enum Command {
     Client(client::RawArgs),
     /// Cuts the stream into messages by their length prefix and prints one
     /// line per message (socket_stick/server2).
+    ///
+    /// A peer is not trusted: a negative length, or one over --max-frame,
+    /// closes its connection before anything is buffered for it, and with
+    /// --idle-timeout a peer that sends part of a frame and stops cannot
+    /// hold its buffer for ever.
     Server2(framed_server::Args),
     /// Sends a message 20 times, each after its length, to `server2`
     /// (socket_stick/client2).
@@ -37,24 +41,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // Warnings (a rejected peer, a truncated frame) are part of the lesson.
-    // They, and trace lines, go through one bounded stderr queue, so a
-    // stderr nobody reads never stops a loop; `_stderr` writes out what is
-    // left in it as `main` returns.
-    let _stderr = edges::console::logger::init();
-    let cli = Cli::parse();
-    let (name, result) = match cli.command {
-        Command::Server(args) => ("server", raw_server::run(args)),
-        Command::Client(args) => ("client", client::run_raw(args)),
-        Command::Server2(args) => ("server2", framed_server::run(args)),
-        Command::Client2(args) => ("client2", client::run_framed(args)),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            // One line, like Go's `fmt.Println("dial failed, err", err)`.
-            Console::stderr().line(format_args!("stick-demo {name}: {e:#}"));
-            ExitCode::FAILURE
-        }
-    }
+    // Errors and warnings are named `stick-demo server2: …`, after the
+    // subcommand (a rejected peer, a truncated frame: part of the lesson).
+    edges::program::main(|cli: Cli| match cli.command {
+        Command::Server(args) => raw_server::run(args),
+        Command::Client(args) => client::run_raw(args),
+        Command::Server2(args) => framed_server::run(args),
+        Command::Client2(args) => client::run_framed(args),
+    })
 }

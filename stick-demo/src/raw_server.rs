@@ -48,6 +48,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use edges::Escaped;
+use edges::cli::{ServerFlags, whole};
 use edges::console::{self, Console};
 use netpoll::tcp::{CloseReason, Conn, Handler, Server};
 
@@ -57,32 +58,21 @@ use crate::boundaries::{ReadLog, legend, plural};
 pub const DEFAULT_MESSAGE_LEN: u64 = 26;
 
 /// Flags of `stick-demo server`.
-#[derive(clap::Args, Debug, Clone)]
+#[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Address to listen on; port 0 picks a free port (printed on the first line).
-    #[arg(long, default_value = crate::DEFAULT_ADDR, value_parser = edges::cli::resolve)]
-    pub addr: SocketAddr,
+    #[command(flatten)]
+    pub server: ServerFlags<crate::Chapter>,
 
     /// Largest single read, in bytes. Small values (e.g. 16) show the other
     /// half of the problem: one message split across several reads.
-    #[arg(long, value_name = "BYTES", default_value_t = 1024,
-          value_parser = clap::value_parser!(u32).range(1..=crate::MAX_READ_SIZE))]
+    #[arg(long, value_name = "BYTES", default_value_t = 1024, value_parser = crate::read_size)]
     pub read_size: u32,
 
     /// Length of the client's messages, used only to draw where reads ended
     /// among them. The stream itself does not carry it: that is the problem.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MESSAGE_LEN,
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = whole("bytes", "26", 1..=u64::MAX))]
     pub message_len: u64,
-
-    /// Print only the per-connection and final summaries, not every read.
-    #[arg(long)]
-    pub quiet: bool,
-
-    /// Watch the event loop work: one line on stderr per wake-up, accept,
-    /// read, write and close, with the microseconds since start.
-    #[arg(long)]
-    pub trace: bool,
 }
 
 /// What the raw server's connections share: settings and totals.
@@ -168,15 +158,16 @@ impl Handler for RawServer {
 
 /// Runs the raw server until SIGINT/SIGTERM, then prints its totals.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let shared = Shared::new(args.quiet, args.message_len);
+    let flags = &args.server;
+    let shared = Shared::new(flags.quiet, args.message_len);
     let per_conn = Arc::clone(&shared);
     // net.Listen("tcp", "127.0.0.1:30000"); the loop's scratch buffer is the
     // Go program's `buf`, so its size is the largest read.
     let server = Server::new(move |_peer| RawServer::new(Arc::clone(&per_conn)))
         .read_buffer_size(args.read_size as usize)
         .handle_signals(true)
-        .trace(args.trace);
-    let stats = crate::serve(server, args.addr)?;
+        .trace(flags.trace);
+    let stats = crate::serve(server, flags.addr)?;
     Console::stdout().finish(
         format_args!(
             "summary: served {}, read {} in {}",

@@ -390,6 +390,8 @@ fn server2_closes_negative_and_huge_lengths_and_keeps_serving() {
                 log.contains(length),
                 "log line does not name {length}: {log}"
             );
+            // Named as the program's errors are, not after a Rust module.
+            assert!(log.starts_with("stick-demo server2: warning: "), "{log}");
             let summary = server.stdout_until(is_framed_summary).pop().unwrap();
             assert!(
                 summary.starts_with(&format!("{peer}: decoded 0 messages")),
@@ -590,6 +592,34 @@ fn every_subcommand_prints_its_version() {
             out.stdout,
             format!("stick-demo-{sub} {}\n", env!("CARGO_PKG_VERSION"))
         );
+    }
+}
+
+#[test]
+fn help_says_what_each_subcommand_does_in_plain_words() {
+    for (sub, first_line) in [
+        ("server", "Prints every read exactly as it arrived"),
+        ("client", "Sends a message 20 times, bare, to `server`"),
+        (
+            "server2",
+            "Cuts the stream into messages by their length prefix",
+        ),
+        (
+            "client2",
+            "Sends a message 20 times, each after its length, to `server2`",
+        ),
+    ] {
+        let mut command = stick_demo();
+        command.args([sub, "--help"]);
+        let out = run_to_end(command, b"");
+        assert!(out.status.success(), "{sub}: {}", out.stderr);
+        assert!(out.stdout.starts_with(first_line), "{sub}: {}", out.stdout);
+        assert!(
+            out.stdout.contains("--addr <HOST:PORT>"),
+            "{sub}: {}",
+            out.stdout
+        );
+        assert!(!out.stdout.contains("::"), "{sub}: {}", out.stdout);
     }
 }
 
@@ -796,8 +826,9 @@ fn stick_servers_work_with_every_value_their_flags_accept() {
             &max,
             "--max-conns",
             &max,
+            // The longest wait: seconds as an f64 that a `Duration` holds.
             "--idle-timeout",
-            &max,
+            "1.8e19",
             "--read-size",
             "67108864",
         ],

@@ -34,24 +34,30 @@
 //! client: a line longer than what the two sockets' buffers and the
 //! server's pending output hold together (16 MiB on loopback) deadlocks,
 //! the client blocked writing while the server, its output unread, stops
-//! reading. Here one thread writes the line while this one reads its echo.
+//! reading. Here one thread writes the line while this one reads its echo
+//! (`src/echo.rs`).
 //!
 //! A refused or reset connection is one line on stderr and exit status 1; a
 //! mistyped flag, one line naming the expected form and exit status 2.
 
-use std::io::{self, BufRead, Read, Write};
-use std::net::TcpStream;
+mod echo;
+
+use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
-use std::thread;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
 use edges::Escaped;
-use edges::cli::ServerAddr;
+use edges::cli::{ClientFlags, Program, ServerAddr};
+
+use echo::{Incomplete, echo_line};
 
 /// Sends each line you type (or pipe in) to a TCP echo server and prints
 /// its echo; `Q` (any case) or end of input quits.
+///
+/// It waits --timeout seconds for the server to accept, and for more of an
+/// echo (or to take more of a line); then it prints the echo as far as it
+/// came, says on stderr what is missing, and sends the next line.
 ///
 /// A line typed at a terminal is limited by the terminal itself, not by
 /// this client: its line editing (canonical mode) keeps at most 4095 bytes
@@ -62,43 +68,35 @@ use edges::cli::ServerAddr;
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Args {
-    /// Address of the echo server. A host name is resolved, and each of its
-    /// addresses is tried in turn, as Go's net.Dial does.
-    #[arg(long, default_value = "127.0.0.1:20000", value_name = "HOST:PORT", value_parser = edges::cli::resolve_all)]
-    addr: ServerAddr,
+    #[command(flatten)]
+    client: ClientFlags<TcpClient>,
+}
 
-    /// Seconds to wait for the server: to accept the connection, and for
-    /// more of an echo (or to take more of a line) before giving up on that
-    /// line. A short echo is printed as far as it came, with one line on
-    /// stderr saying what is missing; then the next line is sent.
-    #[arg(long, default_value = "3", value_name = "SECONDS", value_parser = edges::cli::seconds)]
-    timeout: Duration,
+/// The Go client's server, and this client's patience with it.
+#[derive(Debug)]
+struct TcpClient;
+
+impl Program for TcpClient {
+    const ADDR: &'static str = "127.0.0.1:20000";
+    const TIMEOUT: &'static str = "3";
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            // One line, like Go's `fmt.Println("err :", err)`.
-            eprintln!("tcp-client: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    edges::program::main(run)
 }
 
-fn run(args: &Args) -> anyhow::Result<()> {
-    let server = &args.addr;
+fn run(args: Args) -> anyhow::Result<()> {
+    let (server, timeout) = (&args.client.addr, args.client.timeout);
     // conn, err := net.Dial("tcp", "127.0.0.1:20000")
     let conn = server
-        .connect(args.timeout)
+        .connect(timeout)
         .with_context(|| format!("cannot connect to {server} (is tcp-server running?)"))?;
     // Each line is one small request: send it now, do not let Nagle wait.
     // The timeouts bound each read and write: a silent server is reported,
     // not waited for.
     conn.set_nodelay(true)
-        .and_then(|()| conn.set_read_timeout(Some(args.timeout)))
-        .and_then(|()| conn.set_write_timeout(Some(args.timeout)))
+        .and_then(|()| conn.set_read_timeout(Some(timeout)))
+        .and_then(|()| conn.set_write_timeout(Some(timeout)))
         .with_context(|| format!("cannot configure the connection to {server}"))?;
 
     let mut stdin = io::stdin().lock();
@@ -135,128 +133,9 @@ fn run(args: &Args) -> anyhow::Result<()> {
                     line: line.len(),
                     sent,
                     echoed: echo.len(),
-                    timeout: args.timeout,
+                    timeout,
                 }
             );
-        }
-    }
-}
-
-/// Sends `line` and reads its echo into `echo`; returns how many bytes of
-/// the line the server took.
-///
-/// An echo server answers each byte with the same byte, so the client knows
-/// exactly how much to wait for: `line.len()` bytes, however the network
-/// splits them. An empty line is zero bytes; TCP has no way to send "an
-/// empty message", so nothing is written and nothing will come back: its
-/// echo is empty and known without a round trip.
-///
-/// The echo comes back while the line is still being sent, so it is read
-/// *while* the line is written, by a second thread: a client that wrote
-/// everything first would stop reading exactly when the server, unable to
-/// send, stops reading too. Both ends give up after the socket's timeout
-/// with no progress, so the echo may come back short (`echo.len()` less
-/// than `line.len()`). Bytes that arrive later are read as the start of the
-/// next line's echo: a stream has no boundaries to tell them apart.
-fn echo_line(conn: &TcpStream, line: &[u8], echo: &mut Vec<u8>) -> io::Result<usize> {
-    echo.clear();
-    if line.is_empty() {
-        return Ok(0);
-    }
-    thread::scope(|scope| {
-        // _, err = conn.Write([]byte(inputInfo)), on its own thread.
-        let writer = scope.spawn(|| write_until_stalled(conn, line));
-        let read = read_until_stalled(conn, line.len(), echo);
-        let sent = writer.join().expect("writing a line does not panic");
-        read?;
-        sent
-    })
-}
-
-/// Writes as much of `line` as the server takes before the write timeout
-/// passes with no progress; returns how much that was.
-fn write_until_stalled(mut conn: &TcpStream, line: &[u8]) -> io::Result<usize> {
-    let mut sent = 0;
-    while sent < line.len() {
-        match conn.write(&line[sent..]) {
-            Ok(n) => sent += n,
-            Err(e) if is_timeout(&e) => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(sent)
-}
-
-/// Reads up to `len` bytes into `echo`, stopping early when the read
-/// timeout passes with nothing new. The end of the stream before `len`
-/// bytes is an error: the server has gone.
-fn read_until_stalled(mut conn: &TcpStream, len: usize, echo: &mut Vec<u8>) -> io::Result<()> {
-    echo.resize(len, 0);
-    let mut received = 0;
-    let result = loop {
-        if received == len {
-            break Ok(());
-        }
-        match conn.read(&mut echo[received..]) {
-            Ok(0) => break Err(io::ErrorKind::UnexpectedEof.into()),
-            Ok(n) => received += n,
-            Err(e) if is_timeout(&e) => break Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => break Err(e),
-        }
-    };
-    echo.truncate(received);
-    result
-}
-
-/// A socket timeout: std reports it as WouldBlock on Unix and TimedOut on
-/// Windows.
-fn is_timeout(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
-/// The one line on stderr for a line whose echo came back short: how much
-/// is missing, and the likely cause.
-struct Incomplete {
-    line: usize,
-    sent: usize,
-    echoed: usize,
-    timeout: Duration,
-}
-
-impl std::fmt::Display for Incomplete {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let Incomplete {
-            line,
-            sent,
-            echoed,
-            timeout,
-        } = self;
-        let secs = timeout.as_secs_f64();
-        write!(
-            f,
-            "echo incomplete: {echoed} of {line} bytes after {secs} s"
-        )?;
-        if sent < line {
-            write!(
-                f,
-                " — the server took only {sent} of the {line} bytes and then stopped reading"
-            )
-        } else if *echoed == 0 {
-            write!(
-                f,
-                " — the server may not echo (stick-demo server does not) or may be stalled"
-            )
-        } else {
-            write!(
-                f,
-                " — the server may have lost data (the Go tutorial's server keeps only \
-                 128 bytes of each read)"
-            )
         }
     }
 }

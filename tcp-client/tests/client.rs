@@ -294,6 +294,39 @@ fn command_line_misuse_names_the_expected_form_and_exits_2() {
 }
 
 #[test]
+fn a_name_that_does_not_resolve_and_port_0_are_each_named() {
+    for (addr, expected) in [
+        (
+            "example.invalid:20000",
+            "for '--addr <HOST:PORT>': the host name does not resolve (",
+        ),
+        (
+            "127.0.0.1:0",
+            "for '--addr <HOST:PORT>': port 0 is for servers (it asks the system for any \
+             free port); a client needs the port its server listens on, e.g. 127.0.0.1:20000",
+        ),
+    ] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tcp-client"));
+        command.args(["--addr", addr]);
+        let run = run_to_end(command, b"");
+        assert_eq!(run.status.code(), Some(2), "{addr}: {}", run.stderr);
+        assert!(run.stderr.contains(expected), "{addr}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn an_empty_host_is_this_machine_as_for_go() {
+    // `:PORT`, as Go's net.Dial reads it: the local system.
+    let server = echo_server();
+    let addr = format!(":{}", server.local_addr().port());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tcp-client"));
+    command.args(["--addr", &addr]);
+    let run = run_to_end(command, b"hi\n");
+    assert!(run.status.success(), "{}", run.stderr);
+    assert_eq!(run.stdout, "hi\n");
+}
+
+#[test]
 fn help_says_where_a_typed_line_is_cut_and_that_piped_input_is_not() {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tcp-client"));
     command.arg("--help");

@@ -16,52 +16,48 @@
 
 mod echo;
 
-use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use edges::cli::{announce_listening, resolve};
+use edges::cli::{ConnLimits, Program, ServerFlags, SpinFlag, announce_listening, whole};
 use edges::console::{self, Console};
-use netpoll::spin::{DEFAULT_SPIN_US, MAX_SPIN_US};
 use netpoll::tcp::{Server, Stats};
 
 use echo::Echo;
 
-/// TCP echo server: writes back every byte it receives.
+/// TCP echo server: sends every byte back to the client that sent it,
+/// printing each read as the Go tutorial's tcp/server does.
+///
+/// Prints `listening on <address>` first; Ctrl-C (or SIGTERM) lets every
+/// client take its echo, then prints a one-line summary.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 struct Args {
-    /// Address to listen on; port 0 picks a free port (printed on the first line).
-    #[arg(long, default_value = "127.0.0.1:20000", value_parser = resolve)]
-    addr: SocketAddr,
+    #[command(flatten)]
+    server: ServerFlags<TcpServer>,
 
-    /// Do not print every read (keeps the final summary).
-    #[arg(long)]
-    quiet: bool,
+    #[command(flatten)]
+    limits: ConnLimits,
 
-    /// Stop reading a connection while its unsent echo exceeds this many bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]
+    /// Stop reading a connection while its unsent echo exceeds this many
+    /// bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024,
+          value_parser = whole("bytes", "65536", 0..=usize::MAX))]
     max_pending: usize,
 
-    /// Most connections served at once; further ones are accepted and closed.
-    #[arg(long, value_name = "N", default_value_t = 10_000)]
-    max_conns: usize,
-
-    /// Close connections silent for this many seconds (default: never).
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
-    idle_timeout: Option<u64>,
-
-    /// On SIGINT/SIGTERM, wait at most this long for every client to take
-    /// its echo before closing anyway (a second signal stops waiting). Any
-    /// value works: a very long one means "until the clients are done".
-    #[arg(long, value_name = "SECS", default_value_t = 5)]
-    shutdown_timeout: u64,
+    /// On Ctrl-C or SIGTERM, wait at most this many seconds for every
+    /// client to take its echo before closing anyway (a second signal stops
+    /// waiting). Any value works: a very long one means "until the clients
+    /// are done".
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = edges::cli::seconds_or_zero)]
+    shutdown_timeout: Duration,
 
     /// Event loops (threads), each with its own SO_REUSEPORT listener.
-    #[arg(long, value_name = "N", default_value = "1")]
+    #[arg(long, value_name = "N", default_value = "1",
+          value_parser = whole("threads", "2", NonZeroUsize::MIN..=NonZeroUsize::MAX))]
     threads: NonZeroUsize,
 
     /// Leave Nagle's algorithm on. By default TCP_NODELAY is set on every
@@ -70,63 +66,44 @@ struct Args {
     #[arg(long)]
     no_nodelay: bool,
 
-    /// After traffic, keep polling this long before sleeping; 0 = sleep at once.
-    ///
-    /// Polling a little is cheaper than sleeping when the next request
-    /// follows at once, because waking a sleeping thread takes longer than
-    /// a ping-pong client takes to answer; an idle server still sleeps. Only
-    /// with one or two connections, and not for a stream: there one wake-up
-    /// serves much work and there is little to save. The cost: a core kept
-    /// busy for up to this long after the last request, and, where client
-    /// and server share one core (where the spin cannot help), a few percent
-    /// more CPU per request: use 0 there. Why and how: netpoll/src/spin.rs;
-    /// measurements: docs/performance.md. At most 1000000 (one second).
-    #[arg(
-        long,
-        value_name = "MICROSECONDS",
-        default_value_t = DEFAULT_SPIN_US,
-        value_parser = clap::value_parser!(u64).range(0..=MAX_SPIN_US)
-    )]
-    spin_us: u64,
+    #[command(flatten)]
+    spin: SpinFlag,
+}
 
-    /// Watch the event loop work: one line on stderr per wake-up, accept,
-    /// read, write, pause and close, with the microseconds since start.
-    #[arg(long)]
-    trace: bool,
+/// The Go server's address.
+#[derive(Debug)]
+struct TcpServer;
+
+impl Program for TcpServer {
+    const ADDR: &'static str = "127.0.0.1:20000";
 }
 
 fn main() -> ExitCode {
-    // Every log record and trace line goes through one bounded stderr
-    // queue, so a stderr nobody reads never stops a loop; `_stderr` writes
-    // out what is left in it as `main` returns.
-    let _stderr = edges::console::logger::init();
-    let args = Args::parse();
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            // One line, like Go's `fmt.Println("listen failed, err:", err)`.
-            Console::stderr().line(format_args!("tcp-server: {e:#}"));
-            ExitCode::FAILURE
-        }
-    }
+    edges::program::main(run)
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
+    let Args {
+        server: flags,
+        limits,
+        ..
+    } = &args;
     netpoll::raise_open_file_limit();
 
     // net.Listen("tcp", "127.0.0.1:20000")
-    let server = Server::new(move |_peer| Echo::new(args.quiet))
+    let quiet = flags.quiet;
+    let server = Server::new(move |_peer| Echo::new(quiet))
         .threads(args.threads.get())
         .max_pending(args.max_pending)
-        .max_conns(args.max_conns)
-        .idle_timeout(args.idle_timeout.map(Duration::from_secs))
+        .max_conns(limits.max_conns)
+        .idle_timeout(limits.idle_timeout)
         .nodelay(!args.no_nodelay)
-        .shutdown_timeout(Duration::from_secs(args.shutdown_timeout))
+        .shutdown_timeout(args.shutdown_timeout)
         .handle_signals(true)
-        .spin(Duration::from_micros(args.spin_us))
-        .trace(args.trace)
-        .start(args.addr)
-        .with_context(|| format!("listen on {} failed", args.addr))?;
+        .spin(args.spin.window())
+        .trace(flags.trace)
+        .start(flags.addr)
+        .with_context(|| format!("cannot listen on {}", flags.addr))?;
 
     // The contract with tests and scripts: the first line says where we are.
     announce_listening(server.local_addr())?;

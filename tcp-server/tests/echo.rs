@@ -262,7 +262,12 @@ fn max_conns_2_refuses_the_third_connection() {
 
     let mut third = server.connect();
     assert_closed_by_server(&mut third);
-    server.wait_for_stderr("--max-conns 2");
+    // Named after the program, as its errors are, not after a Rust module.
+    let warning = server.wait_for_stderr("--max-conns 2");
+    assert!(
+        warning.starts_with("tcp-server: warning: refusing 127.0.0.1:"),
+        "{warning}"
+    );
 
     // The two served clients did not notice.
     ping(&mut first, b"one again");
@@ -538,6 +543,41 @@ fn a_spin_past_one_second_or_not_a_number_is_refused_with_exit_2() {
         assert_eq!(output.status.code(), Some(2), "--spin-us {value}");
         assert!(output.stderr.contains("--spin-us"), "{}", output.stderr);
     }
+}
+
+#[test]
+fn help_speaks_plain_words_with_one_form_per_kind_of_flag() {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tcp-server"));
+    command.arg("--help");
+    let help = Program::spawn(command).finish().stdout;
+    assert!(
+        help.starts_with("TCP echo server: sends every byte back"),
+        "{help}"
+    );
+    // One placeholder for an address, one for a duration in seconds, and
+    // no Rust item for a user to look up.
+    assert!(help.contains("--addr <HOST:PORT>"), "{help}");
+    assert!(help.contains("--idle-timeout <SECONDS>"), "{help}");
+    assert!(help.contains("--shutdown-timeout <SECONDS>"), "{help}");
+    assert!(!help.contains("::"), "{help}");
+}
+
+#[test]
+fn durations_take_fractions_of_a_second() {
+    // A silent client is closed after half a second; the stop waits at
+    // most a quarter of one.
+    let mut server = start(&[
+        "--quiet",
+        "--idle-timeout",
+        "0.5",
+        "--shutdown-timeout",
+        "0.25",
+    ]);
+    let mut silent = server.connect();
+    assert_closed_by_server(&mut silent);
+    server.signal(libc::SIGTERM);
+    let (_, stderr, status) = server.wait_exit();
+    assert!(status.success(), "exit status {status}; {stderr:?}");
 }
 
 #[test]
@@ -877,12 +917,14 @@ fn every_value_the_flags_accept_works() {
     // The largest value each duration and size flag accepts: the stop must
     // neither panic nor wait (the one client is idle).
     let max = u64::MAX.to_string();
+    // The longest wait: seconds as an f64 that a `Duration` holds.
+    let longest = "1.8e19";
     let mut server = start(&[
         "--quiet",
         "--shutdown-timeout",
-        &max,
+        longest,
         "--idle-timeout",
-        &max,
+        longest,
         "--max-pending",
         &max,
         "--max-conns",

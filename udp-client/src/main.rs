@@ -52,6 +52,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Parser;
 use edges::Escaped;
+use edges::cli::{ClientFlags, Program, whole};
 
 /// Big enough for any UDP payload (65 507 bytes over IPv4); the Go client's
 /// 4096-byte buffer silently truncates longer replies.
@@ -61,42 +62,44 @@ const RECV_BUFFER_LEN: usize = 65_535;
 /// a longer `--message` could not be sent.
 const MAX_MESSAGE_LEN: usize = 65_507;
 
-/// Sends a message to a UDP echo server and prints each reply, like the Go
-/// client, but gives up (exit 1) when no reply comes within --timeout.
+/// Sends a message to a UDP echo server and prints the reply, as the Go
+/// client does; says at once when nothing listens there, and gives up
+/// (exit 1) after --timeout seconds of silence.
+///
+/// A reply shorter than the message is printed as it came, then named on
+/// stderr: the Go tutorial's server keeps only 1024 bytes of a datagram.
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Args {
-    /// Server address (a host name is resolved; the first address is used).
-    #[arg(long, default_value = "127.0.0.1:30000", value_name = "HOST:PORT", value_parser = parse_server_addr)]
-    addr: SocketAddr,
+    #[command(flatten)]
+    client: ClientFlags<UdpClient>,
 
     /// Text to send in each datagram (at most 65507 bytes, one datagram).
-    #[arg(long, default_value = "Hello server", value_parser = parse_message)]
+    #[arg(long, value_name = "TEXT", default_value = "Hello server", value_parser = parse_message)]
     message: String,
 
     /// How many round trips to make, one after the other.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = whole("round trips", "3", 1..=u64::MAX))]
     count: u64,
+}
 
-    /// Seconds to wait for each reply (fractions allowed, e.g. 0.5).
-    #[arg(long, default_value = "2", value_name = "SECONDS", value_parser = edges::cli::seconds)]
-    timeout: Duration,
+/// The Go client's server (its 0.0.0.0 is this machine), and how long to
+/// wait for each reply.
+#[derive(Debug)]
+struct UdpClient;
+
+impl Program for UdpClient {
+    const ADDR: &'static str = "127.0.0.1:30000";
+    const TIMEOUT: &'static str = "2";
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            // One line, like the Go client's `fmt.Println("…, err:", err)`.
-            eprintln!("udp-client: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    edges::program::main(run)
 }
 
-fn run(args: &Args) -> anyhow::Result<()> {
-    let server = args.addr;
+fn run(args: Args) -> anyhow::Result<()> {
+    let server = args.client.addr.first();
     let message = args.message.as_bytes();
     // socket, err := net.DialUDP("udp", nil, &net.UDPAddr{…}): any local
     // port, on the unspecified address of the server's family, connected.
@@ -117,7 +120,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
             .map_err(|e| failed(server, e, "send to"))?;
 
         // n, remoteAddr, err := socket.ReadFromUDP(data)
-        let len = receive_reply(&socket, server, args.timeout, &mut buf)?;
+        let len = receive_reply(&socket, server, args.client.timeout, &mut buf)?;
 
         // fmt.Printf("recv:%v addr:%v count:%v\n", string(data[:n]), remoteAddr, n)
         writeln!(
@@ -202,26 +205,6 @@ fn failed(server: SocketAddr, err: io::Error, what: &str) -> anyhow::Error {
     }
 }
 
-/// `--addr`: read as every program reads it ([`edges::cli::resolve`]),
-/// then the unspecified address made loopback.
-fn parse_server_addr(text: &str) -> Result<SocketAddr, String> {
-    edges::cli::resolve(text).map(replying_addr)
-}
-
-/// Where the replies to `addr` come from. Sending to 0.0.0.0 (the Go
-/// client's address) reaches this host, and the reply comes from loopback;
-/// connect to where it will really come from (Windows cannot connect to
-/// 0.0.0.0 at all).
-fn replying_addr(addr: SocketAddr) -> SocketAddr {
-    if !addr.ip().is_unspecified() {
-        return addr;
-    }
-    match addr {
-        SocketAddr::V4(_) => SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port())),
-        SocketAddr::V6(_) => SocketAddr::from((Ipv6Addr::LOCALHOST, addr.port())),
-    }
-}
-
 /// `--message`: what fits in one datagram.
 fn parse_message(text: &str) -> Result<String, String> {
     if text.len() > MAX_MESSAGE_LEN {
@@ -231,22 +214,4 @@ fn parse_message(text: &str) -> Result<String, String> {
         ));
     }
     Ok(text.to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_go_clients_unspecified_address_means_this_host() {
-        assert_eq!(
-            parse_server_addr("0.0.0.0:30000"),
-            Ok(SocketAddr::from(([127, 0, 0, 1], 30000)))
-        );
-        assert_eq!(
-            parse_server_addr("127.0.0.1:9"),
-            Ok(SocketAddr::from(([127, 0, 0, 1], 9)))
-        );
-        assert!(parse_server_addr("no port here").is_err());
-    }
 }

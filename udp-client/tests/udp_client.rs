@@ -244,6 +244,23 @@ fn bad_arguments_are_rejected_with_a_usage_error() {
     }
 }
 
+/// Not on Windows: its arguments exceed the 32 767 characters a Windows
+/// command line may hold.
+#[cfg(not(windows))]
+#[test]
+fn a_huge_message_is_quoted_cut_and_the_reason_given() {
+    let out = run_client(&["--message", &"x".repeat(70_000)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        out.stderr.lines().next().unwrap_or(""),
+        format!(
+            "error: invalid value '{}… (69940 characters more)' for '--message <TEXT>': \
+             70000 bytes do not fit in one UDP datagram; expected at most 65507 bytes",
+            "x".repeat(60)
+        )
+    );
+}
+
 /// Runs the client with `args` against a fresh echo server, insists that
 /// it succeeds, and returns the server's address, the client's stdout and
 /// what the server counted.

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! Go                                         Rust
-//! listen, err := net.ListenUDP("udp", …)     udp::Server::new(Echo::new(quiet))….start(args.addr)
+//! listen, err := net.ListenUDP("udp", …)     udp::Server::new(Echo::new(quiet))….start(addr)
 //! if err != nil { fmt.Println(…); return }   one line on stderr (`udp-server: …`), exit status 1
 //! defer listen.Close()                       the socket is closed when the loop ends
 //! for { ReadFromUDP; Printf; WriteToUDP }    netpoll's UDP loop, calling `Echo` (src/echo.rs) per datagram
@@ -15,16 +15,13 @@
 
 mod echo;
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use edges::cli::{announce_listening, resolve};
+use edges::cli::{Program, ServerFlags, SpinFlag, announce_listening};
 use edges::console::{self, Console};
-use netpoll::spin::{DEFAULT_SPIN_US, MAX_SPIN_US};
-use netpoll::udp::{self, DEFAULT_ADDR};
+use netpoll::udp;
 
 use echo::Echo;
 
@@ -32,70 +29,44 @@ use echo::Echo;
 ///
 /// Prints `listening on <address>` first, then, for each datagram, the Go
 /// server's line `data:<text> addr:<sender> count:<bytes>` (text escaped).
-/// SIGINT/SIGTERM print a one-line summary and exit 0. Diagnostics go to
-/// stderr; set RUST_LOG=debug for more.
+/// Ctrl-C (or SIGTERM) prints a one-line summary and exits 0.
+///
+/// It listens on loopback unless told otherwise, where the Go server takes
+/// every interface (0.0.0.0): open to every network, a UDP echo server is
+/// a reflector for anyone who forges a victim's address as the sender
+/// (why, in full: docs/pitfalls.md, 10). To serve other machines on
+/// purpose: --addr 0.0.0.0:30000.
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Args {
-    /// Address to listen on; port 0 picks a free port.
-    ///
-    /// Loopback by default, unlike the Go server's 0.0.0.0, which would make
-    /// this an open reflector for anyone who forges a victim's address (the
-    /// argument in full: netpoll::udp::DEFAULT_ADDR). To serve other
-    /// machines on purpose, bind all interfaces: --addr 0.0.0.0:30000
-    #[arg(long, default_value = DEFAULT_ADDR, value_name = "HOST:PORT", value_parser = resolve)]
-    addr: SocketAddr,
+    #[command(flatten)]
+    server: ServerFlags<UdpServer>,
 
-    /// Don't print a line per datagram (the summary is still printed).
-    #[arg(long)]
-    quiet: bool,
+    #[command(flatten)]
+    spin: SpinFlag,
+}
 
-    /// After traffic, keep polling this long before sleeping; 0 = sleep at once.
-    ///
-    /// Polling a little is cheaper than sleeping when the next datagram
-    /// follows at once, because waking a sleeping thread takes longer than
-    /// a ping-pong client takes to answer; an idle server still sleeps. Use
-    /// 0 where client and server share one core: there the spin cannot
-    /// help. Why and how: netpoll/src/spin.rs; measurements:
-    /// docs/performance.md. At most 1000000 (one second).
-    #[arg(
-        long,
-        value_name = "MICROSECONDS",
-        default_value_t = DEFAULT_SPIN_US,
-        value_parser = clap::value_parser!(u64).range(0..=MAX_SPIN_US)
-    )]
-    spin_us: u64,
+/// The Go server's port, on loopback.
+#[derive(Debug)]
+struct UdpServer;
 
-    /// Watch the event loop work: one line on stderr per wake-up (or spin),
-    /// receive batch, datagram and send, with the microseconds since start.
-    #[arg(long)]
-    trace: bool,
+impl Program for UdpServer {
+    const ADDR: &'static str = udp::DEFAULT_ADDR;
 }
 
 fn main() -> ExitCode {
-    // Every log record and trace line goes through one bounded stderr
-    // queue, so a stderr nobody reads never stops a loop; `_stderr` writes
-    // out what is left in it as `main` returns.
-    let _stderr = edges::console::logger::init();
-    let args = Args::parse();
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            // One line, like Go's `fmt.Println("listen failed, err:", err)`.
-            Console::stderr().line(format_args!("udp-server: {e:#}"));
-            ExitCode::FAILURE
-        }
-    }
+    edges::program::main(run)
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
+    let flags = &args.server;
     // listen, err := net.ListenUDP("udp", &net.UDPAddr{…})
-    let server = udp::Server::new(Echo::new(args.quiet))
-        .spin(Duration::from_micros(args.spin_us))
+    let server = udp::Server::new(Echo::new(flags.quiet))
+        .spin(args.spin.window())
         .handle_signals(true)
-        .trace(args.trace)
-        .start(args.addr)
-        .with_context(|| format!("cannot listen on {}", args.addr))?;
+        .trace(flags.trace)
+        .start(flags.addr)
+        .with_context(|| format!("cannot listen on {}", flags.addr))?;
 
     // The contract with tests and scripts: the first line says where we are.
     announce_listening(server.local_addr()).context("cannot print the listening line")?;

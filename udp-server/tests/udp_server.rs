@@ -222,6 +222,17 @@ fn bad_arguments_are_rejected_with_a_usage_error() {
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let stderr = &output.stderr;
         assert!(stderr.starts_with("error:"), "{args:?}: {stderr}");
+        // Each names the form expected; an address's example is UDP's own
+        // port, not the TCP server's.
+        if args[0] == "--addr" {
+            let example = "expected HOST:PORT, e.g. 127.0.0.1:30000 or localhost:30000";
+            assert!(stderr.contains(example), "{args:?}: {stderr}");
+        } else if args[0] == "--spin-us" {
+            assert!(
+                stderr.contains("microseconds, e.g. 50"),
+                "{args:?}: {stderr}"
+            );
+        }
     }
 }
 

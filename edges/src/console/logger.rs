@@ -38,27 +38,43 @@
 
 use std::io::{self, IsTerminal, Write};
 
-use log::{Log, Metadata, Record};
+use log::{Level, Log, Metadata, Record};
 
 use super::{Console, STDERR};
 
-/// The target of the `--trace` lines of `netpoll`'s loops
-/// (`netpoll::trace::TARGET`).
-pub const TRACE_TARGET: &str = "netpoll::trace";
+/// The target of the `--trace` lines of `netpoll`'s loops.
+pub const TRACE_TARGET: &str = netpoll::trace::TARGET;
 
-/// The target of what `netpoll`'s loops say in answer to SIGINT/SIGTERM
-/// (`netpoll::SIGNAL_TARGET`).
-pub const SIGNAL_TARGET: &str = "netpoll::signal";
+/// The target of what `netpoll`'s loops say in answer to SIGINT/SIGTERM.
+pub const SIGNAL_TARGET: &str = netpoll::SIGNAL_TARGET;
 
 /// Sends every `log` record into [`Console::stderr`], filtered by
 /// `RUST_LOG` (default: warnings and errors), and `--trace` lines as they
-/// are. Returns the guard that writes out stderr's last lines when `main`
-/// ends; keep it alive until then (`let _stderr = …`). A second call
-/// changes nothing.
-pub fn init() -> StderrGuard {
+/// are. Each message is one line that names the program, as its errors
+/// do: `tcp-server: warning: …` (a `debug` or `trace` record also names
+/// the module that made it, for whoever reads the code). Returns the guard
+/// that writes out stderr's last lines when `main` ends; keep it alive
+/// until then (`let _stderr = …`). A second call changes nothing.
+pub fn init(program: &str) -> StderrGuard {
     let mut builder =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"));
     builder.target(env_logger::Target::Pipe(Box::new(IntoStderrQueue)));
+    let program = program.to_owned();
+    builder.format(move |line, record| {
+        let style = line.default_level_style(record.level());
+        let level = match record.level() {
+            Level::Error => "error",
+            Level::Warn => "warning",
+            Level::Info => "info",
+            Level::Debug => "debug",
+            Level::Trace => "trace",
+        };
+        write!(line, "{program}: {style}{level}{style:#}")?;
+        if record.level() >= Level::Debug {
+            write!(line, " ({})", record.target())?;
+        }
+        writeln!(line, ": {}", record.args())
+    });
     // env_logger colours a pipe only when told to; a terminal behind the
     // queue still deserves colours, unless the user said otherwise. (Unix
     // only: a Windows console needs its own calls to show them.)
@@ -137,16 +153,5 @@ impl Write for IntoStderrQueue {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_targets_treated_apart_are_netpolls() {
-        // Named here as strings, so that a program's logger needs no
-        // loop; a rename in netpoll must not leave them behind.
-        assert_eq!(super::TRACE_TARGET, netpoll::trace::TARGET);
-        assert_eq!(super::SIGNAL_TARGET, netpoll::SIGNAL_TARGET);
     }
 }
