@@ -30,6 +30,14 @@ pub(crate) struct Poller {
     waits: WaitTrace,
 }
 
+/// Whether `token` is one of a poller's own sources (the waker's, the
+/// signals'), whose events [`Poller::asked`] reads; every other token is
+/// the loop's.
+#[inline]
+pub(crate) fn is_own(token: Token) -> bool {
+    token == WAKER || token == SIGNALS
+}
+
 /// What an event of the poller's own sources asks of the loop.
 pub(crate) enum Asked {
     /// The handle asked the server to stop ([`ServerHandle::shutdown`](crate::ServerHandle::shutdown)).
@@ -92,6 +100,7 @@ impl Poller {
     /// until readiness or what `timer` says (asked only then). A signal
     /// that interrupts the wait ends it with no events: the signal's own
     /// event comes with the next one.
+    #[inline]
     pub(crate) fn wait(
         &mut self,
         events: &mut Events,
@@ -116,22 +125,19 @@ impl Poller {
         Ok(())
     }
 
-    /// What an event of `token` asks, if the token is the poller's own
-    /// (the waker's or the signals'); `None` for the loop's sockets.
-    pub(crate) fn asked(&mut self, token: Token) -> Option<Asked> {
-        match token {
-            WAKER if self.stop.is_requested() => Some(Asked::Stop),
-            WAKER => Some(Asked::Nothing),
-            SIGNALS => Some(match &mut self.signals {
-                Some(signals) => Asked::Signals(signals.received()),
-                None => Asked::Nothing,
-            }),
-            _ => None,
+    /// What an event of `token`, one of the poller's own ([`is_own`]),
+    /// asks of the loop.
+    pub(crate) fn asked(&mut self, token: Token) -> Asked {
+        match (token, &mut self.signals) {
+            (SIGNALS, Some(signals)) => Asked::Signals(signals.received()),
+            (WAKER, _) if self.stop.is_requested() => Asked::Stop,
+            _ => Asked::Nothing,
         }
     }
 
     /// After a turn: what it does to the spin window, and, when it read or
     /// accepted, the time the next spin is traced from.
+    #[inline]
     pub(crate) fn after_turn(&mut self, window: Window, had_traffic: bool) {
         self.spin.after(window);
         if let (Some(trace), true) = (&self.trace, had_traffic) {

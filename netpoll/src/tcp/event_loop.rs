@@ -30,7 +30,7 @@ use super::shutdown::{Shutdown, StopTallies};
 use super::splice::KernelEcho;
 use super::{CloseReason, Handler, Stats};
 use crate::ServerHandle;
-use crate::poller::{Asked, Poller};
+use crate::poller::{self, Asked, Poller};
 use crate::spin::TcpTurn;
 use crate::stop::{SIGNAL_TARGET, StopRequest};
 
@@ -154,7 +154,8 @@ where
                     // key freed in this batch is never reused while an
                     // event for its old connection may still follow.
                     LISTENER => listener_ready = true,
-                    token => self.dispatch(token, event),
+                    token if poller::is_own(token) => self.on_own_event(token),
+                    Token(key) => self.on_connection_event(key, event),
                 }
             }
 
@@ -174,22 +175,22 @@ where
         Ok(self.shared.stats)
     }
 
-    /// One event, to whom it concerns: the loop's own sources (a stop, a
-    /// signal) or a connection.
-    fn dispatch(&mut self, token: Token, event: &Event) {
+    /// An event of the loop's own sources: a stop asked for, or a signal.
+    fn on_own_event(&mut self, token: Token) {
         match self.poller.asked(token) {
-            Some(Asked::Stop) => self.stop(false),
-            Some(Asked::Signals(signals)) => self.on_signals(signals),
-            Some(Asked::Nothing) => {}
-            None => {
-                let key = token.0;
-                let stopping = self.shutdown.is_stopping();
-                // None: closed earlier in this batch.
-                if let Some(connection) = self.connections.get_mut(key) {
-                    let next = connection.on_event(key, event, &mut self.shared, stopping);
-                    self.then(key, next);
-                }
-            }
+            Asked::Stop => self.stop(false),
+            Asked::Signals(signals) => self.on_signals(signals),
+            Asked::Nothing => {}
+        }
+    }
+
+    /// One readiness event of one connection, handed to it.
+    fn on_connection_event(&mut self, key: usize, event: &Event) {
+        let stopping = self.shutdown.is_stopping();
+        // None: closed earlier in this batch.
+        if let Some(connection) = self.connections.get_mut(key) {
+            let next = connection.on_event(key, event, &mut self.shared, stopping);
+            self.then(key, next);
         }
     }
 
@@ -417,6 +418,7 @@ impl<H, F> EventLoop<H, F> {
 }
 
 /// How long `poll` may sleep: until the nearest timer, or for ever.
+#[inline]
 fn next_timer(
     listener: &Listener,
     idle: Option<&IdleSweep>,

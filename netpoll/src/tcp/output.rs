@@ -40,7 +40,9 @@ impl PendingOutput {
         if self.0.is_empty() {
             write_until_full(stream, &mut data, bytes_written)?;
         }
-        self.keep(data);
+        if !data.is_empty() {
+            self.keep(data);
+        }
         Ok(())
     }
 
@@ -72,6 +74,7 @@ impl PendingOutput {
 
 /// Writes `data` until it is all written or the socket is full, advancing
 /// it past what was written (also when an error ends the writing).
+#[inline]
 fn write_until_full(
     stream: &TcpStream,
     data: &mut &[u8],

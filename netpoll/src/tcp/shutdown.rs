@@ -127,8 +127,8 @@ impl Shutdown {
     /// [`ACK_CHECK_INTERVAL`] before it, since the kernel announces no
     /// acknowledgement.
     pub(super) fn next_timer(&self) -> Option<Instant> {
-        let ack_check = Instant::now() + ACK_CHECK_INTERVAL;
-        self.deadline.map(|deadline| deadline.min(ack_check))
+        self.deadline
+            .map(|deadline| deadline.min(Instant::now() + ACK_CHECK_INTERVAL))
     }
 
     /// Whether the deadline has passed at `now` (or a second signal came).

@@ -20,7 +20,7 @@ use super::handler::{Sent, more_dropped, send_datagram};
 use super::server::{Options, Server, Udp};
 use super::{Handler, SendQueue, Socket, Stats};
 use crate::os::{interrupted, would_block};
-use crate::poller::{Asked, Poller};
+use crate::poller::{self, Asked, Poller};
 use crate::spin::Window;
 use crate::stop::{SIGNAL_TARGET, StopRequest};
 use crate::trace::Trace;
@@ -111,16 +111,8 @@ impl<H: Handler> EventLoop<H> {
             // follow at once (see `crate::spin`).
             self.poller.wait(&mut events, more_to_read, || None)?;
             for event in events.iter() {
-                match self.poller.asked(event.token()) {
-                    Some(Asked::Stop) => return Ok(self.finish()),
-                    Some(Asked::Signals(signals)) => {
-                        for signal in signals {
-                            debug!(target: SIGNAL_TARGET, "signal {signal}: stopping");
-                        }
-                        return Ok(self.finish());
-                    }
-                    Some(Asked::Nothing) => {}
-                    None if event.token() == SOCKET => {
+                match event.token() {
+                    SOCKET => {
                         if event.is_writable() {
                             self.on_writable();
                         }
@@ -130,8 +122,18 @@ impl<H: Handler> EventLoop<H> {
                             more_to_read = true;
                         }
                     }
+                    token if poller::is_own(token) => match self.poller.asked(token) {
+                        Asked::Stop => return Ok(self.finish()),
+                        Asked::Signals(signals) => {
+                            for signal in signals {
+                                debug!(target: SIGNAL_TARGET, "signal {signal}: stopping");
+                            }
+                            return Ok(self.finish());
+                        }
+                        Asked::Nothing => {}
+                    },
                     // Cannot happen (three tokens are registered).
-                    None => warn!("event for unknown token {:?}", event.token()),
+                    token => warn!("event for unknown token {token:?}"),
                 }
             }
 
