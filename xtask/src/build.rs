@@ -32,7 +32,8 @@ pub enum Profile {
     Release,
 }
 
-/// Built binaries by name (`tcp-server`, `stick-demo`, …).
+/// Built binaries by name (`tcp-server`, `stick-demo`, …), examples
+/// included (`one_file_tcp_server`, …).
 #[derive(Debug, Clone)]
 pub struct Binaries(BTreeMap<String, PathBuf>);
 
@@ -45,7 +46,8 @@ impl Binaries {
     }
 }
 
-/// `$CARGO build [--release] -p …` for `packages`, after one line on stdout
+/// `$CARGO build [--release] --bins --examples -p …` for `packages` (the
+/// examples are the Go servers in one file), after one line on stdout
 /// saying what is built and about how long it takes; cargo's progress and
 /// errors go to our stderr as usual.
 pub fn binaries(profile: Profile, packages: &[&str]) -> Result<Binaries> {
@@ -53,7 +55,8 @@ pub fn binaries(profile: Profile, packages: &[&str]) -> Result<Binaries> {
     let mut command = Command::new(&cargo);
     command
         .current_dir(workspace_root())
-        .args(["build", "--message-format=json-render-diagnostics"]);
+        .args(["build", "--bins", "--examples"])
+        .arg("--message-format=json-render-diagnostics");
     let time = match profile {
         Profile::Dev => "debug build: about 15 s the first time on two cores, a second after",
         Profile::Release => {

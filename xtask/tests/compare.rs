@@ -144,7 +144,7 @@ fn go_fixtures_and_our_programs_work_together_in_every_pair() {
     );
     // The matrix: every cell ran and worked.
     assert!(
-        stdout.contains("16 of 16 pairs worked together"),
+        stdout.contains("24 of 24 pairs worked together"),
         "{stdout}"
     );
     let rows: Vec<Vec<&str>> = stdout
@@ -156,17 +156,20 @@ fn go_fixtures_and_our_programs_work_together_in_every_pair() {
         .collect();
     assert_eq!(
         rows[0],
-        ["tcp", "echo", "Go", "client", "✓", "✓"],
+        ["tcp", "echo", "Go", "client", "✓", "✓", "✓"],
         "{stdout}"
     );
-    assert_eq!(rows[7], ["Rust", "client", "✓", "✓"], "{stdout}");
-    // What each side printed is shown: the Go programs' own lines, and ours.
+    assert_eq!(rows[7], ["Rust", "client", "✓", "✓", "✓"], "{stdout}");
+    // What each side printed is shown: the Go programs' own lines, ours in
+    // one file, and ours.
     for line in [
         "Go client │ hello from the Go client",
         "Go server │ received client Data sent from terminal: hello from the Rust client",
         "Go client │ recv:Hello server addr:127.0.0.1:30000 count:12",
         "Rust client │ recv:Hello server addr:127.0.0.1:30000 count:12",
         "Go server │ received client Data sent: Hello, Hello. How are you?",
+        "one-file server │ received client Data sent: Hello, Hello. How are you?",
+        "one-file server $ one_file_udp_server --addr 127.0.0.1:30000",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in\n{stdout}");
     }

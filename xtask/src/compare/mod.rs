@@ -14,7 +14,8 @@
 //!
 //! [`run`] builds them (`go.rs`) and ours (dev profile, as the demo), then,
 //! for each program of the tutorial ([`CHAPTERS`]), runs every client
-//! against every server ([`SIDES`]). The Go programs hard-code their ports
+//! against every server ([`SIDES`]: Go, the same server in one file of Rust
+//! on mio, and our full server). The Go programs hard-code their ports
 //! (20000 for TCP echo, 30000 for the rest), so the pairs run one at a
 //! time, on those ports, each after checking that the port is free
 //! (`harness::ports`). Each pair shows what both sides printed and is
@@ -54,14 +55,16 @@ const SHOWN_LINES: usize = 12;
 /// One program of the tutorial: its Go server and client, ours, its fixed
 /// port, and how a pair is checked.
 pub struct Chapter {
-    name: &'static str,
-    transport: Transport,
-    port: u16,
+    pub name: &'static str,
+    pub transport: Transport,
+    pub port: u16,
     /// The Go programs' directories under DIR: server, client.
-    go: [&'static str; 2],
+    pub go: [&'static str; 2],
+    /// The Go server in one file of Rust: an example of the server's crate.
+    pub one_file: &'static str,
     /// Our programs: binary and subcommand, server then client.
-    rust: [(&'static str, &'static [&'static str]); 2],
-    check: Check,
+    pub rust: [(&'static str, &'static [&'static str]); 2],
+    pub check: Check,
 }
 
 /// The tutorial's programs, in its order.
@@ -71,6 +74,7 @@ pub const CHAPTERS: [Chapter; 4] = [
         transport: Transport::Tcp,
         port: 20000,
         go: ["tcp/server", "tcp/client"],
+        one_file: "one_file_tcp_server",
         rust: [("tcp-server", &[]), ("tcp-client", &[])],
         check: Check::Echo,
     },
@@ -79,6 +83,7 @@ pub const CHAPTERS: [Chapter; 4] = [
         transport: Transport::Tcp,
         port: 30000,
         go: ["socket_stick/server", "socket_stick/client"],
+        one_file: "one_file_stick_server",
         rust: [("stick-demo", &["server"]), ("stick-demo", &["client"])],
         check: Check::Unframed,
     },
@@ -87,6 +92,7 @@ pub const CHAPTERS: [Chapter; 4] = [
         transport: Transport::Tcp,
         port: 30000,
         go: ["socket_stick/server2", "socket_stick/client2"],
+        one_file: "one_file_stick_server2",
         rust: [("stick-demo", &["server2"]), ("stick-demo", &["client2"])],
         check: Check::Framed,
     },
@@ -95,6 +101,7 @@ pub const CHAPTERS: [Chapter; 4] = [
         transport: Transport::Udp,
         port: 30000,
         go: ["UDP/server", "UDP/client"],
+        one_file: "one_file_udp_server",
         rust: [("udp-server", &[]), ("udp-client", &[])],
         check: Check::Datagram,
     },
@@ -104,19 +111,28 @@ pub const CHAPTERS: [Chapter; 4] = [
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
     Go,
+    /// The Go server in one file of Rust (a server only).
+    OneFile,
     Rust,
 }
 
-/// The implementations, as the matrix's rows and columns.
-pub const SIDES: [Side; 2] = [Side::Go, Side::Rust];
+/// The implementations, as the matrix's columns (and, those with clients,
+/// its rows).
+pub const SIDES: [Side; 3] = [Side::Go, Side::OneFile, Side::Rust];
 
 impl Side {
     /// How the matrix and the labels name it.
     pub fn name(self) -> &'static str {
         match self {
             Side::Go => "Go",
+            Side::OneFile => "one-file",
             Side::Rust => "Rust",
         }
+    }
+
+    /// The sides that have clients: the one-file readings are servers.
+    fn clients() -> impl Iterator<Item = Side> {
+        SIDES.into_iter().filter(|&side| side != Side::OneFile)
     }
 }
 
@@ -141,7 +157,7 @@ impl std::fmt::Display for Pair {
 
 /// What came of one pair.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Outcome {
+pub enum Outcome {
     /// They worked together; notes say what a Go defect did, if anything.
     Passed(Vec<String>),
     Failed(String),
@@ -210,7 +226,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
 
     let mut cells = Vec::new();
     for program in &CHAPTERS {
-        for client in SIDES {
+        for client in Side::clients() {
             for server in SIDES {
                 let pair = Pair {
                     program,
@@ -277,43 +293,51 @@ struct Started {
     program: Option<Program>,
 }
 
-/// The command for `side`'s server (`role` 0) or client (1) of `pair`.
-fn command(
-    pair: Pair,
+/// The command for `side`'s server (`role` 0) or client (1) of `chapter`;
+/// ours listen on, or connect to, `addr` (the Go programs hard-code it).
+pub fn command(
+    chapter: &Chapter,
+    side: Side,
     role: usize,
-    go: &go::Tutorial,
+    addr: &str,
+    go: Option<&go::Tutorial>,
     rust: &Binaries,
 ) -> Result<(String, Command), Outcome> {
-    let side = [pair.server, pair.client][role];
-    match side {
+    let (binary, sub) = match side {
         Side::Go => {
-            let dir = pair.program.go[role];
-            match go.get(dir) {
+            let dir = chapter.go[role];
+            let Some(go) = go else {
+                return Err(Outcome::Skipped(
+                    "`go` is not installed (Debian/Ubuntu: apt-get install golang-go)".to_owned(),
+                ));
+            };
+            return match go.get(dir) {
                 Ok(path) => Ok((format!("go {dir}"), Command::new(path))),
                 Err(why) if why.starts_with("no ") => Err(Outcome::Skipped(format!(
                     "{why} (optional: the chapter's unchanged server, listening on port 30000)"
                 ))),
                 Err(why) => Err(Outcome::Failed(format!("{dir} did not build: {why}"))),
-            }
+            };
         }
-        Side::Rust => {
-            let (binary, sub) = pair.program.rust[role];
-            let path = rust
-                .get(binary)
-                .map_err(|e| Outcome::Failed(format!("{e:#}")))?;
-            let addr = format!("127.0.0.1:{}", pair.program.port);
-            let args: Vec<&str> = sub.iter().copied().chain(["--addr", &addr]).collect();
-            let mut command = Command::new(path);
-            command.args(&args);
-            Ok((format!("{binary} {}", args.join(" ")), command))
-        }
-    }
+        Side::OneFile => (chapter.one_file, &[][..]),
+        Side::Rust => chapter.rust[role],
+    };
+    let path = rust
+        .get(binary)
+        .map_err(|e| Outcome::Failed(format!("{e:#}")))?;
+    let args: Vec<&str> = sub.iter().copied().chain(["--addr", addr]).collect();
+    let mut command = Command::new(path);
+    command.args(&args);
+    Ok((format!("{binary} {}", args.join(" ")), command))
 }
 
 /// Runs one pair and prints what both sides said.
 fn run_pair(pair: Pair, go: &go::Tutorial, rust: &Binaries) -> Outcome {
-    println!("\n── {pair} (port {})", pair.program.port);
-    let commands = match (command(pair, 0, go, rust), command(pair, 1, go, rust)) {
+    let chapter = pair.program;
+    println!("\n── {pair} (port {})", chapter.port);
+    let addr = format!("127.0.0.1:{}", chapter.port);
+    let command = |side, role| command(chapter, side, role, &addr, Some(go), rust);
+    let commands = match (command(pair.server, 0), command(pair.client, 1)) {
         (Ok(server), Ok(client)) => [server, client],
         (Err(outcome), _) | (_, Err(outcome)) => {
             println!("   {}", describe(&outcome));
@@ -336,21 +360,20 @@ fn run_pair(pair: Pair, go: &go::Tutorial, rust: &Binaries) -> Outcome {
     };
     for side in started.iter().rev() {
         println!("   {} $ {}", side.label, side.shown);
-        for stream in [Stream::Stdout, Stream::Stderr] {
-            let Some(program) = &side.program else {
-                continue;
-            };
-            let tag = match stream {
-                Stream::Stdout => side.label.clone(),
-                Stream::Stderr => format!("{} (err)", side.label),
-            };
+        let Some(program) = &side.program else {
+            continue;
+        };
+        for (stream, tag) in [
+            (Stream::Stdout, side.label.clone()),
+            (Stream::Stderr, format!("{} (err)", side.label)),
+        ] {
             let lines = program.lines(stream);
             for line in lines.iter().take(SHOWN_LINES) {
-                println!("   {tag:>12} │ {}", shown(line));
+                println!("   {tag:>15} │ {}", shown(line));
             }
             let more = lines.len().saturating_sub(SHOWN_LINES) + program.dropped_lines(stream);
             if more > 0 {
-                println!("   {tag:>12} │ … and {more} more lines");
+                println!("   {tag:>15} │ … and {more} more lines");
             }
         }
     }
@@ -358,7 +381,8 @@ fn run_pair(pair: Pair, go: &go::Tutorial, rust: &Binaries) -> Outcome {
     outcome
 }
 
-fn describe(outcome: &Outcome) -> String {
+/// An outcome in one line: `✓ worked together`, `✗ why`, `– skipped: why`.
+pub fn describe(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Passed(notes) if notes.is_empty() => "✓ worked together".to_owned(),
         Outcome::Passed(notes) => format!("✓ worked together; note: {}", notes.join("; ")),
@@ -377,48 +401,28 @@ fn exchange(
     started: &mut [Started; 2],
 ) -> Result<Vec<String>> {
     let Chapter {
-        transport,
-        port,
-        check,
-        ..
+        transport, port, ..
     } = *pair.program;
     port_becomes(transport, port, false, PORT_FREE, || Ok(())).context(format!(
         "port {port} is taken by another program; stop it and retry"
     ))?;
-    let label = started[0].label.clone();
-    let server =
-        started[0]
-            .program
-            .insert(Program::start(&label, server, None, EchoLines::Silent)?);
-    if pair.server == Side::Rust {
-        server.announced_addr(START)?;
-    } else {
-        // The Go servers print nothing when they start: wait for the
-        // kernel to show the port bound, unless the server gave up.
-        port_becomes(transport, port, true, START, || {
-            match server.exit_status() {
-                Some(status) => bail!(
-                    "the Go server ended ({}) before listening",
-                    exit_words(status)
-                ),
-                None => Ok(()),
-            }
-        })?;
-    }
-    let stdin = check.stdin(pair.client);
-    let label = started[1].label.clone();
-    let client =
-        started[1]
-            .program
-            .insert(Program::start(&label, client, stdin, EchoLines::Silent)?);
+    let [s, c] = started;
+    let server = s
+        .program
+        .insert(Program::start(&s.label, server, None, EchoLines::Silent)?);
+    serving(pair.program, pair.server, server)?;
+    let stdin = pair.program.check.stdin(pair.client);
+    let client = c
+        .program
+        .insert(Program::start(&c.label, client, stdin, EchoLines::Silent)?);
     let status = client.wait(CLIENT)?;
     if !status.success() {
         bail!("the client ended with {}", exit_words(status));
     }
-    let [server, client] = started;
-    let server = server.program.as_mut().context("started above")?;
-    let client = client.program.as_ref().context("started above")?;
-    let notes = check.run(pair.client, pair.server, server, client)?;
+    let notes = pair
+        .program
+        .check
+        .run(pair.client, pair.server, server, client)?;
     let status = server.terminate(START)?;
     if pair.server == Side::Rust {
         if !status.success() {
@@ -431,11 +435,32 @@ fn exchange(
     Ok(notes)
 }
 
+/// Waits until `side`'s server of `chapter` serves, and returns where.
+/// Ours (one file or full) announce it; the Go servers print nothing, so
+/// the kernel's tables are watched for their fixed port, unless the server
+/// gave up.
+pub fn serving(chapter: &Chapter, side: Side, server: &Program) -> Result<String> {
+    if side != Side::Go {
+        return Ok(server.announced_addr(START)?.to_string());
+    }
+    let (transport, port) = (chapter.transport, chapter.port);
+    port_becomes(transport, port, true, START, || {
+        match server.exit_status() {
+            Some(status) => bail!(
+                "the Go server ended ({}) before listening",
+                exit_words(status)
+            ),
+            None => Ok(()),
+        }
+    })?;
+    Ok(format!("127.0.0.1:{port}"))
+}
+
 /// Waits until `port` is `in_use` as wanted, checking `still_ok` between
 /// looks (a server that exited will never bind). The kernel offers no
 /// notification for "someone bound a port": a short poll, bounded by
 /// `timeout`, is the way.
-fn port_becomes(
+pub fn port_becomes(
     transport: Transport,
     port: u16,
     in_use: bool,
@@ -465,17 +490,13 @@ fn matrix(cells: &[(Pair, Outcome)]) -> String {
     };
     let mut out = format!("{:<10} {:<12}", "program", "client");
     for server in SIDES {
-        let _ = write!(out, " {:<12}", format!("{} server", server.name()));
+        let _ = write!(out, " {:<16}", format!("{} server", server.name()));
     }
-    let _ = writeln!(
-        out,
-        "\n{:-<10} {:-<12}{}",
-        "",
-        "",
-        " ------------".repeat(SIDES.len())
-    );
+    let rule = " ----------------".repeat(SIDES.len());
+    out = out.trim_end().to_owned();
+    let _ = writeln!(out, "\n{:-<10} {:-<12}{rule}", "", "");
     for program in &CHAPTERS {
-        for client in SIDES {
+        for client in Side::clients() {
             let name = if client == SIDES[0] { program.name } else { "" };
             let _ = write!(
                 out,
@@ -486,7 +507,7 @@ fn matrix(cells: &[(Pair, Outcome)]) -> String {
                 let cell = cells.iter().find(|(p, _)| {
                     p.program.name == program.name && p.client == client && p.server == server
                 });
-                let _ = write!(out, " {:<12}", cell.map_or("?", |(_, o)| mark(o)));
+                let _ = write!(out, " {:<16}", cell.map_or("?", |(_, o)| mark(o)));
             }
             out = out.trim_end().to_owned() + "\n";
         }
@@ -530,6 +551,7 @@ mod tests {
         };
         let cells = vec![
             (pair(0, Side::Go, Side::Go), Outcome::Passed(vec![])),
+            (pair(0, Side::Go, Side::OneFile), Outcome::Passed(vec![])),
             (pair(0, Side::Go, Side::Rust), Outcome::Passed(vec![])),
             (
                 pair(0, Side::Rust, Side::Go),
@@ -552,11 +574,13 @@ mod tests {
             .collect();
         assert_eq!(
             rows[0],
-            ["program", "client", "Go", "server", "Rust", "server"]
+            [
+                "program", "client", "Go", "server", "one-file", "server", "Rust", "server"
+            ]
         );
-        assert_eq!(rows[2], ["tcp", "echo", "Go", "client", "✓", "✓"]);
-        assert_eq!(rows[3], ["Rust", "client", "✗", "✓"]);
-        assert_eq!(rows[4], ["sticky", "Go", "client", "–", "?"]);
+        assert_eq!(rows[2], ["tcp", "echo", "Go", "client", "✓", "✓", "✓"]);
+        assert_eq!(rows[3], ["Rust", "client", "✗", "?", "✓"]);
+        assert_eq!(rows[4], ["sticky", "Go", "client", "–", "?", "?"]);
         assert!(
             text.contains("✗ tcp echo: Rust client → Go server: no echo"),
             "{text}"
@@ -569,7 +593,7 @@ mod tests {
             text.contains("✓ (lossy) sticky: Rust client → Go server"),
             "{text}"
         );
-        assert!(text.ends_with("4 of 5 pairs worked together\n"), "{text}");
+        assert!(text.ends_with("5 of 6 pairs worked together\n"), "{text}");
     }
 
     #[test]
@@ -580,6 +604,8 @@ mod tests {
                 assert!(go::PROGRAMS.iter().any(|(d, _)| *d == program.go[role]));
                 assert!(PACKAGES.contains(&program.rust[role].0));
             }
+            let example = format!("{}/examples/{}.rs", program.rust[0].0, program.one_file);
+            assert!(workspace_root().join(&example).is_file(), "{example}");
         }
     }
 }

@@ -12,6 +12,7 @@
 //! has a deadline.
 
 pub mod check;
+mod ladder;
 pub mod report;
 
 use std::{
@@ -23,7 +24,10 @@ use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use harness::{Program, Stream, exit_words};
 
-use crate::build::{Binaries, Profile, binaries};
+use crate::{
+    build::{Binaries, Profile, binaries, workspace_root},
+    go,
+};
 use check::{
     exact_lines, glued_equals_repeated, number_after, payloads, picture, plural, received_texts,
     summary, traced, traced_reads,
@@ -63,11 +67,13 @@ pub enum Part {
     Udp,
     /// The event loop at work: a TCP exchange and sticky packets, `--trace`d.
     Trace,
+    /// Each Go server, then the same in one file of Rust, then ours in full.
+    Ladder,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
-    /// Run one part only (default: all four, in the tutorial's order).
+    /// Run one part only (default: all, in the tutorial's order).
     #[arg(value_enum)]
     pub part: Option<Part>,
 }
@@ -95,24 +101,32 @@ fn steps(part: Part) -> Vec<Step> {
             ("5a the loop, traced: one request", trace_tcp),
             ("5b the loop, traced: sticky packets", trace_stick),
         ],
+        Part::Ladder => ladder::steps(),
     }
 }
 
 /// `cargo xtask demo`: build, run each step, print the table.
 pub fn run(args: DemoArgs) -> Result<()> {
     harness::install_interrupt_handler().context("cannot install the Ctrl-C handler")?;
+    let parts = args
+        .part
+        .map_or_else(|| Part::value_variants().to_vec(), |p| vec![p]);
     // The dev profile: the demo shows behaviour, and a learner should see
     // it within half a minute of a cold start (see `build`).
+    let binaries = binaries(Profile::Dev, &PACKAGES)?;
+    // The ladder's first rungs are the Go servers, when Go is there.
+    let go = match go::find_go().filter(|_| parts.contains(&Part::Ladder)) {
+        Some(go) => Some(go::build_tutorial(&go, &workspace_root().join("go"))?),
+        None => None,
+    };
     let mut demo = Demo {
-        binaries: binaries(Profile::Dev, &PACKAGES)?,
+        binaries,
+        go,
         style: Style::detect(),
         rows: Vec::new(),
         step: "",
     };
     let started = Instant::now();
-    let parts = args
-        .part
-        .map_or_else(|| Part::value_variants().to_vec(), |p| vec![p]);
     for (name, step) in parts.into_iter().flat_map(steps) {
         demo.step = name;
         if let Err(err) = step(&mut demo) {
@@ -133,6 +147,8 @@ pub fn run(args: DemoArgs) -> Result<()> {
 /// The state of a demo run: the binaries and the checks so far.
 struct Demo {
     binaries: Binaries,
+    /// The Go programs, built, if `go` is installed and the ladder runs.
+    go: Option<go::Tutorial>,
     style: Style,
     rows: Vec<Row>,
     /// The step whose checks are being recorded.
@@ -162,19 +178,24 @@ impl Demo {
 
     /// Shows the command line, then starts it with its lines shown live.
     fn start(&self, label: &str, args: &[&str], stdin: Option<String>) -> Result<Program> {
-        let (binary, args) = args.split_first().context("a command")?;
-        let line = std::iter::once(*binary).chain(args.iter().copied());
-        let shown = line.collect::<Vec<_>>().join(" ");
-        println!("   {} {shown}", self.style.dim(&format!("{label:>14} $")));
+        let (binary, rest) = args.split_first().context("a command")?;
         let mut command = Command::new(self.binaries.get(binary)?);
-        command.args(args);
+        command.args(rest);
+        self.launch(label, &args.join(" "), command, stdin)
+    }
+
+    /// Shows `shown`, then starts `command` with its lines shown live.
+    fn launch(
+        &self,
+        label: &str,
+        shown: &str,
+        command: Command,
+        stdin: Option<String>,
+    ) -> Result<Program> {
+        println!("   {} {shown}", self.style.dim(&format!("{label:>14} $")));
         let stdin = stdin.map(String::into_bytes);
-        Ok(Program::start(
-            label,
-            command,
-            stdin,
-            self.style.echo_lines(),
-        )?)
+        let echo = self.style.echo_lines();
+        Ok(Program::start(label, command, stdin, echo)?)
     }
 
     /// Starts a server on a port the kernel picks; returns it with the
@@ -550,7 +571,7 @@ mod tests {
             .flat_map(|&p| steps(p))
             .map(|(name, _)| name)
             .collect();
-        assert_eq!(names.len(), 9);
+        assert_eq!(names.len(), 13);
         assert!(names.windows(2).all(|w| w[0] < w[1]), "{names:?}");
     }
 }

@@ -91,20 +91,20 @@ impl Style {
     }
 }
 
-/// A line made safe and short enough for the screen: control characters
-/// other than tab escaped (our programs escape what they print already; a
-/// Go program's output must not drive the terminal either), and a long run
-/// of characters without spaces (the demo's 2 000-character line) shown as
-/// its two ends and its length, so the words around it stay readable.
+/// A line made safe and short enough for the screen: what could drive the
+/// terminal or reorder the line escaped by the programs' own rule
+/// (`edges::text::is_escaped`: a Go program's output must not drive the
+/// terminal either), except the escapes' opener `⟦`, since our programs'
+/// lines are escaped already; and a long run of characters without spaces
+/// (the demo's 2 000-character line) shown as its two ends and its length,
+/// so the words around it stay readable.
 pub fn shown(line: &str) -> String {
+    let escape = |c: char| c != '⟦' && edges::text::is_escaped(c);
     let safe: String = line
         .chars()
-        .map(|c| {
-            if c.is_control() && c != '\t' {
-                c.escape_debug().to_string()
-            } else {
-                c.to_string()
-            }
+        .map(|c| match c {
+            c if escape(c) => edges::Escaped(c.encode_utf8(&mut [0; 4]).as_bytes()).to_string(),
+            c => c.to_string(),
         })
         .collect();
     if safe.chars().count() <= SHOWN_LINE_LEN {
@@ -225,7 +225,9 @@ mod tests {
 
     #[test]
     fn shown_lines_are_escaped_and_a_long_run_shortened_where_it_is() {
-        assert_eq!(shown("a\x1b[2Jb\tc"), "a\\u{1b}[2Jb\tc");
+        assert_eq!(shown("a\x1b[2Jb\tc"), "a⟦ESC⟧[2Jb\tc");
+        // Bidi controls too, and our programs' escapes pass as they are.
+        assert_eq!(shown("x\u{202e}y ⟦BEL⟧"), "x⟦U+202E⟧y ⟦BEL⟧");
         assert_eq!(shown("short"), "short");
         let line = format!("received: {} (from 127.0.0.1:40000)", "y".repeat(2000));
         let s = shown(&line);
