@@ -107,3 +107,22 @@ fn demo_trace_shows_the_servers_trace_and_checks_it() {
     );
     assert!(text.ends_with("all 6 checks passed"), "{text}");
 }
+
+#[test]
+fn demo_ladder_serves_one_client_from_go_then_one_file_then_ours() {
+    let mut demo = demo("ladder");
+    let lines = demo.stdout_until(|l| l.contains("checks passed") || l.contains("FAILED"));
+    let (_, stderr, status) = demo.wait_exit();
+    let text = lines.join("\n");
+    assert!(status.success(), "{status}\n{text}\n{}", stderr.join("\n"));
+    // Each rung is there, in order: Go (or why it was skipped), one file, full.
+    let go = text.find("Go server $ go UDP/server");
+    let go = go.or_else(|| text.find("– Go server skipped: "));
+    let one_file = text.find("one-file server $ one_file_udp_server --addr 127.0.0.1:0");
+    let full = text.find("Rust server $ udp-server --addr 127.0.0.1:0");
+    assert!(go.is_some() && go < one_file && one_file < full, "{text}");
+    assert!(
+        text.contains("✓ the one-file server served sticky: 520 bytes arrived in "),
+        "{text}"
+    );
+}
