@@ -16,11 +16,13 @@
 //! - [`console`]: stdout and stderr behind bounded queues, so that no write
 //!   a loop makes (a line per read, a `--trace` line, a warning) can block
 //!   it, and [`console::logger`], which sends every `log` record (a loop's
-//!   warnings, its `--trace` lines) through stderr's queue.
+//!   warnings, its `--trace` lines) through stderr's queue;
+//! - [`words`]: a count said as a person says it (`1 read`, `2 reads`).
 
 pub mod cli;
 pub mod console;
 pub mod program;
 pub mod text;
+pub mod words;
 
 pub use text::Escaped;

@@ -25,6 +25,8 @@
 
 use std::fmt::{self, Write};
 
+use edges::words::plural;
+
 /// The widest picture drawn, in characters (a note about what was left out
 /// follows it). Wide enough for the chapter's 20 messages read 16 bytes at
 /// a time (at most 20 digits + 34 boundaries × 2), narrow enough for a
@@ -221,15 +223,6 @@ impl fmt::Display for ReadSizes<'_> {
             write!(f, ", … ({untold} more {reads})")?;
         }
         Ok(())
-    }
-}
-
-/// `1 read`, `2 reads`.
-pub fn plural(n: u64, noun: &str) -> String {
-    if n == 1 {
-        format!("{n} {noun}")
-    } else {
-        format!("{n} {noun}s")
     }
 }
 

@@ -43,7 +43,7 @@ use anyhow::{Context, bail};
 use bytes::BytesMut;
 use edges::cli::{ClientFlags, whole};
 
-use crate::boundaries::plural;
+use edges::words::plural;
 
 /// The chapter's message: 26 bytes.
 pub const DEFAULT_MESSAGE: &str = "Hello, Hello. How are you?";

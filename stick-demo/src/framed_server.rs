@@ -54,7 +54,7 @@ use netpoll::RateLimitedLog;
 use netpoll::tcp::{CloseReason, Conn, Handler, Server};
 use proto::{DecodeError, FrameCodec};
 
-use crate::boundaries::plural;
+use edges::words::plural;
 
 /// Flags of `stick-demo server2`.
 #[derive(clap::Args, Debug)]

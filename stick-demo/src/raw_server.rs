@@ -52,7 +52,8 @@ use edges::cli::{ServerFlags, whole};
 use edges::console::{self, Console};
 use netpoll::tcp::{CloseReason, Conn, Handler, Server};
 
-use crate::boundaries::{ReadLog, legend, plural};
+use crate::boundaries::{ReadLog, legend};
+use edges::words::plural;
 
 /// The length of `Hello, Hello. How are you?`, the chapter's message.
 pub const DEFAULT_MESSAGE_LEN: u64 = 26;

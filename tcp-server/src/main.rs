@@ -24,6 +24,7 @@ use anyhow::Context;
 use clap::Parser;
 use edges::cli::{ConnLimits, Program, ServerFlags, SpinFlag, announce_listening, whole};
 use edges::console::{self, Console};
+use edges::words::plural;
 use netpoll::tcp::{Server, Stats};
 
 use echo::Echo;
@@ -142,13 +143,4 @@ fn summary(stats: &Stats) -> String {
         ));
     }
     line
-}
-
-/// `1 connection`, `2 connections`.
-fn plural(n: u64, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
 }
