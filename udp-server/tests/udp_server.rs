@@ -244,6 +244,12 @@ fn help_explains_the_loopback_default_and_how_to_bind_all_interfaces() {
     assert!(help.contains("[default: 127.0.0.1:30000]"), "{help}");
     assert!(help.contains("reflector"), "{help}");
     assert!(help.contains("--addr 0.0.0.0:30000"), "{help}");
+    // Plain words: no Rust item for a user to look up.
+    assert!(
+        help.starts_with("UDP echo server: every datagram goes back"),
+        "{help}"
+    );
+    assert!(!help.contains("::"), "{help}");
 }
 
 #[test]
