@@ -102,10 +102,14 @@ fn split<'a>(text: &'a str, example: &str) -> Result<(Host<'a>, u16), String> {
     let (host, port) = text.rsplit_once(':').ok_or_else(expected)?;
     let port: u16 = port.parse().map_err(|_| expected())?;
     if host.contains(':') || host.starts_with('[') {
-        // Brackets that held no IPv6 address, or an IPv6 address without them.
-        let port_example = example.rsplit_once(':').map_or("20000", |(_, p)| p);
+        // An IPv6 address without brackets (shown with them), or brackets
+        // that held no IPv6 address.
+        let bracketed = match host.parse::<Ipv6Addr>() {
+            Ok(_) => format!("[{host}]:{port}"),
+            Err(_) => format!("[::1]:{port}"),
+        };
         return Err(format!(
-            "{}; an IPv6 address goes in brackets, e.g. [::1]:{port_example}",
+            "{}; an IPv6 address goes in brackets, e.g. {bracketed}",
             expected()
         ));
     }
@@ -279,12 +283,14 @@ mod tests {
             assert_eq!(listen_addr(bad, EXAMPLE).unwrap_err(), expected, "{bad:?}");
             assert_eq!(server_addr(bad, EXAMPLE).unwrap_err(), expected, "{bad:?}");
         }
-        for bad in ["::1:30000", "[localhost]:30000"] {
+        for (bad, bracketed) in [
+            ("::1:30000", "[::1]:30000"),
+            ("fe80::2:9", "[fe80::2]:9"),
+            ("[localhost]:30000", "[::1]:30000"),
+        ] {
             let err = listen_addr(bad, EXAMPLE).unwrap_err();
-            assert!(
-                err.ends_with("goes in brackets, e.g. [::1]:30000"),
-                "{bad:?}: {err}"
-            );
+            let hint = format!("goes in brackets, e.g. {bracketed}");
+            assert!(err.ends_with(&hint), "{bad:?}: {err}");
         }
     }
 
