@@ -21,6 +21,7 @@ use anyhow::Context;
 use clap::Parser;
 use edges::cli::{Program, ServerFlags, SpinFlag, announce_listening};
 use edges::console::{self, Console};
+use edges::words::plural;
 use netpoll::udp;
 
 use echo::Echo;
@@ -80,8 +81,11 @@ fn run(args: Args) -> anyhow::Result<()> {
     // failure status: the server did its work.
     Console::stdout().finish(
         format_args!(
-            "summary: datagrams={} bytes={} dropped={}",
-            stats.datagrams, stats.bytes_read, stats.dropped
+            "summary: served {} ({} dropped), read {}, echoed {}",
+            plural(stats.datagrams, "datagram"),
+            stats.dropped,
+            plural(stats.bytes_read, "byte"),
+            plural(stats.bytes_written, "byte")
         ),
         console::stdout_is_terminal(),
     );
