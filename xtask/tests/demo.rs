@@ -47,7 +47,9 @@ fn demo_udp_checks_the_real_output_and_passes() {
         "{text}"
     );
     assert!(
-        text.contains("udp-server │ summary: datagrams=1 bytes=12 dropped=0"),
+        text.contains(
+            "udp-server │ summary: served 1 datagram (0 dropped), read 12 bytes, echoed 12 bytes"
+        ),
         "{text}"
     );
     assert!(text.ends_with("all 3 checks passed"), "{text}");

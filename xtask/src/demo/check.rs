@@ -179,8 +179,8 @@ mod tests {
             (Some(2014), Some(2014))
         );
         assert_eq!(
-            number_after("summary: datagrams=1 dropped=0", "dropped="),
-            Some(0)
+            number_after("summary: served 1 datagram (0 dropped)", "served "),
+            Some(1)
         );
         assert_eq!(number_after("read many", "read "), None);
         let prefix = "received client Data sent: ";
