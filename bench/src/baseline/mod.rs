@@ -1,4 +1,4 @@
-//! The tokio echo servers ours are measured against, on a `current_thread`
+//! The tokio servers ours are measured against, on a `current_thread`
 //! runtime, as our servers run one event loop by default: one thread
 //! against one thread.
 //!
@@ -8,11 +8,18 @@
 //!   tcp-server sets it, so the only difference left is the runtime model.
 //! * UDP: one task, `recv_from` then `send_to`, with udp-server's
 //!   65 535-byte buffer.
+//! * The worker pool and the chat, speaking the protocols of `worker-pool`
+//!   and `chat`: [`pool`] (`spawn_blocking`) and [`chat`] (tokio's
+//!   `examples/chat.rs`).
 //!
 //! The bench runs them as processes of their own (this crate's
-//! `tokio-tcp-echo` and `tokio-udp-echo`), so their CPU time and memory are
-//! read from `/proc` exactly like our servers'; the tests run them on a
-//! thread ([`serve`]).
+//! `tokio-tcp-echo`, `tokio-udp-echo`, `tokio-worker-pool` and
+//! `tokio-chat`), so their CPU time and memory are read from `/proc`
+//! exactly like our servers'; the tests run them on a thread ([`serve`]).
+
+pub mod chat;
+mod lines;
+pub mod pool;
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -30,13 +37,22 @@ pub const TCP_READ_BUF_LEN: usize = 64 * 1024;
 /// The largest UDP payload over IPv4, as udp-server's receive buffer.
 pub const UDP_BUF_LEN: usize = 65_535;
 
-/// The baselines' one option; like our servers they print `listening on
+/// The baselines' options; like our servers they print `listening on
 /// <addr>` first (SIGTERM simply ends them: they have no summary).
-#[derive(clap::Parser, Debug)]
+#[derive(clap::Parser, Debug, Clone)]
 pub struct BaselineArgs {
     /// Address to bind; port 0 lets the kernel choose.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub addr: SocketAddr,
+    /// tokio-worker-pool: jobs run at once on tokio's blocking threads.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub workers: u32,
+    /// tokio-worker-pool: jobs that may wait, across all connections.
+    #[arg(long, default_value_t = 64)]
+    pub queue: u32,
+    /// tokio-chat: bytes a peer may leave unread before it is disconnected.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_pending: usize,
 }
 
 /// Which baseline.
@@ -46,6 +62,10 @@ pub enum Baseline {
     Tcp,
     /// `tokio-udp-echo`.
     Udp,
+    /// `tokio-worker-pool`.
+    Pool,
+    /// `tokio-chat`.
+    Chat,
 }
 
 /// A baseline's `main`: binds, announces, serves; a failure is one line
@@ -54,17 +74,14 @@ pub fn main(baseline: Baseline) -> std::process::ExitCode {
     use clap::Parser as _;
     let args = BaselineArgs::parse();
     let served = runtime().and_then(|rt| {
-        rt.block_on(serve(baseline, args.addr, |addr| {
+        rt.block_on(serve(baseline, args, |addr| {
             announce_listening(addr).context("announcing the address")
         }))
     });
     match served {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!(
-                "tokio-{}-echo: {err:#}",
-                format!("{baseline:?}").to_lowercase()
-            );
+            eprintln!("tokio {baseline:?} baseline: {err:#}");
             std::process::ExitCode::FAILURE
         }
     }
@@ -80,38 +97,44 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("building the tokio runtime")
 }
 
-/// Binds `addr`, tells `bound` the address, and serves for ever.
+/// Binds `args.addr`, tells `bound` the address, and serves for ever.
 pub async fn serve(
     baseline: Baseline,
-    addr: SocketAddr,
+    args: BaselineArgs,
     bound: impl FnOnce(SocketAddr) -> Result<()>,
 ) -> Result<()> {
-    match baseline {
-        Baseline::Tcp => {
-            let listener = TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("binding {addr}"))?;
-            bound(listener.local_addr()?)?;
-            loop {
-                match listener.accept().await {
-                    Ok((socket, _)) => drop(tokio::spawn(echo(socket))),
-                    // Out of descriptors, typically: retrying at once would spin.
-                    Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-                }
+    let addr = args.addr;
+    if let Baseline::Udp = baseline {
+        let socket = UdpSocket::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        bound(socket.local_addr()?)?;
+        let mut buf = vec![0; UDP_BUF_LEN];
+        loop {
+            if let Ok((n, peer)) = socket.recv_from(&mut buf).await {
+                let _ = socket.send_to(&buf[..n], peer).await;
             }
         }
-        Baseline::Udp => {
-            let socket = UdpSocket::bind(addr)
-                .await
-                .with_context(|| format!("binding {addr}"))?;
-            bound(socket.local_addr()?)?;
-            let mut buf = vec![0; UDP_BUF_LEN];
-            loop {
-                if let Ok((n, peer)) = socket.recv_from(&mut buf).await {
-                    let _ = socket.send_to(&buf[..n], peer).await;
-                }
+    }
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    bound(listener.local_addr()?)?;
+    let (pool, room) = (pool::Pool::new(&args), chat::Room::new(&args));
+    loop {
+        let socket = match listener.accept().await {
+            Ok((socket, _)) => socket,
+            // Out of descriptors, typically: retrying at once would spin.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
             }
-        }
+        };
+        drop(match baseline {
+            Baseline::Pool => tokio::spawn(pool.clone().serve(socket)),
+            Baseline::Chat => tokio::spawn(room.clone().serve(socket)),
+            _ => tokio::spawn(echo(socket)),
+        });
     }
 }
 
@@ -130,13 +153,14 @@ async fn echo(mut socket: TcpStream) {
 /// thread serves until the test process ends.
 #[cfg(test)]
 pub fn on_a_thread(baseline: Baseline) -> SocketAddr {
+    use clap::Parser as _;
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+        let args = BaselineArgs::parse_from(["baseline"]);
         let bound = |addr| Ok(addr_tx.send(addr)?);
         runtime()
             .unwrap()
-            .block_on(serve(baseline, any, bound))
+            .block_on(serve(baseline, args, bound))
             .unwrap();
     });
     addr_rx
