@@ -20,26 +20,27 @@ pub const PINGPONG_ROUNDS: usize = 4;
 pub const BULK_ROUNDS: usize = 5;
 
 const AFTER_HELP: &str = "\
-A full run with the defaults (`all`) takes about 2 minutes on two cores: four 5 s \
-ping-pong rounds per server for tcp and udp, five 1 GiB bulk transfers and 10 000 \
+A full run with the defaults (`all`) takes about 3 minutes on two cores: four 5 s \
+rounds per server for tcp, udp, pool and chat, five 1 GiB bulk transfers and 10 000 \
 idle connections per server; it says its length when it starts, and after each \
 measurement how long is left. It prints Markdown tables: each figure per server, and \
 the first server's figure divided by each other's (docs/performance.md says how to \
 read them); --json writes every round's figures, and SVG charts beside them.
 
 The Go baselines (the tutorial's tcp/server and an io.Copy echo) run in the tcp \
-ping-pong when `go` is installed, which `cargo xtask bench` then builds them with; \
-without Go they are skipped, with a note.";
+ping-pong, and the Go twins (go/beyond-the-tutorial/) in pool and chat, when `go` is \
+installed, which `cargo xtask bench` then builds them with; without Go they are \
+skipped, with a note.";
 
-/// Measures echo servers side by side on this machine: our tcp-server and
-/// udp-server against tokio and Go baselines, or any echo server you point
-/// it at (--server).
+/// Measures servers side by side on this machine: our tcp-server,
+/// udp-server, worker-pool and chat against tokio and Go, or any server of
+/// those protocols you point it at (--server).
 #[derive(clap::Parser, Debug)]
 #[command(
     name = "bench",
     bin_name = "cargo xtask bench",
     after_help = AFTER_HELP,
-    override_usage = "cargo xtask bench [tcp|bulk|idle|udp|all] [--server SERVER]... [OPTIONS]"
+    override_usage = "cargo xtask bench [tcp|bulk|idle|udp|pool|chat|all] [--server SERVER]... [OPTIONS]"
 )]
 pub struct Args {
     /// Which scenario to run.
@@ -47,12 +48,13 @@ pub struct Args {
     pub scenario: Scenario,
 
     /// A server to measure, repeatable; the first is the one every ratio is
-    /// about. A preset (ours, tokio, go-tutorial, go-io-copy), optionally
+    /// about. A preset (ours, tokio, go, go-tutorial, go-io-copy), optionally
     /// with arguments (`ours --spin-us 0`); a command (`'./my-echo --listen
     /// {addr}'`: {addr} becomes 127.0.0.1:0, run by `sh -c`); or the
     /// address of a server already running (`127.0.0.1:20000`). The
     /// process measured is the one holding the listening socket. Default:
-    /// ours, tokio, and in the tcp ping-pong the Go presets.
+    /// ours, tokio, and the Go presets of the scenario (go-tutorial and
+    /// go-io-copy in the tcp ping-pong, go in pool and chat).
     #[arg(long = "server", value_name = "SERVER")]
     pub servers: Vec<String>,
 
@@ -78,6 +80,15 @@ pub struct Args {
     /// idle: idle connections to open.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub count: u32,
+
+    /// pool: the servers' worker threads, given to each preset as
+    /// `--workers N`; the ideal throughput of 2 ms jobs is N ÷ 2 ms.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub workers: u32,
+
+    /// chat: lines each of the 100 clients sends a second.
+    #[arg(long, default_value_t = 10.0, value_parser = parse_rate)]
+    pub rate: f64,
 
     /// Where the load generator and the servers run: `separate` pins the
     /// load generator to CPU 0 and the servers to CPU 1 (unpinned on a
@@ -128,6 +139,12 @@ pub enum Scenario {
     Idle,
     /// Ping-pong of L-byte datagrams from one socket.
     Udp,
+    /// A worker pool: 50 clients asking for 2 ms of blocking work each, and
+    /// one asking for none, whose latency is what the pool protects.
+    Pool,
+    /// A chat: 100 clients each sending --rate lines a second, every client
+    /// reading everything.
+    Chat,
     /// Every scenario above, in that order.
     All,
 }
@@ -136,7 +153,10 @@ impl Scenario {
     /// The scenarios this one stands for.
     pub fn expand(self) -> Vec<Scenario> {
         match self {
-            Scenario::All => vec![Scenario::Tcp, Scenario::Bulk, Scenario::Idle, Scenario::Udp],
+            Scenario::All => {
+                use Scenario::*;
+                vec![Tcp, Bulk, Idle, Udp, Pool, Chat]
+            }
             one => vec![one],
         }
     }
@@ -204,6 +224,8 @@ impl Args {
             format!("--secs={}", self.secs),
             format!("--bytes={}", self.bytes),
             format!("--count={}", self.count),
+            format!("--workers={}", self.workers),
+            format!("--rate={}", self.rate),
             format!("--placement={}", name(self.placement())),
         ];
         args.extend((!spins.is_empty()).then(|| format!("--spin-us={}", list(&spins))));
@@ -228,6 +250,15 @@ impl Args {
     /// Measured time of each ping-pong round; the rounds add up to --secs.
     pub fn measure(&self) -> Duration {
         Duration::from_secs_f64(self.secs / PINGPONG_ROUNDS as f64)
+    }
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate > 0.0 && rate <= 10_000.0 => Ok(rate),
+        _ => Err(format!(
+            "`{text}` is not a number of lines a second between 0 and 10000"
+        )),
     }
 }
 
@@ -279,6 +310,10 @@ mod tests {
             "--bytes",
             "2M",
             "--no-pin",
+            "--workers",
+            "8",
+            "--rate",
+            "2.5",
             "--spin-us",
             "0,50",
             "--server",
@@ -298,6 +333,7 @@ mod tests {
             (&[1, 50, 500][..], &[0, 50][..])
         );
         assert_eq!((again.len, again.secs, again.bytes), (100, 0.5, 2 << 20));
+        assert_eq!((again.workers, again.rate), (8, 2.5));
         assert_eq!(again.servers, asked.servers);
         assert_eq!(again.warmup(), Duration::from_millis(25));
         assert_eq!(parse(&[]).unwrap().warmup(), Duration::from_millis(250));
@@ -314,6 +350,8 @@ mod tests {
             (&["--bytes", "lots"], "like 1048576, 512K, 64M or 1G"),
             (&["--bytes", "99999999999G"], "like 1048576"),
             (&["--spin-us", "x"], "invalid digit"),
+            (&["--rate", "0"], "lines a second between 0 and 10000"),
+            (&["--workers", "0"], "1..=1000"),
         ] {
             let err = parse(args)
                 .err()

@@ -56,7 +56,7 @@ pub struct Outcome {
 impl Outcome {
     /// Several measured intervals as one: counts, times and CPU add up,
     /// and the latency histograms merge.
-    pub fn merge(outcomes: &[Outcome]) -> Result<Outcome> {
+    pub fn merge<'a>(outcomes: impl IntoIterator<Item = &'a Outcome>) -> Result<Outcome> {
         let mut merged = Outcome {
             completed: 0,
             lost: 0,
@@ -183,6 +183,11 @@ impl Recorder {
             }
             None => Ok(false),
         }
+    }
+
+    /// Whether the measured interval has begun (the warm-up is over).
+    pub fn measuring(&self) -> bool {
+        self.measuring.is_some()
     }
 
     /// An exchange completed, verified, after `rtt`.

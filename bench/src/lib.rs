@@ -1,5 +1,5 @@
-//! The load generator: echo servers measured side by side, in one run, on
-//! this machine. `cargo xtask bench` builds this crate in release with our
+//! The load generator: servers measured side by side, in one run, on this
+//! machine. `cargo xtask bench` builds this crate in release with our
 //! servers (and the Go baselines, when `go` is installed), then runs its
 //! `bench` binary: the load generator must not be a debug build, or it,
 //! not the server, would be what is measured. (A crate of its own, so that
@@ -17,18 +17,21 @@
 //! (`progress`).
 //!
 //! Scenarios, one module each: `pingpong` (`tcp`), `bulk`, `idle`,
-//! `udp`; the two ping-pongs count alike through `exchange`. CPU time
+//! `udp`, `pool`, `chat`; the ping-pongs, the pool's timed client and the
+//! chat's deliveries count alike through `exchange`. CPU time
 //! and memory come from `/proc` (`procfs`; how often each side slept,
 //! `sleeps`); the tokio baselines are [`baseline`].
 
 pub mod baseline;
 mod bulk;
 mod charts;
+mod chat;
 mod cli;
 mod exchange;
 mod idle;
 mod payload;
 mod pingpong;
+mod pool;
 mod procfs;
 mod progress;
 mod report;
@@ -185,6 +188,8 @@ pub fn run(args: Args) -> Result<()> {
             Scenario::Bulk => vec![("bulk".into(), tables::bulk_table(&mut setup))],
             Scenario::Idle => vec![("idle".into(), tables::idle_table(&mut setup))],
             Scenario::Udp => vec![("udp".into(), tables::udp_table(&mut setup))],
+            Scenario::Pool => vec![("pool".into(), tables::pool_table(&mut setup))],
+            Scenario::Chat => vec![("chat".into(), tables::chat_table(&mut setup))],
             Scenario::All => unreachable!("expanded"),
         };
         for (name, table) in tables {
@@ -267,7 +272,7 @@ fn source_revision() -> String {
 }
 
 /// The workspace root: bench/ sits directly in it.
-fn workspace_root() -> &'static Path {
+pub(crate) fn workspace_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap_or(Path::new("."))

@@ -1,6 +1,6 @@
 //! The servers a run measures: named presets (ours, tokio, the Go
-//! baselines), any command a user gives (`--server 'CMD {addr}'`), or a
-//! server already running (`--server 127.0.0.1:20000`).
+//! baselines and twins), any command a user gives (`--server 'CMD
+//! {addr}'`), or a server already running (`--server 127.0.0.1:20000`).
 //!
 //! Each is found the same way: the process measured is the one holding the
 //! serving socket (`harness::ports`), in the started command's process
@@ -29,13 +29,35 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(3);
 /// What `{addr}` in a command becomes: a port the kernel picks.
 const ANY_PORT: &str = "127.0.0.1:0";
 
-/// A built-in server: a program of the bench's directory, per transport.
+/// What a server serves: each scenario measures one of these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    /// A TCP echo (the tcp, bulk and idle scenarios).
+    Echo,
+    /// A UDP echo.
+    Udp,
+    /// The `worker-pool` protocol.
+    Pool,
+    /// The `chat` protocol.
+    Chat,
+}
+
+impl Service {
+    pub fn transport(self) -> Transport {
+        match self {
+            Service::Udp => Transport::Udp,
+            _ => Transport::Tcp,
+        }
+    }
+}
+
+/// A built-in server: a program of the bench's directory, per service.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Preset {
     /// Its name on the command line and in the tables.
     pub name: &'static str,
-    /// The program for the TCP scenarios, and for the UDP one.
-    programs: [Option<&'static str>; 2],
+    /// The program for each [`Service`], in its order.
+    programs: [Option<&'static str>; 4],
     /// Its arguments, `{addr}` standing for where to listen.
     args: &'static [&'static str],
     /// What it is, for the report's notes.
@@ -47,26 +69,45 @@ pub struct Preset {
 }
 
 /// The presets, in the order their columns come by default.
-pub const PRESETS: [Preset; 4] = [
+pub const PRESETS: [Preset; 5] = [
     Preset {
         name: "ours",
-        programs: [Some("tcp-server"), Some("udp-server")],
+        programs: [
+            Some("tcp-server"),
+            Some("udp-server"),
+            Some("worker-pool"),
+            Some("chat"),
+        ],
         args: &["--addr", "{addr}", "--quiet"],
-        about: "ours = this repository's tcp-server or udp-server, release build",
+        about: "ours = this repository's program of that name, release build",
         pingpong_only: false,
         max_len: None,
     },
     Preset {
         name: "tokio",
-        programs: [Some("tokio-tcp-echo"), Some("tokio-udp-echo")],
+        programs: [
+            Some("tokio-tcp-echo"),
+            Some("tokio-udp-echo"),
+            Some("tokio-worker-pool"),
+            Some("tokio-chat"),
+        ],
         args: &["--addr", "{addr}"],
-        about: "tokio = tokio's echo example on a current_thread runtime (bench/src/baseline.rs)",
+        about: "tokio = the tokio way on a current_thread runtime: its echo example, a worker \
+                pool on spawn_blocking, its chat example (bench/src/baseline/)",
+        pingpong_only: false,
+        max_len: None,
+    },
+    Preset {
+        name: "go",
+        programs: [None, None, Some("go-worker-pool"), Some("go-chat")],
+        args: &["--addr", "{addr}"],
+        about: "go = the Go twin written for this project, go/beyond-the-tutorial/",
         pingpong_only: false,
         max_len: None,
     },
     Preset {
         name: "go-tutorial",
-        programs: [Some("go-tutorial-tcp-server"), None],
+        programs: [Some("go-tutorial-tcp-server"), None, None, None],
         args: &[],
         about: "go-tutorial = go/tcp/server/main.go as published, on its own 127.0.0.1:20000, \
                 its line per message going to the bench through a pipe",
@@ -77,7 +118,7 @@ pub const PRESETS: [Preset; 4] = [
     },
     Preset {
         name: "go-io-copy",
-        programs: [Some("go-echo"), None],
+        programs: [Some("go-echo"), None, None, None],
         args: &["--addr", "{addr}"],
         about: "go-io-copy = bench/go/echo/main.go, a goroutine per connection doing \
                 io.Copy(conn, conn)",
@@ -110,8 +151,8 @@ pub fn parse_spec(text: &str) -> Result<ServerSpec, String> {
     let text = text.trim().to_owned();
     let mut words = text.split_whitespace();
     let first = words.next().ok_or(
-        "--server expects a preset (ours, tokio, go-tutorial, go-io-copy), a command with \
-         {addr}, or the ADDR of a running server",
+        "--server expects a preset (ours, tokio, go, go-tutorial, go-io-copy), a command \
+         with {addr}, or the ADDR of a running server",
     )?;
     let kind = if let Some(preset) = PRESETS.iter().find(|p| p.name == first) {
         Kind::Preset(preset, words.map(str::to_owned).collect())
@@ -130,13 +171,30 @@ impl ServerSpec {
         parse_spec(&text).expect("a preset's name")
     }
 
-    /// Why the default list leaves this out of a table (`pingpong`: the tcp
-    /// ping-pong, of `len`-byte requests): `Some("")` without a note.
-    pub fn left_out_by_default(&self, pingpong: bool, len: usize) -> Option<String> {
+    /// The same server with `args` added, if it is a preset (`--workers
+    /// 4`); its name in the tables unchanged.
+    pub fn with_args(&self, args: &[String]) -> ServerSpec {
+        let mut spec = self.clone();
+        if let Kind::Preset(_, extra) = &mut spec.kind {
+            extra.extend_from_slice(args);
+        }
+        spec
+    }
+
+    /// Why the default list leaves this out of a table of `service`
+    /// (`pingpong`: the tcp ping-pong, of `len`-byte requests): `Some("")`
+    /// without a note.
+    pub fn left_out_by_default(
+        &self,
+        service: Service,
+        pingpong: bool,
+        len: usize,
+    ) -> Option<String> {
         let Kind::Preset(preset, _) = &self.kind else {
             return None;
         };
         match preset.max_len {
+            _ if preset.programs[service as usize].is_none() => Some(String::new()),
             _ if preset.pingpong_only && !pingpong => Some(String::new()),
             Some(max) if len > max => Some(format!(
                 "{} not run: it echoes messages of at most {max} B whole, these are {len} B",
@@ -169,31 +227,34 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `spec` for `transport` from `bin_dir`, confined to `cpu`, and
+    /// Starts `spec` for `service` from `bin_dir`, confined to `cpu`, and
     /// waits until a process of its group holds a serving socket.
     pub fn start(
         spec: &ServerSpec,
-        transport: Transport,
+        service: Service,
         bin_dir: &Path,
         cpu: Option<usize>,
     ) -> Result<Server> {
+        let transport = service.transport();
         let mut command = match &spec.kind {
             Kind::Running(addr) => return found_running(spec, transport, *addr),
             Kind::Preset(preset, extra) => {
-                let Some(name) = preset.programs[usize::from(transport == Transport::Udp)] else {
-                    bail!("the {} preset has no {transport} server", preset.name);
+                let Some(name) = preset.programs[service as usize] else {
+                    bail!("the {} preset has no {service:?} server", preset.name);
                 };
                 let path = bin_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
                 if !path.is_file() {
-                    let go = if name.starts_with("go") {
-                        " when `go` is installed"
-                    } else {
-                        ""
+                    let why = match name {
+                        go if go.starts_with("go") => {
+                            "is not built: `cargo xtask bench` builds it when `go` is installed"
+                                .to_owned()
+                        }
+                        _ if !crate::workspace_root().join(name).is_dir() => {
+                            format!("is not built yet: this workspace has no `{name}` crate yet")
+                        }
+                        _ => "is not built: `cargo xtask bench` builds it".to_owned(),
                     };
-                    bail!(
-                        "{} is not built (`cargo xtask bench` builds it{go})",
-                        path.display()
-                    );
+                    bail!("{} {why}", path.display());
                 }
                 let mut command = Command::new(path);
                 command.args(preset.args.iter().map(|a| a.replace("{addr}", ANY_PORT)));
@@ -339,6 +400,11 @@ mod tests {
     #[test]
     fn a_server_spec_is_a_preset_an_address_or_a_command() {
         let ours = parse_spec("ours --spin-us 0").unwrap();
+        let plain = ServerSpec::preset("ours", &[]);
+        assert_eq!(
+            plain.with_args(&["--spin-us".into(), "0".into()]).kind,
+            ours.kind
+        );
         let args = vec!["--spin-us".to_owned(), "0".to_owned()];
         assert_eq!(ours.kind, Kind::Preset(&PRESETS[0], args.clone()));
         assert_eq!(ours, ServerSpec::preset("ours", &args));
@@ -348,14 +414,16 @@ mod tests {
         assert_eq!(command, Kind::Command("./echo --listen {addr}".into()));
         assert!(parse_spec("  ").is_err());
         let tutorial = ServerSpec::preset("go-tutorial", &[]);
-        assert_eq!(tutorial.left_out_by_default(true, 64), None);
+        assert_eq!(tutorial.left_out_by_default(Service::Echo, true, 64), None);
         assert!(
             tutorial
-                .left_out_by_default(true, 129)
+                .left_out_by_default(Service::Echo, true, 129)
                 .unwrap()
                 .contains("at most 128 B")
         );
-        assert_eq!(tutorial.left_out_by_default(false, 64).as_deref(), Some(""));
+        let left_out = |service, pingpong| tutorial.left_out_by_default(service, pingpong, 64);
+        assert_eq!(left_out(Service::Echo, false).as_deref(), Some(""));
+        assert_eq!(left_out(Service::Chat, false).as_deref(), Some(""));
     }
 
     #[test]
@@ -371,14 +439,14 @@ mod tests {
              s.bind((\"127.0.0.1\", 0)); s.listen(); time.sleep(30)' {addr}",
         )
         .unwrap();
-        let server = Server::start(&spec, Transport::Tcp, Path::new("."), Some(0)).unwrap();
+        let server = Server::start(&spec, Service::Echo, Path::new("."), Some(0)).unwrap();
         assert!(server.addr.ip().is_loopback() && server.addr.port() != 0);
         let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid)).unwrap();
         assert!(status.contains("Name:\tpython3"), "{status}");
         assert!(status.contains("Cpus_allowed_list:\t0\n"), "{status}");
         // Found again by its address alone, as a server run by hand is.
         let by_hand = parse_spec(&server.addr.to_string()).unwrap();
-        let again = Server::start(&by_hand, Transport::Tcp, Path::new("."), None).unwrap();
+        let again = Server::start(&by_hand, Service::Echo, Path::new("."), None).unwrap();
         assert_eq!(again.pid, server.pid);
         assert_eq!(
             (again.stop().unwrap(), server.stop().unwrap()),
@@ -389,11 +457,17 @@ mod tests {
     #[test]
     fn a_server_that_cannot_serve_is_an_error_that_says_why() {
         let early = parse_spec("echo oops; exit 3").unwrap();
-        let err = Server::start(&early, Transport::Tcp, Path::new("."), None).err();
+        let err = Server::start(&early, Service::Echo, Path::new("."), None).err();
         assert!(format!("{:#}", err.unwrap()).contains("oops"));
         let ours = ServerSpec::preset("ours", &[]);
-        let err = Server::start(&ours, Transport::Tcp, Path::new("/nowhere"), None).err();
+        let err = Server::start(&ours, Service::Echo, Path::new("/nowhere"), None).err();
         let err = format!("{:#}", err.unwrap());
         assert!(err.contains("/nowhere/tcp-server is not built"), "{err}");
+        // A program whose crate the workspace does not have says so.
+        let err = Server::start(&ours, Service::Pool, Path::new("/nowhere"), None).err();
+        let err = format!("{:#}", err.unwrap());
+        if !crate::workspace_root().join("worker-pool").is_dir() {
+            assert!(err.contains("no `worker-pool` crate yet"), "{err}");
+        }
     }
 }

@@ -9,18 +9,17 @@ use std::{
 };
 
 use anyhow::{Context, Result};
-use harness::ports::Transport;
 
 use crate::{
-    bulk,
+    bulk, chat,
     cli::{Args, BULK_ROUNDS, PINGPONG_ROUNDS, Scenario},
     exchange::{Exchange, Outcome},
-    idle, pingpong,
+    idle, pingpong, pool,
     procfs::CpuTime,
     progress::Progress,
     report::format_value,
     results::{Better, Measured, Metric, ServerFigures, Unit, median},
-    servers::{PRESETS, Server, ServerSpec},
+    servers::{PRESETS, Server, ServerSpec, Service},
     udp,
 };
 
@@ -45,13 +44,14 @@ fn columns(
     scenario: Scenario,
 ) -> (Vec<(ServerSpec, bool)>, Vec<String>) {
     let pingpong = scenario == Scenario::Tcp;
+    let service = service(scenario);
     let mut notes = Vec::new();
     let mut columns: Vec<(ServerSpec, bool)> = match given {
         [] => PRESETS
             .iter()
             .map(|preset| ServerSpec::preset(preset.name, &[]))
             .filter(
-                |spec| match spec.left_out_by_default(pingpong, args.len as usize) {
+                |spec| match spec.left_out_by_default(service, pingpong, args.len as usize) {
                     Some(why) => {
                         notes.extend((!why.is_empty()).then_some(why));
                         false
@@ -68,7 +68,23 @@ fn columns(
         let at = columns.len().min(2);
         columns.splice(at..at, args.spin_us.iter().map(|us| (spin(us), false)));
     }
+    if scenario == Scenario::Pool {
+        let workers = ["--workers".to_owned(), args.workers.to_string()];
+        columns
+            .iter_mut()
+            .for_each(|(spec, _)| *spec = spec.with_args(&workers));
+    }
     (columns, notes)
+}
+
+/// What the servers of a `scenario` table serve.
+fn service(scenario: Scenario) -> Service {
+    match scenario {
+        Scenario::Udp => Service::Udp,
+        Scenario::Pool => Service::Pool,
+        Scenario::Chat => Service::Chat,
+        _ => Service::Echo,
+    }
 }
 
 /// Every measurement of the run, each with how long it is expected to
@@ -80,7 +96,9 @@ pub fn plan(args: &Args, given: &[ServerSpec]) -> Vec<Duration> {
         let servers = columns(args, given, scenario).0.len();
         let (tables, rounds, each) = match scenario {
             Scenario::Tcp => (args.conns.len(), PINGPONG_ROUNDS, pingpong),
-            Scenario::Udp => (1, PINGPONG_ROUNDS, pingpong),
+            Scenario::Udp | Scenario::Pool => (1, PINGPONG_ROUNDS, pingpong),
+            // Joining 100 clients, and the lines in flight at the end.
+            Scenario::Chat => (1, PINGPONG_ROUNDS, pingpong + Duration::from_millis(300)),
             // About 1 GB/s each way on loopback; a few thousand
             // connections opened a second.
             Scenario::Bulk => (
@@ -104,13 +122,13 @@ pub fn plan(args: &Args, given: &[ServerSpec]) -> Vec<Duration> {
 /// percentile (empty where nothing round-trips).
 type Reported = (Vec<f64>, Vec<(f64, f64)>);
 
-/// What a table is: its scenario and title, transport and rounds, its
+/// What a table is: its scenario and title, service and rounds, its
 /// metrics, a round's figures for them, which metrics list every round in
 /// a note, and the figures it shows from all of a server's rounds.
 struct Table<T> {
     scenario: String,
     title: String,
-    transport: Transport,
+    service: Service,
     rounds: usize,
     metrics: Vec<Metric>,
     figures: fn(&T) -> Vec<f64>,
@@ -131,7 +149,7 @@ fn measure<T>(
 ) -> Result<Measured> {
     let mut servers = Vec::new();
     for (spec, optional) in columns {
-        match Server::start(&spec, table.transport, &setup.bin_dir, setup.server_cpu) {
+        match Server::start(&spec, table.service, &setup.bin_dir, setup.server_cpu) {
             Ok(server) => servers.push((server, spec.about(), Vec::new())),
             Err(err) if optional => {
                 notes.push(format!("{} skipped: {err:#}", spec.text));
@@ -234,7 +252,7 @@ pub fn tcp_table(setup: &mut Setup, conns: u32) -> Result<Measured> {
     let table = exchange_table(
         format!("tcp --conns={conns}"),
         title,
-        Transport::Tcp,
+        Service::Echo,
         &pingpong::EXCHANGE,
     );
     let mut measured = measure(setup, columns, table, |s| {
@@ -258,7 +276,7 @@ pub fn udp_table(setup: &mut Setup) -> Result<Measured> {
         config.len
     );
     let columns = columns(args, &setup.servers, Scenario::Udp);
-    let table = exchange_table("udp".to_owned(), title, Transport::Udp, &udp::EXCHANGE);
+    let table = exchange_table("udp".to_owned(), title, Service::Udp, &udp::EXCHANGE);
     measure(setup, columns, table, |s| udp::run(s.addr, s.pid, &config))
 }
 
@@ -284,7 +302,7 @@ fn percentile(outcome: &Outcome, q: f64) -> f64 {
 fn exchange_table(
     scenario: String,
     title: String,
-    transport: Transport,
+    service: Service,
     names: &Exchange,
 ) -> Table<Outcome> {
     use {Better::*, Unit::*};
@@ -312,7 +330,7 @@ fn exchange_table(
     Table {
         scenario,
         title,
-        transport,
+        service,
         rounds: PINGPONG_ROUNDS,
         metrics,
         figures: |o| {
@@ -352,6 +370,88 @@ fn exchange_table(
     }
 }
 
+/// The worker pool: the no-work client's latency and the jobs' rate, over
+/// all rounds.
+pub fn pool_table(setup: &mut Setup) -> Result<Measured> {
+    use {Better::*, Unit::*};
+    let (workers, secs) = (setup.args.workers, setup.args.secs);
+    let ideal = f64::from(workers) * 1000.0 / pool::JOB_MS as f64;
+    let (warmup, measure_for) = (setup.args.warmup(), setup.args.measure());
+    let columns = columns(&setup.args, &setup.servers, Scenario::Pool);
+    let table = Table {
+        scenario: "pool".to_owned(),
+        title: format!(
+            "pool: {} clients each asking for {} ms of blocking work (`sleep {}`) at a time, \
+             and one asking for none (an echo line), {workers} workers (ideal: {} jobs/s); \
+             {secs} s measured per server in {PINGPONG_ROUNDS} alternating rounds",
+            pool::JOB_CLIENTS,
+            pool::JOB_MS,
+            pool::JOB_MS,
+            ideal,
+        ),
+        service: Service::Pool,
+        rounds: PINGPONG_ROUNDS,
+        metrics: vec![
+            Metric::new("jobs/s", PerSecond, Higher),
+            Metric::new("jobs/s ÷ ideal (workers ÷ 2 ms)", PerEvent, Higher),
+            Metric::new("no-work latency p50", Nanos, Lower),
+            Metric::new("no-work latency p99", Nanos, Lower),
+            Metric::new("no-work requests/s", PerSecond, Higher),
+            Metric::new("busy replies", Count, Neither),
+            Metric::new("server CPU busy", Cores, Neither),
+        ],
+        figures: |o: &pool::Outcome| {
+            let echoes = &o.echoes;
+            vec![
+                o.jobs_per_second(),
+                o.jobs_per_second() / o.ideal_per_second(),
+                percentile(echoes, 50.0),
+                percentile(echoes, 99.0),
+                echoes.per_second(),
+                o.busy as f64,
+                echoes.server_cores(),
+            ]
+        },
+        every_round: &[0, 3],
+        reported: |table, outcomes| {
+            let merged = pool::Outcome {
+                echoes: Outcome::merge(outcomes.iter().map(|o| &o.echoes))?,
+                jobs: outcomes.iter().map(|o| o.jobs).sum(),
+                busy: outcomes.iter().map(|o| o.busy).sum(),
+                workers: outcomes.first().context("no round ran")?.workers,
+            };
+            let latency = PERCENTILES.map(|q| (q, percentile(&merged.echoes, q)));
+            Ok(((table.figures)(&merged), latency.into()))
+        },
+    };
+    measure(setup, columns, table, |s| {
+        pool::run(s.addr, s.pid, workers, warmup, measure_for)
+    })
+}
+
+/// The chat: deliveries, their latency and their cost, as a ping-pong's
+/// exchanges.
+pub fn chat_table(setup: &mut Setup) -> Result<Measured> {
+    let args = &setup.args;
+    let config = chat::Config {
+        rate: args.rate,
+        warmup: args.warmup(),
+        measure: args.measure(),
+    };
+    let clients = chat::CLIENTS as f64;
+    let title = format!(
+        "chat: {} clients each sending {} lines/s, every client reading everything (offered: \
+         {} deliveries/s); latency from a line's sending to its receipt; {}",
+        chat::CLIENTS,
+        args.rate,
+        format_value(clients * (clients - 1.0) * args.rate, Unit::Count),
+        pingpong_rounds(args, "deliveries/s")
+    );
+    let columns = columns(args, &setup.servers, Scenario::Chat);
+    let table = exchange_table("chat".to_owned(), title, Service::Chat, &chat::EXCHANGE);
+    measure(setup, columns, table, |s| chat::run(s.addr, s.pid, &config))
+}
+
 /// The bulk transfer: the median round of each server by throughput.
 pub fn bulk_table(setup: &mut Setup) -> Result<Measured> {
     use {Better::*, Unit::*};
@@ -364,7 +464,7 @@ pub fn bulk_table(setup: &mut Setup) -> Result<Measured> {
              (median of {BULK_ROUNDS} alternating rounds); every byte echoed is checked \
              against what was sent; GB = 10^9 bytes each way"
         ),
-        transport: Transport::Tcp,
+        service: Service::Echo,
         rounds: BULK_ROUNDS,
         metrics: vec![
             Metric::new("throughput", GigabytesPerSecond, Higher),
@@ -400,7 +500,7 @@ pub fn idle_table(setup: &mut Setup) -> Result<Measured> {
     let table = Table {
         scenario: "idle".to_owned(),
         title: format!("idle: {}", count(idle as u64, "idle connection")),
-        transport: Transport::Tcp,
+        service: Service::Echo,
         rounds: 1,
         metrics: vec![
             Metric::new("server RSS/connection", Bytes, Lower),
@@ -511,12 +611,7 @@ mod tests {
             },
             client_switches: ContextSwitches::default(),
         };
-        let table = exchange_table(
-            "tcp".into(),
-            "t".into(),
-            Transport::Tcp,
-            &pingpong::EXCHANGE,
-        );
+        let table = exchange_table("tcp".into(), "t".into(), Service::Echo, &pingpong::EXCHANGE);
         assert_eq!(table.metrics.len(), 12);
         assert_eq!(table.metrics[8].name, "server sleeps/request");
         let (reported, latency) = (table.reported)(
@@ -528,7 +623,7 @@ mod tests {
         assert_eq!((reported[0], reported[11]), (2000.0, 6000.0));
         assert!((reported[8] - 40.0 / 6000.0).abs() < 1e-12);
         assert_eq!(latency.len(), PERCENTILES.len());
-        let udp = exchange_table("udp".into(), "t".into(), Transport::Udp, &udp::EXCHANGE);
+        let udp = exchange_table("udp".into(), "t".into(), Service::Udp, &udp::EXCHANGE);
         assert_eq!(
             udp.metrics.last().unwrap().name,
             "datagrams lost (no reply in 500 ms)"

@@ -20,16 +20,25 @@ use crate::{
 #[allow(dead_code, reason = "xtask only prints its help")]
 mod cli;
 
-/// The servers measured, and the load generator with its baselines.
-const PACKAGES: [&str; 3] = ["tcp-server", "udp-server", "bench"];
+/// The servers measured, and the load generator with its baselines: those
+/// this workspace has (the bench says of the others that they are not built).
+fn packages() -> Vec<&'static str> {
+    let packages = ["tcp-server", "udp-server", "worker-pool", "chat", "bench"];
+    let root = workspace_root();
+    let here = |package: &&str| root.join(package).join("Cargo.toml").is_file();
+    packages.into_iter().filter(here).collect()
+}
 
-/// The Go baselines: the program name the bench's presets look for, the
-/// module it is built in, and the package.
-const GO_BASELINES: [(&str, &str, &str); 2] = [
+/// The Go baselines and twins: the program name the bench's presets look
+/// for, the module it is built in, and the package.
+const GO_BASELINES: [(&str, &str, &str); 4] = [
     // The tutorial's server as published, on its own 127.0.0.1:20000.
     ("go-tutorial-tcp-server", "go", "./tcp/server"),
     // The idiomatic echo: a goroutine per connection, io.Copy.
     ("go-echo", "bench/go/echo", "main.go"),
+    // The Go twins of worker-pool and chat, written for this project.
+    ("go-worker-pool", "go", "./beyond-the-tutorial/worker-pool"),
+    ("go-chat", "go", "./beyond-the-tutorial/chat"),
 ];
 
 #[derive(clap::Args, Debug)]
@@ -50,7 +59,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         print!("{}", cli::Args::command().render_long_help());
         return Ok(());
     }
-    let binaries = binaries(Profile::Release, &PACKAGES)?;
+    let binaries = binaries(Profile::Release, &packages())?;
     let bench = binaries.get("bench")?;
     let dir = bench.parent().context("the bench has no directory")?;
     build_go_baselines(dir);
@@ -64,8 +73,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
     Err(error).with_context(|| format!("executing {}", bench.display()))
 }
 
-/// Builds the Go baselines into `dir`, beside the bench, when `go` is
-/// installed; otherwise the bench runs without them and says so.
+/// Builds the Go baselines and twins into `dir`, beside the bench, when
+/// `go` is installed; otherwise the bench runs without them and says so.
 fn build_go_baselines(dir: &Path) {
     let Some(go) = go::find_go() else {
         println!("`go` is not installed: the Go baselines will be skipped");
