@@ -87,7 +87,7 @@ pub struct Args {
     pub workers: u32,
 
     /// chat: lines each of the 100 clients sends a second.
-    #[arg(long, default_value_t = 10.0, value_parser = parse_rate)]
+    #[arg(long, default_value_t = 20.0, value_parser = parse_rate)]
     pub rate: f64,
 
     /// Where the load generator and the servers run: `separate` pins the

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::CommandFactory as _;
 
 use crate::{
-    build::{Profile, binaries, workspace_root},
+    build::{Profile, binaries, in_workspace, workspace_root},
     go,
 };
 
@@ -22,12 +22,7 @@ mod cli;
 
 /// The servers measured, and the load generator with its baselines: those
 /// this workspace has (the bench says of the others that they are not built).
-fn packages() -> Vec<&'static str> {
-    let packages = ["tcp-server", "udp-server", "worker-pool", "chat", "bench"];
-    let root = workspace_root();
-    let here = |package: &&str| root.join(package).join("Cargo.toml").is_file();
-    packages.into_iter().filter(here).collect()
-}
+const PACKAGES: [&str; 5] = ["tcp-server", "udp-server", "worker-pool", "chat", "bench"];
 
 /// The Go baselines and twins: the program name the bench's presets look
 /// for, the module it is built in, and the package.
@@ -59,7 +54,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         print!("{}", cli::Args::command().render_long_help());
         return Ok(());
     }
-    let binaries = binaries(Profile::Release, &packages())?;
+    let binaries = binaries(Profile::Release, &in_workspace(&PACKAGES))?;
     let bench = binaries.get("bench")?;
     let dir = bench.parent().context("the bench has no directory")?;
     build_go_baselines(dir);

@@ -92,6 +92,14 @@ pub fn binaries(profile: Profile, packages: &[&str]) -> Result<Binaries> {
     Ok(Binaries(binaries))
 }
 
+/// Those of `packages` this workspace has (a program still to come is
+/// left out, and said to be not built yet where it would run).
+pub fn in_workspace(packages: &[&'static str]) -> Vec<&'static str> {
+    let root = workspace_root();
+    let here = |package: &&str| root.join(package).join("Cargo.toml").is_file();
+    packages.iter().copied().filter(here).collect()
+}
+
 /// The workspace root, where `go/` and the crates are.
 pub fn workspace_root() -> PathBuf {
     // xtask/ sits directly in the workspace root.

@@ -173,6 +173,18 @@ fn go_fixtures_and_our_programs_work_together_in_every_pair() {
     ] {
         assert!(stdout.contains(line), "missing {line:?} in\n{stdout}");
     }
+    // Beyond the tutorial: each Go twin plays its session (ours, when built).
+    for program in ["worker-pool", "chat"] {
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{program} ")));
+        let marks: Vec<&str> = row.map_or(vec![], |l| l.split_whitespace().collect());
+        assert_eq!(marks.get(1), Some(&"✓"), "{program}: {stdout}");
+    }
+    assert!(
+        stdout.contains("peer 0 │ * guest1 is now alice"),
+        "{stdout}"
+    );
     // How much the Go raw server printed is reported (whether its 128-byte
     // defect loses bytes depends on how the writes arrive).
     assert!(stdout.contains(" of 520 bytes printed in "), "{stdout}");

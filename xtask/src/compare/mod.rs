@@ -27,6 +27,7 @@
 //! when the comparison cannot run (no `go`, no DIR, not that layout, or a
 //! fixed port already taken: [`busy_ports`] names it and its holder first).
 
+mod beyond;
 mod checks;
 
 use std::{fmt::Write as _, path::PathBuf, process::Command, time::Duration};
@@ -38,7 +39,7 @@ use harness::{
 };
 
 use crate::{
-    build::{Binaries, Profile, binaries, workspace_root},
+    build::{Binaries, Profile, binaries, in_workspace, workspace_root},
     demo::{PACKAGES, check::summary, report::shown},
     go,
 };
@@ -222,7 +223,9 @@ pub fn run(args: CompareArgs) -> Result<()> {
     );
     let tutorial = go::build_tutorial(&go, &dir)?;
     println!("   (built in {})", tutorial.tree().display());
-    let rust = binaries(Profile::Dev, &PACKAGES)?;
+    // Ours beyond the tutorial, when this workspace has them.
+    let packages = [&PACKAGES[..], &in_workspace(&["worker-pool", "chat"])].concat();
+    let rust = binaries(Profile::Dev, &packages)?;
 
     let mut cells = Vec::new();
     for program in &CHAPTERS {
@@ -237,13 +240,16 @@ pub fn run(args: CompareArgs) -> Result<()> {
             }
         }
     }
-    println!("\n{}", matrix(&cells));
-    let failed = cells
+    let sessions = beyond::run(&go, tutorial.tree(), &rust);
+    println!("\n{}\n{}", matrix(&cells), beyond::table(&sessions));
+    let outcomes = cells.iter().map(|(_, o)| o);
+    let outcomes: Vec<&Outcome> = outcomes.chain(sessions.iter().map(|(_, _, o)| o)).collect();
+    let failed = outcomes
         .iter()
-        .filter(|(_, o)| matches!(o, Outcome::Failed(_)))
+        .filter(|o| matches!(o, Outcome::Failed(_)))
         .count();
     if failed > 0 {
-        bail!("{failed} of {} pairs failed", cells.len());
+        bail!("{failed} of {} pairs failed", outcomes.len());
     }
     Ok(())
 }
