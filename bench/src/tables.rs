@@ -560,6 +560,14 @@ mod tests {
             ["ours", "tokio", "go-tutorial", "go-io-copy"]
         );
         assert_eq!(names(&[], Scenario::Bulk), ["ours", "tokio"]);
+        // The Go twins where they serve; each preset told the workers.
+        assert_eq!(names(&[], Scenario::Chat), ["ours", "tokio", "go"]);
+        let args = Args::parse_from(["bench", "--workers", "7"]);
+        let pool = columns(&args, &[], Scenario::Pool).0;
+        assert!(
+            format!("{:?}", pool[2].0).contains(r#"["--workers", "7"]"#),
+            "{pool:?}"
+        );
         // The tutorial echoes 128 bytes whole at most.
         assert_eq!(
             names(&["--len", "129"], Scenario::Tcp),

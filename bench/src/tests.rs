@@ -12,7 +12,7 @@ use std::{
 
 use super::{
     baseline::{Baseline, on_a_thread},
-    bulk, exchange, idle, pingpong, udp,
+    bulk, chat, exchange, idle, pingpong, pool, udp,
 };
 
 /// The "server" is this process: its CPU and RSS are what the scenarios read.
@@ -157,4 +157,45 @@ fn udp_pingpong_verifies_every_reply_and_catches_a_wrong_one() {
         format!("{err:#}").contains("reply to datagram 2 is wrong: 31 bytes"),
         "{err:#}"
     );
+}
+
+#[test]
+fn pool_counts_the_jobs_and_times_the_echoes_of_tokios_pool() {
+    let (warmup, measure) = (Duration::from_millis(50), Duration::from_millis(300));
+    let addr = on_a_thread(Baseline::Pool);
+    let outcome = pool::run(addr, me(), 4, warmup, measure).unwrap();
+    // 4 workers, 2 ms jobs: at most 600 in 300 ms; each echo checked.
+    assert!((1..=600).contains(&outcome.jobs), "{} jobs", outcome.jobs);
+    assert_eq!(outcome.busy, 0, "50 clients fit 4 workers and 64 waiting");
+    assert!(outcome.echoes.completed > 0);
+    assert_eq!(outcome.echoes.latency.len(), outcome.echoes.completed);
+    assert_eq!(outcome.ideal_per_second(), 2000.0);
+    // An echo server answers `sleep 2` with itself: caught, not counted.
+    let err = pool::run(on_a_thread(Baseline::Tcp), me(), 4, warmup, measure).err();
+    let err = format!("{:#}", err.expect("must fail"));
+    assert!(
+        err.contains(r#"answered "sleep 2\n" with "sleep 2""#),
+        "{err}"
+    );
+}
+
+#[test]
+fn chat_checks_every_delivery_of_tokios_chat() {
+    let config = chat::Config {
+        rate: 20.0,
+        warmup: Duration::from_millis(50),
+        measure: Duration::from_millis(300),
+    };
+    let outcome = chat::run(on_a_thread(Baseline::Chat), me(), &config).unwrap();
+    // About 100 × 20 × 0.3 lines, each delivered to 99 clients.
+    assert!(
+        outcome.completed > 99 * 100,
+        "{} deliveries",
+        outcome.completed
+    );
+    assert_eq!(outcome.latency.len(), outcome.completed);
+    // An echo server sends each line back to its sender: no joins, ever.
+    let err = chat::run(on_a_thread(Baseline::Tcp), me(), &config).err();
+    let err = format!("{:#}", err.expect("must fail"));
+    assert!(err.contains("0 of 4950 joins seen"), "{err}");
 }
