@@ -56,8 +56,8 @@ impl Service {
 pub struct Preset {
     /// Its name on the command line and in the tables.
     pub name: &'static str,
-    /// The program for each [`Service`], in its order.
-    programs: [Option<&'static str>; 4],
+    /// The program for each [`Service`], in its order ("": none).
+    programs: [&'static str; 4],
     /// Its arguments, `{addr}` standing for where to listen.
     args: &'static [&'static str],
     /// What it is, for the report's notes.
@@ -72,12 +72,7 @@ pub struct Preset {
 pub const PRESETS: [Preset; 5] = [
     Preset {
         name: "ours",
-        programs: [
-            Some("tcp-server"),
-            Some("udp-server"),
-            Some("worker-pool"),
-            Some("chat"),
-        ],
+        programs: ["tcp-server", "udp-server", "worker-pool", "chat"],
         args: &["--addr", "{addr}", "--quiet"],
         about: "ours = this repository's program of that name, release build",
         pingpong_only: false,
@@ -86,10 +81,10 @@ pub const PRESETS: [Preset; 5] = [
     Preset {
         name: "tokio",
         programs: [
-            Some("tokio-tcp-echo"),
-            Some("tokio-udp-echo"),
-            Some("tokio-worker-pool"),
-            Some("tokio-chat"),
+            "tokio-tcp-echo",
+            "tokio-udp-echo",
+            "tokio-worker-pool",
+            "tokio-chat",
         ],
         args: &["--addr", "{addr}"],
         about: "tokio = the tokio way on a current_thread runtime: its echo example, a worker \
@@ -99,7 +94,7 @@ pub const PRESETS: [Preset; 5] = [
     },
     Preset {
         name: "go",
-        programs: [None, None, Some("go-worker-pool"), Some("go-chat")],
+        programs: ["", "", "go-worker-pool", "go-chat"],
         args: &["--addr", "{addr}"],
         about: "go = the Go twin written for this project, go/beyond-the-tutorial/",
         pingpong_only: false,
@@ -107,7 +102,7 @@ pub const PRESETS: [Preset; 5] = [
     },
     Preset {
         name: "go-tutorial",
-        programs: [Some("go-tutorial-tcp-server"), None, None, None],
+        programs: ["go-tutorial-tcp-server", "", "", ""],
         args: &[],
         about: "go-tutorial = go/tcp/server/main.go as published, on its own 127.0.0.1:20000, \
                 its line per message going to the bench through a pipe",
@@ -118,7 +113,7 @@ pub const PRESETS: [Preset; 5] = [
     },
     Preset {
         name: "go-io-copy",
-        programs: [Some("go-echo"), None, None, None],
+        programs: ["go-echo", "", "", ""],
         args: &["--addr", "{addr}"],
         about: "go-io-copy = bench/go/echo/main.go, a goroutine per connection doing \
                 io.Copy(conn, conn)",
@@ -194,7 +189,7 @@ impl ServerSpec {
             return None;
         };
         match preset.max_len {
-            _ if preset.programs[service as usize].is_none() => Some(String::new()),
+            _ if preset.programs[service as usize].is_empty() => Some(String::new()),
             _ if preset.pingpong_only && !pingpong => Some(String::new()),
             Some(max) if len > max => Some(format!(
                 "{} not run: it echoes messages of at most {max} B whole, these are {len} B",
@@ -239,9 +234,10 @@ impl Server {
         let mut command = match &spec.kind {
             Kind::Running(addr) => return found_running(spec, transport, *addr),
             Kind::Preset(preset, extra) => {
-                let Some(name) = preset.programs[service as usize] else {
+                let name = preset.programs[service as usize];
+                if name.is_empty() {
                     bail!("the {} preset has no {service:?} server", preset.name);
-                };
+                }
                 let path = bin_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
                 if !path.is_file() {
                     let why = match name {

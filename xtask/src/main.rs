@@ -32,12 +32,15 @@ struct Cli {
 #[derive(Subcommand)]
 enum Task {
     /// Run the whole tutorial, narrated and checked: TCP echo, sticky
-    /// packets and the fix, UDP echo, and the event loop at work under
-    /// `--trace` (`trace`). Exits non-zero if any check fails.
+    /// packets and the fix, UDP echo, the event loop at work under
+    /// `--trace` (`trace`), and each Go server read three ways, Go, one
+    /// file of Rust, ours (`ladder`). Exits non-zero if any check fails.
     Demo(demo::DemoArgs),
 
-    /// Run the Go tutorial's programs against ours, each client against
-    /// each server, and print the matrix. Needs `go`; exits 2 without it.
+    /// Run the Go tutorial's programs against ours (and its servers in one
+    /// file of Rust), each client against each server, and the Go twins of
+    /// worker-pool and chat against ours; print the matrix. Needs `go`;
+    /// exits 2 without it.
     Compare(compare::CompareArgs),
 
     /// Measure echo servers side by side: ours against tokio, and Go when

@@ -21,7 +21,9 @@
 //! (`harness::ports`). Each pair shows what both sides printed and is
 //! checked on that output ([`checks`]); the closing matrix has one ✓/✗ per
 //! pair, and notes where a Go program's known defect showed (see
-//! `docs/pitfalls.md`).
+//! `docs/pitfalls.md`). Then the programs beyond the tutorial, `worker-pool`
+//! and `chat`, play a scripted session against their Go twins (built from
+//! the repository's `go/beyond-the-tutorial/`) and against ours ([`beyond`]).
 //!
 //! Exit status: 0 when every pair that ran worked, 1 when one did not, 2
 //! when the comparison cannot run (no `go`, no DIR, not that layout, or a

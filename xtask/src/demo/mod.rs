@@ -1,4 +1,5 @@
-//! `cargo xtask demo [tcp|stick|udp|trace]`: the whole tutorial, run and checked.
+//! `cargo xtask demo [tcp|stick|udp|trace|ladder]`: the whole tutorial, run
+//! and checked.
 //!
 //! Read [`run`] first: it builds the programs once (dev profile), then runs
 //! the steps in the tutorial's order. Each step says in a few lines what is
