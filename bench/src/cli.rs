@@ -68,8 +68,9 @@ pub struct Args {
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65_507))]
     pub len: u32,
 
-    /// tcp, udp: seconds measured per server, in four rounds, each after a
-    /// warm-up of a twentieth of this (at most 0.25 s) that is not counted.
+    /// tcp, udp, pool, chat: seconds measured per server, in four rounds,
+    /// each after a warm-up of a twentieth of this (at most 0.25 s) that is
+    /// not counted.
     #[arg(long, default_value_t = 5.0, value_parser = parse_secs)]
     pub secs: f64,
 
