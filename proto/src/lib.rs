@@ -1,4 +1,5 @@
-//! The wire format of the Go tutorial's `socket_stick/proto` package, done right.
+//! The wire format of the Go tutorial's `socket_stick/proto` package, done
+//! right; and, beside it, the lines the programs beyond the tutorial speak.
 //!
 //! TCP is a byte stream: it keeps no boundaries between the writes of the
 //! sender, so the receiver sees several messages "stuck" together or one
@@ -29,6 +30,10 @@
 //! * [`FrameCodec::decode`]: the Go `Decode`, as a streaming decoder over a
 //!   [`BytesMut`] that grows as bytes arrive from the socket.
 //! * [`frames`]: an allocation-free iterator over a complete `&[u8]`.
+//! * [`Decoder`] (`decoder.rs`): what a reader of any format here needs,
+//!   implemented by [`FrameCodec`] and by [`LineCodec`] (`lines.rs`), the
+//!   `\n`-terminated lines of the line servers beyond the tutorial
+//!   (`worker-pool`, `chat`), drawn there as the frame is drawn here.
 //!
 //! # The four defects of the Go `Decode`, and the tests that prove them absent
 //!
@@ -47,6 +52,12 @@
 use std::fmt;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+mod decoder;
+mod lines;
+
+pub use decoder::Decoder;
+pub use lines::{DEFAULT_MAX_LINE_LEN, LineCodec, LineError};
 
 /// Size of the length prefix: an `int32` in the Go program.
 pub const HEADER_LEN: usize = 4;
