@@ -44,8 +44,9 @@ pub(crate) enum Asked {
     Stop,
     /// These signals arrived, oldest first.
     Signals(Vec<i32>),
-    /// A wake-up that asks nothing (the waker is only ever a "look").
-    Nothing,
+    /// The waker, with no stop asked: a wake-up is only ever a "look",
+    /// and a loop with a mailbox looks there (`tcp/remote.rs`).
+    Look,
 }
 
 impl Poller {
@@ -131,7 +132,7 @@ impl Poller {
         match (token, &mut self.signals) {
             (SIGNALS, Some(signals)) => Asked::Signals(signals.received()),
             (WAKER, _) if self.stop.is_requested() => Asked::Stop,
-            _ => Asked::Nothing,
+            _ => Asked::Look,
         }
     }
 

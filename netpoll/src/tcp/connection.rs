@@ -9,18 +9,29 @@
 //! a slab, and only dispatches: each readiness event goes to its
 //! connection's [`Connection::on_event`], which says what the loop must do
 //! next ([`Next`]). What all the connections of a loop use and none owns
-//! (the one read buffer, the splice pipe, the counters, the clock) they
-//! borrow for their turn ([`Shared`]).
+//! (the one read buffer, the splice pipe, the counters, the clock, the
+//! links to other connections and to timers) they borrow for their turn
+//! ([`Shared`]).
+//!
+//! Bytes sent from elsewhere (another connection's handler, another
+//! thread) come as letters, which the loop hands to
+//! [`Connection::take_mail`]: kept in the pending output, under the same
+//! bound as the connection's own, and written once per turn.
 
 use std::io::{self, Read};
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use mio::event::Event;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
+use super::endpoint::Endpoint;
+use super::handler::Ending;
+use super::links::Links;
 use super::output::PendingOutput;
 use super::splice::KernelEcho;
+use super::timers::{Timer, TimerKind};
 use super::{CloseReason, Conn, Handler, Stats};
 use crate::os::{interrupted, is_routine_disconnect, unacknowledged, would_block};
 use crate::trace::Trace;
@@ -46,10 +57,9 @@ const INTEREST: Interest = Interest::READABLE.add(Interest::WRITABLE);
 /// must cost little: no read buffer of its own, and output holds an
 /// allocation only while some is waiting for the socket.
 pub(super) struct Connection<H> {
-    stream: TcpStream,
-    peer: SocketAddr,
-    /// Output accepted from the handler that the socket did not take yet.
-    output: PendingOutput,
+    /// The socket, the peer, the output not yet written, the name: what
+    /// the handler's `Conn` reaches.
+    io: Endpoint,
     read: ReadState,
     /// Loop clock (milliseconds, wrapping) of the last read or write progress.
     last_active_ms: u32,
@@ -61,6 +71,13 @@ pub(super) struct Connection<H> {
     write_shut: bool,
     /// The peer streams and the handler echoes: move bytes with `splice`.
     splicing: bool,
+    /// The handler asked to close once its output is out
+    /// ([`Conn::close_after_sending`]): the connection finishes as a
+    /// stopping one does, without the server stopping.
+    finishing: bool,
+    /// Letters were kept in its pending output this turn: the loop writes
+    /// them at the turn's end, all in one go.
+    to_flush: bool,
     /// The peer may have sent urgent data (`MSG_OOB`). A read stops short
     /// at the urgent mark however much follows it, and no new edge comes
     /// for what is already queued, so for this connection a short read no
@@ -99,6 +116,8 @@ pub(super) struct Shared {
     pub(super) max_pending: usize,
     /// `--trace`: `Some` writes a line per thing a connection does.
     pub(super) trace: Option<Trace>,
+    /// The outbox, the timers and the remote the handlers reach.
+    pub(super) links: Links,
 }
 
 /// What a connection's turn leaves the loop to do.
@@ -111,6 +130,16 @@ pub(super) enum Next {
     ComeBack,
     /// Close it, for this reason.
     Close(CloseReason),
+}
+
+/// What became of a letter's bytes.
+pub(super) enum Taken {
+    /// Kept in the pending output, to be written at the turn's end.
+    Kept,
+    /// Not for this connection any more: it is closing after its output.
+    Dropped,
+    /// Refused: the connection must close, for this reason.
+    Refused(CloseReason),
 }
 
 /// How one read of a turn went.
@@ -160,20 +189,64 @@ pub(super) fn set_up(
 
 impl<H: Handler> Connection<H> {
     /// A connection set up by [`set_up`], active as of `now_ms`, its bytes
-    /// given to `handler`.
-    pub(super) fn new(stream: TcpStream, peer: SocketAddr, now_ms: u32, handler: H) -> Self {
+    /// given to `handler`; `serial` is its own.
+    pub(super) fn new(
+        stream: TcpStream,
+        peer: SocketAddr,
+        (now_ms, serial): (u32, u64),
+        handler: H,
+    ) -> Self {
         Connection {
-            stream,
-            peer,
-            output: PendingOutput::default(),
+            io: Endpoint {
+                stream,
+                peer,
+                output: PendingOutput::default(),
+                serial,
+                replies_due: 0,
+            },
             read: ReadState::Open,
             last_active_ms: now_ms,
             fin_seen: false,
             write_shut: false,
             splicing: false,
+            finishing: false,
+            to_flush: false,
             urgent: cfg!(not(any(target_os = "linux", target_os = "android"))),
             handler,
         }
+    }
+
+    /// Its serial: a [`ConnId`](super::ConnId) with another one names a
+    /// connection that has gone.
+    #[inline]
+    pub(super) fn serial(&self) -> u64 {
+        self.io.serial
+    }
+
+    /// The connection was just accepted as `key`: its handler may send
+    /// first.
+    pub(super) fn open(&mut self, key: usize, shared: &mut Shared) -> Next {
+        let next = self.call_handler(key, shared, 0, |handler, conn, _| {
+            handler.on_open(conn);
+        });
+        next.unwrap_or(Next::Wait)
+    }
+
+    /// One of its timers came due.
+    pub(super) fn on_timer(&mut self, key: usize, kind: TimerKind, shared: &mut Shared) -> Next {
+        if let Some(trace) = &shared.trace {
+            trace.conn(key, self.io.peer, format_args!("timer {kind:?} came due"));
+        }
+        let timer: Timer = match kind {
+            TimerKind::Handler(timer) => timer,
+            // Closing after its output, and the peer did not take it all
+            // in time: close anyway.
+            TimerKind::Linger => return Next::Close(CloseReason::Handler),
+        };
+        let next = self.call_handler(key, shared, 0, |handler, conn, _| {
+            handler.on_timer(conn, timer);
+        });
+        next.unwrap_or(Next::Wait)
     }
 
     /// One readiness event of this connection, whose token is `key`:
@@ -186,9 +259,10 @@ impl<H: Handler> Connection<H> {
         shared: &mut Shared,
         stopping: bool,
     ) -> Next {
+        let stopping = stopping || self.finishing;
         if event.is_error() {
             // EPOLLERR: a reset or similar. Fetch the real error for the log.
-            let err = match self.stream.take_error() {
+            let err = match self.io.stream.take_error() {
                 Ok(Some(e)) | Err(e) => e,
                 Ok(None) => io::Error::other("socket error"),
             };
@@ -201,7 +275,7 @@ impl<H: Handler> Connection<H> {
         if event.is_priority() {
             self.urgent = true;
         }
-        if event.is_writable() && !self.output.is_empty() {
+        if event.is_writable() && !self.io.output.is_empty() {
             if let Some(next) = self.on_writable(key, shared, stopping) {
                 return next;
             }
@@ -231,7 +305,7 @@ impl<H: Handler> Connection<H> {
         } else {
             ""
         };
-        trace.conn(key, self.peer, format_args!("{ready}{fin}"));
+        trace.conn(key, self.io.peer, format_args!("{ready}{fin}"));
     }
 
     /// Flushes pending output, then finishes whatever waited for it.
@@ -240,19 +314,20 @@ impl<H: Handler> Connection<H> {
     fn on_writable(&mut self, key: usize, shared: &mut Shared, stopping: bool) -> Option<Next> {
         let written_before = shared.stats.bytes_written;
         let flushed = self
+            .io
             .output
-            .flush(&self.stream, &mut shared.stats.bytes_written);
+            .flush(&self.io.stream, &mut shared.stats.bytes_written);
         self.last_active_ms = shared.now_ms;
         if let Some(trace) = &shared.trace {
             let wrote = shared.stats.bytes_written - written_before;
-            let pending = self.output.len();
+            let pending = self.io.output.len();
             trace.conn(
                 key,
-                self.peer,
+                self.io.peer,
                 format_args!("wrote {wrote} bytes of pending output, {pending} bytes pending"),
             );
             if flushed.as_ref().is_ok_and(|&all| all) && self.read == ReadState::Paused {
-                trace.conn(key, self.peer, format_args!("resume reading"));
+                trace.conn(key, self.io.peer, format_args!("resume reading"));
             }
         }
         match flushed {
@@ -262,15 +337,23 @@ impl<H: Handler> Connection<H> {
                 Next::Wait => None,
                 next => Some(next),
             },
-            Ok(true) if self.read == ReadState::Eof => Some(Next::Close(CloseReason::PeerClosed)),
-            Ok(true) => {
-                // Resume a read paused by backpressure (no edge will announce
-                // the data that waited meanwhile), or read what arrived with
-                // this event.
+            Ok(true) if self.read == ReadState::Eof => self.done_after_end_of_stream(),
+            Ok(true) if self.read == ReadState::Paused => {
+                // Resume a read paused by backpressure: no edge will
+                // announce the data that waited meanwhile.
                 self.read = ReadState::Open;
                 Some(self.read_turn(key, shared))
             }
+            // Reading as usual: the event's read side says whether to.
+            Ok(true) => None,
         }
+    }
+
+    /// After the peer's end of stream, with the output written: close,
+    /// unless replies are still owed to it ([`Conn::reply_later`]).
+    fn done_after_end_of_stream(&self) -> Option<Next> {
+        (self.io.output.is_empty() && self.io.replies_due == 0)
+            .then_some(Next::Close(CloseReason::PeerClosed))
     }
 
     /// This connection's turn of reading: until the socket is drained,
@@ -291,7 +374,7 @@ impl<H: Handler> Connection<H> {
         if let Some(trace) = &shared.trace {
             trace.conn(
                 key,
-                self.peer,
+                self.io.peer,
                 format_args!(
                     "turn used up ({READS_PER_TURN} reads): back of the line, more after the others"
                 ),
@@ -306,7 +389,7 @@ impl<H: Handler> Connection<H> {
         let want = shared.scratch.len();
         // Splice only while nothing is pending: pending output must go out
         // before anything read after it.
-        let pipe = if self.splicing && self.output.is_empty() && !self.urgent {
+        let pipe = if self.splicing && self.io.output.is_empty() && !self.urgent {
             shared.kernel_echo.pipe()
         } else {
             None
@@ -314,12 +397,12 @@ impl<H: Handler> Connection<H> {
         let spliced = pipe.is_some();
         let result = match pipe {
             Some(pipe) => pipe.echo(
-                &self.stream,
-                &mut self.output,
+                &self.io.stream,
+                &mut self.io.output,
                 &mut shared.scratch,
                 &mut shared.stats.bytes_written,
             ),
-            None => (&self.stream).read(&mut shared.scratch),
+            None => (&self.io.stream).read(&mut shared.scratch),
         };
         match result {
             // End-of-file: the peer shut down its write side.
@@ -334,7 +417,7 @@ impl<H: Handler> Connection<H> {
                 if let Some(trace) = &shared.trace {
                     trace.conn(
                         key,
-                        self.peer,
+                        self.io.peer,
                         format_args!("would block: queue drained, wait for the next edge"),
                     );
                 }
@@ -363,19 +446,19 @@ impl<H: Handler> Connection<H> {
         let want = shared.scratch.len();
         shared.stats.bytes_read += n as u64;
         self.last_active_ms = shared.now_ms;
-        if let Some(reason) = self.hand_over(key, n, shared) {
-            return Step::Done(Next::Close(reason));
+        if let Some(next) = self.hand_over(key, n, shared) {
+            return Step::Done(next);
         }
         // Backpressure: the peer is not reading its replies fast enough;
         // stop taking its requests until they drain.
-        if self.output.len() > shared.max_pending {
+        if self.io.output.len() > shared.max_pending {
             if let Some(trace) = &shared.trace {
                 trace.conn(
                     key,
-                    self.peer,
+                    self.io.peer,
                     format_args!(
                         "paused: backpressure ({} bytes pending, above --max-pending {}): pause reading",
-                        self.output.len(),
+                        self.io.output.len(),
                         shared.max_pending
                     ),
                 );
@@ -391,7 +474,7 @@ impl<H: Handler> Connection<H> {
             if let Some(trace) = &shared.trace {
                 trace.conn(
                     key,
-                    self.peer,
+                    self.io.peer,
                     format_args!(
                         "short read ({n} < {want}): queue drained, wait for the next edge"
                     ),
@@ -405,50 +488,79 @@ impl<H: Handler> Connection<H> {
         Step::Read
     }
 
-    /// Hands the `n` bytes read to the handler; the reason to close, if
-    /// the handler closed the connection or a send failed.
-    fn hand_over(&mut self, key: usize, n: usize, shared: &mut Shared) -> Option<CloseReason> {
+    /// Hands the `n` bytes read to the handler; what the connection does
+    /// next, unless the handler left it to go on as it was.
+    fn hand_over(&mut self, key: usize, n: usize, shared: &mut Shared) -> Option<Next> {
         let written_before = shared.stats.bytes_written;
         if let Some(trace) = &shared.trace {
-            trace.conn(key, self.peer, format_args!("read {n} bytes"));
+            trace.conn(key, self.io.peer, format_args!("read {n} bytes"));
         }
-        let close = self.call_handler(key, shared, n, |handler, conn, data| {
+        let next = self.call_handler(key, shared, n, |handler, conn, data| {
             handler.on_data(conn, data);
         });
         if let Some(trace) = &shared.trace {
             let wrote = shared.stats.bytes_written - written_before;
-            let pending = self.output.len();
+            let pending = self.io.output.len();
             if wrote > 0 || pending > 0 {
                 trace.conn(
                     key,
-                    self.peer,
+                    self.io.peer,
                     format_args!("wrote {wrote} bytes, {pending} bytes pending"),
                 );
             }
         }
-        close
+        next
     }
 
     /// Calls the handler with its view of this connection ([`Conn`]) and
-    /// the first `read` bytes of the loop's buffer; the reason to close, if
-    /// the handler closed the connection or one of its sends failed.
+    /// the first `read` bytes of the loop's buffer; what the connection
+    /// does next, unless the handler left it to go on as it was (closing,
+    /// if one of its sends failed).
+    #[inline(always)]
     fn call_handler(
         &mut self,
         key: usize,
         shared: &mut Shared,
         read: usize,
         callback: impl FnOnce(&mut H, &mut Conn<'_>, &[u8]),
-    ) -> Option<CloseReason> {
-        let mut conn = Conn::new(
-            &self.stream,
-            &mut self.output,
-            self.peer,
-            &mut shared.stats.bytes_written,
-            key,
-            shared.trace,
-        );
+    ) -> Option<Next> {
+        let mut conn = Conn {
+            io: &mut self.io,
+            bytes_written: &mut shared.stats.bytes_written,
+            token: key,
+            links: &mut shared.links,
+            ending: Ending::Open,
+        };
         callback(&mut self.handler, &mut conn, &shared.scratch[..read]);
-        conn.close
+        if matches!(conn.ending, Ending::Open) {
+            return None;
+        }
+        let ending = conn.ending;
+        Some(self.after_callback(key, ending, shared))
+    }
+
+    /// What the connection does after a callback that did not leave it to
+    /// go on as it was.
+    fn after_callback(&mut self, key: usize, ending: Ending, shared: &mut Shared) -> Next {
+        match ending {
+            Ending::Open => Next::Wait,
+            Ending::ComeBack => Next::ComeBack,
+            Ending::Now(reason) => Next::Close(reason),
+            Ending::AfterSending => self.begin_finishing(key, shared),
+        }
+    }
+
+    /// The handler asked to close once its output is out: from now on the
+    /// connection finishes as a stopping one does, for at most the
+    /// server's linger.
+    fn begin_finishing(&mut self, key: usize, shared: &mut Shared) -> Next {
+        if self.finishing {
+            return Next::Wait;
+        }
+        self.finishing = true;
+        let deadline = super::shutdown::saturating_deadline(Instant::now(), shared.links.linger);
+        shared.links.timers.set(key, TimerKind::Linger, deadline);
+        self.finish_for_shutdown(shared)
     }
 
     /// A read filled the whole buffer: the peer is streaming. An echo
@@ -467,7 +579,7 @@ impl<H: Handler> Connection<H> {
         if let Some(trace) = &shared.trace {
             trace.conn(
                 key,
-                self.peer,
+                self.io.peer,
                 format_args!("spliced {n} bytes: echoed inside the kernel"),
             );
         }
@@ -485,20 +597,86 @@ impl<H: Handler> Connection<H> {
         if let Some(trace) = &shared.trace {
             trace.conn(
                 key,
-                self.peer,
+                self.io.peer,
                 format_args!("read 0 bytes: peer closed its write side"),
             );
         }
         self.read = ReadState::Eof;
-        let close = self.call_handler(key, shared, 0, |handler, conn, _| {
+        let next = self.call_handler(key, shared, 0, |handler, conn, _| {
             handler.on_peer_closed_write(conn);
         });
-        if let Some(reason) = close {
-            Next::Close(reason)
-        } else if self.output.is_empty() {
-            Next::Close(CloseReason::PeerClosed)
-        } else {
-            Next::Wait
+        match next {
+            // Its letters are delivered all the same, by the loop.
+            None | Some(Next::ComeBack) => self.done_after_end_of_stream().unwrap_or(Next::Wait),
+            Some(next) => next,
+        }
+    }
+
+    /// A letter's bytes for the peer, after everything it was sent before.
+    /// Kept to be written at the turn's end, with whatever else comes for
+    /// it meanwhile; but when they would pass the bound, the socket is
+    /// first given what it can take now, and only a peer that still leaves
+    /// that much unread is refused ([`CloseReason::TooSlow`]).
+    pub(super) fn take_mail(&mut self, data: &[u8], shared: &mut Shared) -> Taken {
+        if self.finishing || self.write_shut {
+            return Taken::Dropped;
+        }
+        let bound = shared.max_pending;
+        if self.io.output.len() + data.len() > bound {
+            let written = &mut shared.stats.bytes_written;
+            match self.io.output.flush(&self.io.stream, written) {
+                Err(e) => return Taken::Refused(CloseReason::Error(e)),
+                // All written: the letter goes the way of a `send`, what
+                // the socket does not take now kept.
+                Ok(true) => {
+                    return match self.io.output.send(&self.io.stream, data, written) {
+                        Err(e) => Taken::Refused(CloseReason::Error(e)),
+                        Ok(()) if self.io.output.len() > bound => {
+                            Taken::Refused(CloseReason::TooSlow { pending: 0 })
+                        }
+                        Ok(()) => Taken::Kept,
+                    };
+                }
+                Ok(false) if self.io.output.len() + data.len() > bound => {
+                    let pending = self.io.output.len();
+                    return Taken::Refused(CloseReason::TooSlow { pending });
+                }
+                Ok(false) => {}
+            }
+        }
+        self.io.output.keep(data);
+        Taken::Kept
+    }
+
+    /// Marks the connection as having letters to write at the turn's end;
+    /// true if it was not marked yet (the loop then lists it).
+    pub(super) fn mark_to_flush(&mut self) -> bool {
+        !std::mem::replace(&mut self.to_flush, true)
+    }
+
+    /// The turn's end: writes the letters kept this turn, if it was marked
+    /// (a key listed for a connection since closed may be another's now).
+    pub(super) fn flush_letters(
+        &mut self,
+        key: usize,
+        shared: &mut Shared,
+        stopping: bool,
+    ) -> Next {
+        if !std::mem::replace(&mut self.to_flush, false) || self.io.output.is_empty() {
+            return Next::Wait;
+        }
+        let stopping = stopping || self.finishing;
+        self.on_writable(key, shared, stopping)
+            .unwrap_or(Next::Wait)
+    }
+
+    /// A [`Reply`](super::Reply) to this connection was settled: one
+    /// fewer is owed.
+    pub(super) fn settle_reply(&mut self) -> Next {
+        self.io.replies_due = self.io.replies_due.saturating_sub(1);
+        match self.read {
+            ReadState::Eof => self.done_after_end_of_stream().unwrap_or(Next::Wait),
+            _ => Next::Wait,
         }
     }
 
@@ -507,20 +685,24 @@ impl<H: Handler> Connection<H> {
     /// the peer has acknowledged every byte (see `shutdown.rs`). Called
     /// again by the loop's checks and by readiness events until then.
     pub(super) fn finish_for_shutdown(&mut self, shared: &mut Shared) -> Next {
-        if !self.output.is_empty() {
+        if !self.io.output.is_empty() {
             return Next::Wait; // on_writable comes back here once flushed
         }
         let first_visit = !self.write_shut;
         if first_visit {
             self.write_shut = true;
-            if let Err(e) = self.stream.shutdown(std::net::Shutdown::Write) {
+            if let Err(e) = self.io.stream.shutdown(std::net::Shutdown::Write) {
                 // Typically ENOTCONN: the peer already reset the connection.
                 return Next::Close(CloseReason::Error(e));
             }
         }
         let result = self.discard_input(&mut shared.scratch);
-        let delivered = match (&result, unacknowledged(&self.stream)) {
+        let delivered = match (&result, unacknowledged(&self.io.stream)) {
             (Err(_), _) => false,
+            // Closing after its output, not stopping: a peer that has
+            // ended too leaves nothing unread to turn the close into a
+            // reset, and the kernel still delivers what is queued.
+            (Ok((true, _)), _) if self.finishing => true,
             (Ok(_), Some(_)) => self.unacknowledged_echo() == 0,
             // The OS cannot say what the peer took: close at its
             // end-of-file, or at once if it was idle (nothing was unread).
@@ -528,6 +710,7 @@ impl<H: Handler> Connection<H> {
         };
         match result {
             Err(e) => Next::Close(CloseReason::Error(e)),
+            Ok(_) if delivered && self.finishing => Next::Close(CloseReason::Handler),
             Ok(_) if delivered => Next::Close(CloseReason::Shutdown { flushed: true }),
             // The peer has not taken all its echo yet.
             Ok(_) => Next::Wait,
@@ -538,7 +721,7 @@ impl<H: Handler> Connection<H> {
     pub(super) fn flushed_at_deadline(&mut self, scratch: &mut [u8]) -> bool {
         // Input left unread would make the close a reset.
         let _ = self.discard_input(scratch);
-        self.output.is_empty() && self.unacknowledged_echo() == 0
+        self.io.output.is_empty() && self.unacknowledged_echo() == 0
     }
 
     /// Reads and throws away what the peer sent, until the socket is
@@ -546,7 +729,7 @@ impl<H: Handler> Connection<H> {
     fn discard_input(&mut self, scratch: &mut [u8]) -> io::Result<(bool, usize)> {
         let mut discarded = 0;
         let result = loop {
-            match (&self.stream).read(scratch) {
+            match (&self.io.stream).read(scratch) {
                 Ok(0) => break Ok((true, discarded)),
                 Ok(n) => discarded += n,
                 Err(ref e) if would_block(e) => break Ok((false, discarded)),
@@ -558,7 +741,7 @@ impl<H: Handler> Connection<H> {
         if discarded > 0 {
             log::debug!(
                 "{}: shutting down, discarded {discarded} unread bytes",
-                self.peer
+                self.io.peer
             );
         }
         result
@@ -568,7 +751,7 @@ impl<H: Handler> Connection<H> {
     /// where the OS cannot say). After our FIN the kernel counts it as one
     /// more byte.
     fn unacknowledged_echo(&self) -> usize {
-        let queued = unacknowledged(&self.stream).unwrap_or(0);
+        let queued = unacknowledged(&self.io.stream).unwrap_or(0);
         if self.write_shut {
             queued.saturating_sub(1)
         } else {
@@ -579,18 +762,18 @@ impl<H: Handler> Connection<H> {
     /// The echo this connection has not delivered: pending, and in the
     /// kernel unacknowledged.
     pub(super) fn echo_left(&self) -> usize {
-        self.output.len() + self.unacknowledged_echo()
+        self.io.output.len() + self.unacknowledged_echo()
     }
 
     /// Whether output is waiting for the socket.
     pub(super) fn has_output(&self) -> bool {
-        !self.output.is_empty()
+        !self.io.output.is_empty()
     }
 
     /// Stopping, with its FIN sent and nothing pending: only the peer's
     /// acknowledgement is awaited, which no event announces.
     pub(super) fn awaits_acknowledgement(&self) -> bool {
-        self.write_shut && self.output.is_empty()
+        self.write_shut && self.io.output.is_empty()
     }
 
     /// Loop clock of the last read or write progress.
@@ -610,27 +793,30 @@ impl<H: Handler> Connection<H> {
         stopping: bool,
     ) {
         if let Some(trace) = &shared.trace {
-            trace.conn(key, self.peer, format_args!("close: {reason}"));
+            trace.conn(key, self.io.peer, format_args!("close: {reason}"));
         }
         if stopping {
             shared.stats.bytes_unacknowledged += self.unacknowledged_echo() as u64;
+        }
+        if !shared.links.timers.is_empty() {
+            shared.links.timers.forget(key);
         }
         // One line per close at most.
         match &reason {
             // A peer that resets or vanishes is routine on a network: worth
             // a line when asked for (RUST_LOG=info), not a warning.
             CloseReason::Error(e) if is_routine_disconnect(e) => {
-                log::info!("{}: closing: {e}", self.peer)
+                log::info!("{}: closing: {e}", self.io.peer)
             }
-            CloseReason::Error(e) => log::warn!("{}: closing: {e}", self.peer),
+            CloseReason::Error(e) => log::warn!("{}: closing: {e}", self.io.peer),
             CloseReason::Shutdown { flushed: false } => log::warn!(
                 "{}: {reason} ({} bytes not taken)",
-                self.peer,
+                self.io.peer,
                 self.echo_left()
             ),
-            _ => log::debug!("{}: closing: {reason}", self.peer),
+            _ => log::debug!("{}: closing: {reason}", self.io.peer),
         }
-        self.handler.on_close(self.peer, &reason);
+        self.handler.on_close(self.io.peer, &reason);
         // Dropping the stream closes the descriptor, which also removes it
         // from the epoll set: no `deregister` system call needed.
     }

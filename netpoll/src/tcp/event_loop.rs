@@ -8,7 +8,15 @@
 //! stop) is the connection's own, in `connection.rs`; the loop owns the
 //! connections and a few small parts: how it waits (`crate::poller`),
 //! where new connections come from (`listener.rs`), its stop
-//! (`shutdown.rs`) and its idle sweep (`idle.rs`).
+//! (`shutdown.rs`), its idle sweep (`idle.rs`) and its connections'
+//! timers (`timers.rs`).
+//!
+//! Owning the connections, the loop is also what delivers letters to them:
+//! after each connection's turn, the letters its handler left for others
+//! (`outbox.rs`), and when its waker rings, those posted from other loops
+//! and threads (`remote.rs`). A letter reaches its connection only if that
+//! is still the one its id names; the bytes of a turn's letters are
+//! written at the turn's end, one `write` per connection.
 
 use std::io;
 use std::net::SocketAddr;
@@ -22,13 +30,18 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Token};
 use slab::Slab;
 
-use super::connection::{self, Connection, Next, Shared};
+use super::connection::{self, Connection, Next, Shared, Taken};
+use super::id::next_serial;
 use super::idle::IdleSweep;
+use super::links::Links;
 use super::listener::{ConnectionLimit, Listener, bind_listeners};
+use super::outbox::{Mail, Outbox};
+use super::remote::Remote;
 use super::server::{Options, Server, Tcp};
 use super::shutdown::{Shutdown, StopTallies};
 use super::splice::KernelEcho;
-use super::{CloseReason, Handler, Stats};
+use super::timers::{TimerKind, Timers};
+use super::{CloseReason, ConnId, Handler, Stats};
 use crate::ServerHandle;
 use crate::poller::{self, Asked, Poller};
 use crate::spin::TcpTurn;
@@ -61,8 +74,9 @@ where
         let loops = listeners.len();
         let (factory, open) = (Arc::new(factory), Arc::new(AtomicUsize::new(0)));
         let tallies = Arc::new(StopTallies::new(loops));
-        // Dropping a partly built handle stops the loops already started.
-        let mut handle = ServerHandle::new(local_addr, Arc::clone(&stop));
+        // Every loop's poller first: each loop's mailbox wakes its poll,
+        // and every loop can post to every other.
+        let mut pollers = Vec::with_capacity(loops);
         for (index, listener) in listeners.into_iter().enumerate() {
             let (poller, waker) =
                 Poller::new(&loop_options, Arc::clone(&stop), (index, loops), "traffic")?;
@@ -70,17 +84,24 @@ where
             poller
                 .registry()
                 .register(&mut listener, LISTENER, Interest::READABLE)?;
+            pollers.push((poller, waker, listener));
+        }
+        let remote = Remote::new(pollers.iter().map(|(_, waker, _)| Arc::clone(waker)));
+        // Dropping a partly built handle stops the loops already started.
+        let mut handle = ServerHandle::new(local_addr, Arc::clone(&stop));
+        for (index, (poller, waker, listener)) in pollers.into_iter().enumerate() {
             let server = SharedByLoops {
                 factory: Arc::clone(&factory),
                 open: Arc::clone(&open),
                 tallies: Arc::clone(&tallies),
+                remote: remote.clone(),
             };
             let options = options.clone();
             // The loop is made on its own thread, with the handlers it makes:
             // they need not be `Send`.
             let thread = thread::Builder::new()
                 .name(format!("tcp-loop-{index}"))
-                .spawn(move || EventLoop::new(poller, listener, server, options).run())?;
+                .spawn(move || EventLoop::new((index, poller), listener, server, options).run())?;
             handle.add_loop(waker, thread);
         }
         Ok(handle)
@@ -88,12 +109,13 @@ where
 }
 
 /// What the loops of one server share: the factory of handlers, the count
-/// of connections open (for `max_conns`), and what they wait for when
-/// stopping (said once for all of them).
+/// of connections open (for `max_conns`), what they wait for when
+/// stopping (said once for all of them), and their mailboxes.
 struct SharedByLoops<F> {
     factory: Arc<F>,
     open: Arc<AtomicUsize>,
     tallies: Arc<StopTallies>,
+    remote: Remote,
 }
 
 /// One event loop: how it waits, its listener, its connections and the
@@ -118,6 +140,14 @@ pub(super) struct EventLoop<H, F> {
     resuming: Vec<usize>,
     /// Reused list of keys to visit during a sweep or a stop.
     visiting: Vec<usize>,
+    /// Connections that were kept letters this turn, to write at its end.
+    to_flush: Vec<usize>,
+    /// The `to_flush` list being worked through (swapped, to reuse both).
+    flushing: Vec<usize>,
+    /// The box the mailbox's letters are taken into (kept for its memory).
+    inbox: Outbox,
+    /// Reused list of the timers due at one look.
+    due: Vec<(usize, TimerKind)>,
 }
 
 impl<H, F> EventLoop<H, F>
@@ -137,12 +167,17 @@ where
             // Sleep until readiness or the nearest timer, unless reads are
             // waiting for their turn, or traffic was so recent that the
             // next request is likely to follow at once (`crate::spin`).
+            let has_timers = self.has_timers();
             let (listener, idle, shutdown) = (&self.listener, self.idle.as_ref(), &self.shutdown);
-            let busy = !self.resume.is_empty();
-            self.poller
-                .wait(&mut events, busy, || next_timer(listener, idle, shutdown))?;
+            let timers = &self.shared.links.timers;
+            let busy = !self.resume.is_empty() | !self.to_flush.is_empty();
+            self.poller.wait(&mut events, busy, || {
+                has_timers
+                    .then(|| next_timer(listener, idle, shutdown, timers))
+                    .flatten()
+            })?;
             let before = (self.shared.stats.connections, self.shared.stats.bytes_read);
-            let now = self.has_timers().then(Instant::now);
+            let now = has_timers.then(Instant::now);
             if let (Some(now), Some(idle)) = (now, &self.idle) {
                 self.shared.now_ms = idle.clock(now);
             }
@@ -169,18 +204,27 @@ where
             if self.listener.has_work() {
                 self.accept();
             }
+            if !self.to_flush.is_empty() {
+                self.write_letters();
+            }
             self.after_turn(before);
         }
+        self.close_mailbox();
         self.shutdown.end();
         Ok(self.shared.stats)
     }
 
-    /// An event of the loop's own sources: a stop asked for, or a signal.
+    /// An event of the loop's own sources: its waker (letters, and maybe a
+    /// stop asked for), or a signal.
     fn on_own_event(&mut self, token: Token) {
         match self.poller.asked(token) {
-            Asked::Stop => self.stop(false),
+            Asked::Stop => {
+                // Letters posted before the stop still go out with it.
+                self.collect_mail();
+                self.stop(false);
+            }
             Asked::Signals(signals) => self.on_signals(signals),
-            Asked::Nothing => {}
+            Asked::Look => self.collect_mail(),
         }
     }
 
@@ -194,8 +238,21 @@ where
         }
     }
 
-    /// Does what a connection's turn left to do.
+    /// Does what a connection's turn left to do: deliver the letters its
+    /// handler wrote, then go on with it. Nothing, in the usual case, at
+    /// the cost of two checks: the rest is out of line (a letter's delivery
+    /// may close a connection, which comes back here).
+    #[inline(always)]
     fn then(&mut self, key: usize, next: Next) {
+        if !(matches!(next, Next::Wait) && self.shared.links.outbox.is_empty()) {
+            self.then_deliver(key, next);
+        }
+    }
+
+    fn then_deliver(&mut self, key: usize, next: Next) {
+        if !self.shared.links.outbox.is_empty() {
+            self.deliver_outbox();
+        }
         match next {
             Next::Wait => {}
             Next::ComeBack => self.resume.push(key),
@@ -245,8 +302,100 @@ where
             }
             log::debug!("{peer}: connected");
             let handler = (self.factory)(peer);
-            entry.insert(Connection::new(stream, peer, self.shared.now_ms, handler));
+            let key = entry.key();
+            let clock = (self.shared.now_ms, next_serial());
+            let connection = entry.insert(Connection::new(stream, peer, clock, handler));
+            // Its handler may speak first.
+            let next = connection.open(key, &mut self.shared);
+            self.then(key, next);
         }
+    }
+
+    /// Delivers the letters this loop's handlers wrote: those for another
+    /// loop posted to its mailbox (one post each), those for this one
+    /// handed to their connections.
+    fn deliver_outbox(&mut self) {
+        let mut letters = std::mem::take(&mut self.shared.links.outbox);
+        let links = &self.shared.links;
+        for other in (0..links.remote.loops()).filter(|&i| i != links.loop_index) {
+            links.remote.post_copies(&letters, other);
+        }
+        // No handler writes letters while they are delivered: the closes
+        // they cause call `on_close`, which has no `Conn`.
+        self.deliver(&letters);
+        letters.clear();
+        self.shared.links.outbox = letters;
+    }
+
+    /// The waker rang: delivers the letters posted from elsewhere.
+    fn collect_mail(&mut self) {
+        let mut letters = std::mem::take(&mut self.inbox);
+        let links = &self.shared.links;
+        links.remote.mailbox(links.loop_index).take(&mut letters);
+        self.deliver(&letters);
+        self.inbox = letters;
+    }
+
+    /// The loop has ended: the letters still posted, and those that come
+    /// later, are for connections that have gone.
+    fn close_mailbox(&mut self) {
+        let mut letters = std::mem::take(&mut self.inbox);
+        let links = &self.shared.links;
+        links.remote.mailbox(links.loop_index).close(&mut letters);
+        self.deliver(&letters);
+    }
+
+    /// Hands each letter of `letters` that is for this loop to its
+    /// connection.
+    fn deliver(&mut self, letters: &Outbox) {
+        let here = self.shared.links.loop_index;
+        for (to, mail) in letters.iter().filter(|(to, _)| to.loop_index == here) {
+            self.deliver_one(to, mail);
+        }
+    }
+
+    /// One letter: to its connection if that is still the one its id
+    /// names, else dropped, and counted (a settled reply needs nothing).
+    fn deliver_one(&mut self, to: ConnId, mail: Mail<'_>) {
+        let found = self.connections.get_mut(to.key);
+        let Some(connection) = found.filter(|c| c.serial() == to.serial) else {
+            if mail != Mail::Release {
+                self.shared.stats.undelivered += 1;
+            }
+            return;
+        };
+        let next = match mail {
+            Mail::Send(data) => match connection.take_mail(data, &mut self.shared) {
+                Taken::Kept if connection.mark_to_flush() => {
+                    self.to_flush.push(to.key);
+                    Next::Wait
+                }
+                Taken::Kept => Next::Wait,
+                Taken::Dropped => {
+                    self.shared.stats.undelivered += 1;
+                    Next::Wait
+                }
+                Taken::Refused(reason) => Next::Close(reason),
+            },
+            Mail::Close => Next::Close(CloseReason::Elsewhere),
+            Mail::Release => connection.settle_reply(),
+        };
+        self.then(to.key, next);
+    }
+
+    /// The turn's end: writes the letters each connection was kept, in
+    /// one `write` each.
+    fn write_letters(&mut self) {
+        std::mem::swap(&mut self.to_flush, &mut self.flushing);
+        let stopping = self.shutdown.is_stopping();
+        for i in 0..self.flushing.len() {
+            let key = self.flushing[i];
+            if let Some(connection) = self.connections.get_mut(key) {
+                let next = connection.flush_letters(key, &mut self.shared, stopping);
+                self.then(key, next);
+            }
+        }
+        self.flushing.clear();
     }
 
     /// Closes one connection and tells its handler why.
@@ -317,12 +466,19 @@ where
     }
 
     fn has_timers(&self) -> bool {
-        self.idle.is_some() || self.listener.paused_until().is_some() || self.shutdown.is_stopping()
+        self.idle.is_some()
+            || self.listener.paused_until().is_some()
+            || self.shutdown.is_stopping()
+            || !self.shared.links.timers.is_empty()
     }
 
-    /// What is due at `now`: the end of an accept pause, an idle sweep, a
-    /// stop's deadline or its look at what the peers have acknowledged.
+    /// What is due at `now`: the connections' timers, the end of an accept
+    /// pause, an idle sweep, a stop's deadline or its look at what the
+    /// peers have acknowledged.
     fn on_timers(&mut self, now: Instant) {
+        if !self.shared.links.timers.is_empty() {
+            self.fire_timers(now);
+        }
         self.listener.on_timer(now);
         if self.idle.as_mut().is_some_and(|idle| idle.due(now)) {
             self.close_idle();
@@ -351,6 +507,21 @@ where
             |c| idle.is_idle(c.last_active_ms(), now_ms),
             |event_loop, key| event_loop.close(key, CloseReason::IdleTimeout),
         );
+    }
+
+    /// Calls the handler of each connection whose timer is due at `now`.
+    fn fire_timers(&mut self, now: Instant) {
+        let mut due = std::mem::take(&mut self.due);
+        self.shared.links.timers.take_due(now, &mut due);
+        for &(key, kind) in &due {
+            // None: closed by a timer fired before it at this look.
+            if let Some(connection) = self.connections.get_mut(key) {
+                let next = connection.on_timer(key, kind, &mut self.shared);
+                self.then(key, next);
+            }
+        }
+        due.clear();
+        self.due = due;
     }
 
     fn close_at_deadline(&mut self, key: usize) {
@@ -385,7 +556,7 @@ where
 
 impl<H, F> EventLoop<H, F> {
     fn new(
-        poller: Poller,
+        (index, poller): (usize, Poller),
         listener: TcpListener,
         server: SharedByLoops<F>,
         options: Options,
@@ -399,6 +570,12 @@ impl<H, F> EventLoop<H, F> {
                 now_ms: 0,
                 max_pending: options.max_pending,
                 trace: poller.trace(),
+                links: Links::new(
+                    index,
+                    server.remote,
+                    options.shutdown_timeout,
+                    poller.trace(),
+                ),
             },
             poller,
             listener: Listener::new(listener),
@@ -413,6 +590,10 @@ impl<H, F> EventLoop<H, F> {
             resume: Vec::new(),
             resuming: Vec::new(),
             visiting: Vec::new(),
+            to_flush: Vec::new(),
+            flushing: Vec::new(),
+            inbox: Outbox::default(),
+            due: Vec::new(),
         }
     }
 }
@@ -423,14 +604,19 @@ fn next_timer(
     listener: &Listener,
     idle: Option<&IdleSweep>,
     shutdown: &Shutdown,
+    timers: &Timers,
 ) -> Option<Duration> {
     let nearest = [
-        listener.paused_until(),
         idle.map(IdleSweep::next),
         shutdown.next_timer(),
+        timers.next_deadline(),
     ]
     .into_iter()
-    .flatten()
-    .min()?;
+    .fold(listener.paused_until(), |nearest, next| {
+        match (nearest, next) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    })?;
     Some(nearest.saturating_duration_since(Instant::now()))
 }

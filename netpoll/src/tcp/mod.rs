@@ -101,20 +101,31 @@
 //! [`Server`]) and [`Stats`], here.
 
 mod connection;
+mod endpoint;
 mod event_loop;
+mod framing;
 mod handler;
+mod id;
 mod idle;
+mod links;
 mod listener;
+mod outbox;
 mod output;
+mod remote;
 mod server;
 mod shutdown;
 mod splice;
 #[cfg(test)]
 mod tests;
+mod timers;
 
+pub use framing::{FrameReader, KEEP_CAPACITY};
 pub use handler::{CloseReason, Conn, Handler};
+pub use id::ConnId;
 pub use listener::Spread;
+pub use remote::{Remote, Reply};
 pub use server::{Server, Tcp};
+pub use timers::Timer;
 
 crate::handle::counters! {
     /// Counters of one TCP server run, summed over its event loops.
@@ -132,6 +143,11 @@ crate::handle::counters! {
         /// never to arrive (a peer that does not read). Linux only; 0 where
         /// the OS cannot say. See `shutdown.rs`.
         pub bytes_unacknowledged: u64,
+        /// Letters (bytes sent, or a close, from another connection's
+        /// handler or another thread) for a connection that had closed,
+        /// or was closing after its last output: dropped, never delivered
+        /// to a later connection in its slot.
+        pub undelivered: u64,
     }
 }
 

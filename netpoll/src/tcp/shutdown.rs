@@ -200,8 +200,9 @@ impl Tally {
 }
 
 /// `now + timeout`, or as far as the clock goes: any `--shutdown-timeout`
-/// a parser accepts must work, even one that would overflow an `Instant`.
-fn saturating_deadline(now: Instant, timeout: Duration) -> Instant {
+/// a parser accepts must work, even one that would overflow an `Instant`
+/// (and any timer a handler sets).
+pub(super) fn saturating_deadline(now: Instant, timeout: Duration) -> Instant {
     const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
     [timeout, CENTURY, Duration::from_secs(24 * 3600)]
         .into_iter()

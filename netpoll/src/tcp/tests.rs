@@ -60,6 +60,7 @@ fn echoes_and_counts_bytes_then_stops_on_request() {
             bytes_read: 5,
             bytes_written: 5,
             bytes_unacknowledged: 0,
+            undelivered: 0,
         }
     );
 }

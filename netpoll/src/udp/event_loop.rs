@@ -130,7 +130,7 @@ impl<H: Handler> EventLoop<H> {
                             }
                             return Ok(self.finish());
                         }
-                        Asked::Nothing => {}
+                        Asked::Look => {}
                     },
                     // Cannot happen (three tokens are registered).
                     token => warn!("event for unknown token {token:?}"),
