@@ -203,7 +203,10 @@ mod tests {
     fn bytes_that_are_not_utf8_pass_through() {
         let mut lines = LineCodec::new();
         let mut src = buf(b"\xff\xfe\x00x\n");
-        assert_eq!(&lines.decode(&mut src).unwrap().unwrap()[..], b"\xff\xfe\x00x");
+        assert_eq!(
+            &lines.decode(&mut src).unwrap().unwrap()[..],
+            b"\xff\xfe\x00x"
+        );
     }
 
     #[test]

@@ -57,6 +57,38 @@
 //!   what was never acknowledged apart (`shutdown.rs`). `max_conns` holds
 //!   over all loops: a slot is taken in one atomic step.
 //!
+//! # Beyond one connection
+//!
+//! An echo needs nothing but its own bytes; a chat server, a worker pool,
+//! anything built on the loop, needs more. A handler also gets, through
+//! its [`Conn`]:
+//!
+//! | what | how | proved by |
+//! |---|---|---|
+//! | speaking first | [`Handler::on_open`] | `on_open_lets_a_handler_send_before_the_peer_does` |
+//! | a name for a connection, for its whole life, any thread may hold | [`ConnId`], [`Conn::id`] | `a_letter_to_an_id_whose_slot_was_reused_never_reaches_the_new_connection` |
+//! | sending to and closing other connections, on any loop | [`Conn::send_to`], [`Conn::close_other`] | `a_handler_sends_to_and_closes_connections_of_other_loops` |
+//! | the same from any thread, waking the loop | [`Remote`] ([`Conn::remote`]) | `a_thread_wakes_a_sleeping_loop_to_send_to_a_connection` |
+//! | letters to a connection that has gone: dropped and counted | [`Stats::undelivered`] | `what_is_sent_to_a_closed_connection_is_dropped_and_counted` |
+//! | a reply from another thread, keeping the connection open until it comes | [`Reply`] ([`Conn::reply_later`]) | `a_reply_keeps_the_connection_open_past_the_peers_end_of_stream` |
+//! | timers: set, reset, cancel, gone with the connection | [`Conn::set_timer`], [`Conn::cancel_timer`], [`Handler::on_timer`] | `a_timer_comes_due_moved_and_cancelled_as_its_handler_says`, `a_timer_of_a_closed_connection_never_comes_due` |
+//! | a last reply, then the close | [`Conn::close_after_sending`] | `close_after_sending_delivers_the_last_reply_to_a_peer_still_sending` |
+//! | whole lines or frames instead of reads | [`FrameReader`] over a [`proto::Decoder`] | `a_frame_reader_hands_over_whole_lines_however_the_reads_fall` |
+//!
+//! Bytes from another connection or thread get what the loop's own get:
+//! written after what the connection was sent before, once per turn
+//! however many letters came (one `write` per connection per turn); a
+//! peer that does not read them costs at most its
+//! [`max_pending`](Server::max_pending) and is then disconnected
+//! ([`CloseReason::TooSlow`]), never slowing the others
+//! (`a_peer_that_does_not_read_what_others_send_is_disconnected_and_slows_no_one`);
+//! letters posted before a stop go out with it
+//! (`letters_posted_before_a_stop_go_out_with_it`). How: a letter is kept in
+//! the loop's outbox while the handler runs, and delivered by the loop
+//! that serves its connection, through that loop's mailbox and waker when
+//! it is another (`outbox.rs`, `remote.rs`). UDP has no connections to
+//! name: its handler answers each datagram's peer by address.
+//!
 //! # Example
 //!
 //! ```
@@ -96,9 +128,14 @@
 //! writing, backpressure, the decision to splice (`splice.rs`, the pipe),
 //! its part of a stop. The loop owns a few small parts besides: its
 //! listener and `max_conns` (`listener.rs`), its stop (`shutdown.rs`) and
-//! its idle sweep (`idle.rs`). The public side is `handler.rs`
-//! ([`Handler`], [`Conn`], [`CloseReason`]), `server.rs` (the settings of
-//! [`Server`]) and [`Stats`], here.
+//! its idle sweep (`idle.rs`), its connections' timers (`timers.rs`), and
+//! the letters it delivers (`outbox.rs`; from other loops and threads
+//! through `remote.rs`). The public side is `handler.rs` ([`Handler`],
+//! [`Conn`], [`CloseReason`]), which reaches its connection through one
+//! `Endpoint` (`endpoint.rs`) and beyond it through the loop's `Links`
+//! (`links.rs`); `id.rs` ([`ConnId`]), `remote.rs` ([`Remote`],
+//! [`Reply`]), `timers.rs` ([`Timer`]), `framing.rs` ([`FrameReader`]),
+//! `server.rs` (the settings of [`Server`]) and [`Stats`], here.
 
 mod connection;
 mod endpoint;
@@ -111,6 +148,8 @@ mod links;
 mod listener;
 mod outbox;
 mod output;
+#[cfg(test)]
+mod reach_tests;
 mod remote;
 mod server;
 mod shutdown;

@@ -46,10 +46,14 @@ impl RecvBatch {
     pub(crate) fn new() -> RecvBatch {
         RecvBatch {
             buffers: vec![0; BATCH * RECV_BUFFER_LEN],
-            // SAFETY: all-zero bytes are a valid `sockaddr_storage`,
-            // `iovec` and `mmsghdr` (null pointers and zero lengths).
+            // SAFETY: all-zero bytes are a valid `sockaddr_storage` (an
+            // unspecified address family).
             addrs: vec![unsafe { mem::zeroed() }; BATCH],
+            // SAFETY: all-zero bytes are a valid `iovec` (a null pointer
+            // and a zero length).
             iovecs: vec![unsafe { mem::zeroed() }; BATCH],
+            // SAFETY: all-zero bytes are a valid `mmsghdr` (null pointers
+            // and zero lengths).
             headers: vec![unsafe { mem::zeroed() }; BATCH],
             filled: 0,
         }
