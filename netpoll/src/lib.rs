@@ -18,6 +18,24 @@
 //! | stopping | [`ServerHandle::shutdown`], or SIGINT/SIGTERM with `handle_signals(true)` | the same |
 //! | output the kernel cannot take yet | per-connection pending output, backpressure | a bounded [`udp::SendQueue`] |
 //! | between requests | with at most two connections, after traffic, polls without sleeping for a short window; then sleeps until readiness or its nearest timer ([`spin`]) | after traffic, the same window; then sleeps |
+//! | reaching a peer from elsewhere | by its [`tcp::ConnId`]: letters from other handlers ([`tcp::Conn::send_to`]) and threads ([`tcp::Remote`]) | by its address, from the handler ([`udp::Socket::send_to`]) |
+//! | a handler's timers | per connection ([`tcp::Conn::set_timer`]) | none: no connections to time |
+//!
+//! # Building on the loop
+//!
+//! An echo needs only its own bytes. A program built on the loop (a chat,
+//! a worker pool) needs more, and a TCP handler gets it through its
+//! [`tcp::Conn`]: speaking first ([`tcp::Handler::on_open`]), a name for a
+//! connection that no later one can answer to ([`tcp::ConnId`]), letters
+//! to other connections, on any loop, and from any thread through a
+//! mailbox and a wake-up ([`tcp::Remote`], libuv's `uv_async_send`), a
+//! reply owed by a worker thread ([`tcp::Reply`], `uv_queue_work`),
+//! timers, a last word before the close, and whole lines or frames instead
+//! of reads ([`tcp::FrameReader`]). Each guarantee the loop makes (order,
+//! backpressure, a graceful stop) holds for letters too. The list, each
+//! item with the test that proves it, is in [`tcp`]'s module doc; why
+//! each is built as it is, in `docs/building-on-the-loop.md`; the program
+//! that uses them, `worker-pool`.
 //!
 //! # Where to start reading
 //!
