@@ -17,11 +17,12 @@
 //! }
 //! ```
 //!
-//! The Go `bufio.Reader` becomes a [`BytesMut`] per connection that grows
-//! with what arrives, and `proto.Decode` becomes [`FrameCodec::decode`] in a
-//! loop: one read may hold many frames (stuck) or part of one (split), and
-//! either way every whole frame is printed exactly once. What this adds to
-//! the Go program:
+//! The Go `bufio.Reader` and its loop of `proto.Decode` become a
+//! [`FrameReader`] per connection: a buffer that grows with what arrives
+//! and hands over each whole frame that [`FrameCodec`] finds in it. One
+//! read may hold many frames (stuck) or part of one (split), and either
+//! way every whole frame is printed exactly once. What this adds to the Go
+//! program:
 //!
 //! * The peer is not trusted: a negative length, or one above `--max-frame`,
 //!   is rejected as soon as its 4 header bytes arrive, before any memory is
@@ -38,7 +39,7 @@
 //!   had arrived.
 //! * Limits: `--max-conns` and `--idle-timeout`, as `tcp-server` has, and
 //!   a connection's buffer gives a large frame's memory back once it is
-//!   decoded ([`FrameBuffer`]), so memory follows what is buffered now.
+//!   decoded ([`FrameReader`] does), so memory follows what is buffered now.
 //!   Rejected peers are logged at most once a second, however many there are.
 
 use std::net::SocketAddr;
@@ -46,12 +47,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
 use edges::Escaped;
 use edges::cli::{ConnLimits, ServerFlags, whole};
 use edges::console::{self, Console};
 use netpoll::RateLimitedLog;
-use netpoll::tcp::{CloseReason, Conn, Handler, Server};
+use netpoll::tcp::{CloseReason, Conn, FrameReader, Handler, Server};
 use proto::{DecodeError, FrameCodec};
 
 use edges::words::plural;
@@ -77,81 +77,22 @@ pub struct Args {
     pub limits: ConnLimits,
 }
 
-/// A buffer that grew past this much is given back once it holds no more:
-/// an idle connection keeps at most this, not the largest frame it ever got.
-pub const KEEP_CAPACITY: usize = 64 * 1024;
-
-/// One connection's bytes received and not yet decoded: at most one
-/// partial frame, which the codec has already checked against the maximum,
-/// plus one read. Its memory follows what it holds now: after a large frame
-/// is decoded, the large allocation goes back (see [`FrameBuffer::settle`]).
-#[derive(Debug, Default)]
-pub struct FrameBuffer {
-    bytes: BytesMut,
-    /// The allocation grew past [`KEEP_CAPACITY`] since the last settle.
-    large: bool,
-}
-
-impl FrameBuffer {
-    /// Appends one read.
-    pub fn extend(&mut self, data: &[u8]) {
-        self.bytes.extend_from_slice(data);
-        self.large |= self.bytes.capacity() > KEEP_CAPACITY;
-    }
-
-    /// The next whole frame's message, if one has arrived.
-    pub fn decode(&mut self, codec: &FrameCodec) -> Result<Option<Bytes>, DecodeError> {
-        codec.decode(&mut self.bytes)
-    }
-
-    /// At end of stream: an error if a frame was left unfinished.
-    pub fn decode_eof(&mut self, codec: &FrameCodec) -> Result<Option<Bytes>, DecodeError> {
-        codec.decode_eof(&mut self.bytes)
-    }
-
-    /// Gives a large allocation back once what is left fits a small one.
-    /// A decoded frame is a view into the buffer's allocation, and so is
-    /// what is left after it: without this, one 8 MiB frame would keep
-    /// 8 MiB (or more, with growth) for the connection's whole life.
-    pub fn settle(&mut self) {
-        if self.large && self.bytes.len() <= KEEP_CAPACITY {
-            self.bytes = BytesMut::from(&self.bytes[..]);
-            self.large = false;
-        }
-    }
-
-    /// `--trace`: what is buffered while a frame is incomplete, in the
-    /// words of the wire format (a header of [`proto::HEADER_LEN`] bytes,
-    /// then the message).
-    fn trace_partial(&self, conn: &Conn<'_>) {
-        let have = self.bytes.len();
-        match self.bytes.first_chunk::<{ proto::HEADER_LEN }>() {
-            None if have == 0 => conn.trace(format_args!("nothing left over: every frame decoded")),
-            None => conn.trace(format_args!(
-                "have {have} of {} header bytes: wait for more",
-                proto::HEADER_LEN
-            )),
-            Some(header) => conn.trace(format_args!(
-                "have {} of {} message bytes: wait for more",
-                have - proto::HEADER_LEN,
-                i32::from_le_bytes(*header)
-            )),
-        }
-    }
-
-    /// Drops everything (a rejected stream: nothing more will be decoded).
-    pub fn clear(&mut self) {
-        *self = FrameBuffer::default();
-    }
-
-    /// Bytes held.
-    pub fn len(&self) -> usize {
-        self.bytes.len()
-    }
-
-    /// Whether nothing is held.
-    pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+/// `--trace`: what is buffered while a frame is incomplete, in the words
+/// of the wire format (a header of [`proto::HEADER_LEN`] bytes, then the
+/// message).
+fn trace_partial(conn: &Conn<'_>, buffered: &[u8]) {
+    let have = buffered.len();
+    match buffered.first_chunk::<{ proto::HEADER_LEN }>() {
+        None if have == 0 => conn.trace(format_args!("nothing left over: every frame decoded")),
+        None => conn.trace(format_args!(
+            "have {have} of {} header bytes: wait for more",
+            proto::HEADER_LEN
+        )),
+        Some(header) => conn.trace(format_args!(
+            "have {} of {} message bytes: wait for more",
+            have - proto::HEADER_LEN,
+            i32::from_le_bytes(*header)
+        )),
     }
 }
 
@@ -207,7 +148,7 @@ pub const REJECTS_LOGGED_PER_SECOND: u32 = 10;
 #[derive(Debug)]
 pub struct FramedServer {
     shared: Arc<Shared>,
-    buf: FrameBuffer,
+    frames: FrameReader<FrameCodec>,
     messages: u64,
     reads: u64,
     bytes: u64,
@@ -219,8 +160,8 @@ impl FramedServer {
     /// A handler for one new connection.
     pub fn new(shared: Arc<Shared>) -> Self {
         FramedServer {
+            frames: FrameReader::new(shared.codec),
             shared,
-            buf: FrameBuffer::default(),
             messages: 0,
             reads: 0,
             bytes: 0,
@@ -263,48 +204,40 @@ impl Handler for FramedServer {
         self.reads += 1;
         self.bytes += data.len() as u64;
         self.shared.reads.fetch_add(1, Ordering::Relaxed);
-        self.buf.extend(data);
         // One read may complete zero, one or many frames.
-        loop {
-            match self.buf.decode(&self.shared.codec) {
-                Ok(Some(message)) => {
-                    self.messages += 1;
-                    conn.trace(format_args!(
-                        "frame {} bytes: message {} decoded",
-                        message.len(),
-                        self.messages
-                    ));
-                    self.shared.messages.fetch_add(1, Ordering::Relaxed);
-                    if !self.shared.quiet {
-                        Console::stdout().line(format_args!(
-                            "received client Data sent: {} (from {})",
-                            Escaped(&message),
-                            conn.peer_addr()
-                        ));
-                    }
-                }
-                // Part of a frame: keep it, the rest comes with a later read.
-                Ok(None) => {
-                    self.buf.trace_partial(conn);
-                    break;
-                }
-                // No way to find the next frame boundary: drop this peer.
-                Err(e) => {
-                    self.reject(conn.peer_addr(), &e);
-                    // Nothing more will be decoded; let the buffer go now.
-                    self.buf.clear();
-                    conn.close();
-                    break;
-                }
+        let (shared, messages) = (&self.shared, &mut self.messages);
+        let fed = self.frames.feed(data, |message| {
+            *messages += 1;
+            conn.trace(format_args!(
+                "frame {} bytes: message {} decoded",
+                message.len(),
+                messages
+            ));
+            shared.messages.fetch_add(1, Ordering::Relaxed);
+            if !shared.quiet {
+                Console::stdout().line(format_args!(
+                    "received client Data sent: {} (from {})",
+                    Escaped(&message),
+                    conn.peer_addr()
+                ));
+            }
+        });
+        match fed {
+            // Part of a frame, kept: the rest comes with a later read.
+            Ok(()) => trace_partial(conn, self.frames.buffered()),
+            // No way to find the next frame boundary: drop this peer (the
+            // reader has let its buffer go already).
+            Err(e) => {
+                self.reject(conn.peer_addr(), &e);
+                conn.close();
             }
         }
-        self.buf.settle();
     }
 
     fn on_peer_closed_write(&mut self, conn: &mut Conn<'_>) {
         // Every whole frame was decoded in on_data; anything left is the
         // start of a frame the peer never finished.
-        if let Err(e) = self.buf.decode_eof(&self.shared.codec) {
+        if let Err(e) = self.frames.finish(|_| {}) {
             self.reject(conn.peer_addr(), &e);
         }
     }
@@ -327,7 +260,7 @@ impl Handler for FramedServer {
             if let Err(DecodeError::Truncated {
                 frame_len,
                 received,
-            }) = self.buf.decode_eof(&self.shared.codec)
+            }) = self.frames.finish(|_| {})
             {
                 self.shared.cut_frames.fetch_add(1, Ordering::Relaxed);
                 let frame = self.messages + 1;
@@ -373,59 +306,4 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         console::stdout_is_terminal(),
     );
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Feeds `data` to `buf` in reads of `read` bytes, decoding after each
-    /// as the handler does, and returns the messages.
-    fn feed(buf: &mut FrameBuffer, codec: &FrameCodec, data: &[u8], read: usize) -> Vec<Bytes> {
-        let mut messages = Vec::new();
-        for chunk in data.chunks(read) {
-            buf.extend(chunk);
-            while let Some(message) = buf.decode(codec).unwrap() {
-                messages.push(message);
-            }
-            buf.settle();
-        }
-        messages
-    }
-
-    #[test]
-    fn a_large_frame_gives_its_memory_back_once_decoded() {
-        let codec = FrameCodec::new();
-        let mut buf = FrameBuffer::default();
-        let big = vec![b'x'; proto::DEFAULT_MAX_FRAME_LEN];
-        let mut stream = BytesMut::new();
-        codec.encode_into(&big, &mut stream).unwrap();
-        // The start of the next frame, left buffered: the connection is idle.
-        stream.extend_from_slice(&[5, 0]);
-        let messages = feed(&mut buf, &codec, &stream, 64 * 1024);
-        assert_eq!(messages.len(), 1);
-        assert_eq!(buf.len(), 2);
-        // Once the message is dropped, nothing else may hold the large
-        // allocation: the buffer keeps only what it holds now.
-        let message = messages.into_iter().next().unwrap();
-        assert!(
-            message.is_unique(),
-            "the connection's buffer still holds the 8 MiB frame's memory"
-        );
-        assert!(buf.bytes.capacity() <= KEEP_CAPACITY);
-    }
-
-    #[test]
-    fn small_frames_keep_their_buffer() {
-        let codec = FrameCodec::new();
-        let mut buf = FrameBuffer::default();
-        let mut stream = BytesMut::new();
-        for _ in 0..100 {
-            codec
-                .encode_into(b"Hello, Hello. How are you?", &mut stream)
-                .unwrap();
-        }
-        assert_eq!(feed(&mut buf, &codec, &stream, 1024).len(), 100);
-        assert!(buf.is_empty() && !buf.large);
-    }
 }
