@@ -61,6 +61,9 @@ pub trait Handler {
     }
 
     /// The connection is gone (the socket is closed right after this).
+    /// There is no [`Conn`] to send with any more: to tell the others (a
+    /// chat's "left"), send through a [`Remote`] kept from an earlier
+    /// callback ([`Conn::remote`]); its letters are delivered as any.
     fn on_close(&mut self, peer: SocketAddr, reason: &CloseReason) {
         let _ = (peer, reason);
     }
