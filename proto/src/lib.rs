@@ -336,7 +336,12 @@ impl std::iter::FusedIterator for Frames<'_> {}
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EncodeError {
     /// The message is longer than the codec's maximum (at most `i32::MAX`).
-    TooLong { length: usize, max: usize },
+    TooLong {
+        /// The message's length in bytes.
+        length: usize,
+        /// The codec's maximum frame length.
+        max: usize,
+    },
 }
 
 impl fmt::Display for EncodeError {
@@ -357,21 +362,28 @@ impl std::error::Error for EncodeError {}
 pub enum DecodeError {
     /// The header holds a negative `int32` (Go defect 3: `make` panics on it).
     NegativeLength {
+        /// The length the header announces.
         length: i32,
+        /// The header as it came, to show what the peer sent.
         header: [u8; HEADER_LEN],
     },
     /// The header announces more than the maximum frame length (Go defect 4:
     /// no limit at all).
     TooLong {
+        /// The length the header announces.
         length: usize,
+        /// The codec's maximum frame length.
         max: usize,
+        /// The header as it came, to show what the peer sent.
         header: [u8; HEADER_LEN],
     },
     /// The stream ended inside a frame: `frame_len` is `None` if it ended
     /// inside the header, and `received` counts the bytes of the header or of
     /// the payload that did arrive.
     Truncated {
+        /// The length the header announced, if the header was whole.
         frame_len: Option<usize>,
+        /// The bytes of the header, or of the payload, that did arrive.
         received: usize,
     },
 }

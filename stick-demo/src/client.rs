@@ -51,6 +51,7 @@ pub const DEFAULT_MESSAGE: &str = "Hello, Hello. How are you?";
 /// Flags shared by both clients.
 #[derive(clap::Args, Debug)]
 pub struct CommonArgs {
+    /// `--addr` and `--timeout`, as every client takes them.
     #[command(flatten)]
     pub client: ClientFlags<crate::Chapter>,
 
@@ -77,6 +78,7 @@ pub struct CommonArgs {
 /// Flags of `stick-demo client`.
 #[derive(clap::Args, Debug)]
 pub struct RawArgs {
+    /// The flags both clients take.
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -84,6 +86,7 @@ pub struct RawArgs {
 /// Flags of `stick-demo client2`.
 #[derive(clap::Args, Debug)]
 pub struct FramedArgs {
+    /// The flags both clients take.
     #[command(flatten)]
     pub common: CommonArgs,
 

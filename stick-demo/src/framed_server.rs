@@ -59,6 +59,7 @@ use edges::words::plural;
 /// Flags of `stick-demo server2`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// `--addr`, `--quiet` and `--trace`, as every server takes them.
     #[command(flatten)]
     pub server: ServerFlags<crate::Chapter>,
 
@@ -73,6 +74,7 @@ pub struct Args {
     #[arg(long, value_name = "BYTES", default_value_t = 1024, value_parser = crate::read_size)]
     pub read_size: u32,
 
+    /// `--max-conns` and `--idle-timeout`, as tcp-server takes them.
     #[command(flatten)]
     pub limits: ConnLimits,
 }

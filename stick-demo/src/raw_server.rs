@@ -61,6 +61,7 @@ pub const DEFAULT_MESSAGE_LEN: u64 = 26;
 /// Flags of `stick-demo server`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// `--addr`, `--quiet` and `--trace`, as every server takes them.
     #[command(flatten)]
     pub server: ServerFlags<crate::Chapter>,
 

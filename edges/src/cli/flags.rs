@@ -49,8 +49,8 @@ pub struct ServerFlags<P: Program> {
     )]
     pub addr: SocketAddr,
 
-    /// Print only the summaries, not the line for each read, message or
-    /// datagram.
+    /// Print only the summaries, not the line for each read, message,
+    /// datagram or job.
     #[arg(long)]
     pub quiet: bool,
 

@@ -76,6 +76,7 @@ fn fill(write: &OwnedFd) {
     let fd = write.as_raw_fd();
     // SAFETY: fcntl on a descriptor we own.
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    // SAFETY: the same descriptor, its flags only.
     unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) };
     let mut pipe = File::from(write.try_clone().expect("dup the write end"));
     let chunk = [b'.'; 4096];
@@ -86,6 +87,7 @@ fn fill(write: &OwnedFd) {
             Err(e) => panic!("filling the pipe: {e}"),
         }
     }
+    // SAFETY: the same descriptor, its flags as they were.
     unsafe { libc::fcntl(fd, libc::F_SETFL, flags) };
 }
 
