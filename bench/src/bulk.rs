@@ -10,20 +10,19 @@
 //! repeated, reordered or altered byte is caught where it happens.
 
 use std::{
-    io::{self, Read, Write},
     net::{Shutdown, SocketAddr},
     time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result, bail};
-use mio::{Events, Interest, Poll, Token, net::TcpStream};
+use mio::{Events, Poll};
 
-use super::{
-    payload,
-    procfs::{self, CpuTime},
+use crate::{
+    exchange::{self, polled, read_some, write_some},
+    payload, procfs,
+    table::Round,
 };
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const STALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// The whole transfer's limit: generous (20 MB/s) but finite.
 const MIN_RATE_BYTES_PER_SEC: u64 = 20_000_000;
@@ -31,31 +30,11 @@ const MIN_RATE_BYTES_PER_SEC: u64 = 20_000_000;
 /// fills the socket's send buffer in one call, and a prime number of bytes.
 const PATTERN_LEN: usize = 262_147;
 
-pub struct Outcome {
-    pub bytes: u64,
-    pub elapsed: Duration,
-    pub server_cpu: CpuTime,
-}
-
-impl Outcome {
-    /// Echoed bytes per second, in GB (10^9): each byte crossed the server twice.
-    pub fn gigabytes_per_second(&self) -> f64 {
-        self.bytes as f64 / self.elapsed.as_secs_f64() / 1e9
-    }
-
-    pub fn server_cpu_per_gigabyte_ns(&self, cpu: fn(&CpuTime) -> Duration) -> f64 {
-        cpu(&self.server_cpu).as_nanos() as f64 / (self.bytes as f64 / 1e9)
-    }
-}
-
-pub fn run(addr: SocketAddr, server_pid: u32, bytes: u64) -> Result<Outcome> {
-    let stream = std::net::TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
-        .with_context(|| format!("connecting to {addr}"))?;
-    stream.set_nonblocking(true)?;
-    let mut stream = TcpStream::from_std(stream);
+/// One transfer of `bytes` through the server at `addr` whose process is
+/// `server_pid`.
+pub fn run(addr: SocketAddr, server_pid: u32, bytes: u64) -> Result<Round> {
     let mut poll = Poll::new().context("creating the poll")?;
-    let interest = Interest::READABLE | Interest::WRITABLE;
-    poll.registry().register(&mut stream, Token(0), interest)?;
+    let mut stream = exchange::connect(addr, poll.registry(), 0)?;
     let mut events = Events::with_capacity(8);
     // Twice the pattern, so any stretch of it is one slice.
     let mut pattern = vec![0; 2 * PATTERN_LEN];
@@ -64,7 +43,7 @@ pub fn run(addr: SocketAddr, server_pid: u32, bytes: u64) -> Result<Outcome> {
     let mut scratch = vec![0; PATTERN_LEN];
     let (mut sent, mut received) = (0u64, 0u64);
 
-    let cpu_before = procfs::cpu_time(server_pid)?;
+    let cpu_before = procfs::cpu_ns(server_pid)?;
     let start = Instant::now();
     let deadline = start + Duration::from_secs(10 + bytes / MIN_RATE_BYTES_PER_SEC);
     let mut last_progress = start;
@@ -74,12 +53,12 @@ pub fn run(addr: SocketAddr, server_pid: u32, bytes: u64) -> Result<Outcome> {
         while sent < bytes {
             let at = (sent % PATTERN_LEN as u64) as usize;
             let left = usize::try_from(bytes - sent).unwrap_or(usize::MAX);
-            match stream.write(&pattern[at..at + PATTERN_LEN.min(left)]) {
-                Ok(0) => bail!("the server stopped accepting bytes after {sent}"),
-                Ok(n) => sent += n as u64,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e).context("write"),
+            match write_some(&mut stream, &pattern[at..at + PATTERN_LEN.min(left)])
+                .context("write")?
+            {
+                Some(0) => bail!("the server stopped accepting bytes after {sent}"),
+                Some(n) => sent += n as u64,
+                None => break,
             }
         }
         if sent == bytes && before.0 < bytes {
@@ -90,14 +69,12 @@ pub fn run(addr: SocketAddr, server_pid: u32, bytes: u64) -> Result<Outcome> {
         }
         // Read until the receive queue is empty, checking every byte.
         while received < bytes {
-            let n = match stream.read(&mut scratch) {
-                Ok(0) => bail!(
+            let n = match read_some(&mut stream, &mut scratch).context("read")? {
+                Some(0) => bail!(
                     "the server closed the connection after echoing {received} of {bytes} bytes"
                 ),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e).context("read"),
+                Some(n) => n,
+                None => break,
             };
             let at = (received % PATTERN_LEN as u64) as usize;
             if received + n as u64 > sent {
@@ -123,14 +100,15 @@ pub fn run(addr: SocketAddr, server_pid: u32, bytes: u64) -> Result<Outcome> {
         if now >= deadline {
             bail!("the transfer did not finish by its deadline");
         }
-        match poll.poll(&mut events, Some(Duration::from_millis(100))) {
-            Err(e) if e.kind() != io::ErrorKind::Interrupted => return Err(e).context("poll"),
-            _ => {}
-        }
+        polled(poll.poll(&mut events, Some(Duration::from_millis(100))))?;
     }
-    Ok(Outcome {
-        bytes,
-        elapsed: start.elapsed(),
-        server_cpu: procfs::cpu_time(server_pid)?.since(cpu_before),
-    })
+    let ns = start.elapsed().as_nanos() as f64;
+    let cpu = procfs::cpu_ns(server_pid)?;
+    let (user, system) = (cpu.0 - cpu_before.0, cpu.1 - cpu_before.1);
+    Ok(Round::new([
+        ("bytes", bytes as f64),
+        ("ns", ns),
+        ("cpu", user + system),
+        ("user", user),
+    ]))
 }

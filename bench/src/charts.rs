@@ -16,7 +16,7 @@ use plotters::prelude::*;
 
 use crate::{
     report::format_value,
-    results::{Measured, Unit},
+    table::{Measured, Unit},
 };
 
 /// One panel: a title, the x positions' labels, and a line per series
@@ -259,19 +259,25 @@ fn draw(path: &Path, panels: &[Panel]) -> Result<(), Box<dyn std::error::Error>>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::{Better, Metric, ServerFigures};
+    use crate::table::{Better, Column, Figure, Metric};
 
     fn tcp(conns: u32, servers: &[(&str, f64)]) -> Measured {
-        let server = |(name, rate): &(&str, f64)| ServerFigures {
+        let server = |(name, rate): &(&str, f64)| Column {
             name: (*name).into(),
             reported: vec![*rate],
-            rounds: vec![vec![*rate]],
+            rounds: Vec::new(),
             latency: vec![(50.0, 1e4), (99.0, 3e4)],
         };
+        let rate = Figure::Ratio("done", "ns", 1e9);
         Measured {
             scenario: format!("tcp --conns={conns}"),
             conns: Some(conns),
-            metrics: vec![Metric::new("requests/s", Unit::PerSecond, Better::Higher)],
+            metrics: vec![Metric::new(
+                "requests/s",
+                Unit::PerSecond,
+                Better::Higher,
+                rate,
+            )],
             servers: servers.iter().map(server).collect(),
             ..Measured::default()
         }

@@ -8,41 +8,25 @@
 //! receipt, through the server. Notices (`* …`) are not deliveries.
 
 use std::{
-    io::{self, Read, Write},
+    io::Write as _,
     net::SocketAddr,
     time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result, bail};
-use mio::{Events, Interest, Poll, Token, net::TcpStream};
+use mio::{Events, Poll, net::TcpStream};
 
-use super::exchange::{Exchange, Outcome, Recorder};
+use crate::{
+    cli::Args,
+    exchange::{self, Recorder, polled, read_some, write_some},
+    table::Round,
+};
 
 /// The clients, each sending and each reading everything.
 pub const CLIENTS: usize = 100;
 /// How long joining, or a delivery, may take before the server is taken
 /// to be stuck.
 const STALL_TIMEOUT: Duration = Duration::from_secs(5);
-
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// Lines each client sends a second.
-    pub rate: f64,
-    pub warmup: Duration,
-    pub measure: Duration,
-}
-
-/// How the report names what this scenario counts: a line received by a
-/// client is one delivery.
-pub const EXCHANGE: Exchange = Exchange {
-    per_second: "deliveries/s",
-    cpu_per: "server CPU/delivery",
-    server_sleeps_per: "server sleeps/delivery",
-    server_preemptions_per: "server preemptions/delivery",
-    client_sleeps_per: "load generator sleeps/delivery",
-    verified: "deliveries verified",
-    lost: None,
-};
 
 /// One client: its socket, what it has not yet sent or not yet read whole.
 struct Client {
@@ -72,9 +56,7 @@ impl Load {
     /// Waits up to `timeout` for the sockets, then writes and reads what
     /// they allow; deliveries are timed by `recorder` while measuring.
     fn turn(&mut self, mut recorder: Option<&mut Recorder>, timeout: Duration) -> Result<()> {
-        self.poll
-            .poll(&mut self.events, Some(timeout))
-            .or_else(interrupted)?;
+        polled(self.poll.poll(&mut self.events, Some(timeout)))?;
         for event in &self.events {
             let id = event.token().0;
             let client = &mut self.clients[id];
@@ -96,28 +78,21 @@ impl Load {
     }
 }
 
-/// Runs the scenario against the chat server at `addr` whose process is
+/// One round against the chat server at `addr` whose process is
 /// `server_pid`.
-pub fn run(addr: SocketAddr, server_pid: u32, config: &Config) -> Result<Outcome> {
+pub fn run(addr: SocketAddr, server_pid: u32, args: &Args) -> Result<Round> {
     let poll = Poll::new()?;
-    let mut clients = Vec::with_capacity(CLIENTS);
-    for id in 0..CLIENTS {
-        let stream = std::net::TcpStream::connect_timeout(&addr, STALL_TIMEOUT)
-            .with_context(|| format!("client {id}: connecting to {addr}"))?;
-        stream.set_nodelay(true)?;
-        stream.set_nonblocking(true)?;
-        let mut stream = TcpStream::from_std(stream);
-        let interest = Interest::READABLE | Interest::WRITABLE;
-        poll.registry().register(&mut stream, Token(id), interest)?;
-        let (unsent, partial, expected) = (Vec::new(), Vec::new(), vec![0; CLIENTS]);
-        clients.push(Client {
-            stream,
-            unsent,
-            partial,
-            seq: 0,
-            expected,
-        });
-    }
+    let clients = (0..CLIENTS)
+        .map(|id| {
+            Ok(Client {
+                stream: exchange::connect(addr, poll.registry(), id)?,
+                unsent: Vec::new(),
+                partial: Vec::new(),
+                seq: 0,
+                expected: vec![0; CLIENTS],
+            })
+        })
+        .collect::<Result<_>>()?;
     let mut load = Load {
         poll,
         events: Events::with_capacity(1024),
@@ -141,8 +116,8 @@ pub fn run(addr: SocketAddr, server_pid: u32, config: &Config) -> Result<Outcome
         load.turn(None, Duration::from_millis(100))?;
     }
     // Sending at the rate, and measuring; then the lines in flight arrive.
-    let interval = Duration::from_secs_f64(1.0 / (config.rate * CLIENTS as f64));
-    let mut recorder = Some(Recorder::start(server_pid, config.warmup, config.measure)?);
+    let interval = Duration::from_secs_f64(1.0 / (args.rate * CLIENTS as f64));
+    let mut recorder = Some(Recorder::start(server_pid, args.warmup(), args.measure())?);
     let (mut outcome, mut next, mut sender) = (None, Instant::now(), 0);
     let mut progress = (Instant::now(), 0);
     while outcome.is_none() || load.missing() > 0 {
@@ -173,14 +148,6 @@ pub fn run(addr: SocketAddr, server_pid: u32, config: &Config) -> Result<Outcome
     outcome.context("measured")
 }
 
-fn interrupted(e: io::Error) -> io::Result<()> {
-    if e.kind() == io::ErrorKind::Interrupted {
-        Ok(())
-    } else {
-        Err(e)
-    }
-}
-
 impl Client {
     /// Queues this client's next line and writes what the socket takes.
     fn send(&mut self, id: usize, epoch: Instant) -> Result<()> {
@@ -192,12 +159,9 @@ impl Client {
 
     fn flush(&mut self) -> Result<()> {
         while !self.unsent.is_empty() {
-            match self.stream.write(&self.unsent) {
-                Ok(n) => drop(self.unsent.drain(..n)),
-                // Full: WRITABLE will say when it drains.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e).context("writing a line"),
+            match write_some(&mut self.stream, &self.unsent).context("writing a line")? {
+                Some(n) => drop(self.unsent.drain(..n)),
+                None => break,
             }
         }
         Ok(())
@@ -213,12 +177,11 @@ impl Client {
         mut recorder: Option<&mut Recorder>,
     ) -> Result<()> {
         loop {
-            let n = match self.stream.read(scratch) {
-                Ok(0) => bail!("the server closed client {id}'s connection"),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e).with_context(|| format!("client {id}: read")),
+            let read = read_some(&mut self.stream, scratch);
+            let n = match read.with_context(|| format!("client {id}: read"))? {
+                Some(0) => bail!("the server closed client {id}'s connection"),
+                Some(n) => n,
+                None => return Ok(()),
             };
             self.partial.extend_from_slice(&scratch[..n]);
             let end = self

@@ -15,9 +15,6 @@ use clap::ValueEnum;
 /// ours, …): a drift in the machine's background load then falls on every
 /// server alike, and the median round ignores one disturbed round.
 pub const PINGPONG_ROUNDS: usize = 4;
-/// Bulk rounds: a 1 GiB transfer lasts about a second, short enough for one
-/// disturbance on a shared machine to move it by a fifth.
-pub const BULK_ROUNDS: usize = 5;
 
 const AFTER_HELP: &str = "\
 A full run with the defaults (`all`) takes about 3 minutes on two cores: four 5 s \
@@ -50,11 +47,12 @@ pub struct Args {
     /// A server to measure, repeatable; the first is the one every ratio is
     /// about. A preset (ours, tokio, go, go-tutorial, go-io-copy), optionally
     /// with arguments (`ours --spin-us 0`); a command (`'./my-echo --listen
-    /// {addr}'`: {addr} becomes 127.0.0.1:0, run by `sh -c`); or the
-    /// address of a server already running (`127.0.0.1:20000`). The
-    /// process measured is the one holding the listening socket. Default:
-    /// ours, tokio, and the Go presets of the scenario (go-tutorial and
-    /// go-io-copy in the tcp ping-pong, go in pool and chat).
+    /// {addr}'`: {addr} becomes 127.0.0.1:0, run by `sh -c`), named in the
+    /// tables as NAME if given as `NAME=COMMAND`; or the address of a
+    /// server already running (`127.0.0.1:20000`). The process measured is
+    /// the one holding the listening socket. Default: ours, tokio, and the
+    /// Go presets of the scenario (go-tutorial and go-io-copy in the tcp
+    /// ping-pong, go in pool and chat).
     #[arg(long = "server", value_name = "SERVER")]
     pub servers: Vec<String>,
 

@@ -15,7 +15,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::procfs;
+use crate::{procfs, table::Round};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const ECHO_TIMEOUT: Duration = Duration::from_secs(5);
@@ -25,23 +25,9 @@ const PACE_EVERY: usize = 64;
 /// How many of the idle connections are checked for an echo.
 const SAMPLE: usize = 100;
 
-pub struct Outcome {
-    pub count: usize,
-    pub sampled: usize,
-    pub rss_before: u64,
-    pub rss_after: u64,
-    /// Source addresses used: more than one when one address ran out of ports.
-    pub source_addrs: usize,
-}
-
-impl Outcome {
-    /// Server RSS growth per connection, in bytes (negative if it shrank).
-    pub fn bytes_per_connection(&self) -> f64 {
-        (self.rss_after as f64 - self.rss_before as f64) / self.count.max(1) as f64
-    }
-}
-
-pub fn run(addr: SocketAddr, server_pid: u32, count: usize) -> Result<Outcome> {
+/// Opens `count` idle connections to the server at `addr` whose process
+/// is `server_pid`, and reads its memory before and after.
+pub fn run(addr: SocketAddr, server_pid: u32, count: usize) -> Result<Round> {
     // One echo first, so what the server allocates once (its scratch buffer, a
     // runtime's first task) is in the "before" figure, not spread over the idle
     // connections.
@@ -121,13 +107,16 @@ pub fn run(addr: SocketAddr, server_pid: u32, count: usize) -> Result<Outcome> {
     }
     let rss_after = procfs::rss_bytes(server_pid)?;
     drop(conns);
-    Ok(Outcome {
-        count,
-        sampled: sample.len(),
-        rss_before,
-        rss_after,
-        source_addrs,
-    })
+    let (before, after) = (rss_before as f64, rss_after as f64);
+    Ok(Round::new([
+        ("conns", count as f64),
+        ("sampled", sample.len() as f64),
+        ("rss before", before),
+        ("rss after", after),
+        // Negative if it shrank.
+        ("rss growth", after - before),
+        ("sources", source_addrs as f64),
+    ]))
 }
 
 fn connect(addr: SocketAddr, source: Option<Ipv4Addr>) -> io::Result<std::net::TcpStream> {

@@ -8,19 +8,19 @@
 //!
 //! How a run goes ([`run`]): the servers inherit a raised open-file limit;
 //! the load generator and the servers are pinned as `--placement` says;
-//! then for each scenario a table (`tables`) starts its servers
-//! (`servers`: named presets, a command, or a server already running),
-//! measures them in alternating rounds, stops them and prints a Markdown
-//! table of each figure per server with the first server's ratio to each
-//! other (`report`). With `--json FILE` the run is also written as data
-//! (`results`) and drawn (`charts`). Progress goes to stderr
-//! (`progress`).
+//! then each table of the run (a scenario, or one `--conns` count of the
+//! tcp ping-pong) is measured by the one runner, `table::measure`: it
+//! starts the table's servers (`servers`: presets, commands, or servers
+//! already running), runs the scenario against each in alternating rounds,
+//! and figures each row from the rounds' totals as the scenario's data
+//! says (`scenarios`). Each table is printed as Markdown (`report`); with
+//! `--json FILE` the run is also written as data and drawn (`charts`).
+//! Progress goes to stderr (`progress`).
 //!
-//! Scenarios, one module each: `pingpong` (`tcp`), `bulk`, `idle`,
-//! `udp`, `pool`, `chat`; the ping-pongs, the pool's timed client and the
-//! chat's deliveries count alike through `exchange`. CPU time
-//! and memory come from `/proc` (`procfs`; how often each side slept,
-//! `sleeps`); the tokio baselines are [`baseline`].
+//! The load generators, one module each: `pingpong` (`tcp`), `bulk`,
+//! `idle`, `udp`, `pool`, `chat`; the exchanges are counted alike through
+//! `exchange`, CPU time, memory and sleeps read from `/proc` (`procfs`).
+//! The tokio baselines are [`baseline`].
 
 pub mod baseline;
 mod bulk;
@@ -35,10 +35,9 @@ mod pool;
 mod procfs;
 mod progress;
 mod report;
-mod results;
+mod scenarios;
 mod servers;
-
-mod tables;
+mod table;
 // The scenarios against real servers: they read /proc, so Linux only, as
 // the bench itself is (see `run`).
 #[cfg(all(test, target_os = "linux"))]
@@ -51,16 +50,14 @@ use anyhow::{Context, Result, bail};
 use serde_json::json;
 
 pub use cli::{Args, Placement, Scenario};
-use procfs::Machine;
 use progress::{Progress, human};
-use results::Measured;
-use tables::Setup;
+use table::Setup;
 
 impl Args {
     /// What the command line's parser cannot know: each `--server`'s
     /// form, the spin windows' limit, and options no scenario of the run
     /// would use. A misuse, said in one line.
-    pub fn check(&self) -> Result<Vec<servers::ServerSpec>, String> {
+    pub fn check(&self) -> Result<Vec<servers::Spec>, String> {
         use netpoll::spin::MAX_SPIN_US;
         let spins = &self.spin_us;
         let distinct = spins
@@ -81,7 +78,7 @@ impl Args {
         }
         self.servers
             .iter()
-            .map(|s| servers::parse_spec(s))
+            .map(|s| servers::Spec::parse(s))
             .collect()
     }
 }
@@ -107,7 +104,7 @@ pub fn run(args: Args) -> Result<()> {
              raise the hard limit (`ulimit -Hn`) or lower --count"
         );
     }
-    let machine = Machine::describe();
+    let machine = procfs::Machine::describe();
     let (load_generator, server_cpu) = args.placement().cpus(machine.cpus);
     if let Some(cpu) = load_generator {
         servers::pin_current_thread(cpu)
@@ -117,23 +114,16 @@ pub fn run(args: Args) -> Result<()> {
         Some(dir) => dir.clone(),
         None => env::current_exe()?
             .parent()
-            .context("this executable has no directory")?
+            .context("no directory")?
             .to_path_buf(),
     };
-    let plan = tables::plan(&args, &servers);
-    let measurements = plan.len();
-    let progress = Progress::new(plan);
+    let progress = Progress::new(table::plan(&args, &servers));
     let header = json!({
         "command": args.invoked_as.clone().unwrap_or_else(|| "bench".to_owned()),
         "settings": args.settings()[1..].join(" "),
         "date": output_of("date", &["-u", "+%Y-%m-%d %H:%M:%S UTC"]),
         "source": source_revision(),
-        "machine": {
-            "cpus": machine.cpus,
-            "cpu_model": machine.cpu_model,
-            "kernel": machine.kernel,
-            "load_average_at_start": machine.load_average,
-        },
+        "machine": machine.to_json(),
         "placement": args.placement().describe(machine.cpus),
         "rlimit_nofile": nofile,
         "presets_from": bin_dir.display().to_string(),
@@ -153,20 +143,19 @@ pub fn run(args: Args) -> Result<()> {
         "- machine: {} CPUs, {}, Linux {}; load average at start {}; RLIMIT_NOFILE {nofile}",
         machine.cpus, machine.cpu_model, machine.kernel, machine.load_average
     );
-    println!("- expected length: about {}\n", human(progress.expected()));
+    // A server slower than a loopback echo takes longer: the time left is
+    // corrected from each server's own rounds as they finish.
+    let expected = human(progress.expected());
+    println!("- expected length: about {expected} if every server keeps up with ours\n");
     eprintln!(
-        "bench: {measurements} measurements, about {} in all",
-        human(progress.expected())
+        "bench: {} measurements, about {expected} in all",
+        progress.len()
     );
     flush();
 
-    let json = args.json.clone();
     // Its directory is made now: a run is not lost at its end for want of it.
-    if let Some(dir) = json
-        .as_ref()
-        .and_then(|p| p.parent())
-        .filter(|d| !d.as_os_str().is_empty())
-    {
+    let json_dir = args.json.as_ref().and_then(|p| p.parent());
+    if let Some(dir) = json_dir.filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let mut setup = Setup {
@@ -176,37 +165,22 @@ pub fn run(args: Args) -> Result<()> {
         progress,
         servers,
     };
-    let mut measured = Vec::new();
-    let mut failed = Vec::new();
-    for scenario in setup.args.scenario.expand() {
-        let conns = setup.args.conns.clone();
-        let tables: Vec<(String, Result<Measured>)> = match scenario {
-            Scenario::Tcp => conns
-                .into_iter()
-                .map(|n| (format!("tcp --conns={n}"), tables::tcp_table(&mut setup, n)))
-                .collect(),
-            Scenario::Bulk => vec![("bulk".into(), tables::bulk_table(&mut setup))],
-            Scenario::Idle => vec![("idle".into(), tables::idle_table(&mut setup))],
-            Scenario::Udp => vec![("udp".into(), tables::udp_table(&mut setup))],
-            Scenario::Pool => vec![("pool".into(), tables::pool_table(&mut setup))],
-            Scenario::Chat => vec![("chat".into(), tables::chat_table(&mut setup))],
-            Scenario::All => unreachable!("expanded"),
-        };
-        for (name, table) in tables {
-            match table {
-                Ok(table) => {
-                    println!("{}", report::render(&table));
-                    measured.push(table);
-                }
-                Err(err) => {
-                    println!("### {name}: FAILED\n\n{err:#}\n");
-                    failed.push(format!("{name}: {err:#}"));
-                }
+    let (mut measured, mut failed) = (Vec::new(), Vec::new());
+    for (scenario, conns) in table::tables(&setup.args) {
+        match table::measure(&mut setup, scenario, conns) {
+            Ok(table) => {
+                println!("{}", report::render(&table));
+                measured.push(table);
             }
-            flush();
+            Err(err) => {
+                let name = table::name(scenario, conns);
+                println!("### {name}: FAILED\n\n{err:#}\n");
+                failed.push(format!("{name}: {err:#}"));
+            }
         }
+        flush();
     }
-    if let Some(path) = &json {
+    if let Some(path) = &setup.args.json {
         write_results(path, header, &measured)?;
     }
     if !failed.is_empty() {
@@ -216,8 +190,12 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// The JSON file and the charts beside it.
-fn write_results(path: &Path, mut document: serde_json::Value, tables: &[Measured]) -> Result<()> {
-    document["tables"] = tables.iter().map(Measured::to_json).collect();
+fn write_results(
+    path: &Path,
+    mut document: serde_json::Value,
+    tables: &[table::Measured],
+) -> Result<()> {
+    document["tables"] = tables.iter().map(report::to_json).collect();
     let text = serde_json::to_string_pretty(&document)?;
     fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
     println!("- results: {}", path.display());
@@ -233,34 +211,32 @@ fn flush() {
 
 /// A command's output, trimmed; `unknown` if it cannot run.
 fn output_of(program: &str, args: &[&str]) -> String {
-    Command::new(program)
+    let output = Command::new(program)
         .args(args)
         .current_dir(workspace_root())
-        .output()
-        .ok()
-        .filter(|out| out.status.success())
-        .map_or_else(
-            || "unknown".to_owned(),
-            |out| String::from_utf8_lossy(&out.stdout).trim_end().to_owned(),
-        )
+        .output();
+    match output {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim_end().into(),
+        _ => "unknown".to_owned(),
+    }
 }
 
 /// The commit measured, and which measured crates differ from it: a
 /// figure is only reproducible with the code that produced it.
 fn source_revision() -> String {
     let head = output_of("git", &["rev-parse", "--short=12", "HEAD"]);
+    let crates = [
+        "tcp-server",
+        "udp-server",
+        "worker-pool",
+        "chat",
+        "netpoll",
+        "edges",
+        "bench",
+    ];
     let changes = output_of(
         "git",
-        &[
-            "status",
-            "--porcelain",
-            "--",
-            "tcp-server",
-            "udp-server",
-            "netpoll",
-            "edges",
-            "bench",
-        ],
+        &[&["status", "--porcelain", "--"][..], &crates].concat(),
     );
     match changes.as_str() {
         "" | "unknown" => format!("commit {head}"),

@@ -9,44 +9,24 @@
 //! payload is distinct), so a wrong echo is an error, never a fast result.
 
 use std::{
-    io::{self, Read, Write},
     net::SocketAddr,
     time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result, bail};
-use mio::{Events, Interest, Poll, Token, net::TcpStream};
+use mio::{Events, Poll, net::TcpStream};
 
-use super::{
-    exchange::{Exchange, Outcome, Recorder},
+use crate::{
+    cli::Args,
+    exchange::{self, Recorder, polled, read_some, write_some},
     payload,
+    table::Round,
 };
 
-/// Limits that make every loop end even when the server misbehaves.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long without a completed request before the server is taken to be stuck.
 const STALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Large enough to take any echo of a default-sized request in one `read`.
 const READ_BUF_LEN: usize = 64 * 1024;
-
-#[derive(Clone, Debug)]
-pub struct Config {
-    pub conns: usize,
-    pub len: usize,
-    /// Run, but do not count: lets caches, allocators and the CPU clock settle.
-    pub warmup: Duration,
-    pub measure: Duration,
-}
-
-/// How the report names what this scenario exchanges.
-pub const EXCHANGE: Exchange = Exchange {
-    per_second: "requests/s",
-    cpu_per: "server CPU/request",
-    server_sleeps_per: "server sleeps/request",
-    server_preemptions_per: "server preemptions/request",
-    client_sleeps_per: "load generator sleeps/request",
-    verified: "requests verified",
-    lost: None,
-};
 
 /// One connection and the request it has in flight.
 struct Conn {
@@ -74,13 +54,11 @@ impl Conn {
     /// Writes what is left of the request until done or the socket is full.
     fn write(&mut self) -> Result<()> {
         while self.written < self.request.len() {
-            match self.stream.write(&self.request[self.written..]) {
-                Ok(0) => bail!("connection {}: the server stopped accepting bytes", self.id),
-                Ok(n) => self.written += n,
-                // Full send buffer: WRITABLE will be reported when it drains.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e).with_context(|| format!("connection {}: write", self.id)),
+            let written = write_some(&mut self.stream, &self.request[self.written..]);
+            match written.with_context(|| format!("connection {}: write", self.id))? {
+                Some(0) => bail!("connection {}: the server stopped accepting bytes", self.id),
+                Some(n) => self.written += n,
+                None => break,
             }
         }
         Ok(())
@@ -95,19 +73,18 @@ impl Conn {
         mut recorder: Option<&mut Recorder>,
     ) -> Result<()> {
         loop {
-            let n = match self.stream.read(scratch) {
-                Ok(0) => bail!(
+            let read = read_some(&mut self.stream, scratch);
+            let n = match read.with_context(|| format!("connection {}: read", self.id))? {
+                Some(0) => bail!(
                     "connection {}: the server closed it with request {} {} of {} bytes echoed",
                     self.id,
                     self.seq,
                     self.echoed,
                     self.request.len()
                 ),
-                Ok(n) => n,
+                Some(n) => n,
                 // Drained: edge-triggered readiness will report new data.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e).with_context(|| format!("connection {}: read", self.id)),
+                None => return Ok(()),
             };
             let end = self.echoed + n;
             if end > self.written {
@@ -146,33 +123,27 @@ impl Conn {
     }
 }
 
-/// Runs the scenario against the server at `addr` whose process is `server_pid`.
-pub fn run(addr: SocketAddr, server_pid: u32, config: &Config) -> Result<Outcome> {
+/// One round: `conns` connections against the server at `addr` whose
+/// process is `server_pid`.
+pub fn run(addr: SocketAddr, server_pid: u32, args: &Args, conns: usize) -> Result<Round> {
     let mut poll = Poll::new().context("creating the poll")?;
-    let mut events = Events::with_capacity(config.conns.clamp(1, 1024));
-    let mut conns = Vec::with_capacity(config.conns);
-    for id in 0..config.conns {
-        let stream = std::net::TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
-            .with_context(|| format!("connection {id}: connecting to {addr}"))?;
-        // Like the server: a request must leave at once, not wait for Nagle.
-        stream.set_nodelay(true)?;
-        stream.set_nonblocking(true)?;
-        let mut stream = TcpStream::from_std(stream);
-        let interest = Interest::READABLE | Interest::WRITABLE;
-        poll.registry().register(&mut stream, Token(id), interest)?;
-        conns.push(Conn {
-            stream,
-            id: id as u64,
-            seq: 0,
-            request: vec![0; config.len],
-            written: 0,
-            echoed: 0,
-            sent_at: Instant::now(),
-            in_flight: false,
-        });
-    }
+    let mut events = Events::with_capacity(conns.clamp(1, 1024));
+    let mut conns: Vec<Conn> = (0..conns)
+        .map(|id| {
+            Ok(Conn {
+                stream: exchange::connect(addr, poll.registry(), id)?,
+                id: id as u64,
+                seq: 0,
+                request: vec![0; args.len as usize],
+                written: 0,
+                echoed: 0,
+                sent_at: Instant::now(),
+                in_flight: false,
+            })
+        })
+        .collect::<Result<_>>()?;
     let mut scratch = vec![0; READ_BUF_LEN];
-    let mut recorder = Some(Recorder::start(server_pid, config.warmup, config.measure)?);
+    let mut recorder = Some(Recorder::start(server_pid, args.warmup(), args.measure())?);
     for conn in &mut conns {
         conn.start_request()?;
     }
@@ -192,10 +163,7 @@ pub fn run(addr: SocketAddr, server_pid: u32, config: &Config) -> Result<Outcome
         if now.duration_since(last_progress) > STALL_TIMEOUT {
             bail!("no request completed for {STALL_TIMEOUT:?}: the server at {addr} stalled");
         }
-        match poll.poll(&mut events, Some(Duration::from_millis(100))) {
-            Err(e) if e.kind() != io::ErrorKind::Interrupted => return Err(e).context("poll"),
-            _ => {}
-        }
+        polled(poll.poll(&mut events, Some(Duration::from_millis(100))))?;
         for event in &events {
             let conn = conns
                 .get_mut(event.token().0)

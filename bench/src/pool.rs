@@ -19,35 +19,13 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-use super::exchange::{self, Recorder};
+use crate::{cli::Args, exchange::Recorder, table::Round};
 
 /// The clients asking for slow work, and how much each asks for.
 pub const JOB_CLIENTS: usize = 50;
 pub const JOB_MS: u64 = 2;
 /// How long a reply may take before the server is taken to be stuck.
 const STALL_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// What one run measured, over the measured interval.
-pub struct Outcome {
-    /// The no-work client's echoes: their latency, and the server's CPU.
-    pub echoes: exchange::Outcome,
-    /// Jobs done (replied `slept 2 ms`), and requests answered `busy`.
-    pub jobs: u64,
-    pub busy: u64,
-    /// The server's worker threads, as the bench was told.
-    pub workers: u32,
-}
-
-impl Outcome {
-    pub fn jobs_per_second(&self) -> f64 {
-        self.jobs as f64 / self.echoes.elapsed.as_secs_f64()
-    }
-
-    /// What `workers` threads each doing one job at a time would reach.
-    pub fn ideal_per_second(&self) -> f64 {
-        f64::from(self.workers) * 1000.0 / JOB_MS as f64
-    }
-}
 
 /// One line connection: a request, then its one-line reply.
 struct Line {
@@ -85,15 +63,11 @@ impl Line {
     }
 }
 
-/// Runs the scenario against the server at `addr` whose process is
-/// `server_pid`, which runs `workers` worker threads.
-pub fn run(
-    addr: SocketAddr,
-    server_pid: u32,
-    workers: u32,
-    warmup: Duration,
-    measure: Duration,
-) -> Result<Outcome> {
+/// One round against the server at `addr` whose process is `server_pid`,
+/// which runs `args.workers` worker threads: the echoes' totals, and the
+/// jobs done (replied `slept 2 ms`), those that `workers` threads doing one
+/// job at a time would have done (`ideal jobs`), and the `busy` replies.
+pub fn run(addr: SocketAddr, server_pid: u32, args: &Args) -> Result<Round> {
     let stop = Arc::new(AtomicBool::new(false));
     let counts: Arc<[AtomicU64; 2]> = Arc::default();
     let mut clients = Vec::new();
@@ -104,8 +78,7 @@ pub fn run(
             ask_for_jobs(&mut line, &stop, &counts)
         }));
     }
-    let timed = time_echoes(addr, server_pid, warmup, measure, &counts)
-        .map(|outcome| Outcome { workers, ..outcome });
+    let timed = time_echoes(addr, server_pid, args, &counts);
     stop.store(true, Relaxed);
     for client in clients {
         client
@@ -136,25 +109,28 @@ fn ask_for_jobs(line: &mut Line, stop: &AtomicBool, counts: &[AtomicU64; 2]) -> 
 fn time_echoes(
     addr: SocketAddr,
     server_pid: u32,
-    warmup: Duration,
-    measure: Duration,
+    args: &Args,
     counts: &[AtomicU64; 2],
-) -> Result<Outcome> {
-    let snapshot = || counts.each_ref().map(|count| count.load(Relaxed));
+) -> Result<Round> {
+    let snapshot = || counts.each_ref().map(|count| count.load(Relaxed) as f64);
     let mut line = Line::connect(addr)?;
-    let mut recorder = Recorder::start(server_pid, warmup, measure)?;
+    let mut recorder = Recorder::start(server_pid, args.warmup(), args.measure())?;
     let mut at_start = None;
     for seq in 0u64.. {
         let now = Instant::now();
         if recorder.is_over(now)? {
             let [jobs, busy] = snapshot();
             let [jobs_before, busy_before] = at_start.context("measured")?;
-            return Ok(Outcome {
-                echoes: recorder.finish(now)?,
-                jobs: jobs - jobs_before,
-                busy: busy - busy_before,
-                workers: 0,
-            });
+            let mut round = recorder.finish(now)?;
+            let ms = round.total("ns") / 1e6;
+            let ideal = f64::from(args.workers) * ms / JOB_MS as f64;
+            let more = [
+                ("jobs", jobs - jobs_before),
+                ("busy", busy - busy_before),
+                ("ideal jobs", ideal),
+            ];
+            round.totals.extend(more);
+            return Ok(round);
         }
         if at_start.is_none() && recorder.measuring() {
             at_start = Some(snapshot());

@@ -16,52 +16,21 @@
 //! The parsers are pure functions over a file's text, tested without a
 //! process in the state the test needs; the bench itself is Linux only.
 
-use std::{collections::BTreeMap, fs, io, time::Duration};
+use std::{collections::BTreeMap, fs, io};
 
 use anyhow::{Context, Result, bail};
 
-/// CPU time a process has used, split as the kernel accounts it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CpuTime {
-    /// In the program itself (the event loop, the runtime, the allocator).
-    pub user: Duration,
-    /// In the kernel on its behalf (system calls, and on loopback much of
-    /// the TCP/UDP stack of both ends).
-    pub system: Duration,
-}
-
-impl CpuTime {
-    pub fn total(&self) -> Duration {
-        self.user + self.system
-    }
-
-    /// The sum of two measurements (of separate intervals).
-    pub fn plus(&self, other: CpuTime) -> CpuTime {
-        CpuTime {
-            user: self.user + other.user,
-            system: self.system + other.system,
-        }
-    }
-
-    /// What was used between `earlier` and `self`.
-    pub fn since(&self, earlier: CpuTime) -> CpuTime {
-        CpuTime {
-            user: self.user.saturating_sub(earlier.user),
-            system: self.system.saturating_sub(earlier.system),
-        }
-    }
-}
-
-/// User and system CPU time the process `pid` has used, all threads summed.
-pub fn cpu_time(pid: u32) -> Result<CpuTime> {
+/// The CPU time the process `pid` has used, all threads summed, as the
+/// kernel accounts it: `(user, system)` in nanoseconds. User time is in the
+/// program itself (the event loop, the runtime, the allocator); system
+/// time in the kernel on its behalf (system calls, and on loopback much of
+/// the TCP/UDP stack of both ends).
+pub fn cpu_ns(pid: u32) -> Result<(f64, f64)> {
     let path = format!("/proc/{pid}/stat");
     let text = fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
     let (user, system) = parse_stat_cpu_ticks(&text).with_context(|| format!("parsing {path}"))?;
-    let rate = clock_ticks_per_second()?;
-    Ok(CpuTime {
-        user: ticks_to_duration(user, rate),
-        system: ticks_to_duration(system, rate),
-    })
+    let ns_per_tick = 1e9 / clock_ticks_per_second()? as f64;
+    Ok((user as f64 * ns_per_tick, system as f64 * ns_per_tick))
 }
 
 /// `(utime, stime)` from the text of `/proc/<pid>/stat`, in clock ticks.
@@ -78,12 +47,6 @@ pub fn parse_stat_cpu_ticks(stat: &str) -> Result<(u64, u64)> {
     let utime: u64 = utime.parse().with_context(|| format!("utime {utime:?}"))?;
     let stime: u64 = stime.parse().with_context(|| format!("stime {stime:?}"))?;
     Ok((utime, stime))
-}
-
-/// Converts clock ticks (`sysconf(_SC_CLK_TCK)` per second) to a duration.
-pub fn ticks_to_duration(ticks: u64, ticks_per_second: u64) -> Duration {
-    let micros = u128::from(ticks) * 1_000_000 / u128::from(ticks_per_second.max(1));
-    Duration::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
 }
 
 #[cfg(unix)]
@@ -126,24 +89,16 @@ fn parse_status_rss(status: &str) -> Result<u64> {
     Ok(kb.parse::<u64>().with_context(|| format!("VmRSS {kb:?}"))? * 1024)
 }
 
-/// One thread's context switches, or a sum of several threads'.
+/// Context switches, of one thread or summed over several: `voluntary`,
+/// the thread blocked and slept until something woke it; `nonvoluntary`,
+/// the scheduler preempted it while it could still run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ContextSwitches {
-    /// The thread blocked and slept until something woke it.
     pub voluntary: u64,
-    /// The scheduler preempted the thread while it could still run.
     pub nonvoluntary: u64,
 }
 
 impl ContextSwitches {
-    /// The sum of two counts (of separate threads or intervals).
-    pub fn plus(&self, other: ContextSwitches) -> ContextSwitches {
-        ContextSwitches {
-            voluntary: self.voluntary + other.voluntary,
-            nonvoluntary: self.nonvoluntary + other.nonvoluntary,
-        }
-    }
-
     /// What happened between `earlier` and `self`.
     pub fn since(&self, earlier: ContextSwitches) -> ContextSwitches {
         ContextSwitches {
@@ -213,7 +168,10 @@ impl Threads {
         self.0
             .iter()
             .map(|(tid, now)| now.since(earlier.0.get(tid).copied().unwrap_or_default()))
-            .fold(ContextSwitches::default(), |sum, one| sum.plus(one))
+            .fold(ContextSwitches::default(), |sum, one| ContextSwitches {
+                voluntary: sum.voluntary + one.voluntary,
+                nonvoluntary: sum.nonvoluntary + one.nonvoluntary,
+            })
     }
 }
 
@@ -226,6 +184,7 @@ pub struct Machine {
 }
 
 impl Machine {
+    /// This machine, read from `/proc`.
     pub fn describe() -> Machine {
         let read = |path| {
             fs::read_to_string(path)
@@ -249,6 +208,16 @@ impl Machine {
                 .collect::<Vec<_>>()
                 .join(" "),
         }
+    }
+
+    /// As the JSON file keeps it.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "cpus": self.cpus,
+            "cpu_model": self.cpu_model,
+            "kernel": self.kernel,
+            "load_average_at_start": self.load_average,
+        })
     }
 }
 
@@ -282,24 +251,19 @@ mod tests {
         assert_eq!(parse_stat_cpu_ticks(&odd).unwrap(), (7, 3));
         assert!(parse_stat_cpu_ticks("1234 (cat) R 1 2 3").is_err());
         assert!(parse_stat_cpu_ticks(&STAT.replace(" 7 3 ", " 7 x ")).is_err());
-        assert_eq!(ticks_to_duration(250, 100), Duration::from_millis(2500));
     }
 
-    /// This process's CPU time as `getrusage` reports it: the same
-    /// accounts as `utime` and `stime`, by another road.
+    /// This process's `(user, system)` CPU time as `getrusage` reports it,
+    /// in nanoseconds: the same accounts as `utime` and `stime`, by another
+    /// road.
     #[cfg(target_os = "linux")]
-    fn rusage() -> CpuTime {
+    fn rusage() -> (f64, f64) {
         // SAFETY: rusage is plain data, written whole by getrusage.
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
         // SAFETY: getrusage writes only into `usage`.
         assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) }, 0);
-        let time = |t: libc::timeval| {
-            Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
-        };
-        CpuTime {
-            user: time(usage.ru_utime),
-            system: time(usage.ru_stime),
-        }
+        let ns = |t: libc::timeval| t.tv_sec as f64 * 1e9 + t.tv_usec as f64 * 1e3;
+        (ns(usage.ru_utime), ns(usage.ru_stime))
     }
 
     #[cfg(target_os = "linux")]
@@ -311,7 +275,7 @@ mod tests {
         // work, then compare with getrusage read just before and after.
         let mut x = 1u64;
         for _ in 0..200 {
-            if rusage().user >= Duration::from_millis(50) {
+            if rusage().0 >= 50e6 {
                 break;
             }
             for i in 0..2_000_000u64 {
@@ -319,17 +283,17 @@ mod tests {
             }
         }
         let before = rusage();
-        let read = cpu_time(std::process::id()).unwrap();
+        let read = cpu_ns(std::process::id()).unwrap();
         let after = rusage();
-        assert!(before.user >= Duration::from_millis(50), "{before:?}");
+        assert!(before.0 >= 50e6, "{before:?}");
         // /proc counts in clock ticks: allow one either side.
-        let tick = ticks_to_duration(1, clock_ticks_per_second().unwrap());
+        let tick = 1e9 / clock_ticks_per_second().unwrap() as f64;
         for (name, low, got, high) in [
-            ("user", before.user, read.user, after.user),
-            ("system", before.system, read.system, after.system),
+            ("user", before.0, read.0, after.0),
+            ("system", before.1, read.1, after.1),
         ] {
             assert!(
-                low.saturating_sub(tick) <= got && got <= high + tick,
+                low - tick <= got && got <= high + tick,
                 "{name}: /proc says {got:?}, getrusage {low:?}..{high:?}"
             );
         }

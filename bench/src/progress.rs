@@ -1,64 +1,65 @@
 //! Saying where a long run is: its expected length up front, then after
 //! each measurement `k/N` and the time left, on stderr (stdout is the
-//! report).
+//! report). The plan expects every server to keep up with ours; a server's
+//! first round says how fast it really is, and its remaining rounds of the
+//! table are then expected to take as long (a slow server's bulk transfer
+//! can take thirty times the plan).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// The run's measurements, counted as they finish.
+/// The run's measurements, each named by its table and server, counted as
+/// they finish.
 pub struct Progress {
-    /// Measurements planned, and each one's expected length, in order.
-    planned: Vec<Duration>,
+    /// Measurements planned, each with its expected length, in order.
+    planned: Vec<(String, Duration)>,
     done: usize,
-    started: Instant,
 }
 
 impl Progress {
-    /// A run of measurements expected to take `planned` each.
-    pub fn new(planned: Vec<Duration>) -> Progress {
-        Progress {
-            planned,
-            done: 0,
-            started: Instant::now(),
-        }
+    pub fn new(planned: Vec<(String, Duration)>) -> Progress {
+        Progress { planned, done: 0 }
     }
 
-    /// The whole run's expected length.
+    /// How many measurements are planned.
+    pub fn len(&self) -> usize {
+        self.planned.len()
+    }
+
+    /// What is still planned, in all.
     pub fn expected(&self) -> Duration {
-        self.planned.iter().sum()
+        self.planned[self.done..].iter().map(|(_, d)| *d).sum()
     }
 
-    /// `count` planned measurements will not be made (a server skipped).
-    pub fn skip(&mut self, count: usize) {
-        let keep = self.planned.len().saturating_sub(count).max(self.done);
-        self.planned.truncate(keep);
+    /// The measurements of `key` will not be made (a server skipped).
+    pub fn skip(&mut self, key: &str) {
+        let mut index = 0;
+        self.planned.retain(|(k, _)| {
+            index += 1;
+            index <= self.done || k != key
+        });
     }
 
-    /// One measurement finished: `bench: [3/16] tcp --conns=50, tokio: 1.3 s;
-    /// about 21 s left`. The time left is what is still planned, scaled by
-    /// how the run so far compared with its plan.
-    pub fn finished(&mut self, what: &str, took: Duration) {
+    /// One measurement of `key` (round `round`) took `took`: `bench: [3/16]
+    /// tcp --conns=50, tokio, round 1: 1.3 s; about 21 s left`.
+    pub fn finished(&mut self, key: &str, round: usize, took: Duration) {
         self.done = (self.done + 1).min(self.planned.len());
-        let planned_so_far: Duration = self.planned[..self.done].iter().sum();
-        let planned_rest: Duration = self.planned[self.done..].iter().sum();
-        let pace = self.started.elapsed().as_secs_f64() / planned_so_far.as_secs_f64().max(1e-3);
-        let left = planned_rest.mul_f64(pace.clamp(0.5, 10.0));
-        eprintln!(
-            "bench: [{}/{}] {what}: {:.1} s; about {} left",
-            self.done,
-            self.planned.len(),
-            took.as_secs_f64(),
-            human(left)
-        );
+        for (_, expected) in self.planned[self.done..]
+            .iter_mut()
+            .filter(|(k, _)| k == key)
+        {
+            *expected = took;
+        }
+        let (done, planned, left) = (self.done, self.planned.len(), human(self.expected()));
+        let took = took.as_secs_f64();
+        eprintln!("bench: [{done}/{planned}] {key}, round {round}: {took:.1} s; about {left} left");
     }
 }
 
 /// `45 s`, `3 min 20 s`.
 pub fn human(duration: Duration) -> String {
-    let secs = duration.as_secs_f64().round() as u64;
-    if secs < 60 {
-        format!("{secs} s")
-    } else {
-        format!("{} min {} s", secs / 60, secs % 60)
+    match duration.as_secs_f64().round() as u64 {
+        secs @ 0..60 => format!("{secs} s"),
+        secs => format!("{} min {} s", secs / 60, secs % 60),
     }
 }
 
@@ -67,18 +68,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_run_is_counted_and_its_length_said_in_minutes_and_seconds() {
-        let mut progress = Progress::new(vec![Duration::from_secs(30); 4]);
+    fn the_time_left_follows_each_servers_own_pace() {
+        let secs = Duration::from_secs;
+        let plan = |key: &str| (key.to_owned(), secs(30));
+        let mut progress = Progress::new(vec![plan("a"), plan("b"), plan("a"), plan("b")]);
         assert_eq!(human(progress.expected()), "2 min 0 s");
         assert_eq!(human(Duration::from_millis(44_600)), "45 s");
-        progress.finished("x", Duration::from_secs(1));
-        progress.finished("x", Duration::from_secs(1));
-        assert_eq!(progress.done, 2);
-        progress.skip(1);
-        assert_eq!(progress.planned.len(), 3);
-        for _ in 0..5 {
-            progress.finished("more than planned", Duration::ZERO);
+        // `a` is ten times slower than planned: its next round will be too.
+        progress.finished("a", 1, secs(300));
+        assert_eq!(progress.expected(), secs(30 + 300 + 30));
+        progress.skip("b");
+        assert_eq!((progress.len(), progress.expected()), (2, secs(300)));
+        for round in 0..5 {
+            progress.finished("a", round, Duration::ZERO);
         }
-        assert_eq!(progress.done, 3);
+        assert_eq!((progress.done, progress.expected()), (2, Duration::ZERO));
     }
 }

@@ -1,11 +1,15 @@
-//! The bench's tables: one per [`Measured`], in Markdown, so the output can
-//! be pasted into a document as it is. Each server is a column, and each
-//! column after the first has a ratio beside it: the first server's figure
-//! divided by that server's (`docs/performance.md` says how to read them).
+//! A [`Measured`] table as the run shows it and keeps it: Markdown, so the
+//! output can be pasted into a document as it is, and JSON, with every
+//! round's totals, so the tables and charts can be made again from it. In
+//! Markdown each server is a column, and each column after the first has a
+//! ratio beside it: the first server's figure divided by that server's
+//! (`docs/performance.md` says how to read them).
 
 use std::fmt::Write as _;
 
-use crate::results::{Better, Measured, Unit};
+use serde_json::{Map, Value, json};
+
+use crate::table::{Better, Measured, Unit, median};
 
 /// The table, and its notes, as Markdown.
 pub fn render(measured: &Measured) -> String {
@@ -53,6 +57,68 @@ pub fn render(measured: &Measured) -> String {
         .iter()
         .for_each(|note| out += &format!("- {note}\n"));
     out
+}
+
+/// This table as JSON: per server, every round's totals and figures, the
+/// medians over rounds, the table's figures and the latency, each figure by
+/// metric name.
+pub fn to_json(table: &Measured) -> Value {
+    let by_metric = |values: &mut dyn Iterator<Item = f64>| -> Value {
+        let pairs = table
+            .metrics
+            .iter()
+            .zip(values)
+            .map(|(m, v)| (m.name.clone(), finite(v)));
+        Value::Object(pairs.collect::<Map<_, _>>())
+    };
+    let servers: Vec<Value> = table
+        .servers
+        .iter()
+        .map(|s| {
+            let rounds = s.rounds.iter().map(|r| {
+                let totals = r.totals.iter().map(|(k, v)| (k.to_string(), finite(*v)));
+                json!({
+                    "totals": Value::Object(totals.collect()),
+                    "figures": by_metric(&mut table.metrics.iter().map(|m| m.of(r))),
+                })
+            });
+            let medians = table
+                .metrics
+                .iter()
+                .map(|m| median(s.rounds.iter().map(|r| m.of(r))));
+            let latency = s
+                .latency
+                .iter()
+                .map(|(p, ns)| json!({"percentile": p, "ns": finite(*ns)}));
+            json!({
+                "name": s.name,
+                "rounds": rounds.collect::<Vec<_>>(),
+                "median": by_metric(&mut medians.into_iter()),
+                "reported": by_metric(&mut s.reported.iter().copied()),
+                "latency_ns": latency.collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let metrics = table.metrics.iter().map(|m| {
+        json!({"name": m.name, "unit": format!("{:?}", m.unit), "better": format!("{:?}", m.better)})
+    });
+    json!({
+        "scenario": table.scenario,
+        "title": table.title,
+        "conns": table.conns,
+        "metrics": metrics.collect::<Vec<_>>(),
+        "servers": servers,
+        "notes": table.notes,
+    })
+}
+
+/// JSON has no NaN: an undefined figure is `null`.
+fn finite(value: f64) -> Value {
+    if value.is_finite() {
+        json!(value)
+    } else {
+        Value::Null
+    }
 }
 
 /// The ratio column: `first / other` with two decimals and a `×` (two
@@ -117,7 +183,7 @@ pub fn group_thousands(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::{Metric, ServerFigures};
+    use crate::table::{Column, Figure::Ratio, Metric, Round};
 
     #[test]
     fn figures_and_ratios_print_in_a_form_read_at_a_glance() {
@@ -149,16 +215,27 @@ mod tests {
 
     #[test]
     fn each_server_after_the_first_gets_a_column_and_a_ratio() {
-        let server = |name: &str, reported: Vec<f64>| ServerFigures {
+        let server = |name: &str, reported: Vec<f64>| Column {
             name: name.into(),
             reported,
-            ..ServerFigures::default()
+            rounds: vec![Round::new([("done", 3.0)])],
+            ..Column::default()
         };
         let measured = Measured {
             title: "tcp".into(),
             metrics: vec![
-                Metric::new("requests/s", Unit::PerSecond, Better::Higher),
-                Metric::new("requests verified", Unit::Count, Better::Neither),
+                Metric::new(
+                    "requests/s",
+                    Unit::PerSecond,
+                    Better::Higher,
+                    Ratio("done", "ns", 1e9),
+                ),
+                Metric::new(
+                    "requests verified",
+                    Unit::Count,
+                    Better::Neither,
+                    Ratio("done", "", 1.0),
+                ),
             ],
             servers: vec![
                 server("ours", vec![120_000.0, 10.0]),
@@ -177,5 +254,25 @@ mod tests {
              | requests verified | 10 | 0 | – | 5 | 2.00× |\n\
              \n- a note\n"
         );
+        let value = to_json(&measured);
+        let ours = &value["servers"][0];
+        assert_eq!(
+            ours["rounds"][0]["totals"],
+            json!({"done": 3.0, "rounds": 1.0})
+        );
+        assert_eq!(
+            ours["rounds"][0]["figures"]["requests verified"],
+            json!(3.0)
+        );
+        // No `ns` was counted: the rate is undefined, which JSON says as null.
+        assert_eq!(ours["rounds"][0]["figures"]["requests/s"], Value::Null);
+        assert_eq!(
+            (
+                &ours["median"]["requests verified"],
+                &ours["reported"]["requests/s"]
+            ),
+            (&json!(3.0), &json!(120000.0))
+        );
+        assert_eq!(value["metrics"][0]["unit"], json!("PerSecond"));
     }
 }

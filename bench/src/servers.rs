@@ -18,6 +18,8 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
+
+use crate::cli::Scenario;
 use harness::{
     EchoLines, Program, Stream, exit_words,
     ports::{self, Transport},
@@ -29,34 +31,13 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(3);
 /// What `{addr}` in a command becomes: a port the kernel picks.
 const ANY_PORT: &str = "127.0.0.1:0";
 
-/// What a server serves: each scenario measures one of these.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Service {
-    /// A TCP echo (the tcp, bulk and idle scenarios).
-    Echo,
-    /// A UDP echo.
-    Udp,
-    /// The `worker-pool` protocol.
-    Pool,
-    /// The `chat` protocol.
-    Chat,
-}
-
-impl Service {
-    pub fn transport(self) -> Transport {
-        match self {
-            Service::Udp => Transport::Udp,
-            _ => Transport::Tcp,
-        }
-    }
-}
-
-/// A built-in server: a program of the bench's directory, per service.
+/// A built-in server: a program of the bench's directory, per scenario.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Preset {
     /// Its name on the command line and in the tables.
     pub name: &'static str,
-    /// The program for each [`Service`], in its order ("": none).
+    /// The program for the TCP echo scenarios (tcp, bulk, idle), udp,
+    /// pool and chat, in that order ("": none).
     programs: [&'static str; 4],
     /// Its arguments, `{addr}` standing for where to listen.
     args: &'static [&'static str],
@@ -122,11 +103,22 @@ pub const PRESETS: [Preset; 5] = [
     },
 ];
 
+/// Which of a preset's programs serves `scenario`, and over what.
+fn service(scenario: Scenario) -> (usize, Transport) {
+    match scenario {
+        Scenario::Udp => (1, Transport::Udp),
+        Scenario::Pool => (2, Transport::Tcp),
+        Scenario::Chat => (3, Transport::Tcp),
+        _ => (0, Transport::Tcp),
+    }
+}
+
 /// A `--server` as given.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServerSpec {
-    /// As typed: how the tables name it.
-    pub text: String,
+pub struct Spec {
+    /// How the tables name it: the preset and its arguments, a command's
+    /// NAME (or the whole command), the address.
+    pub name: String,
     kind: Kind,
 }
 
@@ -140,35 +132,44 @@ enum Kind {
     Running(SocketAddr),
 }
 
-/// `--server`'s value: a preset's name (and arguments), an address, or a
-/// command.
-pub fn parse_spec(text: &str) -> Result<ServerSpec, String> {
-    let text = text.trim().to_owned();
-    let mut words = text.split_whitespace();
-    let first = words.next().ok_or(
-        "--server expects a preset (ours, tokio, go, go-tutorial, go-io-copy), a command \
-         with {addr}, or the ADDR of a running server",
-    )?;
-    let kind = if let Some(preset) = PRESETS.iter().find(|p| p.name == first) {
-        Kind::Preset(preset, words.map(str::to_owned).collect())
-    } else if let Ok(addr) = text.parse() {
-        Kind::Running(addr)
-    } else {
-        Kind::Command(text.clone())
-    };
-    Ok(ServerSpec { text, kind })
-}
+impl Spec {
+    /// `--server`'s value: a preset's name (and arguments), an address,
+    /// `NAME=COMMAND` or a command.
+    pub fn parse(text: &str) -> Result<Spec, String> {
+        let text = text.trim();
+        let first = text.split_whitespace().next().ok_or(
+            "--server expects a preset (ours, tokio, go, go-tutorial, go-io-copy), a command \
+             with {addr} (NAME=COMMAND names its column), or the ADDR of a running server",
+        )?;
+        let named = text.split_once('=').filter(|(name, _)| {
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        });
+        let (name, kind) = match PRESETS.iter().find(|p| p.name == first) {
+            Some(preset) => {
+                let args = text.split_whitespace().skip(1).map(str::to_owned).collect();
+                (text, Kind::Preset(preset, args))
+            }
+            None => match (text.parse(), named) {
+                (Ok(addr), _) => (text, Kind::Running(addr)),
+                (_, Some((name, command))) => (name, Kind::Command(command.trim().to_owned())),
+                _ => (text, Kind::Command(text.to_owned())),
+            },
+        };
+        Ok(Spec {
+            name: name.to_owned(),
+            kind,
+        })
+    }
 
-impl ServerSpec {
     /// The preset `name`, with extra arguments.
-    pub fn preset(name: &str, args: &[String]) -> ServerSpec {
-        let text = [&[name.to_owned()], args].concat().join(" ");
-        parse_spec(&text).expect("a preset's name")
+    pub fn preset(name: &str, args: &[String]) -> Spec {
+        Spec::parse(&[&[name.to_owned()], args].concat().join(" ")).expect("a preset's name")
     }
 
     /// The same server with `args` added, if it is a preset (`--workers
     /// 4`); its name in the tables unchanged.
-    pub fn with_args(&self, args: &[String]) -> ServerSpec {
+    pub fn with_args(&self, args: &[String]) -> Spec {
         let mut spec = self.clone();
         if let Kind::Preset(_, extra) = &mut spec.kind {
             extra.extend_from_slice(args);
@@ -176,20 +177,15 @@ impl ServerSpec {
         spec
     }
 
-    /// Why the default list leaves this out of a table of `service`
-    /// (`pingpong`: the tcp ping-pong, of `len`-byte requests): `Some("")`
-    /// without a note.
-    pub fn left_out_by_default(
-        &self,
-        service: Service,
-        pingpong: bool,
-        len: usize,
-    ) -> Option<String> {
+    /// Why the default list leaves this out of a `scenario` table (of
+    /// `len`-byte requests): `Some("")` without a note.
+    pub fn left_out_by_default(&self, scenario: Scenario, len: usize) -> Option<String> {
         let Kind::Preset(preset, _) = &self.kind else {
             return None;
         };
+        let pingpong = scenario == Scenario::Tcp;
         match preset.max_len {
-            _ if preset.programs[service as usize].is_empty() => Some(String::new()),
+            _ if preset.programs[service(scenario).0].is_empty() => Some(String::new()),
             _ if preset.pingpong_only && !pingpong => Some(String::new()),
             Some(max) if len > max => Some(format!(
                 "{} not run: it echoes messages of at most {max} B whole, these are {len} B",
@@ -203,7 +199,7 @@ impl ServerSpec {
     pub fn about(&self) -> String {
         match &self.kind {
             Kind::Preset(preset, _) => preset.about.to_owned(),
-            Kind::Command(command) => format!("{} = `sh -c '{command}'`", self.text),
+            Kind::Command(command) => format!("{} = `sh -c '{command}'`", self.name),
             Kind::Running(addr) => format!("{addr} = a server started by hand, found by its port"),
         }
     }
@@ -222,21 +218,25 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `spec` for `service` from `bin_dir`, confined to `cpu`, and
+    /// Starts `spec` for `scenario` from `bin_dir`, confined to `cpu`, and
     /// waits until a process of its group holds a serving socket.
     pub fn start(
-        spec: &ServerSpec,
-        service: Service,
+        spec: &Spec,
+        scenario: Scenario,
         bin_dir: &Path,
         cpu: Option<usize>,
     ) -> Result<Server> {
-        let transport = service.transport();
+        let (program, transport) = service(scenario);
         let mut command = match &spec.kind {
             Kind::Running(addr) => return found_running(spec, transport, *addr),
             Kind::Preset(preset, extra) => {
-                let name = preset.programs[service as usize];
+                let name = preset.programs[program];
                 if name.is_empty() {
-                    bail!("the {} preset has no {service:?} server", preset.name);
+                    bail!(
+                        "the {} preset has no {} server",
+                        preset.name,
+                        crate::cli::name(scenario)
+                    );
                 }
                 let path = bin_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
                 if !path.is_file() {
@@ -272,13 +272,13 @@ impl Server {
                 eprintln!("{label}: {line}");
             }
         }));
-        let program = Program::start(&spec.text, command, None, log)?;
+        let program = Program::start(&spec.name, command, None, log)?;
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             let sockets = ports::serving(transport).context("reading the socket tables")?;
             let group = ports::group_members(program.id());
             if let Some((pid, socket)) = ports::held_by(&sockets, group).into_iter().next() {
-                let (name, addr) = (spec.text.clone(), socket.reachable());
+                let (name, addr) = (spec.name.clone(), socket.reachable());
                 let program = Some(program);
                 return Ok(Server {
                     name,
@@ -293,14 +293,14 @@ impl Server {
                 said.truncate(5);
                 bail!(
                     "`{}` ended ({}) before serving; it printed: {said:?}",
-                    spec.text,
+                    spec.name,
                     exit_words(status)
                 );
             }
             if Instant::now() >= deadline {
                 bail!(
                     "`{}` opened no {transport} socket within {START_TIMEOUT:?}",
-                    spec.text
+                    spec.name
                 );
             }
             // No notification exists for "a process bound a socket": a
@@ -319,8 +319,7 @@ impl Server {
         let status = match program.terminate(STOP_TIMEOUT) {
             Ok(status) => status,
             // Killed at the deadline: how it ended still goes in the report.
-            Err(killed) if killed.was_killed() => program.exit_status().context("not reaped")?,
-            Err(other) => return Err(other.into()),
+            Err(failed) => program.exit_status().ok_or(failed)?,
         };
         let how = exit_words(status);
         Ok(match program.lines(Stream::Stdout).pop() {
@@ -335,7 +334,7 @@ impl Server {
 }
 
 /// A server started by hand: the process holding `addr`'s port.
-fn found_running(spec: &ServerSpec, transport: Transport, addr: SocketAddr) -> Result<Server> {
+fn found_running(spec: &Spec, transport: Transport, addr: SocketAddr) -> Result<Server> {
     let mut sockets = ports::serving(transport)?;
     sockets.retain(|s| s.addr.port() == addr.port());
     let Some((pid, _)) = ports::held_by(&sockets, ports::all_processes())
@@ -347,7 +346,7 @@ fn found_running(spec: &ServerSpec, transport: Transport, addr: SocketAddr) -> R
              (the bench reads its CPU time, so it must be yours)"
         );
     };
-    let (name, program) = (spec.text.clone(), None);
+    let (name, program) = (spec.name.clone(), None);
     Ok(Server {
         name,
         addr,
@@ -394,32 +393,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_server_spec_is_a_preset_an_address_or_a_command() {
-        let ours = parse_spec("ours --spin-us 0").unwrap();
-        let plain = ServerSpec::preset("ours", &[]);
-        assert_eq!(
-            plain.with_args(&["--spin-us".into(), "0".into()]).kind,
-            ours.kind
-        );
+    fn a_server_spec_is_a_preset_an_address_or_a_command_named_or_not() {
+        let ours = Spec::parse("ours --spin-us 0").unwrap();
         let args = vec!["--spin-us".to_owned(), "0".to_owned()];
-        assert_eq!(ours.kind, Kind::Preset(&PRESETS[0], args.clone()));
-        assert_eq!(ours, ServerSpec::preset("ours", &args));
-        let running = parse_spec("127.0.0.1:20000").unwrap().kind;
-        assert_eq!(running, Kind::Running("127.0.0.1:20000".parse().unwrap()));
-        let command = parse_spec(" ./echo --listen {addr} ").unwrap().kind;
-        assert_eq!(command, Kind::Command("./echo --listen {addr}".into()));
-        assert!(parse_spec("  ").is_err());
-        let tutorial = ServerSpec::preset("go-tutorial", &[]);
-        assert_eq!(tutorial.left_out_by_default(Service::Echo, true, 64), None);
-        assert!(
-            tutorial
-                .left_out_by_default(Service::Echo, true, 129)
-                .unwrap()
-                .contains("at most 128 B")
+        // Arguments added for a table leave its name as it was.
+        let added = Spec::preset("ours", &[]).with_args(&args);
+        assert_eq!((added.name.as_str(), &added.kind), ("ours", &ours.kind));
+        assert_eq!(
+            (ours.name.as_str(), ours.kind),
+            ("ours --spin-us 0", Kind::Preset(&PRESETS[0], args))
         );
-        let left_out = |service, pingpong| tutorial.left_out_by_default(service, pingpong, 64);
-        assert_eq!(left_out(Service::Echo, false).as_deref(), Some(""));
-        assert_eq!(left_out(Service::Chat, false).as_deref(), Some(""));
+        let running = Spec::parse("127.0.0.1:20000").unwrap().kind;
+        assert_eq!(running, Kind::Running("127.0.0.1:20000".parse().unwrap()));
+        let command = Spec::parse(" ./echo --listen {addr} ").unwrap();
+        assert_eq!(command.kind, Kind::Command("./echo --listen {addr}".into()));
+        assert_eq!(command.name, "./echo --listen {addr}");
+        // NAME=COMMAND: a short column name; an `=` later in a command is its own.
+        let named = Spec::parse("one-file=./srv --addr {addr} >/dev/null").unwrap();
+        assert_eq!(
+            (named.name.as_str(), named.kind),
+            (
+                "one-file",
+                Kind::Command("./srv --addr {addr} >/dev/null".into())
+            )
+        );
+        assert_eq!(Spec::parse("./srv --x=1").unwrap().name, "./srv --x=1");
+        assert!(Spec::parse("  ").is_err());
+        let tutorial = Spec::preset("go-tutorial", &[]);
+        assert_eq!(tutorial.left_out_by_default(Scenario::Tcp, 64), None);
+        let long = tutorial.left_out_by_default(Scenario::Tcp, 129).unwrap();
+        assert!(long.contains("at most 128 B"), "{long}");
+        assert_eq!(
+            tutorial.left_out_by_default(Scenario::Bulk, 64).as_deref(),
+            Some("")
+        );
+        assert_eq!(
+            tutorial.left_out_by_default(Scenario::Chat, 64).as_deref(),
+            Some("")
+        );
     }
 
     #[test]
@@ -430,19 +441,19 @@ mod tests {
         }
         // `sh` starts a child that listens on a port the kernel picks,
         // confined to CPU 0: the server found is that child, not the shell.
-        let spec = parse_spec(
+        let spec = Spec::parse(
             "python3 -c 'import socket,time; s=socket.socket(); \
              s.bind((\"127.0.0.1\", 0)); s.listen(); time.sleep(30)' {addr}",
         )
         .unwrap();
-        let server = Server::start(&spec, Service::Echo, Path::new("."), Some(0)).unwrap();
+        let server = Server::start(&spec, Scenario::Tcp, Path::new("."), Some(0)).unwrap();
         assert!(server.addr.ip().is_loopback() && server.addr.port() != 0);
         let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid)).unwrap();
         assert!(status.contains("Name:\tpython3"), "{status}");
         assert!(status.contains("Cpus_allowed_list:\t0\n"), "{status}");
         // Found again by its address alone, as a server run by hand is.
-        let by_hand = parse_spec(&server.addr.to_string()).unwrap();
-        let again = Server::start(&by_hand, Service::Echo, Path::new("."), None).unwrap();
+        let by_hand = Spec::parse(&server.addr.to_string()).unwrap();
+        let again = Server::start(&by_hand, Scenario::Tcp, Path::new("."), None).unwrap();
         assert_eq!(again.pid, server.pid);
         assert_eq!(
             (again.stop().unwrap(), server.stop().unwrap()),
@@ -452,15 +463,15 @@ mod tests {
 
     #[test]
     fn a_server_that_cannot_serve_is_an_error_that_says_why() {
-        let early = parse_spec("echo oops; exit 3").unwrap();
-        let err = Server::start(&early, Service::Echo, Path::new("."), None).err();
+        let early = Spec::parse("echo oops; exit 3").unwrap();
+        let err = Server::start(&early, Scenario::Tcp, Path::new("."), None).err();
         assert!(format!("{:#}", err.unwrap()).contains("oops"));
-        let ours = ServerSpec::preset("ours", &[]);
-        let err = Server::start(&ours, Service::Echo, Path::new("/nowhere"), None).err();
+        let ours = Spec::preset("ours", &[]);
+        let err = Server::start(&ours, Scenario::Tcp, Path::new("/nowhere"), None).err();
         let err = format!("{:#}", err.unwrap());
         assert!(err.contains("/nowhere/tcp-server is not built"), "{err}");
         // A program whose crate the workspace does not have says so.
-        let err = Server::start(&ours, Service::Pool, Path::new("/nowhere"), None).err();
+        let err = Server::start(&ours, Scenario::Pool, Path::new("/nowhere"), None).err();
         let err = format!("{:#}", err.unwrap());
         if !crate::workspace_root().join("worker-pool").is_dir() {
             assert!(err.contains("no `worker-pool` crate yet"), "{err}");

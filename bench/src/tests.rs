@@ -10,9 +10,14 @@ use std::{
     time::Duration,
 };
 
+use clap::Parser as _;
+
 use super::{
+    Args,
     baseline::{Baseline, on_a_thread},
-    bulk, chat, exchange, idle, pingpong, pool, udp,
+    bulk, chat, idle, pingpong, pool,
+    table::Round,
+    udp,
 };
 
 /// The "server" is this process: its CPU and RSS are what the scenarios read.
@@ -20,14 +25,19 @@ fn me() -> u32 {
     std::process::id()
 }
 
-fn short(conns: usize, len: usize) -> pingpong::Config {
-    let (warmup, measure) = (Duration::from_millis(50), Duration::from_millis(300));
-    pingpong::Config {
-        conns,
-        len,
-        warmup,
-        measure,
-    }
+/// Rounds of 0.3 s after a warm-up of 0.06 s, with `args` given.
+fn short(args: &[&str]) -> Args {
+    Args::parse_from([&["bench", "--secs", "1.2"], args].concat())
+}
+
+/// A round's total `name`, as a count.
+fn total(round: &Round, name: &str) -> u64 {
+    round.total(name) as u64
+}
+
+/// Every completed exchange was verified and timed exactly once.
+fn timed_each(round: &Round) -> bool {
+    round.latency.as_ref().map(|h| h.len()) == Some(total(round, "done"))
 }
 
 /// A deliberately wrong echo server on a thread: one connection, each read
@@ -55,17 +65,20 @@ fn wrong_tcp_server(wrong: fn(usize, &[u8]) -> Vec<u8>) -> std::net::SocketAddr 
 fn tcp_pingpong_against_tokio_verifies_every_echo_and_rounds_merge() {
     let addr = on_a_thread(Baseline::Tcp);
     // 100 000 bytes do not fit one 64 KiB read: checked across reads.
-    for config in [short(8, 64), short(2, 100_000)] {
+    for (conns, len) in [(8, 64), (2, 100_000)] {
+        let args = Args { len, ..short(&[]) };
         let rounds = [
-            pingpong::run(addr, me(), &config).unwrap(),
-            pingpong::run(addr, me(), &config).unwrap(),
+            pingpong::run(addr, me(), &args, conns).unwrap(),
+            pingpong::run(addr, me(), &args, conns).unwrap(),
         ];
-        let merged = exchange::Outcome::merge(&rounds).unwrap();
-        assert!(rounds[0].completed > 0, "no request completed");
-        assert_eq!(merged.completed, rounds[0].completed + rounds[1].completed);
-        // Every completed request was verified and timed exactly once.
-        assert_eq!(merged.latency.len(), merged.completed);
-        assert_eq!(merged.elapsed, rounds[0].elapsed + rounds[1].elapsed);
+        let merged = Round::merge(&rounds).unwrap();
+        assert!(total(&rounds[0], "done") > 0, "no request completed");
+        let sum = |name| total(&rounds[0], name) + total(&rounds[1], name);
+        assert_eq!(
+            (total(&merged, "done"), total(&merged, "ns")),
+            (sum("done"), sum("ns"))
+        );
+        assert!(timed_each(&merged) && total(&merged, "rounds") == 2);
     }
 }
 
@@ -79,7 +92,7 @@ fn tcp_pingpong_catches_a_corrupted_echo() {
         }
         echo
     });
-    let err = pingpong::run(addr, me(), &short(1, 16))
+    let err = pingpong::run(addr, me(), &short(&["--len", "16"]), 1)
         .err()
         .expect("must fail");
     assert!(
@@ -91,12 +104,8 @@ fn tcp_pingpong_catches_a_corrupted_echo() {
 #[test]
 fn bulk_checks_every_byte_and_catches_one_dropped() {
     let bytes = 8 * 1024 * 1024 + 3;
-    assert_eq!(
-        bulk::run(on_a_thread(Baseline::Tcp), me(), bytes)
-            .unwrap()
-            .bytes,
-        bytes
-    );
+    let round = bulk::run(on_a_thread(Baseline::Tcp), me(), bytes).unwrap();
+    assert_eq!(total(&round, "bytes"), bytes);
     // Echoes everything except byte 1000 of the stream.
     let addr = wrong_tcp_server(|seen, read| {
         let mut echo = read.to_vec();
@@ -114,27 +123,20 @@ fn bulk_checks_every_byte_and_catches_one_dropped() {
 
 #[test]
 fn idle_connections_to_tokio_still_echo() {
-    let outcome = idle::run(on_a_thread(Baseline::Tcp), me(), 200).unwrap();
+    let round = idle::run(on_a_thread(Baseline::Tcp), me(), 200).unwrap();
     // Every 2nd of 200 (100) plus the last one.
-    assert_eq!((outcome.count, outcome.sampled), (200, 101));
-    assert!(outcome.rss_before > 0 && outcome.rss_after > 0);
+    assert_eq!(
+        (total(&round, "conns"), total(&round, "sampled")),
+        (200, 101)
+    );
+    assert!(total(&round, "rss before") > 0 && total(&round, "rss after") > 0);
 }
 
 #[test]
 fn udp_pingpong_verifies_every_reply_and_catches_a_wrong_one() {
-    let config = |measure| udp::Config {
-        len: 32,
-        warmup: Duration::ZERO,
-        measure,
-    };
-    let outcome = udp::run(
-        on_a_thread(Baseline::Udp),
-        me(),
-        &config(Duration::from_millis(300)),
-    )
-    .unwrap();
-    assert!(outcome.completed > 0, "no reply arrived");
-    assert_eq!(outcome.latency.len(), outcome.completed);
+    let round = udp::run(on_a_thread(Baseline::Udp), me(), &short(&["--len", "32"])).unwrap();
+    assert!(total(&round, "done") > 0, "no reply arrived");
+    assert!(timed_each(&round));
     // Answers the first datagram correctly, then with a truncated copy.
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = socket.local_addr().unwrap();
@@ -150,7 +152,7 @@ fn udp_pingpong_verifies_every_reply_and_catches_a_wrong_one() {
             let _ = socket.send_to(&buf[..n - (datagram - 1)], peer);
         }
     });
-    let err = udp::run(addr, me(), &config(Duration::from_secs(5)))
+    let err = udp::run(addr, me(), &Args { secs: 20.0, ..short(&["--len", "32"]) })
         .err()
         .expect("must fail");
     assert!(
@@ -161,17 +163,25 @@ fn udp_pingpong_verifies_every_reply_and_catches_a_wrong_one() {
 
 #[test]
 fn pool_counts_the_jobs_and_times_the_echoes_of_tokios_pool() {
-    let (warmup, measure) = (Duration::from_millis(50), Duration::from_millis(300));
-    let addr = on_a_thread(Baseline::Pool);
-    let outcome = pool::run(addr, me(), 4, warmup, measure).unwrap();
-    // 4 workers, 2 ms jobs: at most 600 in 300 ms; each echo checked.
-    assert!((1..=600).contains(&outcome.jobs), "{} jobs", outcome.jobs);
-    assert_eq!(outcome.busy, 0, "50 clients fit 4 workers and 64 waiting");
-    assert!(outcome.echoes.completed > 0);
-    assert_eq!(outcome.echoes.latency.len(), outcome.echoes.completed);
-    assert_eq!(outcome.ideal_per_second(), 2000.0);
+    let args = short(&["--workers", "4"]);
+    let round = pool::run(on_a_thread(Baseline::Pool), me(), &args).unwrap();
+    // 4 workers, 2 ms jobs: at most 600 in 300 ms, as `ideal jobs` says.
+    let jobs = total(&round, "jobs");
+    assert!((1..=600).contains(&jobs), "{jobs} jobs");
+    let ideal = 4.0 * round.total("ns") / 2e6;
+    assert!(
+        (round.total("ideal jobs") - ideal).abs() < 1e-6,
+        "{round:?}"
+    );
+    assert_eq!(
+        total(&round, "busy"),
+        0,
+        "50 clients fit 4 workers and 64 waiting"
+    );
+    // Each echo checked and timed.
+    assert!(total(&round, "done") > 0 && timed_each(&round));
     // An echo server answers `sleep 2` with itself: caught, not counted.
-    let err = pool::run(on_a_thread(Baseline::Tcp), me(), 4, warmup, measure).err();
+    let err = pool::run(on_a_thread(Baseline::Tcp), me(), &args).err();
     let err = format!("{:#}", err.expect("must fail"));
     assert!(
         err.contains(r#"answered "sleep 2\n" with "sleep 2""#),
@@ -181,21 +191,14 @@ fn pool_counts_the_jobs_and_times_the_echoes_of_tokios_pool() {
 
 #[test]
 fn chat_checks_every_delivery_of_tokios_chat() {
-    let config = chat::Config {
-        rate: 20.0,
-        warmup: Duration::from_millis(50),
-        measure: Duration::from_millis(300),
-    };
-    let outcome = chat::run(on_a_thread(Baseline::Chat), me(), &config).unwrap();
+    let args = short(&["--rate", "20"]);
+    let round = chat::run(on_a_thread(Baseline::Chat), me(), &args).unwrap();
     // About 100 × 20 × 0.3 lines, each delivered to 99 clients.
-    assert!(
-        outcome.completed > 99 * 100,
-        "{} deliveries",
-        outcome.completed
-    );
-    assert_eq!(outcome.latency.len(), outcome.completed);
+    let deliveries = total(&round, "done");
+    assert!(deliveries > 99 * 100, "{deliveries} deliveries");
+    assert!(timed_each(&round));
     // An echo server sends each line back to its sender: no joins, ever.
-    let err = chat::run(on_a_thread(Baseline::Tcp), me(), &config).err();
+    let err = chat::run(on_a_thread(Baseline::Tcp), me(), &args).err();
     let err = format!("{:#}", err.expect("must fail"));
     assert!(err.contains("0 of 4950 joins seen"), "{err}");
 }

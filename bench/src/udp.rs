@@ -14,10 +14,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-use super::{
-    exchange::{Exchange, Outcome, Recorder},
-    payload,
-};
+use crate::{cli::Args, exchange::Recorder, payload, table::Round};
 
 /// A reply slower than this counts as lost; loopback does not lose datagrams
 /// unless the server drops them.
@@ -27,31 +24,11 @@ const MAX_LOST_IN_A_ROW: u32 = 10;
 /// Lost requests remembered, so their late replies are recognised, not errors.
 const REMEMBERED_LOST: usize = 64;
 
-#[derive(Clone, Debug)]
-pub struct Config {
-    pub len: usize,
-    pub warmup: Duration,
-    pub measure: Duration,
-}
-
-/// How the report names what this scenario exchanges.
-pub const EXCHANGE: Exchange = Exchange {
-    per_second: "datagrams/s",
-    cpu_per: "server CPU/datagram",
-    server_sleeps_per: "server sleeps/datagram",
-    server_preemptions_per: "server preemptions/datagram",
-    client_sleeps_per: "load generator sleeps/datagram",
-    verified: "replies verified",
-    // REPLY_TIMEOUT, as the report says it.
-    lost: Some("datagrams lost (no reply in 500 ms)"),
-};
-
-pub fn run(addr: SocketAddr, server_pid: u32, config: &Config) -> Result<Outcome> {
-    if config.len == 0 || config.len > 65_507 {
-        bail!(
-            "a UDP ping-pong payload is 1 to 65 507 bytes, not {}",
-            config.len
-        );
+/// One round against the server at `addr` whose process is `server_pid`.
+pub fn run(addr: SocketAddr, server_pid: u32, args: &Args) -> Result<Round> {
+    let len = args.len as usize;
+    if len == 0 || len > 65_507 {
+        bail!("a UDP ping-pong payload is 1 to 65 507 bytes, not {len}");
     }
     let local: SocketAddr = if addr.is_ipv4() {
         ([127, 0, 0, 1], 0).into()
@@ -64,12 +41,12 @@ pub fn run(addr: SocketAddr, server_pid: u32, config: &Config) -> Result<Outcome
         .with_context(|| format!("connecting to {addr}"))?;
     socket.set_read_timeout(Some(REPLY_TIMEOUT))?;
 
-    let mut request = vec![0; config.len];
+    let mut request = vec![0; len];
     let mut reply = vec![0; 65_536];
-    let mut late = vec![0; config.len];
+    let mut late = vec![0; len];
     let mut lost_seqs: VecDeque<u64> = VecDeque::new();
     let mut lost_in_a_row = 0u32;
-    let mut recorder = Recorder::start(server_pid, config.warmup, config.measure)?;
+    let mut recorder = Recorder::start(server_pid, args.warmup(), args.measure())?;
     let mut seq = 0u64;
 
     loop {
@@ -157,9 +134,10 @@ mod tests {
 
     #[test]
     fn the_lost_row_names_the_reply_timeout_in_force() {
-        // The row's label is a fixed string (tables name targets by label):
-        // it must not drift from the timeout it describes.
-        let label = EXCHANGE.lost.expect("udp loses datagrams");
+        // The row's label is a fixed string (`scenarios.rs`): it must not
+        // drift from the timeout it describes.
+        let metrics = crate::cli::Scenario::Udp.metrics();
+        let label = &metrics.last().expect("udp loses datagrams").name;
         let timeout = format!("no reply in {} ms", REPLY_TIMEOUT.as_millis());
         assert!(label.contains(&timeout), "{label}");
     }
