@@ -21,7 +21,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::cli::Scenario;
 use harness::{
-    EchoLines, Program, Stream, exit_words,
+    Program, Stream, exit_words,
     ports::{self, Transport},
 };
 
@@ -267,19 +267,19 @@ impl Server {
             pin_child(&mut command, cpu);
         }
         // The server's own log goes where it would go if run by hand.
-        let log = EchoLines::Each(Arc::new(|label: &str, stream: Stream, line: &str| {
+        let log = Arc::new(|label: &str, stream: Stream, line: &str| {
             if stream == Stream::Stderr {
                 eprintln!("{label}: {line}");
             }
-        }));
-        let program = Program::start(&spec.name, command, None, log)?;
+        });
+        let program = Program::start(&spec.name, command, None, Some(log))?;
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            let sockets = ports::serving(transport).context("reading the socket tables")?;
             let group = ports::group_members(program.id());
-            if let Some((pid, socket)) = ports::held_by(&sockets, group).into_iter().next() {
-                let (name, addr) = (spec.name.clone(), socket.reachable());
-                let program = Some(program);
+            let held =
+                ports::holders(transport, None, group).context("reading the socket tables")?;
+            if let Some(&(pid, addr)) = held.first() {
+                let (name, program) = (spec.name.clone(), Some(program));
                 return Ok(Server {
                     name,
                     addr,
@@ -335,12 +335,8 @@ impl Server {
 
 /// A server started by hand: the process holding `addr`'s port.
 fn found_running(spec: &Spec, transport: Transport, addr: SocketAddr) -> Result<Server> {
-    let mut sockets = ports::serving(transport)?;
-    sockets.retain(|s| s.addr.port() == addr.port());
-    let Some((pid, _)) = ports::held_by(&sockets, ports::all_processes())
-        .into_iter()
-        .next()
-    else {
+    let held = ports::holders(transport, Some(addr.port()), ports::all_processes())?;
+    let Some(&(pid, _)) = held.first() else {
         bail!(
             "no process of this user serves {transport} on {addr}: start the server first \
              (the bench reads its CPU time, so it must be yours)"

@@ -92,9 +92,7 @@ fn tcp_pingpong_catches_a_corrupted_echo() {
         }
         echo
     });
-    let err = pingpong::run(addr, me(), &short(&["--len", "16"]), 1)
-        .err()
-        .expect("must fail");
+    let err = pingpong::run(addr, me(), &short(&["--len", "16"]), 1).expect_err("must fail");
     assert!(
         format!("{err:#}").contains("request 10 differs at byte 2"),
         "{err:#}"
@@ -114,7 +112,7 @@ fn bulk_checks_every_byte_and_catches_one_dropped() {
         }
         echo
     });
-    let err = bulk::run(addr, me(), 100_000).err().expect("must fail");
+    let err = bulk::run(addr, me(), 100_000).expect_err("must fail");
     assert!(
         format!("{err:#}").contains("differs from what was sent at byte 1000"),
         "{err:#}"
@@ -152,9 +150,15 @@ fn udp_pingpong_verifies_every_reply_and_catches_a_wrong_one() {
             let _ = socket.send_to(&buf[..n - (datagram - 1)], peer);
         }
     });
-    let err = udp::run(addr, me(), &Args { secs: 20.0, ..short(&["--len", "32"]) })
-        .err()
-        .expect("must fail");
+    let err = udp::run(
+        addr,
+        me(),
+        &Args {
+            secs: 20.0,
+            ..short(&["--len", "32"])
+        },
+    )
+    .expect_err("must fail");
     assert!(
         format!("{err:#}").contains("reply to datagram 2 is wrong: 31 bytes"),
         "{err:#}"

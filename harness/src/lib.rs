@@ -36,15 +36,15 @@
 //! something else; lines are kept, bounded in number and length (a runaway
 //! child, like the Go server2 looping on a split frame, cannot exhaust our
 //! memory), and, if asked, handed at once to a function that shows them
-//! with the child's label in front ([`EchoLines`]: how the demo narrates).
+//! with the child's label in front ([`Echo`]: how the demo narrates).
 //!
-//! One child type, [`Program`], with a tool's face (errors as values,
-//! [`Error`]) and a test's (each failure a panic that names the program and
-//! what it printed, [`DEADLINE`] on every wait); [`run_to_end`] for a
-//! program fed its stdin and waited for; [`example`] for the path of an
-//! example program (the Go servers in one file), built first.
+//! One child type, [`Program`], with a tool's face (each failure an
+//! `io::Error` naming the child and what was waited for) and a test's (each
+//! failure a panic that names the program and what it printed, [`DEADLINE`]
+//! on every wait); [`run_to_end`] for a program fed its stdin and waited
+//! for; [`example`] for the path of an example program (the Go servers in
+//! one file), built first.
 
-mod error;
 mod example;
 pub mod group;
 pub mod output;
@@ -56,28 +56,9 @@ mod program;
 #[cfg_attr(windows, path = "sys/windows.rs")]
 mod sys;
 
-pub use error::Error;
 pub use example::example;
 pub use group::{install_interrupt_handler, reaped, spawn_in_own_group};
-pub use output::{EchoLines, MAX_LINE_LEN, MAX_LINES, Stream};
+pub use output::{Echo, MAX_LINE_LEN, MAX_LINES, ShowLine, Stream};
 pub use program::{
     DEADLINE, Finished, Program, assert_lines_in_order, connect, exit_words, run_to_end,
 };
-
-use std::{path::Path, process::Command};
-
-/// The command line for messages, shortened: a test may pass a 60 000-byte
-/// argument.
-pub(crate) fn describe(command: &Command) -> String {
-    let program = command.get_program();
-    let program = Path::new(program).file_name().unwrap_or(program);
-    let words: Vec<_> = std::iter::once(program)
-        .chain(command.get_args())
-        .map(|word| word.to_string_lossy())
-        .collect();
-    let line = words.join(" ");
-    match line.char_indices().nth(120) {
-        Some((cut, _)) => format!("{}…", &line[..cut]),
-        None => line,
-    }
-}

@@ -37,19 +37,13 @@ impl fmt::Display for Stream {
     }
 }
 
-/// A line shower for [`EchoLines::Each`]: the child's label, the stream, the line.
+/// Shows a line as it arrives: given the child's label, the stream and the
+/// line, on the reader thread (how the demo shows a program's output live).
 pub type ShowLine = dyn Fn(&str, Stream, &str) + Send + Sync;
 
-/// What the reader threads do with each line besides keeping it.
-#[derive(Clone, Default)]
-pub enum EchoLines {
-    /// Nothing: the line is only kept.
-    #[default]
-    Silent,
-    /// Called at once, on the reader thread, with the child's label, the
-    /// stream and the line: how the demo shows a program's output live.
-    Each(Arc<ShowLine>),
-}
+/// What the reader threads do with each line besides keeping it: nothing
+/// (`None`), or show it.
+pub type Echo = Option<Arc<ShowLine>>;
 
 /// The lines of one stream.
 #[derive(Debug, Default)]
@@ -139,14 +133,14 @@ impl Output {
 
     /// Reads `pipe` to its end into `stream`, showing each line as `echo`
     /// says (on the calling thread: the child's reader thread).
-    pub(crate) fn read(&self, pipe: impl Read, stream: Stream, label: &str, echo: &EchoLines) {
+    pub(crate) fn read(&self, pipe: impl Read, stream: Stream, label: &str, echo: &Echo) {
         let mut reader = BufReader::new(pipe);
         let mut line = Vec::new();
         // Ends at end of stream or on a read error (the pipe is ours and
         // local, so an error means the same: nothing more comes).
         while let Some(ended) = read_line_bounded(&mut reader, &mut line, MAX_LINE_LEN) {
             let text = String::from_utf8_lossy(&line).into_owned();
-            if let EchoLines::Each(show) = echo {
+            if let Some(show) = echo {
                 show(label, stream, &text);
             }
             self.update(|captured| {

@@ -32,88 +32,66 @@ impl fmt::Display for Transport {
     }
 }
 
-/// A socket a server's bind would collide with: a listening TCP socket
-/// (connections in TIME_WAIT do not stop a listener, which sets
-/// SO_REUSEADDR), or any UDP socket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Serving {
-    /// Its local address (`0.0.0.0` or `::` when bound to every address).
-    pub addr: SocketAddr,
-    inode: u64,
-}
-
-impl Serving {
-    /// An address a client on this machine reaches it at: loopback for a
-    /// socket bound to every address.
-    pub fn reachable(&self) -> SocketAddr {
-        match self.addr.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, self.addr.port()).into(),
-            IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, self.addr.port()).into(),
-            _ => self.addr,
-        }
-    }
-}
-
 /// The kernel's `st` value for a listening TCP socket.
 const TCP_LISTEN: u8 = 0x0A;
 
-/// Every serving socket of `transport` on the machine.
-pub fn serving(transport: Transport) -> io::Result<Vec<Serving>> {
+/// Every socket of `transport` on the machine a server's bind would
+/// collide with (a listening TCP socket: connections in TIME_WAIT do not
+/// stop a listener, which sets SO_REUSEADDR; any UDP socket), on `port` if
+/// given: `(local address, inode)`.
+fn serving(transport: Transport, port: Option<u16>) -> io::Result<Vec<(SocketAddr, u64)>> {
     let tables = match transport {
         Transport::Tcp => ["/proc/net/tcp", "/proc/net/tcp6"],
         Transport::Udp => ["/proc/net/udp", "/proc/net/udp6"],
     };
-    let mut readable = None;
-    let mut sockets = Vec::new();
-    for table in tables {
-        // tcp6/udp6 are missing when IPv6 is disabled; that is fine.
-        match fs::read_to_string(table) {
-            Ok(text) => {
-                readable = Some(());
-                sockets.extend(table_lines(&text).filter_map(|(addr, state, inode)| {
-                    (transport == Transport::Udp || state == TCP_LISTEN)
-                        .then_some(Serving { addr, inode })
-                }));
-            }
-            Err(e) if readable.is_none() && table == tables[1] => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("cannot read {}: {e}", tables[0]),
-                ));
-            }
-            Err(_) => {}
-        }
-    }
-    Ok(sockets)
+    let text = fs::read_to_string(tables[0])
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot read {}: {e}", tables[0])))?;
+    // tcp6/udp6 are missing when IPv6 is disabled; that is fine.
+    let text6 = fs::read_to_string(tables[1]).unwrap_or_default();
+    let sockets = table_lines(&text).chain(table_lines(&text6));
+    let serving = sockets.filter(|(addr, state, _)| {
+        (transport == Transport::Udp || *state == TCP_LISTEN)
+            && port.is_none_or(|p| addr.port() == p)
+    });
+    Ok(serving.map(|(addr, _, inode)| (addr, inode)).collect())
 }
 
 /// Whether a serving socket of `transport` has `port`.
 pub fn in_use(transport: Transport, port: u16) -> io::Result<bool> {
-    Ok(serving(transport)?.iter().any(|s| s.addr.port() == port))
+    Ok(!serving(transport, Some(port))?.is_empty())
 }
 
-/// Which of `pids` holds each of `sockets` open: `(pid, socket)` pairs.
-/// Another user's processes cannot be looked into, and are passed over.
-pub fn held_by(sockets: &[Serving], pids: impl IntoIterator<Item = u32>) -> Vec<(u32, Serving)> {
+/// Which of `pids` hold a serving socket of `transport` (on `port`, if
+/// given), and where a client on this machine reaches it (loopback for a
+/// socket bound to every address). Another user's processes cannot be
+/// looked into, and are passed over.
+pub fn holders(
+    transport: Transport,
+    port: Option<u16>,
+    pids: impl IntoIterator<Item = u32>,
+) -> io::Result<Vec<(u32, SocketAddr)>> {
+    let sockets = serving(transport, port)?;
     let mut held = Vec::new();
     for pid in pids {
         let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
             continue;
         };
-        for fd in fds.flatten() {
-            let Ok(target) = fs::read_link(fd.path()) else {
-                continue;
-            };
+        for target in fds.flatten().filter_map(|fd| fs::read_link(fd.path()).ok()) {
             let target = target.to_string_lossy();
-            if let Some(socket) = sockets
+            let found = sockets
                 .iter()
-                .find(|s| target == format!("socket:[{}]", s.inode))
-            {
-                held.push((pid, *socket));
+                .find(|(_, inode)| target == format!("socket:[{inode}]"));
+            if let Some((addr, _)) = found {
+                let ip = match addr.ip() {
+                    IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                    IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+                    ip => ip,
+                };
+                held.push((pid, SocketAddr::new(ip, addr.port())));
             }
         }
     }
-    held
+    Ok(held)
 }
 
 /// Every process id on the machine.
@@ -130,34 +108,24 @@ pub fn all_processes() -> Vec<u32> {
 /// The processes of the process group `pgid` (a harness child's group is
 /// its pid): the child and whatever it started (`go run`'s program).
 pub fn group_members(pgid: u32) -> Vec<u32> {
-    all_processes()
-        .into_iter()
-        .filter(|&pid| {
-            // The fifth field of `stat`, counted after the `)` that closes
-            // the command name (which may itself hold spaces).
-            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-            after_name.split_whitespace().nth(2) == Some(&pgid.to_string())
-        })
-        .collect()
+    let in_group = |pid: &u32| {
+        // The fifth field of `stat`, counted after the `)` that closes
+        // the command name (which may itself hold spaces).
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        after_name.split_whitespace().nth(2) == Some(&pgid.to_string())
+    };
+    all_processes().into_iter().filter(in_group).collect()
 }
 
-/// `pid 4242 (nc)`: a process as a message names it.
-pub fn describe_process(pid: u32) -> String {
-    let name = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-    format!("pid {pid} ({})", name.trim())
-}
-
-/// Who holds a serving socket of `transport` with `port`, as
-/// [`describe_process`] says it; `None` when no process this user may
-/// look into has it open.
+/// Who holds a serving socket of `transport` with `port`, as `pid 4242
+/// (nc)`; `None` when no process this user may look into has it open.
 pub fn holder(transport: Transport, port: u16) -> io::Result<Option<String>> {
-    let sockets: Vec<Serving> = serving(transport)?
-        .into_iter()
-        .filter(|s| s.addr.port() == port)
-        .collect();
-    let held = held_by(&sockets, all_processes());
-    Ok(held.first().map(|(pid, _)| describe_process(*pid)))
+    let held = holders(transport, Some(port), all_processes())?;
+    Ok(held.first().map(|(pid, _)| {
+        let name = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        format!("pid {pid} ({})", name.trim())
+    }))
 }
 
 /// `(local address, state, inode)` of every line of one `/proc/net` table.
@@ -225,10 +193,11 @@ mod tests {
         );
         drop(listener);
         assert!(!in_use(Transport::Tcp, port).unwrap());
-        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let addr = socket.local_addr().unwrap();
-        let found = serving(Transport::Udp).unwrap();
-        let mine = held_by(&found, [std::process::id()]);
-        assert!(mine.iter().any(|(_, s)| s.reachable() == addr), "{mine:?}");
+        // A socket bound to every address is reached on loopback.
+        let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let mine = holders(Transport::Udp, None, [std::process::id()]).unwrap();
+        let reached = SocketAddr::from(([127, 0, 0, 1], port));
+        assert!(mine.contains(&(std::process::id(), reached)), "{mine:?}");
     }
 }

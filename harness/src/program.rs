@@ -3,12 +3,12 @@
 //! with its whole group when dropped.
 //!
 //! Two faces over one machinery. A tool (the demo, compare, the bench)
-//! calls the fallible methods, whose failures are [`Error`] values it can
-//! record and go on from. A test calls the short ones
-//! ([`Program::listening_addr`], [`Program::stdout_until`], …), each a panic
-//! naming the program and what it printed, each bounded by [`DEADLINE`]
-//! unless the test says otherwise. Both read lines in order: a line read
-//! once is not read again.
+//! calls the fallible methods, whose failures are `io::Error`s naming the
+//! child and what was waited for, which it can record and go on from. A
+//! test calls the short ones ([`Program::listening_addr`],
+//! [`Program::stdout_until`], …), each a panic naming the program and what
+//! it printed, each bounded by [`DEADLINE`] unless the test says otherwise.
+//! Both read lines in order: a line read once is not read again.
 //!
 //! Each child has a reaper thread that blocks until the child exits, kills
 //! what is left of its group, reaps it and records the status where every
@@ -21,6 +21,7 @@ use std::{
     cell::{Cell, OnceCell},
     io::{self, Write},
     net::{SocketAddr, TcpStream},
+    path::Path,
     process::{Command, ExitStatus, Stdio},
     sync::Arc,
     thread,
@@ -28,10 +29,9 @@ use std::{
 };
 
 use crate::{
-    EchoLines, Error, MAX_LINES, Stream, describe,
-    error::chain,
+    Echo, MAX_LINES, Stream,
     group::{reap_registered, spawn_grouped},
-    output::{Captured, Output},
+    output::Output,
     sys::{self, Group},
 };
 
@@ -69,13 +69,19 @@ pub struct Finished {
     pub stderr: String,
 }
 
+/// An error naming what went wrong with the child `label`.
+fn error(label: &str, kind: io::ErrorKind, why: impl std::fmt::Display) -> io::Error {
+    io::Error::new(kind, format!("{label}: {why}"))
+}
+
 /// Starts a named thread for the child `label`.
-fn spawn(label: &str, role: &str, run: impl FnOnce() + Send + 'static) -> Result<(), Error> {
-    let name = format!("{role} of {label}");
-    match thread::Builder::new().name(name).spawn(run) {
-        Ok(_) => Ok(()),
-        Err(source) => Err(Error::io(format!("{label}: cannot start a thread"), source)),
-    }
+fn spawn(label: &str, role: &str, run: impl FnOnce() + Send + 'static) -> io::Result<()> {
+    let started = thread::Builder::new()
+        .name(format!("{role} of {label}"))
+        .spawn(run);
+    started
+        .map(drop)
+        .map_err(|e| error(label, e.kind(), format!("cannot start a thread: {e}")))
 }
 
 impl Program {
@@ -87,8 +93,8 @@ impl Program {
         label: &str,
         mut command: Command,
         stdin: Option<Vec<u8>>,
-        echo: EchoLines,
-    ) -> Result<Program, Error> {
+        echo: Echo,
+    ) -> io::Result<Program> {
         let input = if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -98,8 +104,13 @@ impl Program {
             .stdin(input)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let (mut child, group) = spawn_grouped(&mut command)
-            .map_err(|source| Error::io(format!("cannot start {}", describe(&command)), source))?;
+        let (mut child, group) = spawn_grouped(&mut command).map_err(|e| {
+            error(
+                &describe(&command),
+                e.kind(),
+                format!("cannot start it: {e}"),
+            )
+        })?;
         let (stdout, stderr, pipe) = (child.stdout.take(), child.stderr.take(), child.stdin.take());
         let output = Arc::new(Output::default());
         let pid = child.id();
@@ -134,18 +145,14 @@ impl Program {
             listening: OnceCell::new(),
             read: [Cell::new(0), Cell::new(0)],
         };
-        let out = Arc::clone(&program.output);
-        let (show, label_out) = (echo.clone(), label.to_owned());
-        let stdout = stdout.expect("piped");
-        spawn(label, "stdout", move || {
-            out.read(stdout, Stream::Stdout, &label_out, &show)
-        })?;
-        let err = Arc::clone(&program.output);
-        let label_err = label.to_owned();
-        let stderr = stderr.expect("piped");
-        spawn(label, "stderr", move || {
-            err.read(stderr, Stream::Stderr, &label_err, &echo)
-        })?;
+        let reader = |stream: Stream, pipe: Box<dyn io::Read + Send>| {
+            let (output, echo, name) =
+                (Arc::clone(&program.output), echo.clone(), label.to_owned());
+            let read = move || output.read(pipe, stream, &name, &echo);
+            spawn(label, &stream.to_string(), read)
+        };
+        reader(Stream::Stdout, Box::new(stdout.expect("piped")))?;
+        reader(Stream::Stderr, Box::new(stderr.expect("piped")))?;
         if let (Some(mut pipe), Some(input)) = (pipe, stdin) {
             // A child that prints before it reads must not deadlock us; one
             // that exits before reading everything closes the pipe: its
@@ -165,16 +172,6 @@ impl Program {
         self.pid
     }
 
-    /// Waits until `check` answers, re-asking at each change; `None` at
-    /// the deadline.
-    fn wait_on<T>(
-        &self,
-        timeout: Duration,
-        check: impl FnMut(&Captured) -> Option<T>,
-    ) -> Option<T> {
-        self.output.wait(Instant::now() + timeout, check)
-    }
-
     /// The next lines of `stream`, up to and including the first that
     /// `done` accepts (`what` names it in an error), waiting for them until
     /// `timeout`. Lines returned are read: the next call starts after them.
@@ -183,13 +180,11 @@ impl Program {
         stream: Stream,
         what: &str,
         timeout: Duration,
-        done: impl Fn(&str) -> bool,
-    ) -> Result<Vec<String>, Error> {
+        mut done: impl FnMut(&str) -> bool,
+    ) -> io::Result<Vec<String>> {
         let deadline = Instant::now() + timeout;
         let cursor = &self.read[stream as usize];
-        let label = &self.label;
-        let error = |why: &str| Error::new(format!("{label}: {why}"));
-        let timed_out = || error(&format!("{what} not on {stream} within {timeout:?}"));
+        let fail = |kind, why: String| Err(error(&self.label, kind, why));
         let mut lines = Vec::new();
         loop {
             let index = cursor.get();
@@ -197,16 +192,26 @@ impl Program {
                 let lines = captured.of(stream);
                 match lines.kept.get(index) {
                     Some(line) => Some(Ok(line.clone())),
-                    None if lines.dropped > 0 => Some(Err(error(&format!(
-                        "{what} not among the first {MAX_LINES} lines of {stream}, all kept"
-                    )))),
-                    None if lines.closed => {
-                        Some(Err(error(&format!("{stream} closed before {what}"))))
-                    }
+                    None if lines.dropped > 0 => Some(fail(
+                        io::ErrorKind::OutOfMemory,
+                        format!(
+                            "{what} not among the first {MAX_LINES} lines of {stream}, all kept"
+                        ),
+                    )),
+                    None if lines.closed => Some(fail(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("{stream} closed before {what}"),
+                    )),
                     None => None,
                 }
             });
-            let line = next.unwrap_or_else(|| Err(timed_out()))?;
+            let timed_out = || {
+                fail(
+                    io::ErrorKind::TimedOut,
+                    format!("{what} not on {stream} within {timeout:?}"),
+                )
+            };
+            let line = next.unwrap_or_else(timed_out)?;
             cursor.set(index + 1);
             let finished = done(&line);
             lines.push(line);
@@ -223,57 +228,32 @@ impl Program {
         stream: Stream,
         what: &str,
         timeout: Duration,
-        wanted: impl Fn(&str) -> bool,
-    ) -> Result<String, Error> {
+        wanted: impl FnMut(&str) -> bool,
+    ) -> io::Result<String> {
         let mut lines = self.lines_until(stream, what, timeout, wanted)?;
         Ok(lines.pop().expect("the matching line ends the list"))
-    }
-
-    /// Waits until every stdout line so far, read or not, satisfies
-    /// `done`. Fails at the deadline, or when the child's output ends first.
-    pub fn wait_until(
-        &self,
-        what: &str,
-        timeout: Duration,
-        mut done: impl FnMut(&[String]) -> bool,
-    ) -> Result<(), Error> {
-        let waited = self.wait_on(timeout, |captured| {
-            let lines = &captured.of(Stream::Stdout).kept;
-            if done(lines) {
-                Some(true)
-            } else {
-                captured.all_closed().then_some(false)
-            }
-        });
-        let label = &self.label;
-        match waited {
-            Some(true) => Ok(()),
-            Some(false) => Err(Error::new(format!("{label}: stdout closed before {what}"))),
-            None => Err(Error::new(format!(
-                "{label}: {what} not on stdout within {timeout:?}"
-            ))),
-        }
     }
 
     /// The address in the first stdout line, `listening on <addr>`, which
     /// every server of the project prints first; waits for it until
     /// `timeout`, and remembers it.
-    pub fn announced_addr(&self, timeout: Duration) -> Result<SocketAddr, Error> {
+    pub fn announced_addr(&self, timeout: Duration) -> io::Result<SocketAddr> {
         if let Some(addr) = self.listening.get() {
             return Ok(*addr);
         }
-        let first =
-            self.wait_for_line(Stream::Stdout, "`listening on <addr>`", timeout, |_| true)?;
+        let what = "`listening on <addr>`";
+        let first = self.wait_for_line(Stream::Stdout, what, timeout, |_| true)?;
         let addr = first
             .trim_end()
             .strip_prefix("listening on ")
             .and_then(|a| a.parse().ok());
         match addr.filter(|addr: &SocketAddr| addr.port() != 0) {
             Some(addr) => Ok(*self.listening.get_or_init(|| addr)),
-            None => Err(Error::new(format!(
-                "{}: first stdout line is not `listening on <addr>`: {first:?}",
-                self.label
-            ))),
+            None => Err(error(
+                &self.label,
+                io::ErrorKind::InvalidData,
+                format!("first stdout line is not `listening on <addr>`: {first:?}"),
+            )),
         }
     }
 
@@ -282,7 +262,7 @@ impl Program {
     /// process's by now. On Windows, SIGTERM and SIGINT become a
     /// Ctrl-Break to the child's console group (see `sys/windows.rs`);
     /// other signals are an error there.
-    pub fn send(&self, signal: libc::c_int) -> Result<(), Error> {
+    pub fn send(&self, signal: libc::c_int) -> io::Result<()> {
         // Under the lock the reaper records the exit with: while no status
         // is recorded the child is not reaped, so its pid is still ours.
         let captured = self.output.lock();
@@ -291,29 +271,32 @@ impl Program {
         }
         #[cfg(test)]
         SIGNALS_SENT.with(|sent| sent.set(sent.get() + 1));
-        let sent = sys::send_signal(self.pid, signal);
-        sent.map_err(|source| Error::io(format!("{}: cannot send it a signal", self.label), source))
+        sys::send_signal(self.pid, signal).map_err(|e| {
+            error(
+                &self.label,
+                e.kind(),
+                format!("cannot send it signal {signal}: {e}"),
+            )
+        })
     }
 
     /// Waits for the child to exit, and for its output to be read to the
     /// end. At the deadline the child is killed and this is an error.
-    pub fn wait(&mut self, timeout: Duration) -> Result<ExitStatus, Error> {
-        let Some(status) = self.wait_on(timeout, |captured| captured.status) else {
+    pub fn wait(&mut self, timeout: Duration) -> io::Result<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        let Some(status) = self.output.wait(deadline, |captured| captured.status) else {
             self.kill();
-            let label = &self.label;
-            return Err(Error::killed(format!(
-                "{label}: still running after {timeout:?}; killed it"
-            )));
+            let why = format!("still running after {timeout:?}; killed it");
+            return Err(error(&self.label, io::ErrorKind::TimedOut, why));
         };
-        self.wait_on(timeout.max(Duration::from_secs(1)), |c| {
-            c.all_closed().then_some(())
-        });
+        let closed = Instant::now() + timeout.max(Duration::from_secs(1));
+        self.output.wait(closed, |c| c.all_closed().then_some(()));
         Ok(status)
     }
 
     /// Sends SIGTERM (the servers' "stop and print your summary") and waits
     /// for the exit like [`Program::wait`].
-    pub fn terminate(&mut self, timeout: Duration) -> Result<ExitStatus, Error> {
+    pub fn terminate(&mut self, timeout: Duration) -> io::Result<ExitStatus> {
         self.send(libc::SIGTERM)?;
         self.wait(timeout)
     }
@@ -328,8 +311,10 @@ impl Program {
             }
             self.group.kill();
         }
-        self.wait_on(REAP_TIMEOUT, |captured| captured.status);
-        self.wait_on(Duration::from_millis(500), |c| c.all_closed().then_some(()));
+        self.output
+            .wait(Instant::now() + REAP_TIMEOUT, |captured| captured.status);
+        let closed = Instant::now() + Duration::from_millis(500);
+        self.output.wait(closed, |c| c.all_closed().then_some(()));
     }
 
     /// The exit status if the child has ended (and is reaped), without
@@ -348,6 +333,12 @@ impl Program {
     pub fn dropped_lines(&self, stream: Stream) -> usize {
         self.output.lock().of(stream).dropped
     }
+
+    /// The lines of `stream` not read yet.
+    fn unread(&self, stream: Stream) -> Vec<String> {
+        self.lines(stream)
+            .split_off(self.read[stream as usize].get())
+    }
 }
 
 /// A test's face: the same calls, each failure a panic naming the program
@@ -357,8 +348,8 @@ impl Program {
     /// Spawns `command` with stdin from `/dev/null` and stdout and stderr
     /// captured; panics if it cannot be started.
     pub fn spawn(command: Command) -> Program {
-        let started = Program::start(&describe(&command), command, None, EchoLines::Silent);
-        started.unwrap_or_else(|e| panic!("{}", chain(&e)))
+        let label = describe(&command);
+        Program::start(&label, command, None, None).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Bounds each later wait on this program by `limit` instead of
@@ -369,14 +360,11 @@ impl Program {
     }
 
     /// The next lines of `stream` up to the first `done` accepts, or a
-    /// panic with `error` and the lines the failed call read.
-    fn until(&self, stream: Stream, what: &str, done: impl Fn(&str) -> bool) -> Vec<String> {
+    /// panic with the error and the lines the failed call read.
+    fn until(&self, stream: Stream, what: &str, done: impl FnMut(&str) -> bool) -> Vec<String> {
         let from = self.read[stream as usize].get();
         self.lines_until(stream, what, self.timeout, done)
-            .unwrap_or_else(|e| {
-                let got = self.lines(stream).split_off(from);
-                panic!("{}; got {got:#?}", chain(&e))
-            })
+            .unwrap_or_else(|e| panic!("{e}; got {:#?}", self.lines(stream).split_off(from)))
     }
 
     /// The address in the program's first stdout line, `listening on
@@ -389,7 +377,7 @@ impl Program {
             self.label
         );
         self.announced_addr(self.timeout)
-            .unwrap_or_else(|e| panic!("{}; got {:#?}", chain(&e), self.lines(Stream::Stdout)))
+            .unwrap_or_else(|e| panic!("{e}; got {:#?}", self.lines(Stream::Stdout)))
     }
 
     /// A TCP connection to [`Program::listening_addr`] (see [`connect`]).
@@ -432,9 +420,7 @@ impl Program {
     /// Sends `signal` (`libc::SIGTERM`, …) to the program (see
     /// [`Program::send`]).
     pub fn signal(&self, signal: libc::c_int) {
-        if let Err(e) = self.send(signal) {
-            panic!("{} (signal {signal})", chain(&e));
-        }
+        self.send(signal).unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// Stops a server the way Ctrl-C would (SIGTERM) and checks that it
@@ -450,11 +436,11 @@ impl Program {
     /// yet, and the exit status.
     pub fn wait_exit(&mut self) -> (Vec<String>, Vec<String>, ExitStatus) {
         let status = self.exit();
-        let rest = |stream: Stream| {
-            self.lines(stream)
-                .split_off(self.read[stream as usize].get())
-        };
-        (rest(Stream::Stdout), rest(Stream::Stderr), status)
+        (
+            self.unread(Stream::Stdout),
+            self.unread(Stream::Stderr),
+            status,
+        )
     }
 
     /// Waits for the program to exit, returning the exact text it printed
@@ -465,10 +451,11 @@ impl Program {
             let from = self.read[stream as usize].get();
             self.output.lock().of(stream).text_from(from)
         };
+        let (stdout, stderr) = (text(Stream::Stdout), text(Stream::Stderr));
         Finished {
             status,
-            stdout: text(Stream::Stdout),
-            stderr: text(Stream::Stderr),
+            stdout,
+            stderr,
         }
     }
 
@@ -482,18 +469,16 @@ impl Program {
                 .wait(deadline, |c| c.of(stream).closed.then_some(()))
                 .is_none()
             {
-                let printed = self
-                    .lines(stream)
-                    .split_off(self.read[stream as usize].get());
-                let (label, timeout) = (&self.label, self.timeout);
+                let (label, timeout, printed) = (&self.label, self.timeout, self.unread(stream));
                 panic!(
                     "{label}: still running after {timeout:?} ({stream} open); printed {printed:?}"
                 );
             }
         }
         let left = deadline.saturating_duration_since(Instant::now());
-        let waited = self.wait(left);
-        waited.unwrap_or_else(|e| panic!("{}: closed its output but {}", self.label, chain(&e)))
+        let label = self.label.clone();
+        self.wait(left)
+            .unwrap_or_else(|e| panic!("{label}: closed its output but {e}"))
     }
 }
 
@@ -504,13 +489,29 @@ impl Drop for Program {
     }
 }
 
+/// The command line for messages, shortened: a test may pass a 60 000-byte
+/// argument.
+fn describe(command: &Command) -> String {
+    let program = command.get_program();
+    let program = Path::new(program).file_name().unwrap_or(program);
+    let words = std::iter::once(program).chain(command.get_args());
+    let line = words
+        .map(|word| word.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ");
+    match line.char_indices().nth(120) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line,
+    }
+}
+
 /// Runs `command` with `input` as its whole stdin, and waits (bounded by
 /// [`DEADLINE`]) for it to exit: a program that hangs fails the test.
 /// The program may quit before reading all its input; that is no error.
 pub fn run_to_end(command: Command, input: &[u8]) -> Finished {
     let label = describe(&command);
-    let started = Program::start(&label, command, Some(input.to_vec()), EchoLines::Silent);
-    started.unwrap_or_else(|e| panic!("{}", chain(&e))).finish()
+    let started = Program::start(&label, command, Some(input.to_vec()), None);
+    started.unwrap_or_else(|e| panic!("{e}")).finish()
 }
 
 /// A TCP connection whose connect, reads and writes each give up at

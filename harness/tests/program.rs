@@ -15,7 +15,7 @@ use std::{
     time::Duration,
 };
 
-use harness::{DEADLINE, EchoLines, Finished, MAX_LINES, Program, Stream, connect, run_to_end};
+use harness::{DEADLINE, Finished, MAX_LINES, Program, Stream, connect, run_to_end};
 
 /// A program that must not finish on its own within any test's lifetime.
 const FOREVER: &str = "exec sleep 600";
@@ -209,14 +209,14 @@ fn lines_beyond_the_bound_are_counted_not_kept() {
 fn each_line_is_shown_with_the_label_as_it_arrives() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let show = Arc::clone(&seen);
-    let echo = EchoLines::Each(Arc::new(move |label: &str, stream: Stream, line: &str| {
+    let echo = Arc::new(move |label: &str, stream: Stream, line: &str| {
         show.lock()
             .unwrap()
             .push(format!("{label} {stream} {line}"));
-    }));
+    });
     let mut command = Command::new("sh");
     command.args(["-c", "echo out; echo err >&2"]);
-    let mut program = Program::start("shell", command, None, echo).unwrap();
+    let mut program = Program::start("shell", command, None, Some(echo)).unwrap();
     program.wait(DEADLINE).unwrap();
     let mut seen = seen.lock().unwrap().clone();
     seen.sort();

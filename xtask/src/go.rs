@@ -20,7 +20,7 @@ use std::{
 };
 
 use anyhow::{Context, Result};
-use harness::{EchoLines, Program, Stream, exit_words};
+use harness::{Program, Stream, exit_words};
 
 /// The tutorial's programs, by their directory; `optional` ones may be absent.
 pub const PROGRAMS: [(&str, bool); 8] = [
@@ -70,11 +70,9 @@ pub fn build(go: &Path, module: &Path, package: &[&str], output: &Path) -> Resul
         command.env("GOPATH", env::temp_dir().join("sockets-rs-gopath"));
     }
     let label = format!("go build {}", package.join(" "));
-    let mut build = Program::start(&label, command, None, EchoLines::Silent)
-        .map_err(|e| format!("cannot run go: {:#}", anyhow::Error::from(e)))?;
-    let status = build
-        .wait(BUILD_TIMEOUT)
-        .map_err(|e| format!("{:#}", anyhow::Error::from(e)))?;
+    let mut build =
+        Program::start(&label, command, None, None).map_err(|e| format!("cannot run go: {e}"))?;
+    let status = build.wait(BUILD_TIMEOUT).map_err(|e| e.to_string())?;
     if status.success() {
         return Ok(());
     }

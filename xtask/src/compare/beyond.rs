@@ -17,9 +17,9 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use harness::{EchoLines, Program, Stream, exit_words};
+use harness::{Program, Stream, exit_words};
 
-use super::{Outcome, describe};
+use super::Outcome;
 use crate::{
     build::{Binaries, workspace_root},
     demo::{check::summary, report::shown},
@@ -165,7 +165,7 @@ pub fn run(go: &Path, dir: &Path, rust: &Binaries) -> Vec<(&'static str, &'stati
                 },
                 Err(outcome) => outcome,
             };
-            println!("   {}", describe(&outcome));
+            println!("   {}", outcome.describe());
             results.push((session.name, side, outcome));
         }
     }
@@ -194,7 +194,7 @@ fn twin(session: &Session, go: &Path, dir: &Path) -> Result<Command, Outcome> {
 /// then print a summary, as every server here does).
 fn play(session: &Session, mut command: Command) -> Result<()> {
     command.args(["--addr", "127.0.0.1:0"]).args(session.args);
-    let mut server = Program::start(session.name, command, None, EchoLines::Silent)?;
+    let mut server = Program::start(session.name, command, None, None)?;
     let addr = server.announced_addr(REPLY)?;
     let played = acts(session, addr);
     let status = server.terminate(REPLY)?;
@@ -300,7 +300,7 @@ pub fn table(results: &[(&str, &str, Outcome)]) -> String {
     }
     for (name, side, outcome) in results {
         if !matches!(outcome, Outcome::Passed(_)) {
-            out += &format!("{name}, {side}: {}\n", describe(outcome));
+            out += &format!("{name}, {side}: {}\n", outcome.describe());
         }
     }
     out

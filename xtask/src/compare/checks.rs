@@ -100,8 +100,10 @@ impl Check {
                 } else {
                     // server2 says nothing at end of stream; wait for the
                     // messages, or for the empty-message loop of its Decode.
-                    s.wait_until("20 messages", OUTPUT, |lines| {
-                        payloads(lines, STICK_PREFIX).len() >= STICK_COUNT
+                    let mut messages = 0;
+                    s.lines_until(Stream::Stdout, "20 messages", OUTPUT, |line| {
+                        messages += usize::from(payload(line, STICK_PREFIX).is_some());
+                        messages == STICK_COUNT
                     })?;
                 }
                 let lines = s.lines(Stream::Stdout);

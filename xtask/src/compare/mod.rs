@@ -15,15 +15,16 @@
 //! [`run`] builds them (`go.rs`) and ours (dev profile, as the demo), then,
 //! for each program of the tutorial ([`CHAPTERS`]), runs every client
 //! against every server ([`SIDES`]: Go, the same server in one file of Rust
-//! on mio, and our full server). The Go programs hard-code their ports
-//! (20000 for TCP echo, 30000 for the rest), so the pairs run one at a
-//! time, on those ports, each after checking that the port is free
-//! (`harness::ports`). Each pair shows what both sides printed and is
-//! checked on that output ([`checks`]); the closing matrix has one ✓/✗ per
-//! pair, and notes where a Go program's known defect showed (see
-//! `docs/pitfalls.md`). Then the programs beyond the tutorial, `worker-pool`
-//! and `chat`, play a scripted session against their Go twins (built from
-//! the repository's `go/beyond-the-tutorial/`) and against ours ([`beyond`]).
+//! on mio, and our full server) with [`run_pair`], which the demo's ladder
+//! runs too. The Go programs hard-code their ports (20000 for TCP echo,
+//! 30000 for the rest), so the pairs run one at a time, on those ports when
+//! a Go program plays, each after checking that the port is free
+//! (`harness::ports`). Each pair is checked on what both sides printed
+//! ([`checks`]); the closing matrix has one ✓/✗ per pair, and notes where a
+//! Go program's known defect showed (see `docs/pitfalls.md`). Then the
+//! programs beyond the tutorial, `worker-pool` and `chat`, play a scripted
+//! session against their Go twins (built from the repository's
+//! `go/beyond-the-tutorial/`) and against ours ([`beyond`]).
 //!
 //! Exit status: 0 when every pair that ran worked, 1 when one did not, 2
 //! when the comparison cannot run (no `go`, no DIR, not that layout, or a
@@ -36,13 +37,17 @@ use std::{fmt::Write as _, path::PathBuf, process::Command, time::Duration};
 
 use anyhow::{Context, Result, bail};
 use harness::{
-    EchoLines, Program, Stream, exit_words,
+    Program, Stream, exit_words,
     ports::{self, Transport},
 };
 
 use crate::{
     build::{Binaries, Profile, binaries, in_workspace, workspace_root},
-    demo::{PACKAGES, check::summary, report::shown},
+    demo::{
+        PACKAGES,
+        check::summary,
+        report::{Style, shown},
+    },
     go,
 };
 use checks::Check;
@@ -50,7 +55,7 @@ use checks::Check;
 /// How long a server may take to start, a client to run (the Go UDP client
 /// would wait for ever), a port to be freed by the previous pair.
 const START: Duration = Duration::from_secs(10);
-const CLIENT: Duration = Duration::from_secs(10);
+const CLIENT: Duration = Duration::from_secs(20);
 const PORT_FREE: Duration = Duration::from_secs(5);
 /// Lines of each side shown per pair.
 const SHOWN_LINES: usize = 12;
@@ -63,6 +68,8 @@ pub struct Chapter {
     pub port: u16,
     /// The Go programs' directories under DIR: server, client.
     pub go: [&'static str; 2],
+    /// What the Go server does wrong, which the one-file reading fixes.
+    pub defect: &'static str,
     /// The Go server in one file of Rust: an example of the server's crate.
     pub one_file: &'static str,
     /// Our programs: binary and subcommand, server then client.
@@ -77,6 +84,7 @@ pub const CHAPTERS: [Chapter; 4] = [
         transport: Transport::Tcp,
         port: 20000,
         go: ["tcp/server", "tcp/client"],
+        defect: "a new bufio.Reader per read keeps 128 bytes and loses the rest",
         one_file: "one_file_tcp_server",
         rust: [("tcp-server", &[]), ("tcp-client", &[])],
         check: Check::Echo,
@@ -86,6 +94,7 @@ pub const CHAPTERS: [Chapter; 4] = [
         transport: Transport::Tcp,
         port: 30000,
         go: ["socket_stick/server", "socket_stick/client"],
+        defect: "a new bufio.Reader per read keeps 128 bytes and loses the rest",
         one_file: "one_file_stick_server",
         rust: [("stick-demo", &["server"]), ("stick-demo", &["client"])],
         check: Check::Unframed,
@@ -95,6 +104,7 @@ pub const CHAPTERS: [Chapter; 4] = [
         transport: Transport::Tcp,
         port: 30000,
         go: ["socket_stick/server2", "socket_stick/client2"],
+        defect: "Decode spins on a split frame, a negative length panics",
         one_file: "one_file_stick_server2",
         rust: [("stick-demo", &["server2"]), ("stick-demo", &["client2"])],
         check: Check::Framed,
@@ -104,6 +114,7 @@ pub const CHAPTERS: [Chapter; 4] = [
         transport: Transport::Udp,
         port: 30000,
         go: ["UDP/server", "UDP/client"],
+        defect: "its 1024-byte buffer cuts every longer datagram",
         one_file: "one_file_udp_server",
         rust: [("udp-server", &[]), ("udp-client", &[])],
         check: Check::Datagram,
@@ -126,25 +137,16 @@ pub const SIDES: [Side; 3] = [Side::Go, Side::OneFile, Side::Rust];
 impl Side {
     /// How the matrix and the labels name it.
     pub fn name(self) -> &'static str {
-        match self {
-            Side::Go => "Go",
-            Side::OneFile => "one-file",
-            Side::Rust => "Rust",
-        }
-    }
-
-    /// The sides that have clients: the one-file readings are servers.
-    fn clients() -> impl Iterator<Item = Side> {
-        SIDES.into_iter().filter(|&side| side != Side::OneFile)
+        ["Go", "one-file", "Rust"][self as usize]
     }
 }
 
 /// One cell of the matrix: a program, a client side and a server side.
 #[derive(Clone, Copy)]
-struct Pair {
-    program: &'static Chapter,
-    client: Side,
-    server: Side,
+pub struct Pair {
+    pub chapter: &'static Chapter,
+    pub client: Side,
+    pub server: Side,
 }
 
 impl std::fmt::Display for Pair {
@@ -153,7 +155,7 @@ impl std::fmt::Display for Pair {
         write!(
             f,
             "{}: {client} client → {server} server",
-            self.program.name
+            self.chapter.name
         )
     }
 }
@@ -166,6 +168,28 @@ pub enum Outcome {
     Failed(String),
     /// Not run: the learner has no such Go program.
     Skipped(String),
+}
+
+impl Outcome {
+    /// In one line: `✓ worked together`, `✗ why`, `– skipped: why`.
+    pub fn describe(&self) -> String {
+        match self {
+            Outcome::Passed(notes) if notes.is_empty() => "✓ worked together".to_owned(),
+            Outcome::Passed(notes) => format!("✓ worked together; note: {}", notes.join("; ")),
+            Outcome::Failed(why) => format!("✗ {why}"),
+            Outcome::Skipped(why) => format!("– skipped: {why}"),
+        }
+    }
+
+    /// Its mark in a table: `✓ (lossy)` where a Go server lost bytes.
+    fn mark(&self) -> &'static str {
+        match self {
+            Outcome::Passed(notes) if notes.iter().any(|n| n.contains("lost")) => "✓ (lossy)",
+            Outcome::Passed(_) => "✓",
+            Outcome::Failed(_) => "✗",
+            Outcome::Skipped(_) => "–",
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -195,17 +219,14 @@ pub fn run(args: CompareArgs) -> Result<()> {
             dir.display()
         ));
     }
-    let required = go::PROGRAMS
-        .iter()
-        .filter(|(_, optional)| !optional)
-        .map(|(program, _)| format!("{program}/main.go"))
-        .chain(["socket_stick/proto/proto.go".to_owned()]);
+    let required = go::PROGRAMS.iter().filter(|(_, optional)| !optional);
+    let required = required.map(|(program, _)| format!("{program}/main.go"));
+    let required = required.chain(["socket_stick/proto/proto.go".to_owned()]);
     let missing: Vec<String> = required.filter(|f| !dir.join(f).is_file()).collect();
     if !missing.is_empty() {
+        let (dir, missing) = (dir.display(), missing.join(", "));
         cannot_run(&format!(
-            "{} does not hold the Go tutorial's layout; missing: {}",
-            dir.display(),
-            missing.join(", ")
+            "{dir} does not hold the Go tutorial's layout; missing: {missing}"
         ));
     }
     if let Some(busy) = busy_ports() {
@@ -230,28 +251,36 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let rust = binaries(Profile::Dev, &packages)?;
 
     let mut cells = Vec::new();
-    for program in &CHAPTERS {
-        for client in Side::clients() {
+    for chapter in &CHAPTERS {
+        for client in [Side::Go, Side::Rust] {
             for server in SIDES {
                 let pair = Pair {
-                    program,
+                    chapter,
                     client,
                     server,
                 };
-                cells.push((pair, run_pair(pair, &tutorial, &rust)));
+                println!("\n── {pair} (port {})", chapter.port);
+                let (outcome, started) = run_pair(pair, Some(&tutorial), &rust, None);
+                show(&started);
+                println!("   {}", outcome.describe());
+                cells.push((pair, outcome));
             }
         }
     }
     let sessions = beyond::run(&go, tutorial.tree(), &rust);
     println!("\n{}\n{}", matrix(&cells), beyond::table(&sessions));
-    let outcomes = cells.iter().map(|(_, o)| o);
-    let outcomes: Vec<&Outcome> = outcomes.chain(sessions.iter().map(|(_, _, o)| o)).collect();
-    let failed = outcomes
+    let outcomes = cells
         .iter()
-        .filter(|o| matches!(o, Outcome::Failed(_)))
-        .count();
+        .map(|(_, o)| o)
+        .chain(sessions.iter().map(|(_, _, o)| o));
+    let (failed, all) = outcomes.fold((0, 0), |(failed, all), o| {
+        (
+            failed + usize::from(matches!(o, Outcome::Failed(_))),
+            all + 1,
+        )
+    });
     if failed > 0 {
-        bail!("{failed} of {} pairs failed", outcomes.len());
+        bail!("{failed} of {all} pairs failed");
     }
     Ok(())
 }
@@ -267,11 +296,10 @@ fn busy_ports() -> Option<String> {
         (Transport::Tcp, 30000),
         (Transport::Udp, 30000),
     ] {
-        let needed_by: Vec<&str> = CHAPTERS
+        let needed_by = CHAPTERS
             .iter()
-            .filter(|p| p.transport == transport && p.port == port)
-            .map(|p| p.go[0])
-            .collect();
+            .filter(|p| p.transport == transport && p.port == port);
+        let needed_by: Vec<&str> = needed_by.map(|p| p.go[0]).collect();
         let who = match ports::in_use(transport, port) {
             Ok(false) => continue,
             Ok(true) => match ports::holder(transport, port) {
@@ -280,30 +308,29 @@ fn busy_ports() -> Option<String> {
             },
             Err(e) => return Some(format!("{e}")),
         };
+        let needed_by = needed_by.join(", ");
         busy.push(format!(
-            "{transport} port {port} (needed by {}) is in use {who}",
-            needed_by.join(", ")
+            "{transport} port {port} (needed by {needed_by}) is in use {who}"
         ));
     }
     let them = if busy.len() == 1 { "it" } else { "them" };
     (!busy.is_empty()).then(|| {
-        format!(
-            "{}; the Go programs hard-code their ports: stop {them} and run again",
-            busy.join("; ")
-        )
+        let busy = busy.join("; ");
+        format!("{busy}; the Go programs hard-code their ports: stop {them} and run again")
     })
 }
 
-/// A program of a pair, started: how it is shown, and the child.
-struct Started {
-    label: String,
-    shown: String,
-    program: Option<Program>,
+/// A program of a pair: its label, its command line as shown, and the
+/// child once started.
+pub struct Started {
+    pub label: String,
+    pub shown: String,
+    pub program: Option<Program>,
 }
 
 /// The command for `side`'s server (`role` 0) or client (1) of `chapter`;
 /// ours listen on, or connect to, `addr` (the Go programs hard-code it).
-pub fn command(
+fn command(
     chapter: &Chapter,
     side: Side,
     role: usize,
@@ -315,9 +342,8 @@ pub fn command(
         Side::Go => {
             let dir = chapter.go[role];
             let Some(go) = go else {
-                return Err(Outcome::Skipped(
-                    "`go` is not installed (Debian/Ubuntu: apt-get install golang-go)".to_owned(),
-                ));
+                let why = "`go` is not installed (Debian/Ubuntu: apt-get install golang-go)";
+                return Err(Outcome::Skipped(why.to_owned()));
             };
             return match go.get(dir) {
                 Ok(path) => Ok((format!("go {dir}"), Command::new(path))),
@@ -339,119 +365,102 @@ pub fn command(
     Ok((format!("{binary} {}", args.join(" ")), command))
 }
 
-/// Runs one pair and prints what both sides said.
-fn run_pair(pair: Pair, go: &go::Tutorial, rust: &Binaries) -> Outcome {
-    let chapter = pair.program;
-    println!("\n── {pair} (port {})", chapter.port);
-    let addr = format!("127.0.0.1:{}", chapter.port);
-    let command = |side, role| command(chapter, side, role, &addr, Some(go), rust);
-    let commands = match (command(pair.server, 0), command(pair.client, 1)) {
-        (Ok(server), Ok(client)) => [server, client],
-        (Err(outcome), _) | (_, Err(outcome)) => {
-            println!("   {}", describe(&outcome));
-            return outcome;
-        }
-    };
-    let [(server_shown, server), (client_shown, client)] = commands;
-    let mut started = [
-        (pair.server, "server", server_shown),
-        (pair.client, "client", client_shown),
-    ]
-    .map(|(side, role, shown)| Started {
+/// Runs one pair: the server, then the client against it, the pair's
+/// check on what both printed, and the server's stop (ours must exit 0
+/// with a summary). On the Go programs' fixed port when a Go program plays
+/// (they hard-code it), on one the kernel picks otherwise. With `live`,
+/// each command line is shown before it starts and its lines as they come
+/// (the demo); without, they are kept for [`show`] (compare). The
+/// programs are returned, so that a failed pair shows what both printed.
+pub fn run_pair(
+    pair: Pair,
+    go: Option<&go::Tutorial>,
+    rust: &Binaries,
+    live: Option<Style>,
+) -> (Outcome, [Started; 2]) {
+    let roles = [(pair.server, "server"), (pair.client, "client")];
+    let mut started = roles.map(|(side, role)| Started {
         label: format!("{} {role}", side.name()),
-        shown,
+        shown: String::new(),
         program: None,
     });
-    let outcome = match exchange(pair, server, client, &mut started) {
+    let fixed = pair.client == Side::Go || pair.server == Side::Go;
+    let addr = format!("127.0.0.1:{}", if fixed { pair.chapter.port } else { 0 });
+    let server = match command(pair.chapter, pair.server, 0, &addr, go, rust) {
+        Ok((shown, server)) => {
+            started[0].shown = shown;
+            server
+        }
+        Err(outcome) => return (outcome, started),
+    };
+    let outcome = match exchange(pair, fixed, server, (go, rust), &mut started, live) {
         Ok(notes) => Outcome::Passed(notes),
         Err(why) => Outcome::Failed(format!("{why:#}")),
     };
-    for side in started.iter().rev() {
-        println!("   {} $ {}", side.label, side.shown);
-        let Some(program) = &side.program else {
-            continue;
-        };
-        for (stream, tag) in [
-            (Stream::Stdout, side.label.clone()),
-            (Stream::Stderr, format!("{} (err)", side.label)),
-        ] {
-            let lines = program.lines(stream);
-            for line in lines.iter().take(SHOWN_LINES) {
-                println!("   {tag:>15} │ {}", shown(line));
-            }
-            let more = lines.len().saturating_sub(SHOWN_LINES) + program.dropped_lines(stream);
-            if more > 0 {
-                println!("   {tag:>15} │ … and {more} more lines");
-            }
-        }
-    }
-    println!("   {}", describe(&outcome));
-    outcome
+    (outcome, started)
 }
 
-/// An outcome in one line: `✓ worked together`, `✗ why`, `– skipped: why`.
-pub fn describe(outcome: &Outcome) -> String {
-    match outcome {
-        Outcome::Passed(notes) if notes.is_empty() => "✓ worked together".to_owned(),
-        Outcome::Passed(notes) => format!("✓ worked together; note: {}", notes.join("; ")),
-        Outcome::Failed(why) => format!("✗ {why}"),
-        Outcome::Skipped(why) => format!("– skipped: {why}"),
-    }
-}
-
-/// Starts the server, runs the client, checks both sides' output, stops
-/// the server. The programs go into `started` (server, client) so they are
-/// shown even when a check fails; they are killed when it is dropped.
+/// Starts the server, runs the client against where it serves, checks both
+/// sides' output, stops the server; the programs go into `started`, killed
+/// when it is dropped.
 fn exchange(
     pair: Pair,
+    fixed: bool,
     server: Command,
-    client: Command,
+    (go, rust): (Option<&go::Tutorial>, &Binaries),
     started: &mut [Started; 2],
+    live: Option<Style>,
 ) -> Result<Vec<String>> {
     let Chapter {
         transport, port, ..
-    } = *pair.program;
-    port_becomes(transport, port, false, PORT_FREE, || Ok(())).context(format!(
-        "port {port} is taken by another program; stop it and retry"
-    ))?;
+    } = *pair.chapter;
+    if fixed {
+        port_becomes(transport, port, false, PORT_FREE, || Ok(())).context(format!(
+            "port {port} is taken by another program; stop it and retry"
+        ))?;
+    }
+    let start = |started: &mut Started, command, stdin| -> Result<()> {
+        if let Some(style) = live {
+            style.command(&started.label, &started.shown);
+        }
+        let echo = live.map(Style::echo_lines);
+        started.program = Some(Program::start(&started.label, command, stdin, echo)?);
+        Ok(())
+    };
     let [s, c] = started;
-    let server = s
-        .program
-        .insert(Program::start(&s.label, server, None, EchoLines::Silent)?);
-    serving(pair.program, pair.server, server)?;
-    let stdin = pair.program.check.stdin(pair.client);
-    let client = c
-        .program
-        .insert(Program::start(&c.label, client, stdin, EchoLines::Silent)?);
-    let status = client.wait(CLIENT)?;
+    start(s, server, None)?;
+    let s = s.program.as_mut().expect("started");
+    let addr = serving(pair, s)?;
+    let client = command(pair.chapter, pair.client, 1, &addr, go, rust);
+    let (shown, client) = client.map_err(|outcome| anyhow::anyhow!(outcome.describe()))?;
+    c.shown = shown;
+    start(c, client, pair.chapter.check.stdin(pair.client))?;
+    let c = c.program.as_mut().expect("started");
+    let status = c.wait(CLIENT)?;
     if !status.success() {
         bail!("the client ended with {}", exit_words(status));
     }
-    let notes = pair
-        .program
-        .check
-        .run(pair.client, pair.server, server, client)?;
-    let status = server.terminate(START)?;
+    let notes = pair.chapter.check.run(pair.client, pair.server, s, c)?;
+    let status = s.terminate(START)?;
     if pair.server == Side::Rust {
         if !status.success() {
             bail!("the server ended with {} after SIGTERM", exit_words(status));
         }
-        if summary(&server.lines(Stream::Stdout)).is_none() {
+        if summary(&s.lines(Stream::Stdout)).is_none() {
             bail!("the server printed no summary after SIGTERM");
         }
     }
     Ok(notes)
 }
 
-/// Waits until `side`'s server of `chapter` serves, and returns where.
-/// Ours (one file or full) announce it; the Go servers print nothing, so
-/// the kernel's tables are watched for their fixed port, unless the server
-/// gave up.
-pub fn serving(chapter: &Chapter, side: Side, server: &Program) -> Result<String> {
-    if side != Side::Go {
+/// Waits until the pair's server serves, and says where. Ours (one file
+/// or full) announce it; the Go servers print nothing, so the kernel's
+/// tables are watched for their fixed port, unless the server gave up.
+fn serving(pair: Pair, server: &Program) -> Result<String> {
+    if pair.server != Side::Go {
         return Ok(server.announced_addr(START)?.to_string());
     }
-    let (transport, port) = (chapter.transport, chapter.port);
+    let (transport, port) = (pair.chapter.transport, pair.chapter.port);
     port_becomes(transport, port, true, START, || {
         match server.exit_status() {
             Some(status) => bail!(
@@ -468,7 +477,7 @@ pub fn serving(chapter: &Chapter, side: Side, server: &Program) -> Result<String
 /// looks (a server that exited will never bind). The kernel offers no
 /// notification for "someone bound a port": a short poll, bounded by
 /// `timeout`, is the way.
-pub fn port_becomes(
+fn port_becomes(
     transport: Transport,
     port: u16,
     in_use: bool,
@@ -487,25 +496,47 @@ pub fn port_becomes(
     Ok(())
 }
 
+/// Prints what each program of a pair printed, server last.
+fn show(started: &[Started; 2]) {
+    for side in started.iter().rev() {
+        println!("   {} $ {}", side.label, side.shown);
+        let Some(program) = &side.program else {
+            continue;
+        };
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            let tag = match stream {
+                Stream::Stdout => side.label.clone(),
+                Stream::Stderr => format!("{} (err)", side.label),
+            };
+            let lines = program.lines(stream);
+            for line in lines.iter().take(SHOWN_LINES) {
+                println!("   {tag:>15} │ {}", shown(line));
+            }
+            let more = lines.len().saturating_sub(SHOWN_LINES) + program.dropped_lines(stream);
+            if more > 0 {
+                println!("   {tag:>15} │ … and {more} more lines");
+            }
+        }
+    }
+}
+
 /// The closing matrix: per program, clients down, servers across.
 fn matrix(cells: &[(Pair, Outcome)]) -> String {
-    let lossy = |notes: &[String]| notes.iter().any(|n| n.contains("lost"));
-    let mark = |outcome: &Outcome| match outcome {
-        Outcome::Passed(notes) if lossy(notes) => "✓ (lossy)",
-        Outcome::Passed(_) => "✓",
-        Outcome::Failed(_) => "✗",
-        Outcome::Skipped(_) => "–",
-    };
     let mut out = format!("{:<10} {:<12}", "program", "client");
     for server in SIDES {
         let _ = write!(out, " {:<16}", format!("{} server", server.name()));
     }
-    let rule = " ----------------".repeat(SIDES.len());
     out = out.trim_end().to_owned();
-    let _ = writeln!(out, "\n{:-<10} {:-<12}{rule}", "", "");
-    for program in &CHAPTERS {
-        for client in Side::clients() {
-            let name = if client == SIDES[0] { program.name } else { "" };
+    let _ = writeln!(
+        out,
+        "\n{:-<10} {:-<12}{}",
+        "",
+        "",
+        " ----------------".repeat(SIDES.len())
+    );
+    for chapter in &CHAPTERS {
+        for client in [Side::Go, Side::Rust] {
+            let name = if client == Side::Go { chapter.name } else { "" };
             let _ = write!(
                 out,
                 "{name:<10} {:<12}",
@@ -513,24 +544,21 @@ fn matrix(cells: &[(Pair, Outcome)]) -> String {
             );
             for server in SIDES {
                 let cell = cells.iter().find(|(p, _)| {
-                    p.program.name == program.name && p.client == client && p.server == server
+                    p.chapter.name == chapter.name && p.client == client && p.server == server
                 });
-                let _ = write!(out, " {:<16}", cell.map_or("?", |(_, o)| mark(o)));
+                let _ = write!(out, " {:<16}", cell.map_or("?", |(_, o)| o.mark()));
             }
             out = out.trim_end().to_owned() + "\n";
         }
     }
-    let mut notes = Vec::new();
-    for (pair, outcome) in cells {
-        match outcome {
-            Outcome::Failed(why) => notes.push(format!("✗ {pair}: {why}")),
-            Outcome::Skipped(why) => notes.push(format!("– {pair}: {why}")),
-            Outcome::Passed(n) if lossy(n) => {
-                notes.push(format!("✓ (lossy) {pair}: {}", n.join("; ")))
-            }
-            Outcome::Passed(_) => {}
-        }
-    }
+    let notes: Vec<String> = cells
+        .iter()
+        .filter(|(_, o)| o.mark() != "✓")
+        .map(|(pair, o)| match o {
+            Outcome::Failed(why) | Outcome::Skipped(why) => format!("{} {pair}: {why}", o.mark()),
+            Outcome::Passed(notes) => format!("{} {pair}: {}", o.mark(), notes.join("; ")),
+        })
+        .collect();
     if !notes.is_empty() {
         out = format!("{out}\n{}\n", notes.join("\n"));
     }
@@ -552,26 +580,21 @@ mod tests {
 
     #[test]
     fn matrix_puts_clients_down_servers_across_and_lists_what_went_wrong() {
-        let pair = |program, client, server| Pair {
-            program: &CHAPTERS[program],
+        let pair = |chapter, client, server| Pair {
+            chapter: &CHAPTERS[chapter],
             client,
             server,
         };
+        let (go, one_file, rust) = (Side::Go, Side::OneFile, Side::Rust);
         let cells = vec![
-            (pair(0, Side::Go, Side::Go), Outcome::Passed(vec![])),
-            (pair(0, Side::Go, Side::OneFile), Outcome::Passed(vec![])),
-            (pair(0, Side::Go, Side::Rust), Outcome::Passed(vec![])),
+            (pair(0, go, go), Outcome::Passed(vec![])),
+            (pair(0, go, one_file), Outcome::Passed(vec![])),
+            (pair(0, go, rust), Outcome::Passed(vec![])),
+            (pair(0, rust, go), Outcome::Failed("no echo".into())),
+            (pair(0, rust, rust), Outcome::Passed(vec![])),
+            (pair(1, go, go), Outcome::Skipped("no Go program".into())),
             (
-                pair(0, Side::Rust, Side::Go),
-                Outcome::Failed("no echo".into()),
-            ),
-            (pair(0, Side::Rust, Side::Rust), Outcome::Passed(vec![])),
-            (
-                pair(1, Side::Go, Side::Go),
-                Outcome::Skipped("no Go program".into()),
-            ),
-            (
-                pair(1, Side::Rust, Side::Go),
+                pair(1, rust, go),
                 Outcome::Passed(vec!["the Go server lost the rest".into()]),
             ),
         ];
@@ -580,27 +603,20 @@ mod tests {
             .lines()
             .map(|l| l.split_whitespace().collect())
             .collect();
-        assert_eq!(
-            rows[0],
-            [
-                "program", "client", "Go", "server", "one-file", "server", "Rust", "server"
-            ]
-        );
+        let header = [
+            "program", "client", "Go", "server", "one-file", "server", "Rust", "server",
+        ];
+        assert_eq!(rows[0], header);
         assert_eq!(rows[2], ["tcp", "echo", "Go", "client", "✓", "✓", "✓"]);
         assert_eq!(rows[3], ["Rust", "client", "✗", "?", "✓"]);
         assert_eq!(rows[4], ["sticky", "Go", "client", "–", "?", "?"]);
-        assert!(
-            text.contains("✗ tcp echo: Rust client → Go server: no echo"),
-            "{text}"
-        );
-        assert!(
-            text.contains("– sticky: Go client → Go server: no Go program"),
-            "{text}"
-        );
-        assert!(
-            text.contains("✓ (lossy) sticky: Rust client → Go server"),
-            "{text}"
-        );
+        for note in [
+            "✗ tcp echo: Rust client → Go server: no echo",
+            "– sticky: Go client → Go server: no Go program",
+            "✓ (lossy) sticky: Rust client → Go server",
+        ] {
+            assert!(text.contains(note), "{text}");
+        }
         assert!(text.ends_with("5 of 6 pairs worked together\n"), "{text}");
     }
 

@@ -2,18 +2,21 @@
 //! and checked.
 //!
 //! Read [`run`] first: it builds the programs once (dev profile), then runs
-//! the steps in the tutorial's order. Each step says in a few lines what is
-//! about to happen and why, starts the programs on ports the kernel picks
-//! (`--addr 127.0.0.1:0`; each server announces its port on its first
-//! line), shows their own output with their names in front, and checks one
-//! behaviour on that output with the checks `compare` uses too
-//! ([`check`]). The closing table lists every check; any ✗ makes the exit
-//! status 1. Every program is a [`harness::Program`], killed with its
-//! process group however the step ends (even on Ctrl-C), and every wait
-//! has a deadline.
+//! the steps in the tutorial's order. Each step ([`STEPS`]) is data: what
+//! the server and the client run, what the client is fed, which line says
+//! the server has printed everything, and the function that checks what
+//! both printed (with the rules of [`check`], which `compare` uses too). The
+//! one runner, [`Demo::step`], says what is about to happen and why (the
+//! step's paragraph of `narration.txt`), starts the server on a port the
+//! kernel picks (`--addr 127.0.0.1:0`; it announces the port on its first
+//! line), runs the client, stops the server with SIGTERM, shows both
+//! programs' lines live with their names in front, and records each check.
+//! The ladder's steps run `compare`'s pairs instead ([`Demo::ladder`]). The
+//! closing table lists every check; any ✗ makes the exit status 1. Every
+//! program is a [`harness::Program`], killed with its process group however
+//! the step ends (even on Ctrl-C), and every wait has a deadline.
 
 pub mod check;
-mod ladder;
 pub mod report;
 
 use std::{
@@ -23,10 +26,11 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
-use harness::{Program, Stream, exit_words};
+use harness::{Program, Stream, exit_words, ports};
 
 use crate::{
     build::{Binaries, Profile, binaries, workspace_root},
+    compare::{self, CHAPTERS, Chapter, Pair, SIDES, Side},
     go,
 };
 use check::{
@@ -44,19 +48,28 @@ pub const PACKAGES: [&str; 5] = [
     "stick-demo",
 ];
 
-/// How long a server may take to print `listening on …`.
-const START: Duration = Duration::from_secs(10);
+/// How long a server may take to print `listening on …`, or a line waited
+/// for, or to exit after SIGTERM.
+const OUTPUT: Duration = Duration::from_secs(10);
 /// How long a client may run (the slowest, `client2 --chunk 1`, writes 600
 /// pieces with a pause after each: under 2 s).
 const CLIENT: Duration = Duration::from_secs(20);
-/// How long a server may take to print a line we wait for, or to exit
-/// after SIGTERM.
-const OUTPUT: Duration = Duration::from_secs(10);
 
 /// The message of the sticky-packet chapter, 26 bytes, and how many times
 /// the chapter's clients send it.
 pub const STICK_MESSAGE: &str = "Hello, Hello. How are you?";
 pub const STICK_COUNT: usize = 20;
+/// The bytes the sticky-packet clients send.
+const STICK_BYTES: u64 = (STICK_MESSAGE.len() * STICK_COUNT) as u64;
+
+/// The lines the TCP step types: a short one, and one with quotes,
+/// backslashes and a tab (printable text comes back as typed); a long one
+/// is made by [`long_line`].
+const SHORT: &str = "Hello, sockets!";
+const TYPED: &str = "a \"quoted\" path, C:\\Go\\src\\net,\tand a tab";
+/// The teaching lines of the servers that print reads and messages.
+const TCP_PREFIX: &str = "received client Data sent from terminal: ";
+const STICK_PREFIX: &str = "received client Data sent: ";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Part {
@@ -79,32 +92,154 @@ pub struct DemoArgs {
     pub part: Option<Part>,
 }
 
-/// One step: its name, and the function that narrates, runs and checks it.
-type Step = (&'static str, fn(&mut Demo) -> Result<()>);
+/// What a step's programs printed, for its checks.
+struct Seen {
+    /// Where the server listened.
+    addr: String,
+    client: Vec<String>,
+    server: Vec<String>,
+    /// The server's stderr: its `--trace`, if asked for.
+    trace: Vec<String>,
+    /// The server's label, and its `summary:` line after SIGTERM (or why none).
+    label: &'static str,
+    summary: Result<String, String>,
+}
 
-/// The steps of each part, in the tutorial's order.
-fn steps(part: Part) -> Vec<Step> {
-    match part {
-        Part::Tcp => vec![("1 TCP echo", tcp)],
-        Part::Stick => vec![
-            ("2a sticky packets", |d| stick_raw(d, &[], None)),
-            ("2b spaced writes", |d| {
-                stick_raw(d, &["--delay-ms", "20"], None)
-            }),
-            ("2c small reads", |d| stick_raw(d, &[], Some(16))),
-            ("3a the fix: framing", |d| stick_framed(d, &[])),
-            ("3b framing, 1-byte pieces", |d| {
-                stick_framed(d, &["--chunk", "1"])
-            }),
-        ],
-        Part::Udp => vec![("4 UDP echo", udp)],
-        Part::Trace => vec![
-            ("5a the loop, traced: one request", trace_tcp),
-            ("5b the loop, traced: sticky packets", trace_stick),
-        ],
-        Part::Ladder => ladder::steps(),
+/// A step's checks: what each says, and what was seen (an error: wrong).
+type Checks = Vec<(String, Result<String, String>)>;
+
+impl Seen {
+    /// The check that the server exited 0 after SIGTERM with a summary
+    /// that `expected` accepts.
+    fn summary(
+        &self,
+        what: &str,
+        expected: impl Fn(&str) -> bool,
+    ) -> (String, Result<String, String>) {
+        let outcome = self.summary.clone().and_then(|line| match expected(&line) {
+            true => Ok(line),
+            false => Err(format!("printed {line:?}")),
+        });
+        (
+            format!("{}: SIGTERM → exit 0, summary says {what}", self.label),
+            outcome,
+        )
     }
 }
+
+/// One step of a part: the server's command (`--addr 127.0.0.1:0` is
+/// added) and the client's (`{addr}` is where the server listens), what the
+/// client is fed, the server line after which it has printed all the checks
+/// read, and the checks.
+struct Step {
+    part: Part,
+    name: &'static str,
+    server: &'static [&'static str],
+    client: &'static [&'static str],
+    stdin: fn() -> Option<String>,
+    done: Option<(Stream, &'static str)>,
+    check: fn(&Seen) -> Checks,
+}
+
+/// The steps, in the tutorial's order.
+const STEPS: [Step; 9] = [
+    Step {
+        part: Part::Tcp,
+        name: "1 TCP echo",
+        server: &["tcp-server"],
+        client: &["tcp-client", "--addr", "{addr}"],
+        stdin: || Some(format!("{SHORT}\n{TYPED}\n{}\nQ\n", long_line())),
+        done: None,
+        check: tcp,
+    },
+    Step {
+        part: Part::Stick,
+        name: "2a sticky packets",
+        server: &["stick-demo", "server"],
+        client: &["stick-demo", "client", "--addr", "{addr}"],
+        stdin: || None,
+        done: Some((Stream::Stdout, ": reads ")),
+        check: |seen| stick(seen, false),
+    },
+    Step {
+        part: Part::Stick,
+        name: "2b spaced writes",
+        server: &["stick-demo", "server"],
+        client: &[
+            "stick-demo",
+            "client",
+            "--addr",
+            "{addr}",
+            "--delay-ms",
+            "20",
+        ],
+        stdin: || None,
+        done: Some((Stream::Stdout, ": reads ")),
+        check: |seen| stick(seen, false),
+    },
+    Step {
+        part: Part::Stick,
+        name: "2c small reads",
+        server: &["stick-demo", "server", "--read-size", "16"],
+        client: &["stick-demo", "client", "--addr", "{addr}"],
+        stdin: || None,
+        done: Some((Stream::Stdout, ": reads ")),
+        check: |seen| stick(seen, true),
+    },
+    Step {
+        part: Part::Stick,
+        name: "3a the fix: framing",
+        server: &["stick-demo", "server2"],
+        client: &["stick-demo", "client2", "--addr", "{addr}"],
+        stdin: || None,
+        done: Some((Stream::Stdout, ": decoded ")),
+        check: framed,
+    },
+    Step {
+        part: Part::Stick,
+        name: "3b framing, 1-byte pieces",
+        server: &["stick-demo", "server2"],
+        client: &["stick-demo", "client2", "--addr", "{addr}", "--chunk", "1"],
+        stdin: || None,
+        done: Some((Stream::Stdout, ": decoded ")),
+        check: framed,
+    },
+    Step {
+        part: Part::Udp,
+        name: "4 UDP echo",
+        server: &["udp-server"],
+        client: &["udp-client", "--addr", "{addr}"],
+        stdin: || None,
+        done: Some((Stream::Stdout, "data:Hello server addr:127.0.0.1:")),
+        check: udp,
+    },
+    Step {
+        part: Part::Trace,
+        name: "5a the loop, traced: one request",
+        server: &["tcp-server", "--trace", "--quiet"],
+        client: &["tcp-client", "--addr", "{addr}"],
+        stdin: || Some("Hello, trace!\nQ\n".to_owned()),
+        done: Some((Stream::Stderr, ": close: ")),
+        check: trace_tcp,
+    },
+    Step {
+        part: Part::Trace,
+        name: "5b the loop, traced: sticky packets",
+        server: &["stick-demo", "server", "--trace", "--quiet"],
+        client: &["stick-demo", "client", "--addr", "{addr}"],
+        stdin: || None,
+        done: Some((Stream::Stderr, ": close: ")),
+        check: trace_stick,
+    },
+];
+
+/// The ladder's steps, one per Go server, in the tutorial's order.
+const LADDER: [&str; 4] = [
+    "6a the ladder: tcp/server",
+    "6b the ladder: socket_stick/server",
+    "6c the ladder: socket_stick/server2",
+    "6d the ladder: UDP/server",
+];
 
 /// `cargo xtask demo`: build, run each step, print the table.
 pub fn run(args: DemoArgs) -> Result<()> {
@@ -120,23 +255,31 @@ pub fn run(args: DemoArgs) -> Result<()> {
         Some(go) => Some(go::build_tutorial(&go, &workspace_root().join("go"))?),
         None => None,
     };
+    let style = Style::detect();
     let mut demo = Demo {
         binaries,
         go,
-        style: Style::detect(),
+        style,
         rows: Vec::new(),
         step: "",
     };
     let started = Instant::now();
-    for (name, step) in parts.into_iter().flat_map(steps) {
-        demo.step = name;
-        if let Err(err) = step(&mut demo) {
+    for step in STEPS.iter().filter(|s| parts.contains(&s.part)) {
+        demo.step = step.name;
+        demo.narrate(step.name, &[]);
+        if let Err(err) = demo.step(step) {
             demo.record("step ran to completion", Err(format!("{err:#}")));
         }
     }
-    let took = started.elapsed().as_secs_f64();
+    if parts.contains(&Part::Ladder) {
+        for (name, chapter) in LADDER.into_iter().zip(&CHAPTERS) {
+            demo.step = name;
+            demo.ladder(chapter);
+        }
+    }
+    let took = report::duration(started.elapsed());
     demo.style
-        .narrate(&format!("Result: the steps ran in {took:.1} s"), &[]);
+        .narrate(&format!("Result: the steps ran in {took}"), &[]);
     print!("{}", report::table(&demo.rows, demo.style));
     let failed = demo.rows.iter().filter(|r| !r.passed).count();
     if failed > 0 {
@@ -156,10 +299,32 @@ struct Demo {
     step: &'static str,
 }
 
+/// The paragraph `narration.txt` has for the step `name` (its heading,
+/// its lines), with `{key}` replaced by each value of `vars`.
+fn narration(name: &str, vars: &[(&str, &str)]) -> Vec<String> {
+    let text = include_str!("narration.txt");
+    let section = text
+        .split("\n## ")
+        .find_map(|s| s.strip_prefix(name)?.strip_prefix('\n'));
+    let lines = section.unwrap_or("").lines().take_while(|l| !l.is_empty());
+    let fill = |line: &str| {
+        vars.iter().fold(line.to_owned(), |l, (k, v)| {
+            l.replace(&format!("{{{k}}}"), v)
+        })
+    };
+    lines.map(fill).collect()
+}
+
 impl Demo {
-    fn narrate(&self, title: &str, lines: &[&str]) {
+    /// Says what the step `name` is about to show.
+    fn narrate(&self, name: &str, vars: &[(&str, &str)]) {
+        let lines = narration(name, vars);
+        let (title, rest) = lines
+            .split_first()
+            .map_or(("", &[][..]), |(t, r)| (t.as_str(), r));
+        let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
         self.style
-            .narrate(&format!("{} — {title}", self.step), lines);
+            .narrate(&format!("{} — {title}", self.step), &rest);
     }
 
     /// Records one check and shows its result at once.
@@ -169,92 +334,131 @@ impl Demo {
             Err(detail) => (false, detail),
         };
         self.style.check_line(passed, check, &detail);
+        let (step, check) = (self.step.to_owned(), check.to_owned());
         self.rows.push(Row {
-            step: self.step.to_owned(),
-            check: check.to_owned(),
+            step,
+            check,
             passed,
             detail,
         });
     }
 
     /// Shows the command line, then starts it with its lines shown live.
-    fn start(&self, label: &str, args: &[&str], stdin: Option<String>) -> Result<Program> {
+    fn start(
+        &self,
+        label: &str,
+        args: &[impl AsRef<str>],
+        stdin: Option<String>,
+    ) -> Result<Program> {
+        let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
         let (binary, rest) = args.split_first().context("a command")?;
         let mut command = Command::new(self.binaries.get(binary)?);
         command.args(rest);
-        self.launch(label, &args.join(" "), command, stdin)
+        self.style.command(label, &args.join(" "));
+        let echo = Some(self.style.echo_lines());
+        Ok(Program::start(
+            label,
+            command,
+            stdin.map(String::into_bytes),
+            echo,
+        )?)
     }
 
-    /// Shows `shown`, then starts `command` with its lines shown live.
-    fn launch(
-        &self,
-        label: &str,
-        shown: &str,
-        command: Command,
-        stdin: Option<String>,
-    ) -> Result<Program> {
-        println!("   {} {shown}", self.style.dim(&format!("{label:>14} $")));
-        let stdin = stdin.map(String::into_bytes);
-        let echo = self.style.echo_lines();
-        Ok(Program::start(label, command, stdin, echo)?)
-    }
-
-    /// Starts a server on a port the kernel picks; returns it with the
-    /// address it announced.
-    fn server(&self, label: &str, args: &[&str]) -> Result<(Program, String)> {
-        let args = [args, &["--addr", "127.0.0.1:0"]].concat();
-        let program = self.start(label, &args, None)?;
-        let addr = program.announced_addr(START)?;
-        Ok((program, addr.to_string()))
-    }
-
-    /// Runs a client to its end, feeding it `stdin`; checks it exited 0.
-    fn client(&mut self, label: &str, args: &[&str], stdin: Option<String>) -> Result<Program> {
-        let mut program = self.start(label, args, stdin)?;
-        let outcome = match program.wait(CLIENT)? {
+    /// Runs one step: the server, the client against it, the server's
+    /// stop, and the step's checks on what both printed.
+    fn step(&mut self, step: &Step) -> Result<()> {
+        // The programs are named as the tutorial names them: `server2`.
+        let label = |args: &[&'static str]| {
+            if args[0] == "stick-demo" {
+                args[1]
+            } else {
+                args[0]
+            }
+        };
+        let (server_label, client_label) = (label(step.server), label(step.client));
+        let args = [step.server, &["--addr", "127.0.0.1:0"]].concat();
+        let mut server = self.start(server_label, &args, None)?;
+        let addr = server.announced_addr(OUTPUT)?.to_string();
+        let args: Vec<String> = step
+            .client
+            .iter()
+            .map(|a| a.replace("{addr}", &addr))
+            .collect();
+        let mut client = self.start(client_label, &args, (step.stdin)())?;
+        let outcome = match client.wait(CLIENT)? {
             status if status.success() => Ok(String::new()),
             status => Err(exit_words(status)),
         };
-        self.record(&format!("{label} exited 0"), outcome);
-        Ok(program)
-    }
-
-    /// Waits for a line of `server`'s `stream` that `wanted` accepts.
-    fn line(
-        &self,
-        server: &Program,
-        stream: Stream,
-        what: &str,
-        wanted: impl Fn(&str) -> bool,
-    ) -> Result<String, String> {
-        server
-            .wait_for_line(stream, what, OUTPUT, wanted)
-            .map_err(|e| format!("{e:#}"))
-    }
-
-    /// SIGTERM, then one check: exit 0 with a summary that `expected`
-    /// accepts. Returns the server's stderr (its `--trace`, if asked for).
-    fn stop(
-        &mut self,
-        mut server: Program,
-        what: &str,
-        expected: impl Fn(&str) -> bool,
-    ) -> Vec<String> {
-        let label = server.label().to_owned();
-        let outcome = match server.terminate(OUTPUT) {
+        self.record(&format!("{client_label} exited 0"), outcome);
+        if let Some((stream, needle)) = step.done {
+            if let Err(e) = server.wait_for_line(stream, &format!("{needle:?}"), OUTPUT, |l| {
+                l.contains(needle)
+            }) {
+                self.record(
+                    &format!("{server_label} printed {needle:?}"),
+                    Err(e.to_string()),
+                );
+            }
+        }
+        let summary = match server.terminate(OUTPUT) {
             Ok(status) if !status.success() => Err(exit_words(status)),
-            Ok(_) => match summary(&server.lines(Stream::Stdout)) {
-                Some(line) if expected(line) => Ok(line.to_owned()),
-                Some(line) => Err(format!("printed {line:?}")),
-                None => Err("printed no `summary:` line".to_owned()),
-            },
-            Err(e) => Err(format!("{e:#}")),
+            Ok(_) => summary(&server.lines(Stream::Stdout))
+                .map(str::to_owned)
+                .ok_or_else(|| "printed no `summary:` line".to_owned()),
+            Err(e) => Err(e.to_string()),
         };
-        self.record(
-            &format!("{label}: SIGTERM → exit 0, summary says {what}"),
-            outcome,
-        );
-        server.lines(Stream::Stderr)
+        let seen = Seen {
+            addr,
+            client: client.lines(Stream::Stdout),
+            server: server.lines(Stream::Stdout),
+            trace: server.lines(Stream::Stderr),
+            label: server_label,
+            summary,
+        };
+        for (check, outcome) in (step.check)(&seen) {
+            self.record(&check, outcome);
+        }
+        Ok(())
+    }
+
+    /// A rung of the ladder: the same client of ours against each reading
+    /// of `chapter`'s Go server (Go, on its fixed port, skipped when that
+    /// port is taken; one file; ours), each pair run and checked as
+    /// `cargo xtask compare` runs and checks it.
+    fn ladder(&mut self, chapter: &'static Chapter) {
+        let ((server, _), (client, sub)) = (chapter.rust[0], chapter.rust[1]);
+        let client = [&[client], sub].concat().join(" ");
+        let vars = [
+            ("client", client.as_str()),
+            ("go", chapter.go[0]),
+            ("defect", chapter.defect),
+            ("server", server),
+            ("one_file", chapter.one_file),
+        ];
+        self.narrate("6 the ladder", &vars);
+        for side in SIDES {
+            let rung = format!("{} server", side.name());
+            let port = chapter.port;
+            if side == Side::Go && ports::in_use(chapter.transport, port).unwrap_or(false) {
+                let holder = ports::holder(chapter.transport, port).ok().flatten();
+                let by = holder.map_or_else(String::new, |h| format!(" by {h}"));
+                println!("   – {rung} skipped: port {port} is in use{by}");
+                continue;
+            }
+            let pair = Pair {
+                chapter,
+                client: Side::Rust,
+                server: side,
+            };
+            let live = Some(self.style);
+            let (outcome, _) = compare::run_pair(pair, self.go.as_ref(), &self.binaries, live);
+            let check = format!("the {rung} served {}", chapter.name);
+            match outcome {
+                compare::Outcome::Passed(notes) => self.record(&check, Ok(notes.join("; "))),
+                compare::Outcome::Failed(why) => self.record(&check, Err(why)),
+                compare::Outcome::Skipped(why) => println!("   – {rung} skipped: {why}"),
+            }
+        }
     }
 }
 
@@ -265,301 +469,170 @@ fn long_line() -> String {
     (0..2000).map(|i| char::from(alphabet[i % 36])).collect()
 }
 
-/// Part 1: `tcp/server` and `tcp/client`.
-fn tcp(d: &mut Demo) -> Result<()> {
-    const SHORT: &str = "Hello, sockets!";
-    // Printable text comes back as typed, backslashes and tabs included.
-    const TYPED: &str = "a \"quoted\" path, C:\\Go\\src\\net,\tand a tab";
-    const PREFIX: &str = "received client Data sent from terminal: ";
-    d.narrate(
-        "tcp-server and tcp-client (Go: tcp/server, tcp/client)",
-        &[
-            "tcp-server echoes every byte it reads and prints each read, as the Go server does.",
-            "tcp-client sends each line of its input and prints the echo. We give it a short",
-            "line, a line with quotes, backslashes and a tab, a 2 000-character line, then Q.",
-            "Text is printed as typed: only what could drive a terminal is escaped (as ⟦ESC⟧).",
-            "The Go client reads once, 512 bytes, so it prints a long echo in pieces, one line",
-            "late; the Go server loses what its reader buffered past 128 bytes. Ours must print",
-            "every echo whole, in order.",
-        ],
-    );
-    let (server, addr) = d.server("tcp-server", &["tcp-server"])?;
+/// Part 1: every line echoed whole, every byte read printed.
+fn tcp(seen: &Seen) -> Checks {
     let long = long_line();
-    let input = format!("{SHORT}\n{TYPED}\n{long}\nQ\n");
-    let client = d.client("tcp-client", &["tcp-client", "--addr", &addr], Some(input))?;
-    d.record(
-        "every line echoed whole, as typed, in order",
-        exact_lines(&client.lines(Stream::Stdout), &[SHORT, TYPED, &long]).map(|()| String::new()),
-    );
-    // Each read is one line on the server; together they must be every byte.
     let sent = format!("{SHORT}{TYPED}{long}");
-    let waited = server.wait_until("every byte as reads", OUTPUT, |lines| {
-        payloads(lines, PREFIX).concat().len() >= sent.len()
-    });
-    let reads = payloads(&server.lines(Stream::Stdout), PREFIX).concat();
-    d.record(
-        &format!("tcp-server printed all {} bytes it read", sent.len()),
-        match waited {
-            Err(e) => Err(format!("{e:#}")),
-            Ok(()) if reads == sent => Ok(String::new()),
-            Ok(()) => Err(format!("the reads add up to {} bytes", reads.len())),
-        },
-    );
+    // Each read is one line on the server; together they must be every byte.
+    let reads = payloads(&seen.server, TCP_PREFIX).concat();
     let n = sent.len() as u64;
-    d.stop(server, &format!("{n} bytes read and echoed"), |line| {
-        number_after(line, "read ") == Some(n) && number_after(line, "echoed ") == Some(n)
-    });
-    Ok(())
+    vec![
+        (
+            "every line echoed whole, as typed, in order".to_owned(),
+            exact_lines(&seen.client, &[SHORT, TYPED, &long]).map(|()| String::new()),
+        ),
+        (
+            format!("tcp-server printed all {n} bytes it read"),
+            match reads == sent {
+                true => Ok(String::new()),
+                false => Err(format!("the reads add up to {} bytes", reads.len())),
+            },
+        ),
+        seen.summary(&format!("{n} bytes read and echoed"), |line| {
+            number_after(line, "read ") == Some(n) && number_after(line, "echoed ") == Some(n)
+        }),
+    ]
 }
 
-/// Part 2: the chapter's client against the unchanged server, its writes
-/// spaced by `client_args`, the server's reads cut at `read_size`.
-fn stick_raw(d: &mut Demo, client_args: &[&str], read_size: Option<usize>) -> Result<()> {
-    let narration: &[&str] = match (client_args, read_size) {
-        (_, Some(_)) => &[
-            "Now the server reads at most 16 bytes at a time: every 26-byte message is cut",
-            "across reads (in the picture, the same digit on both sides of a `|`). A receiver",
-            "that treats one read as one message is wrong both ways: too much, or too little.",
-        ],
-        ([], None) => &[
-            "The client writes `Hello, Hello. How are you?` 20 times, with no framing; the",
-            "server prints each read as it arrived. TCP is a byte stream: several writes",
-            "arrive stuck together in one read, and nothing says where a message ends.",
-            "When the connection closes the server draws the reads against the 26-byte",
-            "messages: each digit is a message, each `|` a read boundary.",
-        ],
-        _ => &[
-            "The same client, pausing 20 ms between writes. Each message now usually arrives",
-            "alone and gets its own read: the sticking seems gone. It is not: under load, or",
-            "on a real network, the reads merge again. Only framing makes boundaries certain.",
-        ],
-    };
-    let size = read_size.map(|n| n.to_string());
-    let mut server_args = vec!["stick-demo", "server"];
-    server_args.extend(size.iter().flat_map(|n| ["--read-size", n.as_str()]));
-    let title = format!(
-        "{} → {} (Go: socket_stick/client, the unchanged server)",
-        ["stick-demo client"]
-            .iter()
-            .chain(client_args)
-            .copied()
-            .collect::<Vec<_>>()
-            .join(" "),
-        server_args[1..].join(" ")
-    );
-    d.narrate(&title, narration);
-    let (server, addr) = d.server("server", &server_args)?;
-    let args = [&["stick-demo", "client", "--addr", &addr][..], client_args].concat();
-    d.client("client", &args, None)?;
-    // The connection's picture is printed when the server sees it close:
-    // after that line, every read has been printed.
-    let closed = d.line(
-        &server,
-        Stream::Stdout,
-        "the connection's `reads` picture",
-        |l| l.contains(": reads "),
-    );
-    let lines = server.lines(Stream::Stdout);
-    let reads = received_texts(&lines);
+/// Part 2: the chapter's client against the unchanged server, the reads
+/// cut at 16 bytes when `split`.
+fn stick(seen: &Seen, split: bool) -> Checks {
+    let reads = received_texts(&seen.server);
     let largest = reads.iter().map(|r| r.len()).max().unwrap_or(0);
-    let total = STICK_MESSAGE.len() * STICK_COUNT;
-    d.record(
-        &format!("server received exactly {STICK_COUNT} × 26 = {total} bytes, in order"),
-        glued_equals_repeated(&reads, STICK_MESSAGE, STICK_COUNT)
-            .map(|()| format!("{}, largest {largest} bytes", plural(reads.len(), "read"))),
-    );
-    let picture = closed.map(|line| picture(&line).unwrap_or_default().to_owned());
-    d.record(
-        match read_size {
-            Some(_) => "the picture shows message 1 split across reads (`1|1…`)",
-            None => "the server drew where the reads fell",
-        },
-        picture.and_then(|p| match read_size {
-            Some(_) if !p.starts_with("1|1") => Err(format!("picture: {p:?}")),
-            _ if p.is_empty() => Err("no picture after `reads`".to_owned()),
-            _ => Ok(p),
+    let picture = seen
+        .server
+        .iter()
+        .find_map(|l| picture(l))
+        .unwrap_or_default();
+    vec![
+        (
+            format!("server received exactly {STICK_COUNT} × 26 = {STICK_BYTES} bytes, in order"),
+            glued_equals_repeated(&reads, STICK_MESSAGE, STICK_COUNT)
+                .map(|()| format!("{}, largest {largest} bytes", plural(reads.len(), "read"))),
+        ),
+        drawn(picture, split),
+        seen.summary(&format!("{STICK_BYTES} bytes read"), |l| {
+            number_after(l, "read ") == Some(STICK_BYTES)
         }),
-    );
-    let n = total as u64;
-    d.stop(server, &format!("{n} bytes read"), |l| {
-        number_after(l, "read ") == Some(n)
-    });
-    Ok(())
+    ]
 }
 
-/// Part 3: `socket_stick/client2` → `socket_stick/server2`, the frames
-/// written as `client_args` say.
-fn stick_framed(d: &mut Demo, client_args: &[&str]) -> Result<()> {
-    if client_args.is_empty() {
-        d.narrate(
-            "stick-demo client2 → server2 (Go: socket_stick/client2, server2, proto)",
-            &[
-                "The fix: each message goes out as a frame, a 4-byte little-endian length and then",
-                "the bytes (the `proto` crate). server2 keeps what it reads in a buffer and cuts",
-                "out whole frames, however the reads fall: 20 messages in, 20 messages out.",
-            ],
-        );
+/// The check of the server's picture of the reads: drawn, and with
+/// message 1 split across reads (`1|1…`) when the reads were cut short.
+fn drawn(picture: &str, split: bool) -> (String, Result<String, String>) {
+    let (check, ok) = match split {
+        true => (
+            "the picture shows message 1 split across reads (`1|1…`)",
+            picture.starts_with("1|1"),
+        ),
+        false => ("the server drew where the reads fell", !picture.is_empty()),
+    };
+    let seen = if ok {
+        Ok(picture.to_owned())
     } else {
-        d.narrate(
-            "stick-demo client2 --chunk 1 → server2",
-            &[
-                "The hard case: client2 writes every frame one byte at a time, pausing after each,",
-                "so frames arrive split, even inside the 4-byte header. The Go Decode returns an",
-                "empty message here and never reads again (it loops for ever); server2 waits for",
-                "the rest of the frame and still prints exactly 20 messages.",
-            ],
-        );
-    }
-    let (server, addr) = d.server("server2", &["stick-demo", "server2"])?;
-    let args = [&["stick-demo", "client2", "--addr", &addr][..], client_args].concat();
-    d.client("client2", &args, None)?;
-    let closed = d.line(
-        &server,
-        Stream::Stdout,
-        "the connection's `decoded` line",
-        |l| l.contains(": decoded "),
-    );
-    let lines = server.lines(Stream::Stdout);
-    let messages = payloads(&lines, "received client Data sent: ");
+        Err(format!("picture: {picture:?}"))
+    };
+    (check.to_owned(), seen)
+}
+
+/// Part 3: `socket_stick/client2` → `socket_stick/server2`.
+fn framed(seen: &Seen) -> Checks {
+    let messages = payloads(&seen.server, STICK_PREFIX);
     let wrong = messages.iter().filter(|m| **m != STICK_MESSAGE).count();
-    d.record(
-        &format!("server2 printed {STICK_COUNT} messages, each exactly the text"),
-        closed.and_then(|_| match (messages.len(), wrong) {
-            (STICK_COUNT, 0) => Ok(String::new()),
-            (n, wrong) => Err(format!(
-                "{}, {wrong} of them different",
-                plural(n, "message")
-            )),
-        }),
-    );
     let n = STICK_COUNT as u64;
-    d.stop(server, &format!("decoded {n} messages"), |l| {
-        number_after(l, "decoded ") == Some(n)
-    });
-    Ok(())
+    vec![
+        (
+            format!("server2 printed {STICK_COUNT} messages, each exactly the text"),
+            match (messages.len(), wrong) {
+                (STICK_COUNT, 0) => Ok(String::new()),
+                (n, wrong) => Err(format!(
+                    "{}, {wrong} of them different",
+                    plural(n, "message")
+                )),
+            },
+        ),
+        seen.summary(&format!("decoded {n} messages"), |l| {
+            number_after(l, "decoded ") == Some(n)
+        }),
+    ]
 }
 
 /// Part 4: `UDP/server` and `UDP/client`.
-fn udp(d: &mut Demo) -> Result<()> {
-    d.narrate(
-        "udp-server and udp-client (Go: UDP/server, UDP/client)",
-        &[
-            "UDP keeps message boundaries but promises nothing else: no connection, no",
-            "delivery. The client sends one datagram, `Hello server`; the server prints it",
-            "(data, sender, count, as in Go) and sends it back. Unlike the Go client, ours",
-            "gives up after --timeout instead of waiting for ever for a lost reply.",
-        ],
-    );
-    let (server, addr) = d.server("udp-server", &["udp-server"])?;
-    let client = d.client("udp-client", &["udp-client", "--addr", &addr], None)?;
-    let expected = format!("recv:Hello server addr:{addr} count:12");
-    let seen = d.line(
-        &server,
-        Stream::Stdout,
-        "the datagram's `data:` line",
-        |l| l.starts_with("data:Hello server addr:127.0.0.1:") && l.ends_with(" count:12"),
-    );
-    d.record(
-        "the server printed the datagram, and the client its 12-byte reply",
-        seen.and_then(|_| exact_lines(&client.lines(Stream::Stdout), &[&expected]))
-            .map(|()| expected.clone()),
-    );
-    d.stop(server, "1 datagram, 12 bytes, none dropped", |line| {
-        number_after(line, "served ") == Some(1)
-            && number_after(line, "read ") == Some(12)
-            && number_after(line, "echoed ") == Some(12)
-            && line.contains("(0 dropped)")
-    });
-    Ok(())
+fn udp(seen: &Seen) -> Checks {
+    let expected = format!("recv:Hello server addr:{} count:12", seen.addr);
+    let printed = seen
+        .server
+        .iter()
+        .any(|l| l.starts_with("data:Hello server addr:") && l.ends_with(" count:12"));
+    let replied = exact_lines(&seen.client, &[&expected]).map(|()| expected.clone());
+    vec![
+        (
+            "the server printed the datagram, and the client its 12-byte reply".to_owned(),
+            if printed {
+                replied
+            } else {
+                Err("no `data:Hello server … count:12` line".to_owned())
+            },
+        ),
+        seen.summary("1 datagram, 12 bytes, none dropped", |line| {
+            number_after(line, "served ") == Some(1)
+                && number_after(line, "read ") == Some(12)
+                && number_after(line, "echoed ") == Some(12)
+                && line.contains("(0 dropped)")
+        }),
+    ]
 }
 
 /// Part 5a: one request through `tcp-server --trace`.
-fn trace_tcp(d: &mut Demo) -> Result<()> {
-    const LINE: &str = "Hello, trace!";
-    d.narrate(
-        "tcp-server --trace: the life of one request (docs/event-loop.md)",
-        &[
-            "The Go server's loop is hidden in its runtime; ours is in netpoll, and --trace",
-            "prints each thing it does on stderr: µs since start, who (the loop, or a",
-            "connection's token and peer), what. Watch for the `poll:` line (epoll_wait woke",
-            "the loop, with how many events), `accept <peer> → token 0` (the connection's slot),",
-            "`read 13 bytes`, `wrote 13 bytes, 0 bytes pending` (the echo, all taken by the",
-            "kernel), then `short read (13 < 65536): queue drained`: a read smaller than the",
-            "buffer emptied the socket, so the loop stops reading without another read that",
-            "would only say WouldBlock (\"would block\" is the OS's \"nothing now\"). Then",
-            "`spun N µs since the last traffic: sleeping`: after traffic the loop polls a",
-            "little longer before sleeping, in case the next request follows at once",
-            "(--spin-us). At the end, `read 0 bytes`: the peer closed its write side, and the",
-            "loop closes.",
-        ],
-    );
-    let (server, addr) = d.server("tcp-server", &["tcp-server", "--trace", "--quiet"])?;
-    let input = format!("{LINE}\nQ\n");
-    d.client("tcp-client", &["tcp-client", "--addr", &addr], Some(input))?;
-    let closed = d.line(&server, Stream::Stderr, "the trace's `close:` line", |l| {
-        l.contains(": close: ")
-    });
-    let lines = server.lines(Stream::Stderr);
+fn trace_tcp(seen: &Seen) -> Checks {
     // tcp-client sends the line without its newline: 13 bytes.
-    let n = LINE.len();
-    let shown: Result<Vec<String>, String> = [
+    let n = "Hello, trace!".len();
+    let wanted = [
         "→ token 0".to_owned(),
         format!(": read {n} bytes"),
         format!(": wrote {n} bytes, 0 bytes pending"),
         "short read".to_owned(),
-    ]
-    .iter()
-    .map(|what| traced(&lines, what))
-    .collect();
-    d.record(
-        "the trace shows the accept, the read, the write, the short read and the close",
-        closed.and(shown).map(|_| String::new()),
-    );
+        ": close: ".to_owned(),
+    ];
+    let shown: Result<Vec<String>, String> =
+        wanted.iter().map(|w| traced(&seen.trace, w)).collect();
     let n = n as u64;
-    d.stop(server, &format!("{n} bytes read"), |l| {
-        number_after(l, "read ") == Some(n)
-    });
-    Ok(())
+    vec![
+        (
+            "the trace shows the accept, the read, the write, the short read and the close"
+                .to_owned(),
+            shown.map(|_| String::new()),
+        ),
+        seen.summary(&format!("{n} bytes read"), |l| {
+            number_after(l, "read ") == Some(n)
+        }),
+    ]
 }
 
 /// Part 5b: the sticky-packet client against `stick-demo server --trace`.
-fn trace_stick(d: &mut Demo) -> Result<()> {
-    let total = (STICK_MESSAGE.len() * STICK_COUNT) as u64;
-    d.narrate(
-        "stick-demo client → server --trace: where 20 messages become a few reads",
-        &[
-            "The client's 20 writes of 26 bytes, traced on the server: each `read N bytes`",
-            "line is one read of whatever had arrived. While the loop slept in epoll_wait,",
-            "several messages piled up in the socket's receive queue, and one read took them",
-            "all: that is the sticking. The reads' sizes must add up to the 520 bytes sent,",
-            "and there must be as many as the server's summary counts.",
-        ],
-    );
-    let (server, addr) = d.server("server", &["stick-demo", "server", "--trace", "--quiet"])?;
-    d.client("client", &["stick-demo", "client", "--addr", &addr], None)?;
-    let closed = d.line(&server, Stream::Stderr, "the trace's `close:` line", |l| {
-        l.contains(": close: ")
-    });
-    let reads = traced_reads(&server.lines(Stream::Stderr));
+fn trace_stick(seen: &Seen) -> Checks {
+    let reads = traced_reads(&seen.trace);
     let sizes: Vec<String> = reads.iter().map(u64::to_string).collect();
     let sum: u64 = reads.iter().sum();
-    d.record(
-        &format!("the traced reads add up to {total} bytes"),
-        closed.and_then(|_| {
-            let detail = format!("{}: {}", plural(reads.len(), "read"), sizes.join(" + "));
-            if sum == total {
-                Ok(format!("{STICK_COUNT} messages in {detail}"))
-            } else {
-                Err(format!("{sum} bytes in {detail}"))
-            }
-        }),
-    );
+    let detail = format!("{}: {}", plural(reads.len(), "read"), sizes.join(" + "));
     let count = reads.len() as u64;
-    let what = format!("{total} bytes in {}", plural(reads.len(), "traced read"));
-    d.stop(server, &what, |line| {
-        number_after(line, "read ") == Some(total) && number_after(line, " in ") == Some(count)
-    });
-    Ok(())
+    let what = format!(
+        "{STICK_BYTES} bytes in {}",
+        plural(reads.len(), "traced read")
+    );
+    vec![
+        (
+            format!("the traced reads add up to {STICK_BYTES} bytes"),
+            match sum == STICK_BYTES {
+                true => Ok(format!("{STICK_COUNT} messages in {detail}")),
+                false => Err(format!("{sum} bytes in {detail}")),
+            },
+        ),
+        seen.summary(&what, |line| {
+            number_after(line, "read ") == Some(STICK_BYTES)
+                && number_after(line, " in ") == Some(count)
+        }),
+    ]
 }
 
 #[cfg(test)]
@@ -567,13 +640,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_part_has_its_steps_in_the_tutorials_order() {
-        let names: Vec<&str> = Part::value_variants()
-            .iter()
-            .flat_map(|&p| steps(p))
-            .map(|(name, _)| name)
-            .collect();
+    fn every_step_has_its_narration_in_the_tutorials_order() {
+        let names: Vec<&str> = STEPS.iter().map(|s| s.name).chain(LADDER).collect();
         assert_eq!(names.len(), 13);
         assert!(names.windows(2).all(|w| w[0] < w[1]), "{names:?}");
+        for step in &STEPS {
+            assert!(
+                narration(step.name, &[]).len() > 2,
+                "{} has no narration",
+                step.name
+            );
+        }
+        let ladder = narration(
+            "6 the ladder",
+            &[("go", "UDP/server"), ("defect", "it loses")],
+        );
+        assert_eq!(ladder[2], "1 Go, go/UDP/server/main.go: it loses.");
+        let parts = STEPS.iter().map(|s| s.part).chain([Part::Ladder]);
+        assert!(
+            parts
+                .collect::<Vec<_>>()
+                .windows(2)
+                .all(|w| w[0] as u8 <= w[1] as u8)
+        );
     }
 }

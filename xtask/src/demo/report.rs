@@ -10,7 +10,7 @@ use std::{
     sync::Arc,
 };
 
-use harness::{EchoLines, Stream};
+use harness::{ShowLine, Stream};
 
 /// Lines longer than this are shortened on screen (the checks always see
 /// the whole line).
@@ -68,16 +68,21 @@ impl Style {
         Style::print(&text);
     }
 
+    /// A command line, as it is about to start: `   label $ command`.
+    pub fn command(self, label: &str, shown: &str) {
+        println!("   {} {shown}", self.dim(&format!("{label:>14} $")));
+    }
+
     /// How the harness shows a program's lines as they arrive:
     /// `   label │ line`, `label (err)` for stderr.
-    pub fn echo_lines(self) -> EchoLines {
-        EchoLines::Each(Arc::new(move |label: &str, stream: Stream, line: &str| {
+    pub fn echo_lines(self) -> Arc<ShowLine> {
+        Arc::new(move |label: &str, stream: Stream, line: &str| {
             let tag = match stream {
                 Stream::Stdout => format!("{label:>14} │"),
                 Stream::Stderr => format!("{:>14} │", format!("{label} (err)")),
             };
             Style::print(&format!("   {} {}\n", self.dim(&tag), shown(line)));
-        }))
+        })
     }
 
     /// The result of one check, as it happens.
@@ -125,6 +130,15 @@ pub fn shown(line: &str) -> String {
         joined
     } else {
         shorten(&joined)
+    }
+}
+
+/// A run's length as a reader takes it in: `340 ms` below a second (a UDP
+/// step takes a few milliseconds), `12.3 s` above.
+pub fn duration(took: std::time::Duration) -> String {
+    match took.as_secs_f64() {
+        secs if secs < 1.0 => format!("{} ms", took.as_millis()),
+        secs => format!("{secs:.1} s"),
     }
 }
 
