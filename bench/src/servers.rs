@@ -1,6 +1,7 @@
 //! The servers a run measures: named presets (ours, tokio, the Go
 //! baselines and twins), any command a user gives (`--server 'CMD
-//! {addr}'`), or a server already running (`--server 127.0.0.1:20000`).
+//! {addr}'`, or `NAME=CMD` to name its column), or a server already
+//! running (`--server 127.0.0.1:20000`).
 //!
 //! Each is found the same way: the process measured is the one holding the
 //! serving socket (`harness::ports`), in the started command's process
@@ -18,90 +19,43 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-
-use crate::cli::Scenario;
 use harness::{
     Program, Stream, exit_words,
     ports::{self, Transport},
 };
 
+use crate::cli::Scenario;
+
 /// How long a server may take to open its socket, and to exit after SIGTERM.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 const STOP_TIMEOUT: Duration = Duration::from_secs(3);
-/// What `{addr}` in a command becomes: a port the kernel picks.
-const ANY_PORT: &str = "127.0.0.1:0";
 
-/// A built-in server: a program of the bench's directory, per scenario.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Preset {
-    /// Its name on the command line and in the tables.
-    pub name: &'static str,
-    /// The program for the TCP echo scenarios (tcp, bulk, idle), udp,
-    /// pool and chat, in that order ("": none).
-    programs: [&'static str; 4],
-    /// Its arguments, `{addr}` standing for where to listen.
-    args: &'static [&'static str],
-    /// What it is, for the report's notes.
-    about: &'static str,
-    /// By default, run in the tcp ping-pong only (the Go baselines).
-    pingpong_only: bool,
-    /// The largest request it echoes whole, if it has one.
-    max_len: Option<usize>,
+/// The presets, a line each, in the order their columns come by default:
+/// its name; its programs (beside the bench) for the TCP echo scenarios
+/// (tcp, bulk, idle), udp, pool and chat, `-` where it has none (a preset
+/// with the echo only runs in the tcp ping-pong by default: the Go
+/// baselines); its arguments, `{addr}` standing for where to listen; and
+/// what it is, for the report's notes.
+const PRESETS: &str = "\
+ours | tcp-server udp-server worker-pool chat | --addr {addr} --quiet | ours = this repository's \
+program of that name, release build
+tokio | tokio-tcp-echo tokio-udp-echo tokio-worker-pool tokio-chat | --addr {addr} | tokio = \
+the tokio way on a current_thread runtime: its echo example, a worker pool on spawn_blocking, \
+its chat example (bench/src/baseline/)
+go | - - go-worker-pool go-chat | --addr {addr} | go = the Go twin written for this project, \
+go/beyond-the-tutorial/
+go-tutorial | go-tutorial-tcp-server - - - | | go-tutorial = go/tcp/server/main.go as \
+published, on its own 127.0.0.1:20000, its line per message going to the bench through a pipe
+go-io-copy | go-echo - - - | --addr {addr} | go-io-copy = bench/go/echo/main.go, a goroutine \
+per connection doing io.Copy(conn, conn)";
+
+/// The presets: `(name, programs, arguments, about)`.
+pub fn presets() -> impl Iterator<Item = [&'static str; 4]> {
+    PRESETS.lines().map(|line| {
+        let mut fields = line.split(" | ");
+        [(); 4].map(|()| fields.next().unwrap_or_default())
+    })
 }
-
-/// The presets, in the order their columns come by default.
-pub const PRESETS: [Preset; 5] = [
-    Preset {
-        name: "ours",
-        programs: ["tcp-server", "udp-server", "worker-pool", "chat"],
-        args: &["--addr", "{addr}", "--quiet"],
-        about: "ours = this repository's program of that name, release build",
-        pingpong_only: false,
-        max_len: None,
-    },
-    Preset {
-        name: "tokio",
-        programs: [
-            "tokio-tcp-echo",
-            "tokio-udp-echo",
-            "tokio-worker-pool",
-            "tokio-chat",
-        ],
-        args: &["--addr", "{addr}"],
-        about: "tokio = the tokio way on a current_thread runtime: its echo example, a worker \
-                pool on spawn_blocking, its chat example (bench/src/baseline/)",
-        pingpong_only: false,
-        max_len: None,
-    },
-    Preset {
-        name: "go",
-        programs: ["", "", "go-worker-pool", "go-chat"],
-        args: &["--addr", "{addr}"],
-        about: "go = the Go twin written for this project, go/beyond-the-tutorial/",
-        pingpong_only: false,
-        max_len: None,
-    },
-    Preset {
-        name: "go-tutorial",
-        programs: ["go-tutorial-tcp-server", "", "", ""],
-        args: &[],
-        about: "go-tutorial = go/tcp/server/main.go as published, on its own 127.0.0.1:20000, \
-                its line per message going to the bench through a pipe",
-        pingpong_only: true,
-        // A new 128-byte bufio.Reader per read drops the rest of a longer
-        // message (docs/pitfalls.md).
-        max_len: Some(128),
-    },
-    Preset {
-        name: "go-io-copy",
-        programs: ["go-echo", "", "", ""],
-        args: &["--addr", "{addr}"],
-        about: "go-io-copy = bench/go/echo/main.go, a goroutine per connection doing \
-                io.Copy(conn, conn)",
-        pingpong_only: true,
-        max_len: None,
-    },
-];
 
 /// Which of a preset's programs serves `scenario`, and over what.
 fn service(scenario: Scenario) -> (usize, Transport) {
@@ -113,19 +67,19 @@ fn service(scenario: Scenario) -> (usize, Transport) {
     }
 }
 
-/// A `--server` as given.
+/// A `--server` as given: how the tables name it (the preset and its
+/// arguments, a command's NAME or the whole command, the address), and
+/// what it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Spec {
-    /// How the tables name it: the preset and its arguments, a command's
-    /// NAME (or the whole command), the address.
     pub name: String,
     kind: Kind,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Kind {
-    /// A preset, with arguments added to its own.
-    Preset(&'static Preset, Vec<String>),
+    /// A preset, by name, with arguments added to its own.
+    Preset(&'static str, Vec<String>),
     /// A shell command, `{addr}` standing for where to listen.
     Command(String),
     /// A server already running there.
@@ -141,21 +95,22 @@ impl Spec {
             "--server expects a preset (ours, tokio, go, go-tutorial, go-io-copy), a command \
              with {addr} (NAME=COMMAND names its column), or the ADDR of a running server",
         )?;
-        let named = text.split_once('=').filter(|(name, _)| {
+        let is_name = |name: &str| {
             name.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-        });
-        let (name, kind) = match PRESETS.iter().find(|p| p.name == first) {
-            Some(preset) => {
-                let args = text.split_whitespace().skip(1).map(str::to_owned).collect();
-                (text, Kind::Preset(preset, args))
-            }
-            None => match (text.parse(), named) {
-                (Ok(addr), _) => (text, Kind::Running(addr)),
-                (_, Some((name, command))) => (name, Kind::Command(command.trim().to_owned())),
-                _ => (text, Kind::Command(text.to_owned())),
-            },
+                .all(|c| c.is_alphanumeric() || "._-".contains(c))
         };
+        let named = text.split_once('=').filter(|(name, _)| is_name(name));
+        let kind = match (presets().find(|p| p[0] == first), text.parse()) {
+            (Some(preset), _) => {
+                let args = text.split_whitespace().skip(1).map(str::to_owned);
+                Kind::Preset(preset[0], args.collect())
+            }
+            (None, Ok(addr)) => Kind::Running(addr),
+            (None, Err(_)) => Kind::Command(named.map_or(text, |(_, c)| c.trim()).to_owned()),
+        };
+        let name = named
+            .filter(|_| matches!(kind, Kind::Command(_)))
+            .map_or(text, |(n, _)| n);
         Ok(Spec {
             name: name.to_owned(),
             kind,
@@ -180,28 +135,74 @@ impl Spec {
     /// Why the default list leaves this out of a `scenario` table (of
     /// `len`-byte requests): `Some("")` without a note.
     pub fn left_out_by_default(&self, scenario: Scenario, len: usize) -> Option<String> {
-        let Kind::Preset(preset, _) = &self.kind else {
+        let Kind::Preset(name, _) = self.kind else {
             return None;
         };
-        let pingpong = scenario == Scenario::Tcp;
-        match preset.max_len {
-            _ if preset.programs[service(scenario).0].is_empty() => Some(String::new()),
-            _ if preset.pingpong_only && !pingpong => Some(String::new()),
-            Some(max) if len > max => Some(format!(
-                "{} not run: it echoes messages of at most {max} B whole, these are {len} B",
-                preset.name
-            )),
-            _ => None,
+        let preset = presets().find(|p| p[0] == name)?;
+        let programs: Vec<&str> = preset[1].split(' ').collect();
+        let echo_only = programs[1..].iter().all(|p| *p == "-");
+        if programs[service(scenario).0] == "-" || echo_only && scenario != Scenario::Tcp {
+            return Some(String::new());
         }
+        // A new 128-byte bufio.Reader per read drops the rest of a longer
+        // message (docs/pitfalls.md).
+        (name == "go-tutorial" && len > 128).then(|| {
+            format!("{name} not run: it echoes messages of at most 128 B whole, these are {len} B")
+        })
     }
 
     /// The note saying what this server is.
     pub fn about(&self) -> String {
         match &self.kind {
-            Kind::Preset(preset, _) => preset.about.to_owned(),
+            Kind::Preset(name, _) => {
+                presets().find(|p| p[0] == *name).unwrap_or_default()[3].into()
+            }
             Kind::Command(command) => format!("{} = `sh -c '{command}'`", self.name),
             Kind::Running(addr) => format!("{addr} = a server started by hand, found by its port"),
         }
+    }
+
+    /// The command that starts it for `scenario`, from `bin_dir`, `{addr}`
+    /// standing for a port the kernel picks.
+    fn command(&self, scenario: Scenario, bin_dir: &Path) -> Result<Command> {
+        let (kind, any_port) = (&self.kind, |text: &str| {
+            text.replace("{addr}", "127.0.0.1:0")
+        });
+        let (name, extra) = match kind {
+            Kind::Preset(name, extra) => (*name, extra),
+            Kind::Command(line) => {
+                let mut command = Command::new("sh");
+                command.args(["-c", &any_port(line)]);
+                return Ok(command);
+            }
+            Kind::Running(_) => bail!("a server already running is not started"),
+        };
+        let [_, programs, args, _] = presets().find(|p| p[0] == name).context("a preset")?;
+        let program = programs.split(' ').nth(service(scenario).0).unwrap_or("-");
+        if program == "-" {
+            bail!(
+                "the {name} preset has no {} server",
+                crate::cli::name(scenario)
+            );
+        }
+        let path = bin_dir.join(format!("{program}{}", std::env::consts::EXE_SUFFIX));
+        if !path.is_file() {
+            let why = match program {
+                go if go.starts_with("go") => {
+                    "`cargo xtask bench` builds it when `go` is installed"
+                }
+                _ if !crate::workspace_root().join(program).is_dir() => {
+                    "this workspace has no such crate yet"
+                }
+                _ => "`cargo xtask bench` builds it",
+            };
+            bail!("{} is not built: {why}", path.display());
+        }
+        let mut command = Command::new(path);
+        command
+            .args(args.split_whitespace().map(any_port))
+            .args(extra);
+        Ok(command)
     }
 }
 
@@ -219,50 +220,31 @@ pub struct Server {
 
 impl Server {
     /// Starts `spec` for `scenario` from `bin_dir`, confined to `cpu`, and
-    /// waits until a process of its group holds a serving socket.
+    /// waits until a process of its group holds a serving socket; finds a
+    /// server started by hand by its port.
     pub fn start(
         spec: &Spec,
         scenario: Scenario,
         bin_dir: &Path,
         cpu: Option<usize>,
     ) -> Result<Server> {
-        let (program, transport) = service(scenario);
-        let mut command = match &spec.kind {
-            Kind::Running(addr) => return found_running(spec, transport, *addr),
-            Kind::Preset(preset, extra) => {
-                let name = preset.programs[program];
-                if name.is_empty() {
-                    bail!(
-                        "the {} preset has no {} server",
-                        preset.name,
-                        crate::cli::name(scenario)
-                    );
-                }
-                let path = bin_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-                if !path.is_file() {
-                    let why = match name {
-                        go if go.starts_with("go") => {
-                            "is not built: `cargo xtask bench` builds it when `go` is installed"
-                                .to_owned()
-                        }
-                        _ if !crate::workspace_root().join(name).is_dir() => {
-                            format!("is not built yet: this workspace has no `{name}` crate yet")
-                        }
-                        _ => "is not built: `cargo xtask bench` builds it".to_owned(),
-                    };
-                    bail!("{} {why}", path.display());
-                }
-                let mut command = Command::new(path);
-                command.args(preset.args.iter().map(|a| a.replace("{addr}", ANY_PORT)));
-                command.args(extra);
-                command
-            }
-            Kind::Command(line) => {
-                let mut command = Command::new("sh");
-                command.args(["-c", &line.replace("{addr}", ANY_PORT)]);
-                command
-            }
-        };
+        let (transport, name) = (service(scenario).1, spec.name.clone());
+        if let Kind::Running(addr) = spec.kind {
+            let held = ports::holders(transport, Some(addr.port()), ports::all_processes())?;
+            let Some(&(pid, _)) = held.first() else {
+                bail!(
+                    "no process of this user serves {transport} on {addr}: start the server \
+                     first (the bench reads its CPU time, so it must be yours)"
+                );
+            };
+            return Ok(Server {
+                name,
+                addr,
+                pid,
+                program: None,
+            });
+        }
+        let mut command = spec.command(scenario, bin_dir)?;
         if let Some(cpu) = cpu {
             pin_child(&mut command, cpu);
         }
@@ -272,36 +254,29 @@ impl Server {
                 eprintln!("{label}: {line}");
             }
         });
-        let program = Program::start(&spec.name, command, None, Some(log))?;
+        let program = Program::start(&name, command, None, Some(log))?;
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             let group = ports::group_members(program.id());
             let held =
                 ports::holders(transport, None, group).context("reading the socket tables")?;
             if let Some(&(pid, addr)) = held.first() {
-                let (name, program) = (spec.name.clone(), Some(program));
                 return Ok(Server {
                     name,
                     addr,
                     pid,
-                    program,
+                    program: Some(program),
                 });
             }
             if let Some(status) = program.exit_status() {
                 let mut said = program.lines(Stream::Stdout);
                 said.extend(program.lines(Stream::Stderr));
                 said.truncate(5);
-                bail!(
-                    "`{}` ended ({}) before serving; it printed: {said:?}",
-                    spec.name,
-                    exit_words(status)
-                );
+                let how = exit_words(status);
+                bail!("`{name}` ended ({how}) before serving; it printed: {said:?}");
             }
             if Instant::now() >= deadline {
-                bail!(
-                    "`{}` opened no {transport} socket within {START_TIMEOUT:?}",
-                    spec.name
-                );
+                bail!("`{name}` opened no {transport} socket within {START_TIMEOUT:?}");
             }
             // No notification exists for "a process bound a socket": a
             // short poll, bounded by the deadline.
@@ -321,34 +296,16 @@ impl Server {
             // Killed at the deadline: how it ended still goes in the report.
             Err(failed) => program.exit_status().ok_or(failed)?,
         };
-        let how = exit_words(status);
+        let (how, name) = (exit_words(status), self.name);
         Ok(match program.lines(Stream::Stdout).pop() {
             Some(last) if last.starts_with("summary:") => {
-                Some(format!("{}: {how}, last line `{last}`", self.name))
+                Some(format!("{name}: {how}, last line `{last}`"))
             }
             // A server without a summary dies of SIGTERM: that is no news.
             _ if status.success() || how == format!("killed by signal {}", libc::SIGTERM) => None,
-            _ => Some(format!("{}: {how}", self.name)),
+            _ => Some(format!("{name}: {how}")),
         })
     }
-}
-
-/// A server started by hand: the process holding `addr`'s port.
-fn found_running(spec: &Spec, transport: Transport, addr: SocketAddr) -> Result<Server> {
-    let held = ports::holders(transport, Some(addr.port()), ports::all_processes())?;
-    let Some(&(pid, _)) = held.first() else {
-        bail!(
-            "no process of this user serves {transport} on {addr}: start the server first \
-             (the bench reads its CPU time, so it must be yours)"
-        );
-    };
-    let (name, program) = (spec.name.clone(), None);
-    Ok(Server {
-        name,
-        addr,
-        pid,
-        program,
-    })
 }
 
 /// Makes the child confine itself to `cpu` before it runs the program.
@@ -392,40 +349,45 @@ mod tests {
     fn a_server_spec_is_a_preset_an_address_or_a_command_named_or_not() {
         let ours = Spec::parse("ours --spin-us 0").unwrap();
         let args = vec!["--spin-us".to_owned(), "0".to_owned()];
+        assert_eq!(
+            (ours.name.as_str(), &ours.kind),
+            ("ours --spin-us 0", &Kind::Preset("ours", args.clone()))
+        );
         // Arguments added for a table leave its name as it was.
         let added = Spec::preset("ours", &[]).with_args(&args);
         assert_eq!((added.name.as_str(), &added.kind), ("ours", &ours.kind));
-        assert_eq!(
-            (ours.name.as_str(), ours.kind),
-            ("ours --spin-us 0", Kind::Preset(&PRESETS[0], args))
-        );
         let running = Spec::parse("127.0.0.1:20000").unwrap().kind;
         assert_eq!(running, Kind::Running("127.0.0.1:20000".parse().unwrap()));
         let command = Spec::parse(" ./echo --listen {addr} ").unwrap();
-        assert_eq!(command.kind, Kind::Command("./echo --listen {addr}".into()));
-        assert_eq!(command.name, "./echo --listen {addr}");
+        let echo = "./echo --listen {addr}";
+        assert_eq!(
+            (command.name.as_str(), command.kind),
+            (echo, Kind::Command(echo.into()))
+        );
         // NAME=COMMAND: a short column name; an `=` later in a command is its own.
         let named = Spec::parse("one-file=./srv --addr {addr} >/dev/null").unwrap();
-        assert_eq!(
-            (named.name.as_str(), named.kind),
-            (
-                "one-file",
-                Kind::Command("./srv --addr {addr} >/dev/null".into())
-            )
-        );
+        let srv = Kind::Command("./srv --addr {addr} >/dev/null".into());
+        assert_eq!((named.name.as_str(), named.kind), ("one-file", srv));
         assert_eq!(Spec::parse("./srv --x=1").unwrap().name, "./srv --x=1");
         assert!(Spec::parse("  ").is_err());
         let tutorial = Spec::preset("go-tutorial", &[]);
-        assert_eq!(tutorial.left_out_by_default(Scenario::Tcp, 64), None);
+        assert_eq!(tutorial.left_out_by_default(Scenario::Tcp, 128), None);
         let long = tutorial.left_out_by_default(Scenario::Tcp, 129).unwrap();
         assert!(long.contains("at most 128 B"), "{long}");
+        for scenario in [Scenario::Bulk, Scenario::Chat] {
+            assert_eq!(
+                tutorial.left_out_by_default(scenario, 64).as_deref(),
+                Some("")
+            );
+        }
         assert_eq!(
-            tutorial.left_out_by_default(Scenario::Bulk, 64).as_deref(),
-            Some("")
+            presets().map(|p| p[0]).collect::<Vec<_>>(),
+            ["ours", "tokio", "go", "go-tutorial", "go-io-copy"]
         );
-        assert_eq!(
-            tutorial.left_out_by_default(Scenario::Chat, 64).as_deref(),
-            Some("")
+        assert!(
+            Spec::preset("go", &[])
+                .about()
+                .starts_with("go = the Go twin")
         );
     }
 
@@ -470,7 +432,10 @@ mod tests {
         let err = Server::start(&ours, Scenario::Pool, Path::new("/nowhere"), None).err();
         let err = format!("{:#}", err.unwrap());
         if !crate::workspace_root().join("worker-pool").is_dir() {
-            assert!(err.contains("no `worker-pool` crate yet"), "{err}");
+            assert!(
+                err.contains("this workspace has no such crate yet"),
+                "{err}"
+            );
         }
     }
 }

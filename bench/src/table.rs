@@ -23,7 +23,7 @@ use crate::{
     cli::{Args, Scenario},
     progress::Progress,
     report::format_value,
-    servers::{PRESETS, Server, Spec},
+    servers::{Server, Spec, presets},
 };
 
 /// What every table needs: the settings, the servers, where the presets'
@@ -254,9 +254,8 @@ pub fn columns(
 ) -> (Vec<(Spec, bool)>, Vec<String>) {
     let mut notes = Vec::new();
     let mut columns: Vec<(Spec, bool)> = match given {
-        [] => PRESETS
-            .iter()
-            .map(|preset| Spec::preset(preset.name, &[]))
+        [] => presets()
+            .map(|preset| Spec::preset(preset[0], &[]))
             .filter(
                 |spec| match spec.left_out_by_default(scenario, args.len as usize) {
                     Some(why) => {

@@ -1,12 +1,13 @@
 //! The programs beyond the tutorial, `worker-pool` and `chat`, against
 //! their Go twins (`go/beyond-the-tutorial/`): each server, Go's and ours,
-//! plays the same scripted session ([`SESSIONS`]), and what each peer of
-//! the session receives must be the same, as the protocols say, for both.
-//! Where a protocol leaves a choice, the check allows it: the replies that
-//! one request line and the next may get come in either order (a job's
-//! reply waits for the job, an echo does not), a refused name's reason is
-//! the server's own, and whether a job waits or is refused as busy depends
-//! on whether a worker had taken the one before.
+//! plays the same scripted session (`sessions.txt`, which says how a
+//! session reads), and what each peer of the session receives must be the
+//! same, as the protocols say, for both. Where a protocol leaves a choice,
+//! the check allows it: the replies that one request line and the next may
+//! get come in either order (a job's reply waits for the job, an echo does
+//! not), a refused name's reason is the server's own, and whether a job
+//! waits or is refused as busy depends on whether a worker had taken the
+//! one before.
 
 use std::{
     io::{BufRead, BufReader, Write},
@@ -28,242 +29,144 @@ use crate::{
 
 /// How long a reply may take (the longest job of a session is 300 ms).
 const REPLY: Duration = Duration::from_secs(5);
-
-/// What the session does, in order, with its peers (numbered from 0).
-enum Act {
-    Connect(usize),
-    Send(usize, &'static str),
-    /// A line longer than the protocols allow.
-    SendTooLong(usize),
-    /// The lines the peer must receive next, in any order ([`CLOSED`]: the
-    /// server closes its connection).
-    Receive(usize, &'static [&'static str]),
-    /// Three `sleep 200` against one worker and a queue of one: the first
-    /// runs, the second waits or, if no worker had taken the first yet, is
-    /// refused too; the third is refused. Refusals come at once.
-    Busy(usize),
-}
-
-use Act::*;
-
-/// One program's session: its name, its binary (ours) and Go twin's
-/// directory, their options, and the session.
-pub struct Session {
-    name: &'static str,
-    go: &'static str,
-    args: &'static [&'static str],
-    acts: &'static [Act],
-}
-
-pub const SESSIONS: [Session; 2] = [
-    Session {
-        name: "worker-pool",
-        go: "beyond-the-tutorial/worker-pool",
-        args: &["--workers", "1", "--queue", "1"],
-        acts: &[
-            Connect(0),
-            Connect(1),
-            Send(0, "hello, pool"),
-            Receive(0, &["hello, pool"]),
-            Send(0, "sleep 300"),
-            Send(1, "another client, served meanwhile"),
-            Receive(1, &["another client, served meanwhile"]),
-            Send(0, "echoed before the job is done"),
-            Receive(0, &["echoed before the job is done", "slept 300 ms"]),
-            Send(0, "spin 20"),
-            Receive(0, &["spun 20 ms"]),
-            Send(0, "panic"),
-            Receive(0, &["error: the job failed (panicked)"]),
-            Send(0, "sleep 0"),
-            Receive(0, &["slept 0 ms"]),
-            Send(0, "sleep 10001"),
-            Send(0, "spin ten"),
-            Receive(0, &[BAD_JOB, BAD_JOB]),
-            Busy(0),
-            SendTooLong(1),
-            Receive(1, &["error: line longer than 65536 bytes"]),
-            Receive(1, &[CLOSED]),
-        ],
-    },
-    Session {
-        name: "chat",
-        go: "beyond-the-tutorial/chat",
-        args: &[],
-        acts: &[
-            Connect(0),
-            Receive(
-                0,
-                &["* welcome, you are guest1; 0 others here; /nick NAME renames you, /quit leaves"],
-            ),
-            Connect(1),
-            Receive(
-                1,
-                &["* welcome, you are guest2; 1 others here; /nick NAME renames you, /quit leaves"],
-            ),
-            Receive(0, &["* guest2 joined"]),
-            Send(0, "hello, chat"),
-            Receive(1, &["guest1: hello, chat"]),
-            Send(0, "/nick alice"),
-            Receive(0, &["* guest1 is now alice"]),
-            Receive(1, &["* guest1 is now alice"]),
-            Send(1, "/nick alice"),
-            Send(1, "/nick two words"),
-            Send(1, "/help"),
-            Receive(
-                1,
-                &[
-                    REFUSED,
-                    REFUSED,
-                    "* unknown command; /nick NAME renames you, /quit leaves",
-                ],
-            ),
-            Send(1, "hi alice"),
-            Receive(0, &["guest2: hi alice"]),
-            Send(1, "/quit"),
-            Receive(1, &[CLOSED]),
-            Receive(0, &["* guest2 left"]),
-            SendTooLong(0),
-            Receive(0, &["error: line longer than 65536 bytes"]),
-            Receive(0, &[CLOSED]),
-        ],
-    },
-];
-
-const BAD_JOB: &str = r#"error: expected "sleep MS" or "spin MS" with MS from 0 to 10000"#;
 /// What a peer receives when the server closes its connection.
 const CLOSED: &str = "(closed by the server)";
 /// A refused name: the reason after it is each server's own.
-const REFUSED: &str = "* cannot take that name: …";
+const REFUSED: &str = "* cannot take that name: ";
 
-/// A line as the session compares it: a refusal's reason left out.
-fn normal(line: &str) -> &str {
-    match line.strip_prefix("* cannot take that name: ") {
-        Some(_) => REFUSED,
-        None => line,
-    }
+/// The sessions: `(program, Go twin's directory under go/, options, acts)`.
+fn sessions() -> Vec<(
+    &'static str,
+    &'static str,
+    Vec<&'static str>,
+    Vec<&'static str>,
+)> {
+    let script = include_str!("sessions.txt").split("\n## ").skip(1);
+    let session = |text: &'static str| {
+        let mut lines = text.lines();
+        let mut head = lines.next().unwrap_or_default().split(' ');
+        let (name, go) = (
+            head.next().unwrap_or_default(),
+            head.next().unwrap_or_default(),
+        );
+        (
+            name,
+            go,
+            head.collect(),
+            lines.filter(|l| !l.is_empty()).collect(),
+        )
+    };
+    script.map(session).collect()
 }
 
 /// The Go twin (built with `go` into `dir`) and ours for each session:
 /// `(program, side, outcome)`.
 pub fn run(go: &Path, dir: &Path, rust: &Binaries) -> Vec<(&'static str, &'static str, Outcome)> {
     let mut results = Vec::new();
-    for session in &SESSIONS {
-        let twin = twin(session, go, dir);
-        let ours = match rust.get(session.name) {
-            Ok(path) => Ok(Command::new(path)),
-            Err(_) => Err(Outcome::Skipped(format!(
-                "ours is not built yet: this workspace has no `{}` crate yet",
-                session.name
-            ))),
+    for (name, twin, args, acts) in sessions() {
+        let output = dir.join(format!("go-{name}{}", std::env::consts::EXE_SUFFIX));
+        let package = format!("./{twin}");
+        let twin = match go::build(go, &workspace_root().join("go"), &[&package], &output) {
+            Ok(()) => Ok(Command::new(output)),
+            Err(why) => Err(Outcome::Failed(format!("go/{twin} did not build: {why}"))),
         };
+        let ours = rust.get(name).map(Command::new).map_err(|_| {
+            let why = format!("ours is not built yet: this workspace has no `{name}` crate yet");
+            Outcome::Skipped(why)
+        });
         for (side, command) in [("Go twin", twin), ("ours", ours)] {
-            println!("\n── {}: the session against {side}", session.name);
-            let outcome = match command {
-                Ok(command) => match play(session, command) {
-                    Ok(()) => Outcome::Passed(Vec::new()),
-                    Err(why) => Outcome::Failed(format!("{why:#}")),
-                },
+            println!("\n── {name}: the session against {side}");
+            let outcome = match command.map(|c| play(name, c, &args, &acts)) {
+                Ok(Ok(())) => Outcome::Passed(Vec::new()),
+                Ok(Err(why)) => Outcome::Failed(format!("{why:#}")),
                 Err(outcome) => outcome,
             };
             println!("   {}", outcome.describe());
-            results.push((session.name, side, outcome));
+            results.push((name, side, outcome));
         }
     }
     results
 }
 
-/// The Go twin of `session`, built from the repository's `go/` into `dir`.
-fn twin(session: &Session, go: &Path, dir: &Path) -> Result<Command, Outcome> {
-    let module = workspace_root().join("go");
-    let output = dir.join(format!(
-        "go-{}{}",
-        session.name,
-        std::env::consts::EXE_SUFFIX
-    ));
-    let package = format!("./{}", session.go);
-    match go::build(go, &module, &[&package], &output) {
-        Ok(()) => Ok(Command::new(output)),
-        Err(why) => Err(Outcome::Failed(format!(
-            "go/{} did not build: {why}",
-            session.go
-        ))),
-    }
-}
-
 /// Starts the server, plays the session, stops the server (which must
 /// then print a summary, as every server here does).
-fn play(session: &Session, mut command: Command) -> Result<()> {
-    command.args(["--addr", "127.0.0.1:0"]).args(session.args);
-    let mut server = Program::start(session.name, command, None, None)?;
-    let addr = server.announced_addr(REPLY)?;
-    let played = acts(session, addr);
+fn play(name: &str, mut command: Command, args: &[&str], acts: &[&str]) -> Result<()> {
+    command.args(["--addr", "127.0.0.1:0"]).args(args);
+    let mut server = Program::start(name, command, None, None)?;
+    let played = play_acts(acts, server.announced_addr(REPLY)?);
     let status = server.terminate(REPLY)?;
     for line in server.lines(Stream::Stdout) {
         println!("   {:>12} │ {}", "server", shown(&line));
     }
     played?;
     if !status.success() || summary(&server.lines(Stream::Stdout)).is_none() {
-        bail!(
-            "the server ended with {} and no summary after SIGTERM",
-            exit_words(status)
-        );
+        let how = exit_words(status);
+        bail!("the server ended with {how} and no summary after SIGTERM");
     }
     Ok(())
 }
 
 /// The session's acts against the server at `addr`, each line each peer
 /// received shown as it comes.
-fn acts(session: &Session, addr: SocketAddr) -> Result<()> {
-    let mut peers: Vec<Option<(TcpStream, BufReader<TcpStream>)>> = Vec::new();
-    for act in session.acts {
-        let peer = match *act {
-            Connect(p) | Send(p, _) | SendTooLong(p) | Receive(p, _) | Busy(p) => p,
-        };
-        if let Connect(p) = act {
+fn play_acts(acts: &[&str], addr: SocketAddr) -> Result<()> {
+    let mut peers: Vec<(TcpStream, BufReader<TcpStream>)> = Vec::new();
+    for act in acts {
+        let (peer, act) = act.split_once(' ').context("an act names its peer")?;
+        let peer: usize = peer.parse().context("a peer is a number")?;
+        if act == "connect" {
+            anyhow::ensure!(peer == peers.len(), "sessions.txt: peers connect in order");
             let stream = TcpStream::connect_timeout(&addr, REPLY)?;
             stream.set_read_timeout(Some(REPLY))?;
-            let reader = BufReader::new(stream.try_clone()?);
-            peers.resize_with(peers.len().max(p + 1), || None);
-            peers[*p] = Some((stream, reader));
+            peers.push((stream.try_clone()?, BufReader::new(stream)));
             continue;
         }
-        let (stream, reader) = peers
-            .get_mut(peer)
-            .and_then(Option::as_mut)
-            .context("a peer not connected")?;
-        let mut received =
-            |n: usize| -> Result<Vec<String>> { (0..n).map(|_| receive(reader, peer)).collect() };
-        match act {
-            Send(_, line) => writeln!(stream, "{line}")?,
-            SendTooLong(_) => stream.write_all(&[b'x'; 70_000])?,
-            Receive(_, expected) => {
-                let mut got = received(expected.len())?;
-                let mut want: Vec<&str> = expected.to_vec();
-                let mut normalised: Vec<&str> = got.iter_mut().map(|l| normal(l)).collect();
-                normalised.sort_unstable();
-                want.sort_unstable();
-                if normalised != want {
-                    bail!("peer {peer} received {normalised:?}, expected {want:?}");
-                }
+        let (stream, reader) = peers.get_mut(peer).context("a peer not connected")?;
+        let mut received = |n: usize| {
+            (0..n)
+                .map(|_| receive(reader, peer))
+                .collect::<Result<Vec<_>>>()
+        };
+        if let Some(line) = act.strip_prefix("> ") {
+            writeln!(stream, "{line}")?;
+        } else if act == "flood" {
+            stream.write_all(&[b'x'; 70_000])?;
+        } else if let Some(expected) = act.strip_prefix("< ") {
+            let mut want: Vec<&str> = expected.split(" | ").collect();
+            let got = received(want.len())?;
+            // A refusal's reason is the server's own.
+            let mut got: Vec<&str> = got
+                .iter()
+                .map(|l| {
+                    if l.starts_with(REFUSED) {
+                        "* cannot take that name: …"
+                    } else {
+                        l
+                    }
+                })
+                .collect();
+            got.sort_unstable();
+            want.sort_unstable();
+            if got != want {
+                bail!("peer {peer} received {got:?}, expected {want:?}");
             }
-            Busy(_) => {
-                for _ in 0..3 {
-                    writeln!(stream, "sleep 200")?;
-                }
-                let got = received(3)?;
-                let busy = got
-                    .iter()
-                    .filter(|l| *l == "busy: 1 jobs waiting, try again later");
-                let refused = busy.count();
-                let slept = got.iter().filter(|l| *l == "slept 200 ms").count();
-                let in_order = got[..refused].iter().all(|l| l.starts_with("busy: "));
-                if !(1..=2).contains(&refused) || refused + slept != 3 || !in_order {
-                    bail!(
-                        "peer {peer} received {got:?}: expected 1 or 2 `busy` at once, then `slept 200 ms` for the others"
-                    );
-                }
+        } else if act == "busy" {
+            for _ in 0..3 {
+                writeln!(stream, "sleep 200")?;
             }
-            Connect(_) => {}
+            let got = received(3)?;
+            let refused = got
+                .iter()
+                .filter(|l| *l == "busy: 1 jobs waiting, try again later")
+                .count();
+            let slept = got.iter().filter(|l| *l == "slept 200 ms").count();
+            let in_order = got[..refused].iter().all(|l| l.starts_with("busy: "));
+            if !(1..=2).contains(&refused) || refused + slept != 3 || !in_order {
+                bail!(
+                    "peer {peer} received {got:?}: expected 1 or 2 `busy` at once, then `slept 200 ms` for the others"
+                );
+            }
+        } else {
+            bail!("sessions.txt: no act `{act}`");
         }
     }
     Ok(())
@@ -286,17 +189,11 @@ fn receive(reader: &mut BufReader<TcpStream>, peer: usize) -> Result<String> {
 
 /// The closing table: a row per program, its Go twin and ours.
 pub fn table(results: &[(&str, &str, Outcome)]) -> String {
-    let mark = |o: &Outcome| match o {
-        Outcome::Passed(_) => "✓",
-        Outcome::Failed(_) => "✗",
-        Outcome::Skipped(_) => "–",
-    };
     let mut out = format!("{:<21} {:<8} ours\n", "beyond the tutorial", "Go twin");
     for pair in results.chunks(2) {
-        let [(name, _, twin), (_, _, ours)] = pair else {
-            continue;
-        };
-        out += &format!("{name:<21} {:<8} {}\n", mark(twin), mark(ours));
+        if let [(name, _, twin), (_, _, ours)] = pair {
+            out += &format!("{name:<21} {:<8} {}\n", twin.mark(), ours.mark());
+        }
     }
     for (name, side, outcome) in results {
         if !matches!(outcome, Outcome::Passed(_)) {
@@ -304,4 +201,32 @@ pub fn table(results: &[(&str, &str, Outcome)]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_session_reads_as_its_acts() {
+        let sessions = sessions();
+        let names: Vec<_> = sessions
+            .iter()
+            .map(|(name, go, _, _)| (*name, *go))
+            .collect();
+        let twins = [
+            ("worker-pool", "beyond-the-tutorial/worker-pool"),
+            ("chat", "beyond-the-tutorial/chat"),
+        ];
+        assert_eq!(names, twins);
+        assert_eq!(sessions[0].2, ["--workers", "1", "--queue", "1"]);
+        for (_, _, _, acts) in &sessions {
+            assert!(
+                acts.len() > 20
+                    && acts
+                        .iter()
+                        .all(|a| a.chars().next().is_some_and(|c| c.is_ascii_digit()))
+            );
+        }
+    }
 }

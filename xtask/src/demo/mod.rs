@@ -70,6 +70,8 @@ const TYPED: &str = "a \"quoted\" path, C:\\Go\\src\\net,\tand a tab";
 /// The teaching lines of the servers that print reads and messages.
 const TCP_PREFIX: &str = "received client Data sent from terminal: ";
 const STICK_PREFIX: &str = "received client Data sent: ";
+/// The line the traced TCP step types.
+const TRACED: &str = "Hello, trace!";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Part {
@@ -127,119 +129,86 @@ impl Seen {
     }
 }
 
-/// One step of a part: the server's command (`--addr 127.0.0.1:0` is
-/// added) and the client's (`{addr}` is where the server listens), what the
-/// client is fed, the server line after which it has printed all the checks
-/// read, and the checks.
+/// One step of `script.txt`: its name, what it runs (`part:`, `server:`,
+/// `client:`, `done:`, `check:`, as written), and its heading and lines.
 struct Step {
-    part: Part,
     name: &'static str,
-    server: &'static [&'static str],
-    client: &'static [&'static str],
-    stdin: fn() -> Option<String>,
-    done: Option<(Stream, &'static str)>,
-    check: fn(&Seen) -> Checks,
+    fields: Vec<(&'static str, &'static str)>,
+    said: Vec<&'static str>,
 }
 
-/// The steps, in the tutorial's order.
-const STEPS: [Step; 9] = [
-    Step {
-        part: Part::Tcp,
-        name: "1 TCP echo",
-        server: &["tcp-server"],
-        client: &["tcp-client", "--addr", "{addr}"],
-        stdin: || Some(format!("{SHORT}\n{TYPED}\n{}\nQ\n", long_line())),
-        done: None,
-        check: tcp,
-    },
-    Step {
-        part: Part::Stick,
-        name: "2a sticky packets",
-        server: &["stick-demo", "server"],
-        client: &["stick-demo", "client", "--addr", "{addr}"],
-        stdin: || None,
-        done: Some((Stream::Stdout, ": reads ")),
-        check: |seen| stick(seen, false),
-    },
-    Step {
-        part: Part::Stick,
-        name: "2b spaced writes",
-        server: &["stick-demo", "server"],
-        client: &[
-            "stick-demo",
-            "client",
-            "--addr",
-            "{addr}",
-            "--delay-ms",
-            "20",
-        ],
-        stdin: || None,
-        done: Some((Stream::Stdout, ": reads ")),
-        check: |seen| stick(seen, false),
-    },
-    Step {
-        part: Part::Stick,
-        name: "2c small reads",
-        server: &["stick-demo", "server", "--read-size", "16"],
-        client: &["stick-demo", "client", "--addr", "{addr}"],
-        stdin: || None,
-        done: Some((Stream::Stdout, ": reads ")),
-        check: |seen| stick(seen, true),
-    },
-    Step {
-        part: Part::Stick,
-        name: "3a the fix: framing",
-        server: &["stick-demo", "server2"],
-        client: &["stick-demo", "client2", "--addr", "{addr}"],
-        stdin: || None,
-        done: Some((Stream::Stdout, ": decoded ")),
-        check: framed,
-    },
-    Step {
-        part: Part::Stick,
-        name: "3b framing, 1-byte pieces",
-        server: &["stick-demo", "server2"],
-        client: &["stick-demo", "client2", "--addr", "{addr}", "--chunk", "1"],
-        stdin: || None,
-        done: Some((Stream::Stdout, ": decoded ")),
-        check: framed,
-    },
-    Step {
-        part: Part::Udp,
-        name: "4 UDP echo",
-        server: &["udp-server"],
-        client: &["udp-client", "--addr", "{addr}"],
-        stdin: || None,
-        done: Some((Stream::Stdout, "data:Hello server addr:127.0.0.1:")),
-        check: udp,
-    },
-    Step {
-        part: Part::Trace,
-        name: "5a the loop, traced: one request",
-        server: &["tcp-server", "--trace", "--quiet"],
-        client: &["tcp-client", "--addr", "{addr}"],
-        stdin: || Some("Hello, trace!\nQ\n".to_owned()),
-        done: Some((Stream::Stderr, ": close: ")),
-        check: trace_tcp,
-    },
-    Step {
-        part: Part::Trace,
-        name: "5b the loop, traced: sticky packets",
-        server: &["stick-demo", "server", "--trace", "--quiet"],
-        client: &["stick-demo", "client", "--addr", "{addr}"],
-        stdin: || None,
-        done: Some((Stream::Stderr, ": close: ")),
-        check: trace_stick,
-    },
-];
+impl Step {
+    /// The field `key`, or "" when the step has none.
+    fn field(&self, key: &str) -> &'static str {
+        let found = self.fields.iter().find(|(k, _)| *k == key);
+        found.map_or("", |(_, value)| value)
+    }
 
-/// The ladder's steps, one per Go server, in the tutorial's order.
+    /// The part of the tutorial it belongs to.
+    fn part(&self) -> Option<Part> {
+        Part::from_str(self.field("part"), true).ok()
+    }
+}
+
+/// The steps of `script.txt`, in the tutorial's order.
+fn script() -> Vec<Step> {
+    let sections = include_str!("script.txt").split("\n## ").skip(1);
+    let step = |text: &'static str| {
+        let mut lines = text.lines().take_while(|l| !l.is_empty()).peekable();
+        let name = lines.next().unwrap_or_default();
+        let mut fields = Vec::new();
+        while let Some(field) =
+            lines.next_if(|l| l.split_once(": ").is_some_and(|(k, _)| FIELDS.contains(&k)))
+        {
+            fields.extend(field.split_once(": "));
+        }
+        Step {
+            name,
+            fields,
+            said: lines.collect(),
+        }
+    };
+    sections.map(step).collect()
+}
+
+/// The fields a step of `script.txt` may have.
+const FIELDS: [&str; 5] = ["part", "server", "client", "done", "check"];
+
+/// The ladder's steps, one per Go server, in the tutorial's order (each
+/// said as `script.txt`'s `6 the ladder`).
 const LADDER: [&str; 4] = [
     "6a the ladder: tcp/server",
     "6b the ladder: socket_stick/server",
     "6c the ladder: socket_stick/server2",
     "6d the ladder: UDP/server",
 ];
+
+/// What the client of a step is fed, by the step's `check:`: the TCP
+/// steps' lines, then `Q`.
+fn stdin(check: &str) -> Option<String> {
+    match check {
+        "tcp" => Some(format!("{SHORT}\n{TYPED}\n{}\nQ\n", long_line())),
+        "trace tcp" => Some(format!("{TRACED}\nQ\n")),
+        _ => None,
+    }
+}
+
+/// The checks a step's `check:` names, on what its programs printed.
+fn checks(check: &str, seen: &Seen) -> Checks {
+    match check {
+        "tcp" => tcp(seen),
+        "stick" => stick(seen, false),
+        "stick split" => stick(seen, true),
+        "framed" => framed(seen),
+        "udp" => udp(seen),
+        "trace tcp" => trace_tcp(seen),
+        "trace stick" => trace_stick(seen),
+        other => vec![(
+            format!("script.txt's `check: {other}`"),
+            Err("no such checks".into()),
+        )],
+    }
+}
 
 /// `cargo xtask demo`: build, run each step, print the table.
 pub fn run(args: DemoArgs) -> Result<()> {
@@ -264,9 +233,13 @@ pub fn run(args: DemoArgs) -> Result<()> {
         step: "",
     };
     let started = Instant::now();
-    for step in STEPS.iter().filter(|s| parts.contains(&s.part)) {
+    let script = script();
+    for step in script.iter().filter(|s| {
+        s.part()
+            .is_some_and(|p| p != Part::Ladder && parts.contains(&p))
+    }) {
         demo.step = step.name;
-        demo.narrate(step.name, &[]);
+        demo.narrate(&step.said, &[]);
         if let Err(err) = demo.step(step) {
             demo.record("step ran to completion", Err(format!("{err:#}")));
         }
@@ -299,27 +272,18 @@ struct Demo {
     step: &'static str,
 }
 
-/// The paragraph `narration.txt` has for the step `name` (its heading,
-/// its lines), with `{key}` replaced by each value of `vars`.
-fn narration(name: &str, vars: &[(&str, &str)]) -> Vec<String> {
-    let text = include_str!("narration.txt");
-    let section = text
-        .split("\n## ")
-        .find_map(|s| s.strip_prefix(name)?.strip_prefix('\n'));
-    let lines = section.unwrap_or("").lines().take_while(|l| !l.is_empty());
-    let fill = |line: &str| {
-        vars.iter().fold(line.to_owned(), |l, (k, v)| {
-            l.replace(&format!("{{{k}}}"), v)
-        })
-    };
-    lines.map(fill).collect()
-}
-
 impl Demo {
-    /// Says what the step `name` is about to show.
-    fn narrate(&self, name: &str, vars: &[(&str, &str)]) {
-        let lines = narration(name, vars);
-        let (title, rest) = lines
+    /// Says what the step is about to show: its heading, and the lines
+    /// under it, with `{key}` replaced by each value of `vars`.
+    fn narrate(&self, said: &[&str], vars: &[(&str, &str)]) {
+        let fill = |line: &&str| {
+            let fill = |line: String, (key, value): &(&str, &str)| {
+                line.replace(&format!("{{{key}}}"), value)
+            };
+            vars.iter().fold(line.to_string(), fill)
+        };
+        let said: Vec<String> = said.iter().map(fill).collect();
+        let (title, rest) = said
             .split_first()
             .map_or(("", &[][..]), |(t, r)| (t.as_str(), r));
         let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
@@ -367,35 +331,34 @@ impl Demo {
     /// Runs one step: the server, the client against it, the server's
     /// stop, and the step's checks on what both printed.
     fn step(&mut self, step: &Step) -> Result<()> {
+        let server_args: Vec<&str> = step.field("server").split(' ').collect();
+        let client_args = step.field("client").split(' ');
         // The programs are named as the tutorial names them: `server2`.
-        let label = |args: &[&'static str]| {
-            if args[0] == "stick-demo" {
-                args[1]
-            } else {
-                args[0]
-            }
-        };
-        let (server_label, client_label) = (label(step.server), label(step.client));
-        let args = [step.server, &["--addr", "127.0.0.1:0"]].concat();
+        let label = |args: &[&'static str]| args[usize::from(args[0] == "stick-demo")];
+        let (server_label, client_label) = (
+            label(&server_args),
+            label(&client_args.clone().collect::<Vec<_>>()),
+        );
+        let args = [&server_args[..], &["--addr", "127.0.0.1:0"]].concat();
         let mut server = self.start(server_label, &args, None)?;
         let addr = server.announced_addr(OUTPUT)?.to_string();
-        let args: Vec<String> = step
-            .client
-            .iter()
-            .map(|a| a.replace("{addr}", &addr))
-            .collect();
-        let mut client = self.start(client_label, &args, (step.stdin)())?;
+        let args: Vec<String> = client_args.map(|a| a.replace("{addr}", &addr)).collect();
+        let mut client = self.start(client_label, &args, stdin(step.field("check")))?;
         let outcome = match client.wait(CLIENT)? {
             status if status.success() => Ok(String::new()),
             status => Err(exit_words(status)),
         };
         self.record(&format!("{client_label} exited 0"), outcome);
-        if let Some((stream, needle)) = step.done {
-            if let Err(e) = server.wait_for_line(stream, &format!("{needle:?}"), OUTPUT, |l| {
-                l.contains(needle)
-            }) {
+        if let Some((stream, needle)) = step.field("done").split_once(' ') {
+            let stream = if stream == "stderr" {
+                Stream::Stderr
+            } else {
+                Stream::Stdout
+            };
+            let what = format!("{needle:?}");
+            if let Err(e) = server.wait_for_line(stream, &what, OUTPUT, |l| l.contains(needle)) {
                 self.record(
-                    &format!("{server_label} printed {needle:?}"),
+                    &format!("{server_label} printed {what}"),
                     Err(e.to_string()),
                 );
             }
@@ -415,7 +378,7 @@ impl Demo {
             label: server_label,
             summary,
         };
-        for (check, outcome) in (step.check)(&seen) {
+        for (check, outcome) in checks(step.field("check"), &seen) {
             self.record(&check, outcome);
         }
         Ok(())
@@ -435,7 +398,9 @@ impl Demo {
             ("server", server),
             ("one_file", chapter.one_file),
         ];
-        self.narrate("6 the ladder", &vars);
+        let script = script();
+        let said = script.iter().find(|s| s.part() == Some(Part::Ladder));
+        self.narrate(said.map_or(&[][..], |s| &s.said), &vars);
         for side in SIDES {
             let rung = format!("{} server", side.name());
             let port = chapter.port;
@@ -586,7 +551,7 @@ fn udp(seen: &Seen) -> Checks {
 /// Part 5a: one request through `tcp-server --trace`.
 fn trace_tcp(seen: &Seen) -> Checks {
     // tcp-client sends the line without its newline: 13 bytes.
-    let n = "Hello, trace!".len();
+    let n = TRACED.len();
     let wanted = [
         "→ token 0".to_owned(),
         format!(": read {n} bytes"),
@@ -640,28 +605,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_step_has_its_narration_in_the_tutorials_order() {
-        let names: Vec<&str> = STEPS.iter().map(|s| s.name).chain(LADDER).collect();
-        assert_eq!(names.len(), 13);
-        assert!(names.windows(2).all(|w| w[0] < w[1]), "{names:?}");
-        for step in &STEPS {
+    fn every_step_of_the_script_is_whole_and_in_the_tutorials_order() {
+        let script = script();
+        let names: Vec<&str> = script.iter().map(|s| s.name).chain(LADDER).collect();
+        assert_eq!(names.len(), 14);
+        let parts: Vec<Part> = script.iter().filter_map(Step::part).collect();
+        assert_eq!(parts.len(), script.len(), "a step without its part");
+        assert!(
+            parts.windows(2).all(|w| w[0] as u8 <= w[1] as u8),
+            "{parts:?}"
+        );
+        for step in script.iter().filter(|s| s.part() != Some(Part::Ladder)) {
+            assert!(step.said.len() > 2, "{} says nothing", step.name);
+            assert!(!step.field("server").is_empty() && step.field("client").contains("{addr}"));
+            let seen = Seen {
+                addr: String::new(),
+                client: vec![],
+                server: vec![],
+                trace: vec![],
+                label: "x",
+                summary: Err(String::new()),
+            };
             assert!(
-                narration(step.name, &[]).len() > 2,
-                "{} has no narration",
+                checks(step.field("check"), &seen).len() >= 2,
+                "{}",
                 step.name
             );
         }
-        let ladder = narration(
-            "6 the ladder",
-            &[("go", "UDP/server"), ("defect", "it loses")],
-        );
-        assert_eq!(ladder[2], "1 Go, go/UDP/server/main.go: it loses.");
-        let parts = STEPS.iter().map(|s| s.part).chain([Part::Ladder]);
-        assert!(
-            parts
-                .collect::<Vec<_>>()
-                .windows(2)
-                .all(|w| w[0] as u8 <= w[1] as u8)
-        );
     }
 }
