@@ -34,7 +34,8 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(3);
 /// its name; its programs (beside the bench) for the TCP echo scenarios
 /// (tcp, bulk, idle), udp, pool and chat, `-` where it has none (a preset
 /// with the echo only runs in the tcp ping-pong by default: the Go
-/// baselines); its arguments, `{addr}` standing for where to listen; and
+/// baselines); its arguments, `{addr}` standing for where to listen (`-`:
+/// none); and
 /// what it is, for the report's notes.
 const PRESETS: &str = "\
 ours | tcp-server udp-server worker-pool chat | --addr {addr} --quiet | ours = this repository's \
@@ -44,7 +45,7 @@ the tokio way on a current_thread runtime: its echo example, a worker pool on sp
 its chat example (bench/src/baseline/)
 go | - - go-worker-pool go-chat | --addr {addr} | go = the Go twin written for this project, \
 go/beyond-the-tutorial/
-go-tutorial | go-tutorial-tcp-server - - - | | go-tutorial = go/tcp/server/main.go as \
+go-tutorial | go-tutorial-tcp-server - - - | - | go-tutorial = go/tcp/server/main.go as \
 published, on its own 127.0.0.1:20000, its line per message going to the bench through a pipe
 go-io-copy | go-echo - - - | --addr {addr} | go-io-copy = bench/go/echo/main.go, a goroutine \
 per connection doing io.Copy(conn, conn)";

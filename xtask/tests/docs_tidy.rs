@@ -2,25 +2,34 @@
 //! "tidy" idea): every test a document cites on a `**Proved by:**` line must
 //! be a `#[test]` in some crate's `src/` or `tests/`, confined to no OS
 //! other than the one the citation names (`` `a_test` (Windows) ``), every
-//! defect in
-//! `docs/pitfalls.md` must cite one, and every source path a document names
-//! (the README's too, and the Go programs' under `go/`) must exist.
+//! defect in `docs/pitfalls.md` must cite one, every source path a document
+//! names (the README's too, and the Go programs' under `go/`) must exist,
+//! and every source file opens with a module doc.
 
 use std::{
     fs,
     path::{Path, PathBuf},
 };
 
+/// The documents whose citations and paths are checked, from the root.
+const DOCUMENTS: [&str; 6] = [
+    "README.md",
+    "docs/pitfalls.md",
+    "docs/go-to-rust.md",
+    "docs/event-loop.md",
+    "docs/ladder.md",
+    "docs/performance.md",
+];
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("xtask sits in the workspace root")
+        .expect("xtask sits in the root")
         .to_path_buf()
 }
 
-fn doc(name: &str) -> String {
-    let path = root().join("docs").join(name);
-    fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+fn read(path: &str) -> String {
+    fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
 }
 
 /// The text between backticks, in order.
@@ -31,27 +40,18 @@ fn backticked(text: &str) -> Vec<&str> {
 /// The `**Proved by:**` paragraphs (up to the next blank line), one per
 /// section that has one, keyed by the section heading above it.
 fn proved_by(markdown: &str) -> Vec<(String, String)> {
-    let mut found = Vec::new();
-    let mut heading = String::new();
-    let mut current: Option<String> = None;
-    for line in markdown.lines() {
+    let (mut found, mut heading, mut current) = (Vec::new(), String::new(), None::<String>);
+    for line in markdown.lines().chain([""]) {
         if let Some(text) = current.as_mut() {
-            if line.trim().is_empty() {
-                found.push((heading.clone(), current.take().unwrap()));
-            } else {
-                text.push(' ');
-                text.push_str(line);
+            match line.trim().is_empty() {
+                true => found.push((heading.clone(), current.take().unwrap_or_default())),
+                false => *text += &format!(" {line}"),
             }
-            continue;
-        }
-        if line.starts_with('#') {
+        } else if line.starts_with('#') {
             heading = line.trim_start_matches('#').trim().to_owned();
         } else if let Some(rest) = line.strip_prefix("**Proved by:**") {
             current = Some(rest.to_owned());
         }
-    }
-    if let Some(text) = current {
-        found.push((heading, text));
     }
     found
 }
@@ -60,16 +60,12 @@ fn proved_by(markdown: &str) -> Vec<(String, String)> {
 /// crates such as `proto/fuzz` included), but not `target/`.
 fn rust_sources() -> Vec<PathBuf> {
     fn walk(dir: &Path, in_code: bool, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if path.is_dir() {
-                if name == "target" || name.starts_with('.') {
-                    continue;
-                }
+        for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+            let (path, name) = (
+                entry.path(),
+                entry.file_name().to_string_lossy().into_owned(),
+            );
+            if path.is_dir() && name != "target" && !name.starts_with('.') {
                 walk(&path, in_code || name == "src" || name == "tests", out);
             } else if in_code && name.ends_with(".rs") {
                 out.push(path);
@@ -81,81 +77,55 @@ fn rust_sources() -> Vec<PathBuf> {
     out
 }
 
-/// Where a test is defined: whether `#[test]` marks it, and the OS its
-/// `cfg`s confine it to (its own, its module's, its file's), if any.
-#[derive(Debug)]
-struct Definition {
-    is_test: bool,
-    only_on: Option<&'static str>,
-}
-
 /// The OS a `cfg(...)` condition confines code to, if it names one.
 fn confined_to(condition: &str) -> Option<&'static str> {
     let condition = condition.replace(' ', "");
-    if condition.contains("windows") && !condition.contains("not(windows)") {
-        Some("Windows")
-    } else if condition.contains("target_os=\"linux\"") {
-        Some("Linux")
-    } else if condition.contains("unix") && !condition.contains("not(unix)") {
-        Some("Unix")
-    } else {
-        None
+    let names = |os: &str| condition.contains(os) && !condition.contains(&format!("not({os})"));
+    match () {
+        _ if names("windows") => Some("Windows"),
+        _ if condition.contains("target_os=\"linux\"") => Some("Linux"),
+        _ if names("unix") => Some("Unix"),
+        _ => None,
     }
 }
 
-/// The definition of `fn name(` in the workspace's sources, if any.
-fn find_test(name: &str) -> Option<Definition> {
+/// Where `fn name(` is defined in the workspace's sources, if anywhere:
+/// whether `#[test]` marks it, and the OS its `cfg`s confine it to (its
+/// own, its modules', its file's), if any.
+fn find_test(name: &str) -> Option<(bool, Option<&'static str>)> {
     let wanted = format!("fn {name}(");
-    for path in rust_sources() {
-        let Ok(text) = fs::read_to_string(&path) else {
-            continue;
-        };
-        let lines: Vec<&str> = text.lines().collect();
-        let Some(at) = lines.iter().position(|l| l.contains(&wanted)) else {
-            continue;
-        };
-        let indent = |line: &str| line.len() - line.trim_start().len();
-        // Its attributes: the lines right above it that start with `#[`
-        // (doc comments between them are skipped).
-        let attributes: Vec<&str> = lines[..at]
-            .iter()
-            .rev()
-            .map(|l| l.trim())
+    let texts = rust_sources()
+        .into_iter()
+        .filter_map(|path| fs::read_to_string(path).ok());
+    let text = texts.into_iter().find(|text| text.contains(&wanted))?;
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines.iter().position(|l| l.contains(&wanted))?;
+    let indent = |line: &str| line.len() - line.trim_start().len();
+    // The attributes right above a line (doc comments between them skipped).
+    let attributes = |at: usize| -> Vec<&str> {
+        let above = lines[..at].iter().rev().map(|l| l.trim());
+        above
             .take_while(|l| l.starts_with("#[") || l.starts_with("///"))
-            .collect();
-        let mut conditions: Vec<String> = attributes
-            .iter()
-            .filter(|a| a.starts_with("#[cfg("))
-            .map(|a| a.to_string())
-            .collect();
-        // The modules around it, each with the `cfg` just above its `mod`.
-        let mut depth = indent(lines[at]);
-        for (i, line) in lines[..at].iter().enumerate().rev() {
-            if depth > 0 && indent(line) < depth && line.trim_start().starts_with("mod ") {
-                depth = indent(line);
-                conditions.extend(
-                    lines[..i]
-                        .iter()
-                        .rev()
-                        .take_while(|l| l.trim().starts_with("#["))
-                        .map(|l| l.to_string()),
-                );
-            }
+            .collect()
+    };
+    let own = attributes(at);
+    let is_test = own
+        .iter()
+        .any(|a| *a == "#[test]" || a.ends_with("::test]"));
+    let mut conditions: Vec<&str> = own;
+    // The modules around it, each with the attributes just above its `mod`.
+    let mut depth = indent(lines[at]);
+    for (i, line) in lines[..at].iter().enumerate().rev() {
+        if depth > 0 && indent(line) < depth && line.trim_start().starts_with("mod ") {
+            depth = indent(line);
+            conditions.extend(attributes(i));
         }
-        conditions.extend(
-            lines
-                .iter()
-                .filter(|l| l.starts_with("#![cfg("))
-                .map(|l| l.to_string()),
-        );
-        return Some(Definition {
-            is_test: attributes
-                .iter()
-                .any(|a| *a == "#[test]" || a.ends_with("::test]")),
-            only_on: conditions.iter().find_map(|c| confined_to(c)),
-        });
     }
-    None
+    conditions.extend(lines.iter().filter(|l| l.starts_with("#![cfg(")));
+    let cfgs = conditions
+        .iter()
+        .filter(|c| c.trim_start().starts_with("#[cfg(") || c.starts_with("#!["));
+    Some((is_test, cfgs.into_iter().find_map(|c| confined_to(c))))
 }
 
 fn is_test_name(s: &str) -> bool {
@@ -168,51 +138,45 @@ fn is_test_name(s: &str) -> bool {
 /// parentheses right after it (`` `a_test` (Windows) ``), if any.
 fn citations(paragraph: &str) -> Vec<(&str, Option<&str>)> {
     let pieces: Vec<&str> = paragraph.split('`').collect();
-    (1..pieces.len())
-        .step_by(2)
-        .map(|i| {
-            let after = pieces.get(i + 1).copied().unwrap_or("").trim_start();
-            let note = after
-                .strip_prefix('(')
-                .and_then(|rest| rest.split_once(')'))
-                .map(|(os, _)| os)
-                .filter(|os| ["Windows", "Linux", "Unix"].contains(os));
-            (pieces[i], note)
-        })
-        .collect()
+    let cited = (1..pieces.len()).step_by(2).map(|i| {
+        let after = pieces.get(i + 1).copied().unwrap_or("").trim_start();
+        let note = after
+            .strip_prefix('(')
+            .and_then(|rest| rest.split_once(')'));
+        let os = note
+            .map(|(os, _)| os)
+            .filter(|os| ["Windows", "Linux", "Unix"].contains(os));
+        (pieces[i], os)
+    });
+    cited.collect()
 }
 
 #[test]
 fn every_test_cited_in_the_docs_is_a_test_that_runs_where_the_doc_says() {
-    let mut cited = 0;
-    let mut wrong = Vec::new();
-    for name in ["pitfalls.md", "go-to-rust.md", "event-loop.md"] {
-        for (heading, text) in proved_by(&doc(name)) {
+    let (mut cited, mut wrong) = (0, Vec::new());
+    for document in DOCUMENTS {
+        for (heading, text) in proved_by(&read(document)) {
             for (test, note) in citations(&text) {
+                let place = format!("{document}, {heading}: {test}");
                 assert!(
                     is_test_name(test),
-                    "{name}, {heading}: `{test}` on a Proved by line is not a test name"
+                    "{place}: not a test name, on a Proved by line"
                 );
                 cited += 1;
-                let place = format!("{name}, {heading}: {test}");
                 match find_test(test) {
                     None => wrong.push(format!("{place}: no `fn {test}(` under */src or */tests")),
-                    Some(found) if !found.is_test => {
-                        wrong.push(format!("{place}: has no #[test] attribute"))
-                    }
+                    Some((false, _)) => wrong.push(format!("{place}: has no #[test] attribute")),
                     // A test confined to Windows does not run where the
                     // docs' figures and CI's tests run: the doc must say.
-                    Some(Definition {
-                        only_on: Some("Windows"),
-                        ..
-                    }) if note != Some("Windows") => wrong.push(format!(
+                    Some((_, Some("Windows"))) if note != Some("Windows") => wrong.push(format!(
                         "{place}: runs on Windows only; cite it as (Windows)"
                     )),
-                    Some(found) if note.is_some() && found.only_on != note => wrong.push(format!(
-                        "{place}: cited as ({}) but confined to {:?}",
-                        note.unwrap_or_default(),
-                        found.only_on
-                    )),
+                    Some((_, only_on)) if note.is_some() && only_on != note => {
+                        let note = note.unwrap_or_default();
+                        wrong.push(format!(
+                            "{place}: cited as ({note}) but confined to {only_on:?}"
+                        ))
+                    }
                     Some(_) => {}
                 }
             }
@@ -227,7 +191,7 @@ fn every_test_cited_in_the_docs_is_a_test_that_runs_where_the_doc_says() {
 
 #[test]
 fn every_defect_in_pitfalls_names_a_test() {
-    let pitfalls = doc("pitfalls.md");
+    let pitfalls = read("docs/pitfalls.md");
     let defects: Vec<&str> = pitfalls
         .lines()
         .filter_map(|l| l.strip_prefix("### "))
@@ -245,22 +209,16 @@ fn every_defect_in_pitfalls_names_a_test() {
 #[test]
 fn every_source_path_named_in_the_docs_exists() {
     let mut missing = Vec::new();
-    let readme = fs::read_to_string(root().join("README.md")).expect("README.md");
-    for (name, text) in [
-        ("pitfalls.md", doc("pitfalls.md")),
-        ("go-to-rust.md", doc("go-to-rust.md")),
-        ("README.md", readme),
-    ] {
-        for quoted in backticked(&text) {
+    for document in DOCUMENTS {
+        for quoted in backticked(&read(document)) {
             // A workspace path: `crate/src/file.rs`, `crate/tests/x.rs`, …,
             // or a Go program's, `go/tcp/server/main.go`.
             let path = quoted.split(['#', ' ', ':']).next().unwrap_or("");
-            let is_path = (path.ends_with(".rs")
-                || path.starts_with("go/") && path.ends_with(".go"))
-                && path.contains('/')
-                && !path.contains("..");
+            let go = path.starts_with("go/") && path.ends_with(".go");
+            let is_path =
+                (path.ends_with(".rs") || go) && path.contains('/') && !path.contains("..");
             if is_path && !root().join(path).is_file() {
-                missing.push(format!("{name}: {path}"));
+                missing.push(format!("{document}: {path}"));
             }
         }
     }
@@ -274,45 +232,47 @@ fn every_source_path_named_in_the_docs_exists() {
 fn the_tidy_parser_reads_proved_by_paragraphs() {
     let text = "# Title\n### 1. A\n\nWords.\n\n**Proved by:** `a_test`,\n`b_test`.\n\n### 2. B\n\n**Proved by:** `c`\n";
     let found = proved_by(text);
-    assert_eq!(found.len(), 2);
-    assert_eq!(found[0].0, "1. A");
-    assert_eq!(backticked(&found[0].1), ["a_test", "b_test"]);
     assert_eq!(
-        citations("`a` (Windows), `b` (every split), `c`"),
-        [("a", Some("Windows")), ("b", None), ("c", None)]
+        (found.len(), found[0].0.as_str(), found[1].0.as_str()),
+        (2, "1. A", "2. B")
     );
+    assert_eq!(backticked(&found[0].1), ["a_test", "b_test"]);
+    let cited = citations("`a` (Windows), `b` (every split), `c`");
+    assert_eq!(cited, [("a", Some("Windows")), ("b", None), ("c", None)]);
     assert_eq!(confined_to("#[cfg(all(test, windows))]"), Some("Windows"));
     assert_eq!(confined_to("#[cfg(not(windows))]"), None);
     assert_eq!(confined_to("#![cfg(unix)]"), Some("Unix"));
-    assert_eq!(found[1].0, "2. B");
-    assert!(is_test_name("go_defect_1_split"));
-    assert!(!is_test_name("tcp-server/src/echo.rs"));
-}
-
-/// The workspace's members, from the `members = [...]` line of the root
-/// `Cargo.toml`.
-fn workspace_members() -> Vec<String> {
-    let manifest = fs::read_to_string(root().join("Cargo.toml")).expect("the root Cargo.toml");
-    let line = manifest
-        .lines()
-        .find(|l| l.trim_start().starts_with("members"))
-        .expect("a `members = [...]` line");
-    backticked(&line.replace('"', "`"))
-        .into_iter()
-        .map(str::to_owned)
-        .collect()
+    assert!(is_test_name("go_defect_1_split") && !is_test_name("tcp-server/src/echo.rs"));
+    // This very test is found, as a test confined to no OS.
+    assert_eq!(
+        find_test("the_tidy_parser_reads_proved_by_paragraphs"),
+        Some((true, None))
+    );
+    assert_eq!(
+        find_test("a_signal_to_a_program_that_has_exited_sends_nothing"),
+        Some((true, Some("Unix")))
+    );
 }
 
 #[test]
 fn every_source_file_opens_with_a_module_doc() {
     // A learner opens files from the README's tables; each must say at its
     // top what it is and why it exists (rust-analyzer keeps the same rule).
-    let sources: Vec<PathBuf> = rust_sources()
-        .into_iter()
-        .filter(|path| path.components().any(|c| c.as_os_str() == "src"))
+    let sources = rust_sources().into_iter();
+    let sources: Vec<PathBuf> = sources
+        .filter(|p| p.components().any(|c| c.as_os_str() == "src"))
         .collect();
-    // The walk must reach every crate, the new ones included.
-    let members = workspace_members();
+    // The walk must reach every crate, the new ones included: the members
+    // of the root `Cargo.toml`'s `members = [...]` line.
+    let manifest = read("Cargo.toml");
+    let members = manifest
+        .lines()
+        .find(|l| l.trim_start().starts_with("members"))
+        .expect("members");
+    let members = backticked(&members.replace('"', "`"))
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
     assert!(members.len() > 5, "members: {members:?}");
     for member in &members {
         let dir = root().join(member).join("src");
@@ -321,13 +281,12 @@ fn every_source_file_opens_with_a_module_doc() {
             "no source file of `{member}` was checked"
         );
     }
-    let missing: Vec<_> = sources
-        .iter()
-        .filter(|path| {
-            let text = fs::read_to_string(path).unwrap();
-            !text.trim_start().starts_with("//!")
-        })
-        .map(|path| path.strip_prefix(root()).unwrap().display().to_string())
+    let undocumented = sources.iter().filter(|path| {
+        let text = fs::read_to_string(path).unwrap();
+        !text.trim_start().starts_with("//!")
+    });
+    let missing: Vec<_> = undocumented
+        .map(|p| p.strip_prefix(root()).unwrap().display().to_string())
         .collect();
     assert!(
         missing.is_empty(),

@@ -2,19 +2,19 @@
 //! and checked.
 //!
 //! Read [`run`] first: it builds the programs once (dev profile), then runs
-//! the steps in the tutorial's order. Each step ([`STEPS`]) is data: what
-//! the server and the client run, what the client is fed, which line says
-//! the server has printed everything, and the function that checks what
-//! both printed (with the rules of [`check`], which `compare` uses too). The
-//! one runner, [`Demo::step`], says what is about to happen and why (the
-//! step's paragraph of `narration.txt`), starts the server on a port the
-//! kernel picks (`--addr 127.0.0.1:0`; it announces the port on its first
-//! line), runs the client, stops the server with SIGTERM, shows both
-//! programs' lines live with their names in front, and records each check.
-//! The ladder's steps run `compare`'s pairs instead ([`Demo::ladder`]). The
-//! closing table lists every check; any ✗ makes the exit status 1. Every
-//! program is a [`harness::Program`], killed with its process group however
-//! the step ends (even on Ctrl-C), and every wait has a deadline.
+//! the steps of `script.txt` in the tutorial's order. Each step is data:
+//! what the server and the client run, which line says the server has
+//! printed everything, which checks read what both printed (with the rules
+//! of [`check`], which `compare` uses too), and what is said before it. The
+//! one runner, [`Demo::step`], says what is about to happen and why, starts
+//! the server on a port the kernel picks (`--addr 127.0.0.1:0`; it
+//! announces the port on its first line), runs the client, stops the server
+//! with SIGTERM, shows both programs' lines live with their names in front,
+//! and records each check. The ladder's steps run `compare`'s pairs instead
+//! ([`Demo::ladder`]). The closing table lists every check; any ✗ makes the
+//! exit status 1. Every program is a [`harness::Program`], killed with its
+//! process group however the step ends (even on Ctrl-C), and every wait
+//! has a deadline.
 
 pub mod check;
 pub mod report;
