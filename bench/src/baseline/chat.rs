@@ -13,17 +13,9 @@ use std::{
     },
 };
 
-use tokio::{
-    io::{AsyncWriteExt, BufReader},
-    net::{TcpStream, tcp::OwnedWriteHalf},
-    sync::mpsc,
-    task::AbortHandle,
-};
+use tokio::{io::AsyncWriteExt, net::TcpStream, sync::mpsc, task::AbortHandle};
 
-use super::{
-    BaselineArgs,
-    lines::{TOO_LONG, next_line},
-};
+use super::lines::{TOO_LONG, next_line};
 
 const HELP: &str = "/nick NAME renames you, /quit leaves";
 
@@ -31,135 +23,141 @@ const HELP: &str = "/nick NAME renames you, /quit leaves";
 #[derive(Clone)]
 pub struct Room(Arc<Mutex<Shared>>);
 
+/// The room's state: the peers by id, the connections counted (for guest
+/// names), the bound on a peer's unread bytes.
 struct Shared {
     peers: HashMap<u64, Peer>,
     connections: u64,
     max_pending: usize,
 }
 
+/// A peer: its name, its writer's queue, the bytes queued and not yet
+/// written, and its writer task (aborted if it falls too far behind).
 struct Peer {
-    name: Vec<u8>,
-    tx: mpsc::UnboundedSender<Vec<u8>>,
-    /// Bytes queued for the peer and not yet written.
+    name: String,
+    tx: mpsc::UnboundedSender<String>,
     pending: Arc<AtomicUsize>,
     writer: AbortHandle,
 }
 
 impl Room {
-    /// An empty room, its peers bounded as `args` say.
-    pub fn new(args: &BaselineArgs) -> Room {
-        let shared = Shared {
-            peers: HashMap::new(),
+    /// An empty room whose peers may leave `max_pending` bytes unread.
+    pub fn new(max_pending: usize) -> Room {
+        let peers = HashMap::new();
+        Room(Arc::new(Mutex::new(Shared {
+            peers,
             connections: 0,
-            max_pending: args.max_pending,
-        };
-        Room(Arc::new(Mutex::new(shared)))
+            max_pending,
+        })))
     }
 
-    fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Runs `change` on the room, under its lock.
+    fn with<T>(&self, change: impl FnOnce(&mut Shared) -> T) -> T {
+        let mut room = self.0.lock();
+        change(
+            room.as_deref_mut()
+                .unwrap_or_else(|poisoned| poisoned.get_mut()),
+        )
     }
 
     /// Serves one peer: joins it, hands each of its lines to the room,
     /// and announces it has left.
     pub async fn serve(self, socket: TcpStream) {
         let _ = socket.set_nodelay(true);
-        let (read, write) = socket.into_split();
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (read, mut write) = socket.into_split();
+        let (tx, mut rx) = mpsc::unbounded_channel::<String>();
         let pending = Arc::new(AtomicUsize::new(0));
-        let writer = tokio::spawn(write_lines(write, rx, pending.clone())).abort_handle();
-        let id = {
-            let mut shared = self.shared();
-            shared.connections += 1;
-            let id = shared.connections;
-            let name = format!("guest{id}").into_bytes();
-            let others = shared.peers.len();
-            let welcome = format!("* welcome, you are guest{id}; {others} others here; {HELP}");
-            let joined = [b"* ", &name[..], b" joined"].concat();
-            let peer = Peer {
-                name,
+        let queued = Arc::clone(&pending);
+        let writer = tokio::spawn(async move {
+            while let Some(line) = rx.recv().await {
+                queued.fetch_sub(line.len(), Relaxed);
+                if write.write_all(line.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let id = self.with(|room| {
+            room.join(Peer {
+                name: String::new(),
                 tx,
                 pending,
-                writer,
-            };
-            shared.peers.insert(id, peer);
-            shared.send(id, welcome.into_bytes());
-            shared.broadcast(Some(id), &joined);
-            id
-        };
-        let (mut reader, mut line) = (BufReader::new(read), Vec::new());
-        loop {
-            let fits = next_line(&mut reader, &mut line).await;
-            let mut shared = self.shared();
-            match fits {
+                writer: writer.abort_handle(),
+            })
+        });
+        let (mut reader, mut line) = (tokio::io::BufReader::new(read), Vec::new());
+        while let Some(fits) = next_line(&mut reader, &mut line).await {
+            let text = String::from_utf8_lossy(&line).into_owned();
+            let go_on = self.with(|room| match fits {
                 // Gone already: disconnected as too slow.
-                _ if !shared.peers.contains_key(&id) => return,
-                Some(true) if line != b"/quit" => shared.handle(id, &line),
-                Some(false) => {
-                    shared.send(id, TOO_LONG.to_vec());
-                    break;
+                _ if !room.peers.contains_key(&id) => false,
+                true if text != "/quit" => room.handle(id, &text),
+                true => false,
+                false => {
+                    room.send(id, TOO_LONG);
+                    false
                 }
-                _ => break,
+            });
+            if !go_on {
+                break;
             }
         }
-        self.shared().remove(id, b"left");
+        self.with(|room| room.remove(id, "left"));
     }
 }
 
 impl Shared {
-    /// One line from peer `id`.
-    fn handle(&mut self, id: u64, line: &[u8]) {
-        let name = self.peers[&id].name.clone();
-        if let Some(new) = line
-            .strip_prefix(b"/nick")
-            .filter(|r| r.is_empty() || r[0] == b' ')
-        {
-            let new = new.strip_prefix(b" ").unwrap_or(new);
-            match self.refuse(new) {
-                Some(why) => {
-                    let refused = format!("* cannot take that name: {why}");
-                    self.send(id, refused.into_bytes());
-                }
-                None => {
-                    let renamed = [b"* ", &name[..], b" is now ", new].concat();
-                    if let Some(peer) = self.peers.get_mut(&id) {
-                        peer.name = new.to_vec();
-                    }
-                    self.broadcast(None, &renamed);
-                }
-            }
-        } else if line.starts_with(b"/") {
-            self.send(id, format!("* unknown command; {HELP}").into_bytes());
-        } else {
-            self.broadcast(Some(id), &[&name[..], b": ", line].concat());
-        }
+    /// Names a new peer, welcomes it and tells the others; its id.
+    fn join(&mut self, mut peer: Peer) -> u64 {
+        self.connections += 1;
+        let id = self.connections;
+        peer.name = format!("guest{id}");
+        let others = self.peers.len();
+        let welcome = format!("* welcome, you are guest{id}; {others} others here; {HELP}");
+        self.peers.insert(id, peer);
+        self.send(id, &welcome);
+        self.broadcast(Some(id), &format!("* guest{id} joined"));
+        id
     }
 
-    /// Why `name` cannot be taken, if it cannot.
-    fn refuse(&self, name: &[u8]) -> Option<String> {
-        let text = String::from_utf8_lossy(name);
-        if !(1..=32).contains(&text.chars().count()) {
-            return Some("a name has 1 to 32 characters".to_owned());
+    /// One line from peer `id`; false when the peer is to be closed.
+    fn handle(&mut self, id: u64, line: &str) -> bool {
+        let name = self.peers[&id].name.clone();
+        let nick = line
+            .strip_prefix("/nick")
+            .filter(|rest| rest.is_empty() || rest.starts_with(' '));
+        if let Some(new) = nick.map(|rest| rest.strip_prefix(' ').unwrap_or(rest)) {
+            let taken = self.peers.values().any(|p| p.name == new);
+            let why = match new.chars().count() {
+                1..=32 if new.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+                    Some("a name has no spaces or control characters".to_owned())
+                }
+                1..=32 => taken.then(|| format!("{new} is in use")),
+                _ => Some("a name has 1 to 32 characters".to_owned()),
+            };
+            if let Some(why) = why {
+                self.send(id, &format!("* cannot take that name: {why}"));
+            } else {
+                self.peers.entry(id).and_modify(|p| p.name = new.to_owned());
+                self.broadcast(None, &format!("* {name} is now {new}"));
+            }
+        } else if line.starts_with('/') {
+            self.send(id, &format!("* unknown command; {HELP}"));
+        } else {
+            self.broadcast(Some(id), &format!("{name}: {line}"));
         }
-        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Some("a name has no spaces or control characters".to_owned());
-        }
-        let taken = self.peers.values().any(|p| p.name == name);
-        taken.then(|| format!("{text} is in use"))
+        true
     }
 
     /// Queues `line` for peer `id`; false if that would pass its bound.
-    fn send(&mut self, id: u64, line: Vec<u8>) -> bool {
+    fn send(&mut self, id: u64, line: &str) -> bool {
         let Some(peer) = self.peers.get(&id) else {
             return true;
         };
-        let size = line.len() + 1;
-        if peer.pending.load(Relaxed) + size > self.max_pending {
+        let line = format!("{line}\n");
+        if peer.pending.load(Relaxed) + line.len() > self.max_pending {
             return false;
         }
-        peer.pending.fetch_add(size, Relaxed);
+        peer.pending.fetch_add(line.len(), Relaxed);
         // A closed channel: the peer is leaving, its task will say so.
         let _ = peer.tx.send(line);
         true
@@ -167,45 +165,26 @@ impl Shared {
 
     /// Sends `line` to every peer but `skip`; those past their bound are
     /// disconnected, and the others told why.
-    fn broadcast(&mut self, skip: Option<u64>, line: &[u8]) {
+    fn broadcast(&mut self, skip: Option<u64>, line: &str) {
         let ids: Vec<u64> = self
             .peers
             .keys()
             .copied()
             .filter(|&id| Some(id) != skip)
             .collect();
-        let slow: Vec<u64> = ids
-            .into_iter()
-            .filter(|&id| !self.send(id, line.to_vec()))
-            .collect();
+        let slow: Vec<u64> = ids.into_iter().filter(|&id| !self.send(id, line)).collect();
         for id in slow {
             if let Some(peer) = self.peers.get(&id) {
                 peer.writer.abort();
             }
-            self.remove(id, b"left (too slow: it did not read its messages)");
+            self.remove(id, "left (too slow: it did not read its messages)");
         }
     }
 
     /// Forgets peer `id` and tells the others why it went.
-    fn remove(&mut self, id: u64, why: &[u8]) {
+    fn remove(&mut self, id: u64, why: &str) {
         if let Some(peer) = self.peers.remove(&id) {
-            self.broadcast(None, &[b"* ", &peer.name[..], b" ", why].concat());
-        }
-    }
-}
-
-/// The peer's writer: each queued line, then the end of its stream once
-/// the room has dropped the peer.
-async fn write_lines(
-    mut socket: OwnedWriteHalf,
-    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
-    pending: Arc<AtomicUsize>,
-) {
-    while let Some(mut line) = rx.recv().await {
-        pending.fetch_sub(line.len() + 1, Relaxed);
-        line.push(b'\n');
-        if socket.write_all(&line).await.is_err() {
-            return;
+            self.broadcast(None, &format!("* {} {why}", peer.name));
         }
     }
 }

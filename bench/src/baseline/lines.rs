@@ -1,19 +1,13 @@
 //! What the two line baselines share: reading a line without ever
-//! buffering more than the protocol's limit, and a writer task per
-//! connection that sends the lines queued for it.
+//! buffering more than the protocol's limit.
 
-use tokio::{
-    io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt},
-    net::tcp::OwnedWriteHalf,
-    sync::mpsc,
-    task::JoinHandle,
-};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt};
 
 /// The longest line accepted, without its newline.
 pub const MAX_LINE: usize = 64 * 1024;
 
 /// The answer to a longer one, after which the connection closes.
-pub const TOO_LONG: &[u8] = b"error: line longer than 65536 bytes";
+pub const TOO_LONG: &str = "error: line longer than 65536 bytes";
 
 /// Reads the next line into `line`, without its `\n` and a `\r` before
 /// it: `Some(true)` a line, `Some(false)` one longer than [`MAX_LINE`]
@@ -33,19 +27,4 @@ pub async fn next_line(
         line.pop();
     }
     Some(line.len() <= MAX_LINE)
-}
-
-/// Spawns the task that writes each line sent on the returned channel,
-/// with its `\n`, until every sender has gone or the peer stops taking them.
-pub fn writer(mut socket: OwnedWriteHalf, queue: usize) -> (mpsc::Sender<Vec<u8>>, JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(queue);
-    let task = tokio::spawn(async move {
-        while let Some(mut line) = rx.recv().await {
-            line.push(b'\n');
-            if socket.write_all(&line).await.is_err() {
-                return;
-            }
-        }
-    });
-    (tx, task)
 }

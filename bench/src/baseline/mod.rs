@@ -4,8 +4,9 @@
 //!
 //! * TCP: the shape of tokio's own `examples/echo.rs` (one task per
 //!   connection, each with its own buffer, `read` then `write_all`), with
-//!   the read buffer the size of tcp-server's and `TCP_NODELAY` set as
-//!   tcp-server sets it, so the only difference left is the runtime model.
+//!   the read buffer the size of tcp-server's (64 KiB) and `TCP_NODELAY`
+//!   set as tcp-server sets it, so the only difference left is the runtime
+//!   model.
 //! * UDP: one task, `recv_from` then `send_to`, with udp-server's
 //!   65 535-byte buffer.
 //! * The worker pool and the chat, speaking the protocols of `worker-pool`
@@ -15,7 +16,7 @@
 //! The bench runs them as processes of their own (this crate's
 //! `tokio-tcp-echo`, `tokio-udp-echo`, `tokio-worker-pool` and
 //! `tokio-chat`), so their CPU time and memory are read from `/proc`
-//! exactly like our servers'; the tests run them on a thread ([`serve`]).
+//! exactly like our servers'; the tests run them on a thread.
 
 pub mod chat;
 mod lines;
@@ -24,18 +25,10 @@ pub mod pool;
 use std::{net::SocketAddr, time::Duration};
 
 use anyhow::{Context, Result};
-use edges::cli::announce_listening;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpListener, TcpStream, UdpSocket},
+    net::{TcpListener, UdpSocket},
 };
-
-/// tcp-server reads into one 64 KiB buffer per loop; the example's
-/// per-connection buffer is given the same size.
-pub const TCP_READ_BUF_LEN: usize = 64 * 1024;
-
-/// The largest UDP payload over IPv4, as udp-server's receive buffer.
-pub const UDP_BUF_LEN: usize = 65_535;
 
 /// The baselines' options; like our servers they print `listening on
 /// <addr>` first (SIGTERM simply ends them: they have no summary).
@@ -55,7 +48,8 @@ pub struct BaselineArgs {
     pub max_pending: usize,
 }
 
-/// Which baseline.
+/// Which baseline: `tokio-tcp-echo`, `tokio-udp-echo`, `tokio-worker-pool`,
+/// `tokio-chat`.
 #[derive(Clone, Copy, Debug)]
 pub enum Baseline {
     /// `tokio-tcp-echo`.
@@ -73,12 +67,8 @@ pub enum Baseline {
 pub fn main(baseline: Baseline) -> std::process::ExitCode {
     use clap::Parser as _;
     let args = BaselineArgs::parse();
-    let served = runtime().and_then(|rt| {
-        rt.block_on(serve(baseline, args, |addr| {
-            announce_listening(addr).context("announcing the address")
-        }))
-    });
-    match served {
+    let announce = |addr| edges::cli::announce_listening(addr).context("announcing the address");
+    match runtime().and_then(|rt| rt.block_on(serve(baseline, args, announce))) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("tokio {baseline:?} baseline: {err:#}");
@@ -88,7 +78,7 @@ pub fn main(baseline: Baseline) -> std::process::ExitCode {
 }
 
 /// A `current_thread` runtime: one thread, as our servers' one loop.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
+fn runtime() -> Result<tokio::runtime::Runtime> {
     let mut builder = tokio::runtime::Builder::new_current_thread();
     builder
         .enable_io()
@@ -98,7 +88,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// Binds `args.addr`, tells `bound` the address, and serves for ever.
-pub async fn serve(
+async fn serve(
     baseline: Baseline,
     args: BaselineArgs,
     bound: impl FnOnce(SocketAddr) -> Result<()>,
@@ -109,7 +99,7 @@ pub async fn serve(
             .await
             .with_context(|| format!("binding {addr}"))?;
         bound(socket.local_addr()?)?;
-        let mut buf = vec![0; UDP_BUF_LEN];
+        let mut buf = vec![0; 65_535];
         loop {
             if let Ok((n, peer)) = socket.recv_from(&mut buf).await {
                 let _ = socket.send_to(&buf[..n], peer).await;
@@ -120,32 +110,28 @@ pub async fn serve(
         .await
         .with_context(|| format!("binding {addr}"))?;
     bound(listener.local_addr()?)?;
-    let (pool, room) = (pool::Pool::new(&args), chat::Room::new(&args));
+    let pool = pool::Pool::new(args.workers, args.queue);
+    let room = chat::Room::new(args.max_pending);
     loop {
-        let socket = match listener.accept().await {
-            Ok((socket, _)) => socket,
-            // Out of descriptors, typically: retrying at once would spin.
-            Err(_) => {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
+        // Out of descriptors, typically: retrying at once would spin.
+        let Ok((mut socket, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
         };
         drop(match baseline {
             Baseline::Pool => tokio::spawn(pool.clone().serve(socket)),
             Baseline::Chat => tokio::spawn(room.clone().serve(socket)),
-            _ => tokio::spawn(echo(socket)),
+            _ => tokio::spawn(async move {
+                // The example `expect`s here; a baseline must not die on one bad peer.
+                let _ = socket.set_nodelay(true);
+                let mut buf = vec![0; 64 * 1024];
+                while let Ok(n @ 1..) = socket.read(&mut buf).await {
+                    if socket.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            }),
         });
-    }
-}
-
-async fn echo(mut socket: TcpStream) {
-    // The example `expect`s here; a baseline must not die on one bad peer.
-    let _ = socket.set_nodelay(true);
-    let mut buf = vec![0; TCP_READ_BUF_LEN];
-    while let Ok(n @ 1..) = socket.read(&mut buf).await {
-        if socket.write_all(&buf[..n]).await.is_err() {
-            return;
-        }
     }
 }
 

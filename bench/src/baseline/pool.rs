@@ -11,75 +11,68 @@ use std::{
 };
 
 use tokio::{
-    io::BufReader,
+    io::{AsyncWriteExt, BufReader},
     net::TcpStream,
     sync::{Semaphore, mpsc},
 };
 
-use super::{
-    BaselineArgs,
-    lines::{TOO_LONG, next_line, writer},
-};
+use super::lines::{TOO_LONG, next_line};
 
-/// The longest job a request may ask for, in milliseconds.
-const MAX_MS: u64 = 10_000;
-
-/// The pool's two bounds, shared by every connection.
+/// The pool's two bounds, shared by every connection: a permit per job
+/// running, and a permit per job running or waiting; and the queue's size.
 #[derive(Clone)]
-pub struct Pool {
-    /// A permit per job running.
-    running: Arc<Semaphore>,
-    /// A permit per job running or waiting.
-    admitted: Arc<Semaphore>,
-    queue: u32,
-}
+pub struct Pool(Arc<Semaphore>, Arc<Semaphore>, u32);
 
 impl Pool {
-    /// A pool of `args.workers` running and `args.queue` waiting.
-    pub fn new(args: &BaselineArgs) -> Pool {
+    /// A pool of `workers` running and `queue` waiting.
+    pub fn new(workers: u32, queue: u32) -> Pool {
         let permits = |n: u32| Arc::new(Semaphore::new(n as usize));
-        Pool {
-            running: permits(args.workers),
-            admitted: permits(args.workers + args.queue),
-            queue: args.queue,
-        }
+        Pool(permits(workers), permits(workers + queue), queue)
     }
 
     /// Serves one connection until it closes; its jobs' replies are sent
     /// before the writer ends, or dropped if the peer has gone.
     pub async fn serve(self, socket: TcpStream) {
         let _ = socket.set_nodelay(true);
-        let (read, write) = socket.into_split();
-        let (tx, written) = writer(write, 64);
+        let (read, mut write) = socket.into_split();
+        let (tx, mut rx) = mpsc::channel::<String>(64);
+        let written = tokio::spawn(async move {
+            while let Some(line) = rx.recv().await {
+                if write
+                    .write_all(format!("{line}\n").as_bytes())
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
         let (mut reader, mut line) = (BufReader::new(read), Vec::new());
         while let Some(fits) = next_line(&mut reader, &mut line).await {
-            if !fits {
-                let _ = tx.send(TOO_LONG.to_vec()).await;
-                break;
-            }
-            let reply = match job(&line) {
-                Some(Ok(job)) => match self.admitted.clone().try_acquire_owned() {
+            let text = String::from_utf8_lossy(&line).into_owned();
+            let reply = match job(&text) {
+                _ if !fits => TOO_LONG.to_owned(),
+                Some(Some(job)) => match self.1.clone().try_acquire_owned() {
                     Ok(admitted) => {
-                        let (running, tx) = (self.running.clone(), tx.clone());
+                        let (running, tx) = (self.0.clone(), tx.clone());
                         tokio::spawn(async move {
-                            let _admitted = admitted;
-                            let Ok(_running) = running.acquire_owned().await else {
+                            let (_admitted, Ok(_running)) =
+                                (admitted, running.acquire_owned().await)
+                            else {
                                 return;
                             };
-                            run(job, tx).await;
+                            let _ = tx.send(run(job).await).await;
                         });
                         continue;
                     }
-                    Err(_) => {
-                        format!("busy: {} jobs waiting, try again later", self.queue).into_bytes()
-                    }
+                    Err(_) => format!("busy: {} jobs waiting, try again later", self.2),
                 },
-                Some(Err(())) => {
-                    br#"error: expected "sleep MS" or "spin MS" with MS from 0 to 10000"#.to_vec()
+                Some(None) => {
+                    r#"error: expected "sleep MS" or "spin MS" with MS from 0 to 10000"#.to_owned()
                 }
-                None => line.clone(),
+                None => text,
             };
-            if tx.send(reply).await.is_err() {
+            if tx.send(reply).await.is_err() || !fits {
                 break;
             }
         }
@@ -96,28 +89,21 @@ enum Job {
     Panic,
 }
 
-/// The job a line asks for; `Some(Err)` for `sleep`/`spin` without a
-/// number in range; `None` for a line to echo.
-fn job(line: &[u8]) -> Option<Result<Job, ()>> {
-    if line == b"panic" {
-        return Some(Ok(Job::Panic));
-    }
-    let (kind, ms) = match line.iter().position(|&b| b == b' ') {
-        Some(at) => (&line[..at], &line[at + 1..]),
-        None => (line, &b""[..]),
-    };
-    let ms = std::str::from_utf8(ms).ok().and_then(|ms| ms.parse().ok());
-    let ms = ms.filter(|&ms| ms <= MAX_MS).ok_or(());
+/// The job a line asks for; `Some(None)` for `sleep`/`spin` without a
+/// number from 0 to 10 000; `None` for a line to echo.
+fn job(line: &str) -> Option<Option<Job>> {
+    let (kind, ms) = line.split_once(' ').unwrap_or((line, ""));
+    let ms = ms.parse().ok().filter(|&ms| ms <= 10_000);
     match kind {
-        b"sleep" => Some(ms.map(Job::Sleep)),
-        b"spin" => Some(ms.map(Job::Spin)),
+        "panic" if line == "panic" => Some(Some(Job::Panic)),
+        "sleep" => Some(ms.map(Job::Sleep)),
+        "spin" => Some(ms.map(Job::Spin)),
         _ => None,
     }
 }
 
-/// Runs `job` on a blocking thread and sends its reply; a panic fails
-/// this job only.
-async fn run(job: Job, tx: mpsc::Sender<Vec<u8>>) {
+/// Runs `job` on a blocking thread; its reply. A panic fails this job only.
+async fn run(job: Job) -> String {
     let done = tokio::task::spawn_blocking(move || match job {
         Job::Sleep(ms) => {
             std::thread::sleep(Duration::from_millis(ms));
@@ -131,8 +117,7 @@ async fn run(job: Job, tx: mpsc::Sender<Vec<u8>>) {
             format!("spun {ms} ms")
         }
         Job::Panic => panic!("the client asked this job to panic"),
-    })
-    .await;
-    let reply = done.unwrap_or_else(|_| "error: the job failed (panicked)".to_owned());
-    let _ = tx.send(reply.into_bytes()).await;
+    });
+    done.await
+        .unwrap_or_else(|_| "error: the job failed (panicked)".to_owned())
 }
