@@ -117,18 +117,11 @@ impl Output {
         deadline: Instant,
         mut check: impl FnMut(&Captured) -> Option<T>,
     ) -> Option<T> {
-        let mut captured = self.lock();
-        loop {
-            if let Some(answer) = check(&captured) {
-                return Some(answer);
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            let waited = self.changed.wait_timeout(captured, left);
-            captured = waited.unwrap_or_else(|e| e.into_inner()).0;
-        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let waited = self
+            .changed
+            .wait_timeout_while(self.lock(), left, |c| check(c).is_none());
+        check(&waited.unwrap_or_else(|e| e.into_inner()).0)
     }
 
     /// Reads `pipe` to its end into `stream`, showing each line as `echo`
@@ -162,29 +155,18 @@ impl Output {
 /// last line without one, `None` at the end of the stream or on an error.
 fn read_line_bounded(reader: &mut impl BufRead, line: &mut Vec<u8>, max: usize) -> Option<bool> {
     line.clear();
-    let mut any = false;
-    loop {
-        let available = match reader.fill_buf() {
-            Ok(buf) => buf,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return None,
-        };
-        if available.is_empty() {
-            return any.then_some(false);
-        }
-        any = true;
-        let (chunk, used) = match available.iter().position(|&b| b == b'\n') {
-            Some(i) => (&available[..i], i + 1),
-            None => (available, available.len()),
-        };
-        let room = max.saturating_sub(line.len());
-        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        let ended = used > chunk.len();
-        reader.consume(used);
-        if ended {
-            return Some(true);
-        }
+    let n = reader.take(max as u64).read_until(b'\n', line).ok()?;
+    if line.last() == Some(&b'\n') {
+        line.pop();
+        return Some(true);
     }
+    // Cut at `max`: the rest of the line is dropped, up to its `\n`.
+    let skipped = if n == max {
+        reader.skip_until(b'\n').ok()?
+    } else {
+        0
+    };
+    (n > 0).then_some(skipped > 0)
 }
 
 #[cfg(test)]

@@ -58,28 +58,30 @@ pub fn build(go: &Path, module: &Path, package: &[&str], output: &Path) -> Resul
         .current_dir(module)
         .args(["build", "-o"])
         .arg(output)
-        .args(package)
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOTOOLCHAIN", "local")
-        .env("GOPROXY", "off")
-        .env("GOWORK", "off")
-        .env("GO111MODULE", "on");
+        .args(package);
+    for (key, value) in [
+        ("GOFLAGS", "-mod=mod"),
+        ("GOTOOLCHAIN", "local"),
+        ("GOPROXY", "off"),
+    ] {
+        command.env(key, value);
+    }
+    command.env("GOWORK", "off").env("GO111MODULE", "on");
     // Go needs a home for its build cache; a CI job may have no HOME.
     if env::var_os("HOME").is_none_or(|h| h.is_empty()) && env::var_os("GOCACHE").is_none() {
         command.env("GOCACHE", env::temp_dir().join("sockets-rs-gocache"));
         command.env("GOPATH", env::temp_dir().join("sockets-rs-gopath"));
     }
     let label = format!("go build {}", package.join(" "));
-    let mut build =
-        Program::start(&label, command, None, None).map_err(|e| format!("cannot run go: {e}"))?;
+    let started = Program::start(&label, command, None, None);
+    let mut build = started.map_err(|e| format!("cannot run go: {e}"))?;
     let status = build.wait(BUILD_TIMEOUT).map_err(|e| e.to_string())?;
     if status.success() {
         return Ok(());
     }
     let said: Vec<String> = build.lines(Stream::Stderr).into_iter().take(6).collect();
     Err(format!(
-        "{} ({}): {}",
-        label,
+        "{label} ({}): {}",
         exit_words(status),
         said.join(" / ")
     ))
@@ -135,24 +137,20 @@ pub fn build_tutorial(go: &Path, dir: &Path) -> Result<Tutorial> {
             fs::write(src.join(path), format!("module {module}\n\ngo 1.16\n"))?;
         }
     }
-    for (program, _) in PROGRAMS {
-        if !src.join(program).join("main.go").is_file() {
-            continue;
-        }
+    for (program, _) in PROGRAMS
+        .iter()
+        .filter(|(p, _)| src.join(p).join("main.go").is_file())
+    {
         let output = tutorial
             .tree
             .join(program.replace('/', "-") + env::consts::EXE_SUFFIX);
-        let package = format!("./{program}");
-        let module = Path::new(program)
-            .ancestors()
-            .map(|d| src.join(d))
+        // Built in the nearest directory up from it that has a go.mod.
+        let module = Path::new(program).ancestors().map(|d| src.join(d));
+        let module = module
+            .into_iter()
             .find(|d| d.join("go.mod").is_file())
-            .unwrap_or_else(|| src.clone());
-        let relative = src.join(program);
-        let package = match relative.strip_prefix(&module) {
-            Ok(rest) => format!("./{}", rest.display()),
-            Err(_) => package,
-        };
+            .unwrap_or(src.clone());
+        let package = format!("./{}", src.join(program).strip_prefix(&module)?.display());
         let result = build(go, &module, &[&package], &output);
         match &result {
             Ok(()) => println!("   ✓ go build {program}"),
@@ -170,10 +168,7 @@ fn copy_go_files(from: &Path, to: &Path) -> Result<()> {
         fs::copy(from, to).with_context(|| format!("copying {}", from.display()))?;
         return Ok(());
     }
-    let Ok(entries) = fs::read_dir(from) else {
-        return Ok(());
-    };
-    for entry in entries {
+    for entry in fs::read_dir(from).into_iter().flatten() {
         let path = entry?.path();
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         if path.is_dir() || name.ends_with(".go") || name == "go.mod" || name == "go.sum" {
@@ -192,37 +187,29 @@ fn copy_go_files(from: &Path, to: &Path) -> Result<()> {
 fn go_mods(src: &Path) -> Vec<(&'static str, String)> {
     let import = ["socket_stick/server2", "socket_stick/client2"]
         .iter()
-        .filter_map(|p| fs::read_to_string(src.join(p).join("main.go")).ok())
-        .find_map(|text| {
+        .find_map(|program| {
+            let text = fs::read_to_string(src.join(program).join("main.go")).ok()?;
             // Imports come before the first function; comments may hold quotes.
-            let head = text
-                .lines()
-                .take_while(|l| !l.starts_with("func "))
-                .map(|l| l.split("//").next().unwrap_or(""));
-            let head: Vec<&str> = head.collect();
-            let quoted: Vec<String> = head
-                .join("\n")
-                .split('"')
-                .skip(1)
-                .step_by(2)
-                .map(str::to_owned)
-                .collect();
+            let head = text.lines().take_while(|l| !l.starts_with("func "));
+            let head: Vec<&str> = head.map(|l| l.split("//").next().unwrap_or("")).collect();
+            let joined = head.join("\n");
+            let quoted = joined.split('"').skip(1).step_by(2);
             quoted
-                .into_iter()
+                .map(str::to_owned)
                 .find(|s| s == "proto" || s.ends_with("/proto"))
-        })
-        .filter(|path| !path.starts_with('.'));
+        });
     let root = |module: &str| ("go.mod", module.to_owned());
-    match import.as_deref().map(|path| {
+    let import = import.filter(|path| !path.starts_with('.'));
+    match import.as_deref().map(|p| {
         (
-            path.strip_suffix("/socket_stick/proto"),
-            path.strip_suffix("/proto"),
+            p.strip_suffix("/socket_stick/proto"),
+            p.strip_suffix("/proto"),
         )
     }) {
         Some((Some(module), _)) => vec![root(module)],
         Some((None, Some(module))) => vec![
             root(FALLBACK_MODULE),
-            ("socket_stick/go.mod", module.to_owned()),
+            ("socket_stick/go.mod", module.into()),
         ],
         _ => vec![root(FALLBACK_MODULE)],
     }
@@ -244,19 +231,15 @@ mod tests {
             fs::remove_dir_all(dir).unwrap();
             mods
         };
-        assert_eq!(
-            tree("example.com/t/socket_stick/proto"),
-            [("go.mod", "example.com/t".into())]
-        );
+        let root = tree("example.com/t/socket_stick/proto");
+        assert_eq!(root, [("go.mod", "example.com/t".into())]);
         assert_eq!(
             tree("mine/proto")[1],
             ("socket_stick/go.mod", "mine".into())
         );
         assert_eq!(tree("../proto"), [("go.mod", FALLBACK_MODULE.into())]);
         // An import in a comment is not one; the real one after it is.
-        assert_eq!(
-            tree("m/proto\" // \"x/socket_stick/proto")[1],
-            ("socket_stick/go.mod", "m".into())
-        );
+        let commented = tree("m/proto\" // \"x/socket_stick/proto");
+        assert_eq!(commented[1], ("socket_stick/go.mod", "m".into()));
     }
 }
