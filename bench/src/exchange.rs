@@ -16,7 +16,7 @@ use hdrhistogram::Histogram;
 use mio::{Interest, Registry, Token, net::TcpStream};
 
 use crate::{
-    procfs::{self, ContextSwitches, Threads},
+    procfs::{self, Switches, Threads},
     table::{Round, latency_histogram},
 };
 
@@ -44,7 +44,7 @@ struct Start {
     server_cpu: (f64, f64),
     client_cpu: (f64, f64),
     server_threads: Threads,
-    client_switches: ContextSwitches,
+    client_switches: Switches,
 }
 
 impl Recorder {
@@ -108,7 +108,7 @@ impl Recorder {
         let server = procfs::cpu_ns(self.server_pid)?;
         let client = procfs::cpu_ns(std::process::id())?;
         let sleeps = Threads::of(self.server_pid)?.since(&start.server_threads);
-        let client_sleeps = procfs::this_thread()?.since(start.client_switches);
+        let client_sleeps = procfs::this_thread()?[0] - start.client_switches[0];
         let (user, system) = (server.0 - start.server_cpu.0, server.1 - start.server_cpu.1);
         let mut round = Round::new([
             ("ns", (now - start.at).as_nanos() as f64),
@@ -120,9 +120,9 @@ impl Recorder {
                 "client cpu",
                 client.0 + client.1 - start.client_cpu.0 - start.client_cpu.1,
             ),
-            ("sleeps", sleeps.voluntary as f64),
-            ("preemptions", sleeps.nonvoluntary as f64),
-            ("client sleeps", client_sleeps.voluntary as f64),
+            ("sleeps", sleeps[0] as f64),
+            ("preemptions", sleeps[1] as f64),
+            ("client sleeps", client_sleeps as f64),
         ]);
         round.latency = Some(self.latency);
         Ok(round)

@@ -104,18 +104,16 @@ pub fn run(args: Args) -> Result<()> {
              raise the hard limit (`ulimit -Hn`) or lower --count"
         );
     }
-    let machine = procfs::Machine::describe();
-    let (load_generator, server_cpu) = args.placement().cpus(machine.cpus);
+    let machine = procfs::machine();
+    let cpus = machine["cpus"].as_u64().unwrap_or(0) as usize;
+    let (load_generator, server_cpu) = args.placement().cpus(cpus);
     if let Some(cpu) = load_generator {
         servers::pin_current_thread(cpu)
             .with_context(|| format!("pinning the load generator to CPU {cpu}"))?;
     }
     let bin_dir = match &args.bin_dir {
         Some(dir) => dir.clone(),
-        None => env::current_exe()?
-            .parent()
-            .context("no directory")?
-            .to_path_buf(),
+        None => env::current_exe()?.parent().context("no directory")?.into(),
     };
     let progress = Progress::new(table::plan(&args, &servers));
     let header = json!({
@@ -123,26 +121,36 @@ pub fn run(args: Args) -> Result<()> {
         "settings": args.settings()[1..].join(" "),
         "date": output_of("date", &["-u", "+%Y-%m-%d %H:%M:%S UTC"]),
         "source": source_revision(),
-        "machine": machine.to_json(),
-        "placement": args.placement().describe(machine.cpus),
+        "placement": args.placement().describe(cpus),
         "rlimit_nofile": nofile,
         "presets_from": bin_dir.display().to_string(),
+        "machine": machine,
     });
     println!("## cargo xtask bench\n");
-    for key in [
+    let keys = [
         "command",
         "settings",
         "date",
         "source",
         "placement",
         "presets_from",
-    ] {
+    ];
+    for key in keys {
         println!("- {key}: {}", header[key].as_str().unwrap_or_default());
     }
-    println!(
-        "- machine: {} CPUs, {}, Linux {}; load average at start {}; RLIMIT_NOFILE {nofile}",
-        machine.cpus, machine.cpu_model, machine.kernel, machine.load_average
+    let field = |key: &str| {
+        header["machine"][key]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (model, kernel, load) = (
+        field("cpu_model"),
+        field("kernel"),
+        field("load_average_at_start"),
     );
+    let machine = format!("{cpus} CPUs, {model}, Linux {kernel}; load average at start {load}");
+    println!("- machine: {machine}; RLIMIT_NOFILE {nofile}");
     // A server slower than a loopback echo takes longer: the time left is
     // corrected from each server's own rounds as they finish.
     let expected = human(progress.expected());

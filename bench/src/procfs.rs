@@ -66,9 +66,10 @@ fn clock_ticks_per_second() -> Result<u64> {
 
 /// The value of field `name` in a `status` file (one `Name:\tvalue` a line).
 fn status_field<'a>(status: &'a str, name: &str) -> Result<&'a str> {
-    status
+    let value = status
         .lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'));
+    value
         .map(str::trim)
         .with_context(|| format!("no {name} line"))
 }
@@ -89,48 +90,35 @@ fn parse_status_rss(status: &str) -> Result<u64> {
     Ok(kb.parse::<u64>().with_context(|| format!("VmRSS {kb:?}"))? * 1024)
 }
 
-/// Context switches, of one thread or summed over several: `voluntary`,
-/// the thread blocked and slept until something woke it; `nonvoluntary`,
-/// the scheduler preempted it while it could still run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ContextSwitches {
-    pub voluntary: u64,
-    pub nonvoluntary: u64,
-}
+/// Context switches, of one thread or summed over several: `[voluntary,
+/// nonvoluntary]`. Voluntary: the thread blocked and slept until something
+/// woke it; nonvoluntary: the scheduler preempted it while it could still
+/// run.
+pub type Switches = [u64; 2];
 
-impl ContextSwitches {
-    /// What happened between `earlier` and `self`.
-    pub fn since(&self, earlier: ContextSwitches) -> ContextSwitches {
-        ContextSwitches {
-            voluntary: self.voluntary.saturating_sub(earlier.voluntary),
-            nonvoluntary: self.nonvoluntary.saturating_sub(earlier.nonvoluntary),
-        }
-    }
-}
-
-fn parse_status_switches(status: &str) -> Result<ContextSwitches> {
+fn parse_status_switches(status: &str) -> Result<Switches> {
     let field = |name: &str| -> Result<u64> {
         let value = status_field(status, name)?;
         value.parse().with_context(|| format!("{name} {value:?}"))
     };
-    Ok(ContextSwitches {
-        voluntary: field("voluntary_ctxt_switches")?,
-        nonvoluntary: field("nonvoluntary_ctxt_switches")?,
-    })
+    Ok([
+        field("voluntary_ctxt_switches")?,
+        field("nonvoluntary_ctxt_switches")?,
+    ])
 }
 
 /// The calling thread's own counts (`/proc/thread-self/status`): the load
 /// generator counts only its measuring thread, the one that takes part in
 /// the exchange.
-pub fn this_thread() -> Result<ContextSwitches> {
-    let text = fs::read_to_string("/proc/thread-self/status")
-        .context("reading /proc/thread-self/status")?;
-    parse_status_switches(&text).context("parsing /proc/thread-self/status")
+pub fn this_thread() -> Result<Switches> {
+    let path = "/proc/thread-self/status";
+    let text = fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+    parse_status_switches(&text).with_context(|| format!("parsing {path}"))
 }
 
 /// The counts of every thread of a process at one moment, by thread id.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Threads(BTreeMap<u32, ContextSwitches>);
+pub struct Threads(BTreeMap<u32, Switches>);
 
 impl Threads {
     /// Every thread of process `pid` now (`/proc/<pid>/task/*/status`).
@@ -138,23 +126,25 @@ impl Threads {
         let dir = format!("/proc/{pid}/task");
         let mut threads = BTreeMap::new();
         for entry in fs::read_dir(&dir).with_context(|| format!("listing {dir}"))? {
-            let entry = entry?;
-            let Some(tid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
-                continue;
-            };
-            let path = entry.path().join("status");
-            match fs::read_to_string(&path) {
-                Ok(text) => {
-                    let switches = parse_status_switches(&text)
-                        .with_context(|| format!("parsing {}", path.display()))?;
-                    threads.insert(tid, switches);
+            let path = entry?.path();
+            let tid = path.file_name().and_then(|n| n.to_str()?.parse().ok());
+            match (tid, fs::read_to_string(path.join("status"))) {
+                (None, _) => {}
+                (Some(tid), Ok(text)) => {
+                    let parsed = parse_status_switches(&text);
+                    threads.insert(
+                        tid,
+                        parsed.with_context(|| format!("parsing {}", path.display()))?,
+                    );
                 }
                 // The thread exited after the directory was listed: ENOENT
                 // once its directory is gone, ESRCH while the file is open.
-                Err(e)
+                (_, Err(e))
                     if e.kind() == io::ErrorKind::NotFound
                         || e.raw_os_error() == Some(libc::ESRCH) => {}
-                Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+                (_, Err(e)) => {
+                    return Err(e).with_context(|| format!("reading {}", path.display()));
+                }
             }
         }
         Ok(Threads(threads))
@@ -164,61 +154,37 @@ impl Threads {
     /// thread at both ends counts its difference, one born since counts
     /// from 0, one that has exited is not counted (what it did is lost
     /// with it); a reused thread id never counts below 0.
-    pub fn since(&self, earlier: &Threads) -> ContextSwitches {
-        self.0
-            .iter()
-            .map(|(tid, now)| now.since(earlier.0.get(tid).copied().unwrap_or_default()))
-            .fold(ContextSwitches::default(), |sum, one| ContextSwitches {
-                voluntary: sum.voluntary + one.voluntary,
-                nonvoluntary: sum.nonvoluntary + one.nonvoluntary,
-            })
-    }
-}
-
-/// The machine a figure was measured on, as the report prints it.
-pub struct Machine {
-    pub cpus: usize,
-    pub cpu_model: String,
-    pub kernel: String,
-    pub load_average: String,
-}
-
-impl Machine {
-    /// This machine, read from `/proc`.
-    pub fn describe() -> Machine {
-        let read = |path| {
-            fs::read_to_string(path)
-                .unwrap_or_default()
-                .trim()
-                .to_owned()
-        };
-        let cpuinfo = read("/proc/cpuinfo");
-        let model = cpuinfo.lines().find_map(|line| {
-            let (key, value) = line.split_once(':')?;
-            (key.trim() == "model name").then(|| value.trim().to_owned())
-        });
-        let load = read("/proc/loadavg");
-        Machine {
-            cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
-            cpu_model: model.unwrap_or_else(|| "unknown".to_owned()),
-            kernel: read("/proc/sys/kernel/osrelease"),
-            load_average: load
-                .split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" "),
+    pub fn since(&self, earlier: &Threads) -> Switches {
+        let mut sum = [0, 0];
+        for (tid, now) in &self.0 {
+            let before = earlier.0.get(tid).copied().unwrap_or_default();
+            sum = [0, 1].map(|i| sum[i] + now[i].saturating_sub(before[i]));
         }
+        sum
     }
+}
 
-    /// As the JSON file keeps it.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "cpus": self.cpus,
-            "cpu_model": self.cpu_model,
-            "kernel": self.kernel,
-            "load_average_at_start": self.load_average,
-        })
-    }
+/// The machine a figure was measured on, as the report prints it and the
+/// JSON file keeps it.
+pub fn machine() -> serde_json::Value {
+    let read = |path| {
+        fs::read_to_string(path)
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
+    let cpuinfo = read("/proc/cpuinfo");
+    let model = cpuinfo.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        (key.trim() == "model name").then(|| value.trim().to_owned())
+    });
+    let load = read("/proc/loadavg");
+    serde_json::json!({
+        "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "cpu_model": model.unwrap_or_else(|| "unknown".to_owned()),
+        "kernel": read("/proc/sys/kernel/osrelease"),
+        "load_average_at_start": load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+    })
 }
 
 /// This process's soft limit on open files, which the servers it starts
@@ -305,8 +271,7 @@ mod tests {
                       voluntary_ctxt_switches:\t12\nnonvoluntary_ctxt_switches:\t3\n";
         assert_eq!(parse_status_rss(status).unwrap(), 1816 * 1024);
         // `nonvoluntary_ctxt_switches` ends in the other field's name.
-        let switches = parse_status_switches(status).unwrap();
-        assert_eq!((switches.voluntary, switches.nonvoluntary), (12, 3));
+        assert_eq!(parse_status_switches(status).unwrap(), [12, 3]);
         let err = parse_status_switches("voluntary_ctxt_switches:\t1\n").unwrap_err();
         assert!(format!("{err:#}").contains("no nonvoluntary_ctxt_switches line"));
         assert!(parse_status_rss("Name:\tzombie\n").is_err());
@@ -314,24 +279,20 @@ mod tests {
 
     #[test]
     fn threads_sum_their_differences_counting_a_new_thread_from_zero() {
-        let s = |voluntary, nonvoluntary| ContextSwitches {
-            voluntary,
-            nonvoluntary,
-        };
         let start = Threads(BTreeMap::from([
-            (100, s(10, 1)),
-            (101, s(50, 5)),
-            (102, s(7, 7)),
-            (104, s(90, 9)),
+            (100, [10, 1]),
+            (101, [50, 5]),
+            (102, [7, 7]),
+            (104, [90, 9]),
         ]));
         // 102 exited; 103 was born; 104's id was reused by a new thread.
         let end = Threads(BTreeMap::from([
-            (100, s(13, 1)),
-            (101, s(51, 7)),
-            (103, s(4, 2)),
-            (104, s(2, 10)),
+            (100, [13, 1]),
+            (101, [51, 7]),
+            (103, [4, 2]),
+            (104, [2, 10]),
         ]));
-        assert_eq!(end.since(&start), s(3 + 1 + 4, 2 + 2 + 1));
+        assert_eq!(end.since(&start), [3 + 1 + 4, 2 + 2 + 1]);
     }
 
     #[cfg(target_os = "linux")]
@@ -354,7 +315,7 @@ mod tests {
             let after = this_thread().unwrap();
             waker.join().unwrap();
             assert!(!Threads::of(std::process::id()).unwrap().0.is_empty());
-            if after.voluntary > before.voluntary {
+            if after[0] > before[0] {
                 return;
             }
         }

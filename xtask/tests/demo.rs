@@ -18,6 +18,17 @@ fn demo(part: &str) -> Program {
     Program::spawn(command).with_timeout(BUILD_AND_RUN)
 }
 
+/// `cargo xtask demo <part>` run to its end, which must be success: what it
+/// printed up to its closing line.
+fn passed(part: &str) -> String {
+    let mut demo = demo(part);
+    let lines = demo.stdout_until(|l| l.contains("checks passed") || l.contains("FAILED"));
+    let (_, stderr, status) = demo.wait_exit();
+    let text = lines.join("\n");
+    assert!(status.success(), "{status}\n{text}\n{}", stderr.join("\n"));
+    text
+}
+
 /// Whether any process's command line is exactly `args` (NUL-separated in /proc).
 fn process_running(args: &[&str]) -> bool {
     let wanted: Vec<u8> = args.iter().flat_map(|a| a.bytes().chain([0])).collect();
@@ -30,15 +41,12 @@ fn process_running(args: &[&str]) -> bool {
 
 #[test]
 fn demo_udp_checks_the_real_output_and_passes() {
-    let mut demo = demo("udp");
-    let lines = demo.stdout_until(|l| l.contains("checks passed") || l.contains("FAILED"));
-    let (_, stderr, status) = demo.wait_exit();
-    let text = lines.join("\n");
-    assert!(status.success(), "{status}\n{text}\n{}", stderr.join("\n"));
+    let text = passed("udp");
     // Before cargo's output, one line says what is built and how long it takes.
+    let first = text.lines().next().unwrap_or_default();
     assert!(
-        lines[0].starts_with("building tcp-server, ")
-            && lines[0].contains("debug build: about 15 s the first time"),
+        first.starts_with("building tcp-server, ")
+            && first.contains("debug build: about 15 s the first time"),
         "{text}"
     );
     // The programs' own lines, shown with their names.
@@ -53,6 +61,11 @@ fn demo_udp_checks_the_real_output_and_passes() {
         "{text}"
     );
     assert!(text.ends_with("all 3 checks passed"), "{text}");
+    // How long the steps ran, said in a unit that shows it: not `0.0 s`.
+    let took = text
+        .lines()
+        .find(|l| l.contains("Result: the steps ran in "));
+    assert!(took.is_some_and(|l| !l.ends_with(" 0.0 s")), "{text}");
     assert!(!text.contains('\x1b'), "NO_COLOR must mean no escape codes");
 }
 
@@ -95,11 +108,7 @@ fn ctrl_c_in_the_middle_of_a_step_stops_every_program_it_started() {
 
 #[test]
 fn demo_trace_shows_the_servers_trace_and_checks_it() {
-    let mut demo = demo("trace");
-    let lines = demo.stdout_until(|l| l.contains("checks passed") || l.contains("FAILED"));
-    let (_, stderr, status) = demo.wait_exit();
-    let text = lines.join("\n");
-    assert!(status.success(), "{status}\n{text}\n{}", stderr.join("\n"));
+    let text = passed("trace");
     // The servers' trace lines, shown with their names, then checked.
     assert!(text.contains("tcp-server (err) │ "), "{text}");
     assert!(text.contains(" → token 0"), "{text}");
@@ -112,11 +121,7 @@ fn demo_trace_shows_the_servers_trace_and_checks_it() {
 
 #[test]
 fn demo_ladder_serves_one_client_from_go_then_one_file_then_ours() {
-    let mut demo = demo("ladder");
-    let lines = demo.stdout_until(|l| l.contains("checks passed") || l.contains("FAILED"));
-    let (_, stderr, status) = demo.wait_exit();
-    let text = lines.join("\n");
-    assert!(status.success(), "{status}\n{text}\n{}", stderr.join("\n"));
+    let text = passed("ladder");
     // Each rung is there, in order: Go (or why it was skipped), one file, full.
     let go = text.find("Go server $ go UDP/server");
     let go = go.or_else(|| text.find("– Go server skipped: "));

@@ -238,6 +238,13 @@ mod tests {
     }
 
     #[test]
+    fn a_run_of_milliseconds_says_so() {
+        use std::time::Duration;
+        assert_eq!(duration(Duration::from_millis(6)), "6 ms");
+        assert_eq!(duration(Duration::from_millis(12_345)), "12.3 s");
+    }
+
+    #[test]
     fn shown_lines_are_escaped_and_a_long_run_shortened_where_it_is() {
         assert_eq!(shown("a\x1b[2Jb\tc"), "a⟦ESC⟧[2Jb\tc");
         // Bidi controls too, and our programs' escapes pass as they are.
