@@ -151,13 +151,13 @@ pub fn run(args: Args) -> Result<()> {
     );
     let machine = format!("{cpus} CPUs, {model}, Linux {kernel}; load average at start {load}");
     println!("- machine: {machine}; RLIMIT_NOFILE {nofile}");
-    // A server slower than a loopback echo takes longer: the time left is
-    // corrected from each server's own rounds as they finish.
+    // A slower server takes longer, which no plan can know before it is
+    // measured: the time left is corrected from each server's own rounds.
     let expected = human(progress.expected());
     println!("- expected length: about {expected} if every server keeps up with ours\n");
+    let n = progress.len();
     eprintln!(
-        "bench: {} measurements, about {expected} in all",
-        progress.len()
+        "bench: {n} measurements, about {expected} in all if every server keeps up with ours"
     );
     flush();
 
