@@ -78,6 +78,22 @@ struct Args {
     shutdown_timeout: Duration,
 }
 
+/// The most one read takes from a peer (the loop's default is 64 KiB).
+///
+/// Every line a peer says is copied to every other peer under its name,
+/// so a read costs each of them up to 131 times its size: a read of
+/// empty lines (`\n`, one byte each) from a peer whose name is 32
+/// four-byte characters is 131 bytes a line for each member. A read's
+/// lines reach the members at once, before any of them had a chance to
+/// read; at 64 KiB that is 8.6 MB each, past the default `--max-pending`,
+/// and a peer that reads as fast as it can would be dropped as too slow.
+/// At 4 KiB it is at most 537 KB, and the loop writes it out before it
+/// reads the flooder again (proved by
+/// `a_flood_of_empty_lines_under_a_long_name_gets_no_reader_dropped`).
+/// Chat lines are short: a smaller read costs a long line a few more
+/// reads, nothing else.
+const READ_SIZE: usize = 4 * 1024;
+
 /// The Go twin's address.
 #[derive(Debug)]
 struct Chat;
@@ -108,6 +124,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let server = Server::new(move |peer| Client::new(Arc::clone(&members), peer, quiet))
         .threads(args.threads.get())
         .max_pending(args.max_pending)
+        .read_buffer_size(READ_SIZE)
         .max_conns(limits.max_conns)
         .idle_timeout(limits.idle_timeout)
         .shutdown_timeout(args.shutdown_timeout)

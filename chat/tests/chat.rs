@@ -246,20 +246,17 @@ fn a_flood_from_one_peer_does_not_starve_the_others() {
     let drain = thread::spawn(move || {
         let _ = std::io::copy(&mut speaker_reads, &mut std::io::sink());
     });
-    // The flood: short lines (the most work for the server per byte), as
-    // fast as the socket takes them, until told to stop or 256 MiB.
+    // The flood: short lines (the most work for the server per byte),
+    // written as fast as the socket takes them, faster than the server
+    // can send them on, until told to stop or 64 MiB.
     let flooding = Arc::new(AtomicBool::new(true));
     let mut flood_writer = flooder.writer.try_clone().unwrap();
     let flood = thread::spawn({
         let flooding = Arc::clone(&flooding);
         move || {
-            let (mut n, mut written) = (0u64, 0);
-            while flooding.load(Ordering::Relaxed) && written < 256 << 20 {
-                let mut chunk = Vec::with_capacity(64 * 1024);
-                while chunk.len() < 64 * 1024 - 32 {
-                    writeln!(chunk, "flood {n}").unwrap();
-                    n += 1;
-                }
+            let chunk = b"flood\n".repeat(64 * 1024 / 6);
+            let mut written = 0;
+            while flooding.load(Ordering::Relaxed) && written < 64 << 20 {
                 if flood_writer.write_all(&chunk).is_err() {
                     break;
                 }
@@ -268,7 +265,7 @@ fn a_flood_from_one_peer_does_not_starve_the_others() {
         }
     });
     // The flood is on: the listener hears it...
-    let is_flood = |line: &[u8]| line.starts_with(b"guest1: flood ");
+    let is_flood = |line: &[u8]| line == b"guest1: flood";
     assert!(is_flood(&listener.bytes_line()));
     // ...and the speaker is heard in the middle of it: its line comes, and
     // the flood goes on after it.
@@ -289,12 +286,48 @@ fn a_flood_from_one_peer_does_not_starve_the_others() {
     );
     flooding.store(false, Ordering::Relaxed);
     flood.join().unwrap();
-    // Stopping reads nothing more of the flood; the speaker's drain ends
-    // with its connection.
-    let _ = flooder.writer.shutdown(std::net::Shutdown::Both);
+    // Hanging up with lines unread resets the connections: the server
+    // need not wait for the listener to take the rest of the flood.
+    drop((flooder, listener));
     server.stop_ok();
     drain.join().unwrap();
-    drop((flooder, listener));
+}
+
+#[test]
+fn a_flood_of_empty_lines_under_a_long_name_gets_no_reader_dropped() {
+    let mut server = start(&["--quiet"]);
+    let mut flooder = Peer::join(&server, "guest1", 0);
+    let mut listener = Peer::join(&server, "guest2", 1);
+    assert_eq!(flooder.line(), "* guest2 joined");
+    let long_name = "🦀".repeat(32);
+    flooder.send(&format!("/nick {long_name}"));
+    assert_eq!(flooder.line(), format!("* guest1 is now {long_name}"));
+    assert_eq!(listener.line(), format!("* guest1 is now {long_name}"));
+    // Each byte the flooder sends, an empty line, is 131 bytes for the
+    // listener: the name's 32 four-byte characters, ": ", the newline. So
+    // 64 KiB of them in one write are 8.6 MB, more than the default bound
+    // of 1 MiB and the kernel's buffers together. The listener reads as
+    // fast as it can, and must get every one, chunk after chunk.
+    let chunk = vec![b'\n'; 64 * 1024];
+    let said = format!("{long_name}: \n").into_bytes();
+    let stream = said.repeat(1024);
+    let mut received = vec![0; stream.len() / 2];
+    for n in 0..16 {
+        flooder.send_bytes(&chunk);
+        let (mut left, mut at) = (chunk.len() * said.len(), 0);
+        while left > 0 {
+            let want = left.min(received.len());
+            let got = listener.reader.read(&mut received[..want]).unwrap();
+            assert!(got > 0, "chunk {n}: dropped with {left} bytes to come");
+            assert!(
+                received[..got] == stream[at..at + got],
+                "chunk {n}: not the lines said"
+            );
+            (left, at) = (left - got, (at + got) % said.len());
+        }
+    }
+    let stdout = stop_with_summary(&mut server);
+    assert!(stdout.ends_with(", 0 dropped as too slow"), "{stdout}");
 }
 
 #[test]
