@@ -355,7 +355,7 @@ fn a_peer_that_never_reads_is_dropped_at_its_bound_and_slows_no_one() {
         }
         assert_eq!(heard, format!("guest2: line {said} {padding}"));
         said += 1;
-        assert!(said < 100_000, "800 MB said and the slow peer still here");
+        assert!(said < 10_000, "80 MB said and the slow peer still here");
     }
     assert_eq!(speaker.line(), dropped);
     // The others go on as before.
@@ -396,9 +396,9 @@ fn sigterm_stops_the_chat_with_its_summary_and_transcript() {
     let mut b = Peer::join(&server, "guest2", 1);
     let mut c = Peer::join(&server, "guest3", 2);
     a.send("one");
-    b.send_bytes(b"two \x1b[2J\n");
     assert_eq!(b.line_after_joins(), "guest1: one");
     assert_eq!(c.line(), "guest1: one");
+    b.send_bytes(b"two \x1b[2J\n");
     assert_eq!(c.line(), "guest2: two \x1b[2J");
     assert_eq!(a.line_after_joins(), "guest2: two \x1b[2J");
     // The transcript names who said what, escaped as every program here
