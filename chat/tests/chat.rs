@@ -305,26 +305,23 @@ fn a_flood_of_empty_lines_under_a_long_name_gets_no_reader_dropped() {
     assert_eq!(listener.line(), format!("* guest1 is now {long_name}"));
     // Each byte the flooder sends, an empty line, is 131 bytes for the
     // listener: the name's 32 four-byte characters, ": ", the newline. So
-    // 64 KiB of them in one write are 8.6 MB, more than the default bound
-    // of 1 MiB and the kernel's buffers together. The listener reads as
-    // fast as it can, and must get every one, chunk after chunk.
-    let chunk = vec![b'\n'; 64 * 1024];
+    // 64 KiB of them, sent in one write, are 8.6 MB, more than the default
+    // bound of 1 MiB and the kernel's buffers together. The listener
+    // reads as fast as it can, and must get every line.
+    flooder.send_bytes(&[b'\n'; 64 * 1024]);
     let said = format!("{long_name}: \n").into_bytes();
     let stream = said.repeat(1024);
     let mut received = vec![0; stream.len() / 2];
-    for n in 0..16 {
-        flooder.send_bytes(&chunk);
-        let (mut left, mut at) = (chunk.len() * said.len(), 0);
-        while left > 0 {
-            let want = left.min(received.len());
-            let got = listener.reader.read(&mut received[..want]).unwrap();
-            assert!(got > 0, "chunk {n}: dropped with {left} bytes to come");
-            assert!(
-                received[..got] == stream[at..at + got],
-                "chunk {n}: not the lines said"
-            );
-            (left, at) = (left - got, (at + got) % said.len());
-        }
+    let (mut left, mut at) = (64 * 1024 * said.len(), 0);
+    while left > 0 {
+        let want = left.min(received.len());
+        let got = listener.reader.read(&mut received[..want]).unwrap();
+        assert!(got > 0, "dropped with {left} bytes to come");
+        assert!(
+            received[..got] == stream[at..at + got],
+            "not the lines said"
+        );
+        (left, at) = (left - got, (at + got) % said.len());
     }
     let stdout = stop_with_summary(&mut server);
     assert!(stdout.ends_with(", 0 dropped as too slow"), "{stdout}");
