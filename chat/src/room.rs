@@ -16,9 +16,11 @@
 //! *letter* ([`Conn::send_to`]), which the member's own loop writes to its
 //! socket once the callback has returned, all the letters of a turn in one
 //! `write` per member; and the letters for another loop cross to it in one
-//! post per turn. So the lock is held to walk a list of ids, never for
-//! I/O, and a member that does not read slows no one: its loop disconnects
-//! it once what waits for it would pass `--max-pending`
+//! post per turn. So the lock is held to walk a list of ids and copy a
+//! line, never for a socket's I/O (what a member is sent itself, its
+//! welcome, its new name, is written once the lock is let go); and a
+//! member that does not read slows no one: its loop disconnects it once
+//! what waits for it would pass `--max-pending`
 //! ([`CloseReason::TooSlow`](netpoll::tcp::CloseReason::TooSlow)).
 //!
 //! A handler reaches the others through its [`Conn`] while the loop calls
@@ -44,7 +46,7 @@ pub struct Room {
 
 #[derive(Debug, Default)]
 struct Roster {
-    /// Who is here, in the order they came.
+    /// Who is here (the last comes to the place of one who leaves).
     members: Vec<ConnId>,
     /// Their names: no two alike.
     names: HashSet<Vec<u8>>,
@@ -114,13 +116,19 @@ impl Room {
     /// it returns: the newcomer is welcomed, the others told.
     pub fn join(&self, conn: &mut Conn<'_>) -> Vec<u8> {
         self.remote.get_or_init(|| conn.remote());
-        let mut roster = self.lock();
-        roster.arrivals += 1;
-        let name = guest_name(roster.arrivals);
-        conn.send(&protocol::welcome(&name, roster.members.len()));
-        roster.send_to_all(conn, &protocol::notice(&name, " joined"), None);
-        roster.members.push(conn.id());
-        roster.names.insert(name.clone());
+        let (name, others) = {
+            let mut roster = self.lock();
+            roster.arrivals += 1;
+            let name = guest_name(roster.arrivals);
+            roster.send_to_all(conn, &protocol::notice(&name, " joined"), None);
+            roster.members.push(conn.id());
+            roster.names.insert(name.clone());
+            (name, roster.members.len() - 1)
+        };
+        // Written now, outside the lock: whatever the others send it is a
+        // letter, which its loop delivers after this callback, so the
+        // welcome comes first.
+        conn.send(&protocol::welcome(&name, others));
         name
     }
 
@@ -144,14 +152,17 @@ impl Room {
         if let Some(why) = protocol::refuse_name(new) {
             return Err(Refusal::Unfit(why));
         }
-        let mut roster = self.lock();
-        if roster.names.contains(new) {
-            return Err(Refusal::InUse);
-        }
-        roster.names.remove(name.as_slice());
-        roster.names.insert(new.to_vec());
         let renamed = protocol::renamed(name, new);
-        roster.send_to_all(conn, &renamed, None);
+        {
+            let mut roster = self.lock();
+            if roster.names.contains(new) {
+                return Err(Refusal::InUse);
+            }
+            roster.names.remove(name.as_slice());
+            roster.names.insert(new.to_vec());
+            roster.send_to_all(conn, &renamed, Some(conn.id()));
+        }
+        conn.send(&renamed);
         *name = new.to_vec();
         Ok(renamed)
     }
