@@ -172,6 +172,12 @@ func (h *hub) refuse(name string) string {
 			return "a name has no spaces or control characters"
 		}
 	}
+	// A guest's name is kept for the newcomer it is given to: a peer that
+	// took guest7 would share it with the seventh connection when it came.
+	if digits := strings.TrimPrefix(name, "guest"); digits != name && digits != "" &&
+		strings.Trim(digits, "0123456789") == "" {
+		return "guest names are given to newcomers"
+	}
 	if h.names[name] != nil {
 		return name + " is in use"
 	}
