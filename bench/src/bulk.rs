@@ -10,6 +10,7 @@
 //! repeated, reordered or altered byte is caught where it happens.
 
 use std::{
+    io::{Read as _, Write as _},
     net::{Shutdown, SocketAddr},
     time::{Duration, Instant},
 };
@@ -18,7 +19,7 @@ use anyhow::{Context, Result, bail};
 use mio::{Events, Poll};
 
 use crate::{
-    exchange::{self, polled, read_some, write_some},
+    exchange::{self, polled, some},
     payload, procfs,
     table::Round,
 };
@@ -53,7 +54,7 @@ pub fn run(addr: SocketAddr, server_pid: u32, bytes: u64) -> Result<Round> {
         while sent < bytes {
             let at = (sent % PATTERN_LEN as u64) as usize;
             let left = usize::try_from(bytes - sent).unwrap_or(usize::MAX);
-            match write_some(&mut stream, &pattern[at..at + PATTERN_LEN.min(left)])
+            match some(|| stream.write(&pattern[at..at + PATTERN_LEN.min(left)]))
                 .context("write")?
             {
                 Some(0) => bail!("the server stopped accepting bytes after {sent}"),
@@ -69,7 +70,7 @@ pub fn run(addr: SocketAddr, server_pid: u32, bytes: u64) -> Result<Round> {
         }
         // Read until the receive queue is empty, checking every byte.
         while received < bytes {
-            let n = match read_some(&mut stream, &mut scratch).context("read")? {
+            let n = match some(|| stream.read(&mut scratch)).context("read")? {
                 Some(0) => bail!(
                     "the server closed the connection after echoing {received} of {bytes} bytes"
                 ),

@@ -259,7 +259,7 @@ fn draw(path: &Path, panels: &[Panel]) -> Result<(), Box<dyn std::error::Error>>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::{Better, Column, Figure, Metric};
+    use crate::table::{Column, Metric};
 
     fn tcp(conns: u32, servers: &[(&str, f64)]) -> Measured {
         let server = |(name, rate): &(&str, f64)| Column {
@@ -268,16 +268,10 @@ mod tests {
             rounds: Vec::new(),
             latency: vec![(50.0, 1e4), (99.0, 3e4)],
         };
-        let rate = Figure::Ratio("done", "ns", 1e9);
         Measured {
             scenario: format!("tcp --conns={conns}"),
             conns: Some(conns),
-            metrics: vec![Metric::new(
-                "requests/s",
-                Unit::PerSecond,
-                Better::Higher,
-                rate,
-            )],
+            metrics: vec![Metric::parse("requests/s | /s | + | done/ns*1e9")],
             servers: servers.iter().map(server).collect(),
             ..Measured::default()
         }

@@ -8,7 +8,7 @@
 //! receipt, through the server. Notices (`* …`) are not deliveries.
 
 use std::{
-    io::Write as _,
+    io::{Read as _, Write as _},
     net::SocketAddr,
     time::{Duration, Instant},
 };
@@ -18,7 +18,7 @@ use mio::{Events, Poll, net::TcpStream};
 
 use crate::{
     cli::Args,
-    exchange::{self, Recorder, polled, read_some, write_some},
+    exchange::{self, Recorder, polled, some},
     table::Round,
 };
 
@@ -159,7 +159,7 @@ impl Client {
 
     fn flush(&mut self) -> Result<()> {
         while !self.unsent.is_empty() {
-            match write_some(&mut self.stream, &self.unsent).context("writing a line")? {
+            match some(|| self.stream.write(&self.unsent)).context("writing a line")? {
                 Some(n) => drop(self.unsent.drain(..n)),
                 None => break,
             }
@@ -177,7 +177,7 @@ impl Client {
         mut recorder: Option<&mut Recorder>,
     ) -> Result<()> {
         loop {
-            let read = read_some(&mut self.stream, scratch);
+            let read = some(|| self.stream.read(scratch));
             let n = match read.with_context(|| format!("client {id}: read"))? {
                 Some(0) => bail!("the server closed client {id}'s connection"),
                 Some(n) => n,

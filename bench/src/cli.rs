@@ -69,7 +69,7 @@ pub struct Args {
     /// tcp, udp, pool, chat: seconds measured per server, in four rounds,
     /// each after a warm-up of a twentieth of this (at most 0.25 s) that is
     /// not counted.
-    #[arg(long, default_value_t = 5.0, value_parser = parse_secs)]
+    #[arg(long, default_value_t = 5.0, value_parser = |t: &str| number(t, 3600.0, "seconds"))]
     pub secs: f64,
 
     /// bulk: bytes to stream through the server (suffixes K, M, G = KiB, MiB, GiB).
@@ -86,7 +86,7 @@ pub struct Args {
     pub workers: u32,
 
     /// chat: lines each of the 100 clients sends a second.
-    #[arg(long, default_value_t = 20.0, value_parser = parse_rate)]
+    #[arg(long, default_value_t = 20.0, value_parser = |t: &str| number(t, 10_000.0, "lines a second"))]
     pub rate: f64,
 
     /// Where the load generator and the servers run: `separate` pins the
@@ -252,20 +252,12 @@ impl Args {
     }
 }
 
-fn parse_rate(text: &str) -> Result<f64, String> {
+/// A number above 0 and at most `max` (of `what`), or the misuse in words.
+fn number(text: &str, max: f64, what: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
-        Ok(rate) if rate > 0.0 && rate <= 10_000.0 => Ok(rate),
+        Ok(n) if n > 0.0 && n <= max => Ok(n),
         _ => Err(format!(
-            "`{text}` is not a number of lines a second between 0 and 10000"
-        )),
-    }
-}
-
-fn parse_secs(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(secs) if secs > 0.0 && secs <= 3600.0 => Ok(secs),
-        _ => Err(format!(
-            "`{text}` is not a number of seconds between 0 and 3600"
+            "`{text}` is not a number of {what} between 0 and {max}"
         )),
     }
 }

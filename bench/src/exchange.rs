@@ -6,7 +6,7 @@
 //! non-blocking load generators share.
 
 use std::{
-    io::{self, Read, Write},
+    io,
     net::SocketAddr,
     time::{Duration, Instant},
 };
@@ -145,25 +145,12 @@ pub fn connect(addr: SocketAddr, registry: &Registry, token: usize) -> Result<Tc
     Ok(stream)
 }
 
-/// Writes what the socket takes of `bytes`: `Some(n)`, or `None` when its
-/// send buffer is full (WRITABLE will say when it drains).
-pub fn write_some(stream: &mut TcpStream, bytes: &[u8]) -> io::Result<Option<usize>> {
+/// What a non-blocking read or write did: `Some(n)` (a read of 0: the
+/// peer closed), or `None` when it would block: a full send buffer, or an
+/// empty receive queue (readiness will say when that changes).
+pub fn some(mut op: impl FnMut() -> io::Result<usize>) -> io::Result<Option<usize>> {
     loop {
-        match stream.write(bytes) {
-            Ok(n) => return Ok(Some(n)),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Reads what has arrived into `buf`: `Some(n)` (0: the peer closed), or
-/// `None` when the receive queue is empty (readiness will say when more
-/// comes).
-pub fn read_some(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<Option<usize>> {
-    loop {
-        match stream.read(buf) {
+        match op() {
             Ok(n) => return Ok(Some(n)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

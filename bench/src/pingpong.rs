@@ -9,6 +9,7 @@
 //! payload is distinct), so a wrong echo is an error, never a fast result.
 
 use std::{
+    io::{Read as _, Write as _},
     net::SocketAddr,
     time::{Duration, Instant},
 };
@@ -18,7 +19,7 @@ use mio::{Events, Poll, net::TcpStream};
 
 use crate::{
     cli::Args,
-    exchange::{self, Recorder, polled, read_some, write_some},
+    exchange::{self, Recorder, polled, some},
     payload,
     table::Round,
 };
@@ -54,7 +55,7 @@ impl Conn {
     /// Writes what is left of the request until done or the socket is full.
     fn write(&mut self) -> Result<()> {
         while self.written < self.request.len() {
-            let written = write_some(&mut self.stream, &self.request[self.written..]);
+            let written = some(|| self.stream.write(&self.request[self.written..]));
             match written.with_context(|| format!("connection {}: write", self.id))? {
                 Some(0) => bail!("connection {}: the server stopped accepting bytes", self.id),
                 Some(n) => self.written += n,
@@ -73,7 +74,7 @@ impl Conn {
         mut recorder: Option<&mut Recorder>,
     ) -> Result<()> {
         loop {
-            let read = read_some(&mut self.stream, scratch);
+            let read = some(|| self.stream.read(scratch));
             let n = match read.with_context(|| format!("connection {}: read", self.id))? {
                 Some(0) => bail!(
                     "connection {}: the server closed it with request {} {} of {} bytes echoed",

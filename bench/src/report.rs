@@ -183,7 +183,7 @@ pub fn group_thousands(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::{Column, Figure::Ratio, Metric, Round};
+    use crate::table::{Column, Metric, Round};
 
     #[test]
     fn figures_and_ratios_print_in_a_form_read_at_a_glance() {
@@ -224,18 +224,8 @@ mod tests {
         let measured = Measured {
             title: "tcp".into(),
             metrics: vec![
-                Metric::new(
-                    "requests/s",
-                    Unit::PerSecond,
-                    Better::Higher,
-                    Ratio("done", "ns", 1e9),
-                ),
-                Metric::new(
-                    "requests verified",
-                    Unit::Count,
-                    Better::Neither,
-                    Ratio("done", "", 1.0),
-                ),
+                Metric::parse("requests/s | /s | + | done/ns*1e9"),
+                Metric::parse("requests verified | count | | done"),
             ],
             servers: vec![
                 server("ours", vec![120_000.0, 10.0]),

@@ -13,7 +13,7 @@ use crate::{
     idle, pingpong, pool,
     report::format_value,
     servers::Server,
-    table::{Better::*, Figure::*, Metric, Round, Unit::*},
+    table::{Metric, Round, Unit::Count},
     udp,
 };
 
@@ -96,91 +96,36 @@ impl Scenario {
         }
     }
 
-    /// The table's rows, from the totals the load generator counts.
+    /// The table's rows, from the totals the load generator counts (see
+    /// [`ROWS`]).
     pub fn metrics(self) -> Vec<Metric> {
-        let cpu_busy = || Metric::new("server CPU busy", Cores, Neither, Ratio("cpu", "ns", 1.0));
-        match self {
-            Scenario::Tcp => exchanges("request", "requests", "requests verified", None),
-            Scenario::Udp => exchanges(
-                "datagram",
-                "datagrams",
-                "replies verified",
-                // udp.rs's REPLY_TIMEOUT, as the table says it.
-                Some("datagrams lost (no reply in 500 ms)"),
-            ),
-            Scenario::Chat => exchanges("delivery", "deliveries", "deliveries verified", None),
-            Scenario::Pool => vec![
-                Metric::new("jobs/s", PerSecond, Higher, Ratio("jobs", "ns", 1e9)).every_round(),
-                Metric::new(
-                    "jobs/s ÷ ideal (workers ÷ 2 ms)",
-                    PerEvent,
-                    Higher,
-                    Ratio("jobs", "ideal jobs", 1.0),
-                ),
-                Metric::new("no-work latency p50", Nanos, Lower, Percentile(50.0)),
-                Metric::new("no-work latency p99", Nanos, Lower, Percentile(99.0)),
-                Metric::new(
-                    "no-work requests/s",
-                    PerSecond,
-                    Higher,
-                    Ratio("done", "ns", 1e9),
-                )
-                .every_round(),
-                Metric::new("busy replies", Count, Neither, Ratio("busy", "", 1.0)),
-                cpu_busy(),
-            ],
-            Scenario::Bulk => vec![
-                Metric::new(
-                    "throughput",
-                    GigabytesPerSecond,
-                    Higher,
-                    Ratio("bytes", "ns", 1.0),
-                )
-                .median(),
-                Metric::new("server CPU/GB", Nanos, Lower, Ratio("cpu", "bytes", 1e9)),
-                Metric::new(
-                    "… of which in user space",
-                    Nanos,
-                    Lower,
-                    Ratio("user", "bytes", 1e9),
-                ),
-                Metric::new("elapsed", Nanos, Lower, Ratio("ns", "rounds", 1.0)),
-            ],
-            Scenario::Idle => vec![
-                Metric::new(
-                    "server RSS/connection",
-                    Bytes,
-                    Lower,
-                    Ratio("rss growth", "conns", 1.0),
-                ),
-                Metric::new(
-                    "server RSS before",
-                    Bytes,
-                    Neither,
-                    Ratio("rss before", "rounds", 1.0),
-                ),
-                Metric::new(
-                    "server RSS with all open",
-                    Bytes,
-                    Neither,
-                    Ratio("rss after", "rounds", 1.0),
-                ),
-                Metric::new(
-                    "sampled connections that echoed",
-                    Count,
-                    Neither,
-                    Ratio("sampled", "", 1.0),
-                ),
-                // Above 1 when one address ran out of ephemeral ports.
-                Metric::new(
-                    "source addresses used",
-                    Count,
-                    Neither,
-                    Ratio("sources", "rounds", 1.0),
-                ),
-            ],
-            Scenario::All => unreachable!("expanded"),
-        }
+        // What each exchanges: (one, many, what counts as verified).
+        let (one, many, verified) = match self {
+            Scenario::Udp => ("datagram", "datagrams", "replies"),
+            Scenario::Chat => ("delivery", "deliveries", "deliveries"),
+            _ => ("request", "requests", "requests"),
+        };
+        let rows = match self {
+            Scenario::Tcp | Scenario::Chat => &ROWS[..1],
+            Scenario::Udp => &ROWS[..2],
+            Scenario::Pool => &ROWS[2..3],
+            Scenario::Bulk => &ROWS[3..4],
+            _ => &ROWS[4..],
+        };
+        let name = |n: &str| {
+            n.replace("{one}", one)
+                .replace("{many}", many)
+                .replace("{verified}", verified)
+        };
+        let rows = rows
+            .iter()
+            .flat_map(|rows| rows.lines())
+            .filter(|l| !l.is_empty());
+        let metric = |row| Metric {
+            name: name(&Metric::parse(row).name),
+            ..Metric::parse(row)
+        };
+        rows.map(metric).collect()
     }
 
     /// One round against `server` (`conns`: the tcp ping-pong's).
@@ -198,60 +143,57 @@ impl Scenario {
     }
 }
 
-/// The rows of the scenarios that exchange (a request and its echo, a
-/// datagram and its reply, a chat line and its delivery), named after what
-/// they exchange: the rate, the round trip, the server's CPU per exchange,
-/// and where a round trip goes: how often each side slept and had to be
-/// woken (`procfs.rs`). Fewer server sleeps is what spinning buys;
-/// preemptions and the load generator's sleeps describe the run.
-fn exchanges(one: &str, many: &str, verified: &str, lost: Option<&str>) -> Vec<Metric> {
-    let per = |name: &str| format!("{name}/{one}");
-    let mut metrics = vec![
-        Metric::new(
-            format!("{many}/s"),
-            PerSecond,
-            Higher,
-            Ratio("done", "ns", 1e9),
-        )
-        .median(),
-        Metric::new("latency p50", Nanos, Lower, Percentile(50.0)),
-        Metric::new("latency p99", Nanos, Lower, Percentile(99.0)),
-        Metric::new("latency p99.9", Nanos, Lower, Percentile(99.9)),
-        Metric::new(per("server CPU"), Nanos, Lower, Ratio("cpu", "done", 1.0)).every_round(),
-        Metric::new(
-            "… of which in user space",
-            Nanos,
-            Lower,
-            Ratio("user", "done", 1.0),
-        ),
-        Metric::new("server CPU busy", Cores, Neither, Ratio("cpu", "ns", 1.0)),
-        Metric::new(
-            "load generator CPU busy",
-            Cores,
-            Neither,
-            Ratio("client cpu", "ns", 1.0),
-        ),
-        Metric::new(
-            per("server sleeps"),
-            PerEvent,
-            Lower,
-            Ratio("sleeps", "done", 1.0),
-        )
-        .every_round(),
-        Metric::new(
-            per("server preemptions"),
-            PerEvent,
-            Neither,
-            Ratio("preemptions", "done", 1.0),
-        ),
-        Metric::new(
-            per("load generator sleeps"),
-            PerEvent,
-            Neither,
-            Ratio("client sleeps", "done", 1.0),
-        ),
-        Metric::new(verified, Count, Neither, Ratio("done", "", 1.0)),
-    ];
-    metrics.extend(lost.map(|lost| Metric::new(lost, Count, Lower, Ratio("lost", "", 1.0))));
-    metrics
-}
+/// Each scenario's rows, one a line: its name; its unit (`/s` per second,
+/// `ns`, `GB/s`, `B`, a `count`, `cores` busy, a count `per` event); which
+/// way is better (`+` higher, `-` lower, nothing: not a performance figure);
+/// what it is figured from, of a round's totals (`cpu/done`: the server's
+/// CPU nanoseconds per exchange done; `*1e9` scales, a lone total is a
+/// count) or a latency percentile (`p99`); and whether the table shows the
+/// `median` round's figure (a rate, which the machine's background load
+/// moves) or lists `every` round's under it.
+///
+/// The scenarios that exchange (a request and its echo, a datagram and its
+/// reply, a chat line and its delivery) name their rows after what they
+/// exchange: the rate, the round trip, the server's CPU per exchange, and
+/// where a round trip goes: how often each side slept and had to be woken
+/// (`procfs.rs`). Fewer server sleeps is what spinning buys; preemptions
+/// and the load generator's sleeps describe the run. UDP adds its losses;
+/// the pool, bulk and idle have rows of their own.
+pub const ROWS: [&str; 5] = [
+    "\
+{many}/s | /s | + | done/ns*1e9 | median
+latency p50 | ns | - | p50
+latency p99 | ns | - | p99
+latency p99.9 | ns | - | p99.9
+server CPU/{one} | ns | - | cpu/done | every
+… of which in user space | ns | - | user/done
+server CPU busy | cores | | cpu/ns
+load generator CPU busy | cores | | client cpu/ns
+server sleeps/{one} | per | - | sleeps/done | every
+server preemptions/{one} | per | | preemptions/done
+load generator sleeps/{one} | per | | client sleeps/done
+{verified} verified | count | | done
+",
+    // udp.rs's REPLY_TIMEOUT, as the table says it.
+    "datagrams lost (no reply in 500 ms) | count | - | lost",
+    "\
+jobs/s | /s | + | jobs/ns*1e9 | every
+jobs/s ÷ ideal (workers ÷ 2 ms) | per | + | jobs/ideal jobs
+no-work latency p50 | ns | - | p50
+no-work latency p99 | ns | - | p99
+no-work requests/s | /s | + | done/ns*1e9 | every
+busy replies | count | | busy
+server CPU busy | cores | | cpu/ns",
+    "\
+throughput | GB/s | + | bytes/ns | median
+server CPU/GB | ns | - | cpu/bytes*1e9
+… of which in user space | ns | - | user/bytes*1e9
+elapsed | ns | - | ns/rounds",
+    // Source addresses: above 1 when one address ran out of ephemeral ports.
+    "\
+server RSS/connection | B | - | rss growth/conns
+server RSS before | B | | rss before/rounds
+server RSS with all open | B | | rss after/rounds
+sampled connections that echoed | count | | sampled
+source addresses used | count | | sources/rounds",
+];

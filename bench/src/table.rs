@@ -149,32 +149,43 @@ pub struct Metric {
 }
 
 impl Metric {
-    pub fn new(name: impl Into<String>, unit: Unit, better: Better, figure: Figure) -> Metric {
-        let name = name.into();
+    /// A row of [`crate::scenarios::ROWS`].
+    pub fn parse(row: &'static str) -> Metric {
+        let fields: Vec<&'static str> = row.split('|').map(str::trim).collect();
+        let field = |i: usize| fields.get(i).copied().unwrap_or_default();
+        let units = ["/s", "ns", "GB/s", "B", "count", "cores", "per"];
+        let units = [
+            Unit::PerSecond,
+            Unit::Nanos,
+            Unit::GigabytesPerSecond,
+            Unit::Bytes,
+        ]
+        .into_iter()
+        .chain([Unit::Count, Unit::Cores, Unit::PerEvent])
+        .zip(units);
+        let unit = units
+            .into_iter()
+            .find(|(_, u)| *u == field(1))
+            .map(|(unit, _)| unit);
+        let better = match field(2) {
+            "+" => Better::Higher,
+            "-" => Better::Lower,
+            _ => Better::Neither,
+        };
+        let (ratio, scale) = field(3).split_once('*').unwrap_or((field(3), "1"));
+        let (num, den) = ratio.split_once('/').unwrap_or((ratio, ""));
+        let percentile = field(3).strip_prefix('p').and_then(|q| q.parse().ok());
+        let figure = match percentile {
+            Some(q) => Figure::Percentile(q),
+            None => Figure::Ratio(num, den, scale.parse().unwrap_or(f64::NAN)),
+        };
         Metric {
-            name,
-            unit,
+            name: field(0).to_owned(),
+            unit: unit.unwrap_or(Unit::Count),
             better,
             figure,
-            median: false,
-            every_round: false,
-        }
-    }
-
-    /// Shown as the median round's figure, and each round's listed.
-    pub fn median(self) -> Metric {
-        Metric {
-            median: true,
-            every_round: true,
-            ..self
-        }
-    }
-
-    /// Each round's figure listed under the table.
-    pub fn every_round(self) -> Metric {
-        Metric {
-            every_round: true,
-            ..self
+            median: field(4) == "median",
+            every_round: matches!(field(4), "median" | "every"),
         }
     }
 
@@ -463,6 +474,30 @@ mod tests {
             ("tcp --conns=1, ours".into(), Duration::from_millis(1200))
         );
         assert_eq!(plan[31].0, "tcp --conns=50, go-io-copy");
+    }
+
+    #[test]
+    fn every_row_of_every_scenario_reads_as_a_unit_and_a_figure() {
+        let rows = crate::scenarios::ROWS.iter().flat_map(|rows| rows.lines());
+        for row in rows.filter(|l| !l.is_empty()) {
+            let (metric, unit) = (
+                Metric::parse(row),
+                row.split('|').nth(1).unwrap_or("").trim(),
+            );
+            // A unit it does not know would be read as a count.
+            assert_eq!(metric.unit == Unit::Count, unit == "count", "{row}");
+            let scaled = |scale: f64| scale.is_finite() && scale > 0.0;
+            assert!(
+                !matches!(metric.figure, Figure::Ratio(_, _, s) if !scaled(s)),
+                "{row}"
+            );
+        }
+        let pool = Scenario::Pool.metrics();
+        assert_eq!(pool[1].figure, Figure::Ratio("jobs", "ideal jobs", 1.0));
+        assert_eq!(
+            (pool[0].every_round, pool[0].median, pool[2].figure),
+            (true, false, Figure::Percentile(50.0))
+        );
     }
 
     #[test]
