@@ -51,7 +51,9 @@ pub struct BenchArgs {
 /// bench's own.
 pub fn run(args: BenchArgs) -> Result<()> {
     if args.args.iter().any(|a| a == "--help" || a == "-h") {
-        print!("{}", cli::Args::command().render_long_help());
+        // A pager or `head` that stops reading is no error.
+        let help = cli::Args::command().render_long_help().to_string();
+        let _ = std::io::Write::write_all(&mut std::io::stdout(), help.as_bytes());
         return Ok(());
     }
     let binaries = binaries(Profile::Release, &in_workspace(&PACKAGES))?;
