@@ -97,7 +97,7 @@ impl Scenario {
     }
 
     /// The table's rows, from the totals the load generator counts (see
-    /// [`ROWS`]).
+    /// `ROWS` in this file).
     pub fn metrics(self) -> Vec<Metric> {
         // What each exchanges: (one, many, what counts as verified).
         let (one, many, verified) = match self {
