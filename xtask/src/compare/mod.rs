@@ -245,10 +245,14 @@ pub fn run(args: CompareArgs) -> Result<()> {
         go.display()
     );
     let tutorial = go::build_tutorial(&go, &dir)?;
-    println!("   (built in {})", tutorial.tree().display());
+    let tree = tutorial.tree().to_owned();
+    println!("   (built in {})", tree.display());
     // Ours beyond the tutorial, when this workspace has them.
     let packages = [&PACKAGES[..], &in_workspace(&["worker-pool", "chat"])].concat();
-    let rust = binaries(Profile::Dev, &packages)?;
+    let built = Built {
+        go: Some(tutorial),
+        rust: binaries(Profile::Dev, &packages)?,
+    };
 
     let mut cells = Vec::new();
     for chapter in &CHAPTERS {
@@ -260,14 +264,14 @@ pub fn run(args: CompareArgs) -> Result<()> {
                     server,
                 };
                 println!("\n── {pair} (port {})", chapter.port);
-                let (outcome, started) = run_pair(pair, Some(&tutorial), &rust, None);
+                let (outcome, started) = run_pair(pair, &built, None);
                 show(&started);
                 println!("   {}", outcome.describe());
                 cells.push((pair, outcome));
             }
         }
     }
-    let sessions = beyond::run(&go, tutorial.tree(), &rust);
+    let sessions = beyond::run(&go, &tree, &built.rust);
     println!("\n{}\n{}", matrix(&cells), beyond::table(&sessions));
     let outcomes = cells
         .iter()
@@ -320,6 +324,13 @@ fn busy_ports() -> Option<String> {
     })
 }
 
+/// The programs a pair may run: the Go tutorial's, built (when `go` is
+/// installed), and ours.
+pub struct Built {
+    pub go: Option<go::Tutorial>,
+    pub rust: Binaries,
+}
+
 /// A program of a pair: its label, its command line as shown, and the
 /// child once started.
 pub struct Started {
@@ -335,13 +346,12 @@ fn command(
     side: Side,
     role: usize,
     addr: &str,
-    go: Option<&go::Tutorial>,
-    rust: &Binaries,
+    built: &Built,
 ) -> Result<(String, Command), Outcome> {
     let (binary, sub) = match side {
         Side::Go => {
             let dir = chapter.go[role];
-            let Some(go) = go else {
+            let Some(go) = &built.go else {
                 let why = "`go` is not installed (Debian/Ubuntu: apt-get install golang-go)";
                 return Err(Outcome::Skipped(why.to_owned()));
             };
@@ -356,7 +366,8 @@ fn command(
         Side::OneFile => (chapter.one_file, &[][..]),
         Side::Rust => chapter.rust[role],
     };
-    let path = rust
+    let path = built
+        .rust
         .get(binary)
         .map_err(|e| Outcome::Failed(format!("{e:#}")))?;
     let args: Vec<&str> = sub.iter().copied().chain(["--addr", addr]).collect();
@@ -372,12 +383,7 @@ fn command(
 /// each command line is shown before it starts and its lines as they come
 /// (the demo); without, they are kept for [`show`] (compare). The
 /// programs are returned, so that a failed pair shows what both printed.
-pub fn run_pair(
-    pair: Pair,
-    go: Option<&go::Tutorial>,
-    rust: &Binaries,
-    live: Option<Style>,
-) -> (Outcome, [Started; 2]) {
+pub fn run_pair(pair: Pair, built: &Built, live: Option<Style>) -> (Outcome, [Started; 2]) {
     let roles = [(pair.server, "server"), (pair.client, "client")];
     let mut started = roles.map(|(side, role)| Started {
         label: format!("{} {role}", side.name()),
@@ -386,14 +392,14 @@ pub fn run_pair(
     });
     let fixed = pair.client == Side::Go || pair.server == Side::Go;
     let addr = format!("127.0.0.1:{}", if fixed { pair.chapter.port } else { 0 });
-    let server = match command(pair.chapter, pair.server, 0, &addr, go, rust) {
+    let server = match command(pair.chapter, pair.server, 0, &addr, built) {
         Ok((shown, server)) => {
             started[0].shown = shown;
             server
         }
         Err(outcome) => return (outcome, started),
     };
-    let outcome = match exchange(pair, fixed, server, (go, rust), &mut started, live) {
+    let outcome = match exchange(pair, fixed, server, built, &mut started, live) {
         Ok(notes) => Outcome::Passed(notes),
         Err(why) => Outcome::Failed(format!("{why:#}")),
     };
@@ -407,7 +413,7 @@ fn exchange(
     pair: Pair,
     fixed: bool,
     server: Command,
-    (go, rust): (Option<&go::Tutorial>, &Binaries),
+    built: &Built,
     started: &mut [Started; 2],
     live: Option<Style>,
 ) -> Result<Vec<String>> {
@@ -431,7 +437,7 @@ fn exchange(
     start(s, server, None)?;
     let s = s.program.as_mut().expect("started");
     let addr = serving(pair, s)?;
-    let client = command(pair.chapter, pair.client, 1, &addr, go, rust);
+    let client = command(pair.chapter, pair.client, 1, &addr, built);
     let (shown, client) = client.map_err(|outcome| anyhow::anyhow!(outcome.describe()))?;
     c.shown = shown;
     start(c, client, pair.chapter.check.stdin(pair.client))?;

@@ -29,8 +29,8 @@ use clap::ValueEnum;
 use harness::{Program, Stream, exit_words, ports};
 
 use crate::{
-    build::{Binaries, Profile, binaries, workspace_root},
-    compare::{self, CHAPTERS, Chapter, Pair, SIDES, Side},
+    build::{Profile, binaries, workspace_root},
+    compare::{self, Built, CHAPTERS, Chapter, Pair, SIDES, Side},
     go,
 };
 use check::{exact_lines, number_after, payloads, picture, plural, summary, traced, traced_reads};
@@ -222,16 +222,15 @@ pub fn run(args: DemoArgs) -> Result<()> {
         .map_or_else(|| Part::value_variants().to_vec(), |p| vec![p]);
     // The dev profile: the demo shows behaviour, and a learner should see
     // it within half a minute of a cold start (see `build`).
-    let binaries = binaries(Profile::Dev, &PACKAGES)?;
+    let rust = binaries(Profile::Dev, &PACKAGES)?;
     // The ladder's first rungs are the Go servers, when Go is there.
     let go = match go::find_go().filter(|_| parts.contains(&Part::Ladder)) {
         Some(go) => Some(go::build_tutorial(&go, &workspace_root().join("go"))?),
         None => None,
     };
-    let style = Style::detect();
+    let (built, style) = (Built { go, rust }, Style::detect());
     let mut demo = Demo {
-        binaries,
-        go,
+        built,
         style,
         rows: Vec::new(),
         step: "",
@@ -265,11 +264,10 @@ pub fn run(args: DemoArgs) -> Result<()> {
     Ok(())
 }
 
-/// The state of a demo run: the binaries and the checks so far.
+/// The state of a demo run: the programs (the Go ones if `go` is
+/// installed and the ladder runs) and the checks so far.
 struct Demo {
-    binaries: Binaries,
-    /// The Go programs, built, if `go` is installed and the ladder runs.
-    go: Option<go::Tutorial>,
+    built: Built,
     style: Style,
     rows: Vec<Row>,
     /// The step whose checks are being recorded.
@@ -320,7 +318,7 @@ impl Demo {
     ) -> Result<Program> {
         let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
         let (binary, rest) = args.split_first().context("a command")?;
-        let mut command = Command::new(self.binaries.get(binary)?);
+        let mut command = Command::new(self.built.rust.get(binary)?);
         command.args(rest);
         self.style.command(label, &args.join(" "));
         let echo = Some(self.style.echo_lines());
@@ -426,7 +424,7 @@ impl Demo {
                 server: side,
             };
             let live = Some(self.style);
-            let (outcome, _) = compare::run_pair(pair, self.go.as_ref(), &self.binaries, live);
+            let (outcome, _) = compare::run_pair(pair, &self.built, live);
             let check = format!("the {rung} served {}", chapter.name);
             match outcome {
                 compare::Outcome::Passed(notes) => self.record(&check, Ok(notes.join("; "))),
