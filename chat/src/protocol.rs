@@ -1,7 +1,7 @@
 //! The chat's protocol as a peer sees it: what a line it sends asks for
 //! ([`Request`]), which names it may take ([`refuse_name`]), and the words
-//! the server answers with. The whole table is in `PROTOCOLS.md`'s chat
-//! section; the Go twin (`go/beyond-the-tutorial/chat/main.go`) reads a
+//! the server answers with. The whole table is in the README's section on
+//! the chat; the Go twin (`go/beyond-the-tutorial/chat/main.go`) reads a
 //! line the same way, in `handle` and `readLines`.
 //!
 //! A line is bytes, not text: a peer may send bytes that are not UTF-8,

@@ -1,6 +1,6 @@
 //! Experiment, not part of the workspace: a TCP echo server on io_uring.
 //!
-//! Issue 3 asks tcp-server for ≤ 0.9× tokio's CPU per request. Both make one
+//! Could tcp-server spend less CPU per request than tokio's echo? Both make one
 //! `recvfrom` and one `sendto` per request, so the question this program
 //! answers is how much of the cost is the system calls themselves: here one
 //! `io_uring_enter` submits the sends and receives of every ready connection
